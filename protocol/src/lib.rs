@@ -1,0 +1,14 @@
+//! The contract between a contacts-agent device and an MDM server: the contact and policy
+//! model, the content hash, and the JSON bodies of the device API (`docs/openapi.yaml`).
+//!
+//! Pure data and pure functions, no I/O, so the device, the reference server and any other
+//! vendor's Rust server agree on one definition.
+
+pub mod contact;
+pub mod hash;
+pub mod policy;
+pub mod wire;
+
+pub use contact::{ContactData, Email, EmailKind, Phone, PhoneKind, PhotoRef, PostalAddress};
+pub use hash::{content_hash, set_fingerprint};
+pub use policy::{BackupInterval, BasicType, Policy, PolicyError, SyncInterval};

@@ -1,0 +1,94 @@
+//! JSON bodies of the device API. `docs/openapi.yaml` is the normative description; these
+//! types are what the device and the reference server serialise.
+
+use serde::{Deserialize, Serialize};
+
+use crate::contact::ContactData;
+use crate::policy::{BasicType, SyncInterval};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    pub enrollment_code: String,
+    #[serde(default)]
+    pub device_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub device_id: String,
+    pub token: String,
+}
+
+/// One page of `GET /v1/device/contacts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactsPage {
+    #[serde(default)]
+    pub upserts: Vec<Upsert>,
+    #[serde(default)]
+    pub deletes: Vec<String>,
+    /// With `more`, a cursor for the next page; without, the sync token to keep.
+    pub next_token: String,
+    pub more: bool,
+    /// True when this answer is the full set (no `since`, or the server chose to send all):
+    /// the device then deletes every managed contact the pages did not name.
+    #[serde(default)]
+    pub full: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upsert {
+    pub id: String,
+    pub hash: String,
+    pub contact: ContactData,
+}
+
+/// What the device reports after each run (and what the console shows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub reported_at: String,
+    pub policy_version: Option<u64>,
+    pub sync_type: Option<BasicType>,
+    pub sync_interval: Option<SyncInterval>,
+    pub last_sync_at: Option<String>,
+    pub last_sync_result: Option<String>,
+    pub last_successful_sync_at: Option<String>,
+    pub next_sync_at: Option<String>,
+    /// Sync token the phone's contacts correspond to.
+    pub sync_token: Option<String>,
+    pub managed_count: u64,
+    pub managed_fingerprint: String,
+    pub last_backup_at: Option<String>,
+    pub last_backup_result: Option<String>,
+    pub next_backup_at: Option<String>,
+    /// Commands (force sync) this run carried out.
+    #[serde(default)]
+    pub completed_commands: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandList {
+    pub commands: Vec<Command>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    pub id: String,
+    pub kind: CommandKind,
+    pub issued_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandKind {
+    SyncNow,
+}
+
+/// Every error body of both APIs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}
