@@ -1,1 +1,4 @@
-//! placeholder
+//! contacts-agent: keeps a company address book on a managed phone.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod schedule;
