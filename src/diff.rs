@@ -1,0 +1,277 @@
+//! What to write to the phone: the server's contacts (id + hash) against the store's
+//! managed entries. Pure; the engine feeds it page by page so 100k contacts never sit in
+//! memory as full records.
+
+use std::collections::{HashMap, HashSet};
+
+use thiserror::Error;
+
+use crate::store::{EntryState, IndexEntry};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Not on the phone: create it.
+    Insert,
+    /// On the phone with another hash, or edited by the user: replace its data.
+    Update,
+    /// Deleted by the user on the phone (the provider keeps a tombstone until the sync
+    /// adapter purges it): purge the tombstone, then insert the server's version.
+    Reinsert,
+    /// Managed, but no longer in the server's set.
+    Delete,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum DiffError {
+    #[error("the server sent contact #{0} twice in one sync")]
+    Duplicate(String),
+    #[error("the server both updated and deleted contact #{0} in one sync")]
+    UpsertAndDelete(String),
+}
+
+#[derive(Debug, Clone)]
+struct Known {
+    hash: String,
+    state: EntryState,
+}
+
+/// Streaming diff over one sync: created from the store's index, then told each upsert and
+/// delete the server sends. Rejects a server that names one id twice.
+#[derive(Debug)]
+pub struct Differ {
+    store: HashMap<String, Known>,
+    seen: HashSet<String>,
+}
+
+impl Differ {
+    pub fn new(index: Vec<IndexEntry>) -> Self {
+        let store = index
+            .into_iter()
+            .map(|e| {
+                (
+                    e.id,
+                    Known {
+                        hash: e.hash,
+                        state: e.state,
+                    },
+                )
+            })
+            .collect();
+        Differ {
+            store,
+            seen: HashSet::new(),
+        }
+    }
+
+    /// The server says contact `id` has content `hash`.
+    pub fn upsert(&mut self, id: &str, hash: &str) -> Result<Option<Action>, DiffError> {
+        if !self.seen.insert(id.to_owned()) {
+            return Err(DiffError::Duplicate(id.to_owned()));
+        }
+        Ok(classify(self.store.get(id), hash))
+    }
+
+    /// The server says contact `id` left the set. `None` when the phone does not hold it:
+    /// deleting what is not there is already done, and only managed ids can ever match.
+    pub fn delete(&mut self, id: &str) -> Result<Option<Action>, DiffError> {
+        if !self.seen.insert(id.to_owned()) {
+            return Err(DiffError::UpsertAndDelete(id.to_owned()));
+        }
+        Ok(self.store.contains_key(id).then_some(Action::Delete))
+    }
+
+    /// After a full fetch: every managed contact the server did not name, sorted.
+    pub fn unseen(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .store
+            .keys()
+            .filter(|id| !self.seen.contains(*id))
+            .cloned()
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// True when some managed entry was touched by the user, which only a full fetch repairs
+    /// (a delta names only what changed on the server).
+    pub fn store_has_local_changes(&self) -> bool {
+        self.store.values().any(|k| k.state != EntryState::Clean)
+    }
+}
+
+fn classify(known: Option<&Known>, hash: &str) -> Option<Action> {
+    match known {
+        None => Some(Action::Insert),
+        Some(k) => match k.state {
+            EntryState::Deleted => Some(Action::Reinsert),
+            EntryState::Dirty => Some(Action::Update),
+            EntryState::Clean if k.hash != hash => Some(Action::Update),
+            EntryState::Clean => None,
+        },
+    }
+}
+
+/// The whole diff at once: `server` is the complete set of `(id, hash)`.
+pub fn full_diff<'a, I>(server: I, store: Vec<IndexEntry>) -> Result<Vec<(String, Action)>, DiffError>
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
+    let mut differ = Differ::new(store);
+    let mut plan = Vec::new();
+    for (id, hash) in server {
+        if let Some(action) = differ.upsert(id, hash)? {
+            plan.push((id.to_owned(), action));
+        }
+    }
+    plan.extend(differ.unseen().into_iter().map(|id| (id, Action::Delete)));
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn entry(id: &str, hash: &str, state: EntryState) -> IndexEntry {
+        IndexEntry {
+            id: id.into(),
+            hash: hash.into(),
+            photo_hash: None,
+            state,
+        }
+    }
+
+    /// The phone as the diff sees it: managed entries, plus personal contacts that must never
+    /// be named by any action.
+    #[derive(Debug, Clone)]
+    struct Phone {
+        managed: BTreeMap<String, (String, EntryState)>,
+        personal: Vec<String>,
+    }
+
+    impl Phone {
+        fn index(&self) -> Vec<IndexEntry> {
+            self.managed
+                .iter()
+                .map(|(id, (h, s))| entry(id, h, *s))
+                .collect()
+        }
+
+        fn apply(&mut self, plan: &[(String, Action)], server: &BTreeMap<String, String>) {
+            for (id, action) in plan {
+                match action {
+                    Action::Insert | Action::Update | Action::Reinsert => {
+                        let hash = server[id].clone();
+                        self.managed.insert(id.clone(), (hash, EntryState::Clean));
+                    }
+                    Action::Delete => {
+                        self.managed.remove(id);
+                    }
+                }
+            }
+        }
+    }
+
+    fn arb_state() -> impl Strategy<Value = EntryState> {
+        prop_oneof![
+            6 => Just(EntryState::Clean),
+            1 => Just(EntryState::Dirty),
+            1 => Just(EntryState::Deleted)
+        ]
+    }
+
+    fn arb_case() -> impl Strategy<Value = (BTreeMap<String, String>, Phone)> {
+        let ids = "[a-f]{1,2}";
+        (
+            prop::collection::btree_map(ids, "[0-3]", 0..40),
+            prop::collection::btree_map(ids, ("[0-3]", arb_state()), 0..40),
+            prop::collection::vec("p[0-9]{1,3}", 0..5),
+        )
+            .prop_map(|(server, managed, personal)| (server, Phone { managed, personal }))
+    }
+
+    proptest! {
+        #[test]
+        fn applying_the_diff_makes_the_phone_equal_to_the_server((server, mut phone) in arb_case()) {
+            let plan = full_diff(server.iter().map(|(i, h)| (i.as_str(), h.as_str())), phone.index()).unwrap();
+            phone.apply(&plan, &server);
+            let held: BTreeMap<String, String> =
+                phone.managed.iter().map(|(i, (h, _))| (i.clone(), h.clone())).collect();
+            prop_assert_eq!(&held, &server);
+            prop_assert!(phone.managed.values().all(|(_, s)| *s == EntryState::Clean));
+        }
+
+        #[test]
+        fn a_second_diff_is_empty((server, mut phone) in arb_case()) {
+            let pairs = || server.iter().map(|(i, h)| (i.as_str(), h.as_str()));
+            let plan = full_diff(pairs(), phone.index()).unwrap();
+            phone.apply(&plan, &server);
+            prop_assert!(full_diff(pairs(), phone.index()).unwrap().is_empty());
+        }
+
+        #[test]
+        fn no_action_targets_a_contact_that_is_not_managed((server, phone) in arb_case()) {
+            let plan = full_diff(server.iter().map(|(i, h)| (i.as_str(), h.as_str())), phone.index()).unwrap();
+            for (id, action) in &plan {
+                prop_assert!(!phone.personal.contains(id));
+                match action {
+                    Action::Insert => prop_assert!(!phone.managed.contains_key(id)),
+                    _ => prop_assert!(phone.managed.contains_key(id)),
+                }
+            }
+        }
+
+        #[test]
+        fn a_delta_stream_converges_like_a_full_diff(
+            (server, phone) in arb_case(),
+        ) {
+            // A clean phone at some old state, and a delta that names what changed.
+            let mut phone = phone;
+            for v in phone.managed.values_mut() { v.1 = EntryState::Clean; }
+            let mut differ = Differ::new(phone.index());
+            let mut plan = Vec::new();
+            for (id, hash) in &server {
+                if let Some(a) = differ.upsert(id, hash).unwrap() { plan.push((id.clone(), a)); }
+            }
+            let gone: Vec<String> = phone.managed.keys().filter(|id| !server.contains_key(*id)).cloned().collect();
+            for id in gone {
+                if let Some(a) = differ.delete(&id).unwrap() { plan.push((id.clone(), a)); }
+            }
+            prop_assert!(differ.unseen().is_empty());
+            phone.apply(&plan, &server);
+            let held: BTreeMap<String, String> =
+                phone.managed.iter().map(|(i, (h, _))| (i.clone(), h.clone())).collect();
+            prop_assert_eq!(held, server);
+        }
+    }
+
+    #[test]
+    fn a_contact_sent_twice_is_an_error() {
+        let mut d = Differ::new(vec![]);
+        assert_eq!(d.upsert("1", "a"), Ok(Some(Action::Insert)));
+        assert_eq!(d.upsert("1", "a"), Err(DiffError::Duplicate("1".into())));
+        assert_eq!(d.delete("1"), Err(DiffError::UpsertAndDelete("1".into())));
+    }
+
+    #[test]
+    fn deleting_an_unknown_id_does_nothing() {
+        let mut d = Differ::new(vec![entry("1", "a", EntryState::Clean)]);
+        assert_eq!(d.delete("404"), Ok(None));
+        assert_eq!(d.delete("1"), Ok(Some(Action::Delete)));
+    }
+
+    #[test]
+    fn user_edits_and_deletions_are_put_back() {
+        let store = vec![
+            entry("1", "a", EntryState::Dirty),
+            entry("2", "b", EntryState::Deleted),
+            entry("3", "c", EntryState::Clean),
+        ];
+        let plan = full_diff([("1", "a"), ("2", "b"), ("3", "c")], store).unwrap();
+        assert_eq!(
+            plan,
+            vec![("1".into(), Action::Update), ("2".into(), Action::Reinsert)]
+        );
+    }
+}

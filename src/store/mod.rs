@@ -1,0 +1,172 @@
+//! The phone's contact store as the engine sees it: an index of the managed contacts and
+//! atomic batches of writes. Implementations: `sqlite` (host: CLI, demo, tests) and, on a
+//! JVM, the JNI bridge to Android's ContactsProvider.
+
+pub mod rows;
+pub mod sqlite;
+
+use contacts_agent_protocol::ContactData;
+use thiserror::Error;
+
+/// ContactsProvider's `applyBatch` is limited to about 500 operations before it must yield;
+/// a batch never holds more provider operations than this.
+pub const MAX_BATCH_OPS: usize = 500;
+
+/// One managed contact as the store knows it: enough to diff without reading its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub id: String,
+    pub hash: String,
+    pub photo_hash: Option<String>,
+    pub state: EntryState,
+}
+
+/// The provider's own flags on a raw contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryState {
+    Clean,
+    /// `DIRTY = 1`: the user edited it on the phone.
+    Dirty,
+    /// `DELETED = 1`: the user deleted it; the provider keeps it until the sync adapter purges it.
+    Deleted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreOp {
+    Insert(ContactWrite),
+    /// Replace the data rows of the managed raw contact with this id.
+    Update(ContactWrite),
+    /// Sync-adapter delete of the managed raw contact with this id (tombstone included).
+    Delete { id: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactWrite {
+    pub id: String,
+    pub hash: String,
+    pub data: ContactData,
+    pub photo: PhotoWrite,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhotoWrite {
+    Keep,
+    /// New image bytes and their hash.
+    Set { hash: String, bytes: Vec<u8> },
+    Clear,
+}
+
+/// A managed contact read back from the store (`contacts-agent contacts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredContact {
+    pub id: String,
+    pub hash: String,
+    pub data: ContactData,
+    pub has_photo: bool,
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("contact store database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("a batch of {ops} provider operations exceeds the limit of {max}")]
+    BatchTooLarge { ops: usize, max: usize },
+    #[error("the contact store refused the batch: {0}")]
+    Refused(String),
+    #[error("the contact store bridge failed: {0}")]
+    Bridge(String),
+    #[error("the contact store is not readable: {0}")]
+    Corrupt(String),
+}
+
+pub trait ContactStore {
+    /// Every managed contact (our account type only), in one call.
+    fn managed_index(&mut self) -> Result<Vec<IndexEntry>, StoreError>;
+
+    /// Applies the operations atomically: all or none. At most `MAX_BATCH_OPS` provider
+    /// operations (see `provider_ops`).
+    fn apply_batch(&mut self, ops: &[StoreOp]) -> Result<(), StoreError>;
+
+    /// A page of managed contacts with their data, ordered by id.
+    fn managed_contacts(
+        &mut self,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<StoredContact>, StoreError>;
+}
+
+/// How many ContactsProvider operations an op becomes: the raw contact row, one per data
+/// row, a delete of the old data rows on update, and the photo write.
+pub fn provider_ops(op: &StoreOp) -> usize {
+    fn photo(p: &PhotoWrite) -> usize {
+        usize::from(!matches!(p, PhotoWrite::Keep))
+    }
+    match op {
+        StoreOp::Insert(w) => 1 + rows::data_row_count(&w.data) + photo(&w.photo),
+        StoreOp::Update(w) => 2 + rows::data_row_count(&w.data) + photo(&w.photo),
+        StoreOp::Delete { .. } => 1,
+    }
+}
+
+/// Packs operations into batches of at most `max_ops` provider operations, keeping order.
+/// An op larger than the limit on its own gets a batch of its own (the store then refuses
+/// it with a clear error rather than the engine splitting a contact).
+pub fn pack_batches(ops: Vec<StoreOp>, max_ops: usize) -> Vec<Vec<StoreOp>> {
+    let mut batches = Vec::new();
+    let mut current = Vec::new();
+    let mut cost = 0;
+    for op in ops {
+        let c = provider_ops(&op);
+        if !current.is_empty() && cost + c > max_ops {
+            batches.push(std::mem::take(&mut current));
+            cost = 0;
+        }
+        cost += c;
+        current.push(op);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn write(id: usize, phones: usize) -> StoreOp {
+        let data = ContactData {
+            given_name: "G".into(),
+            family_name: "F".into(),
+            display_name: "G F".into(),
+            phones: (0..phones)
+                .map(|i| contacts_agent_protocol::Phone {
+                    number: format!("{i}"),
+                    kind: contacts_agent_protocol::PhoneKind::Work,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        StoreOp::Insert(ContactWrite {
+            id: id.to_string(),
+            hash: "h".into(),
+            data,
+            photo: PhotoWrite::Keep,
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn packed_batches_respect_the_limit_and_keep_order(sizes in prop::collection::vec(0usize..6, 0..400)) {
+            let ops: Vec<StoreOp> = sizes.iter().enumerate().map(|(i, n)| write(i, *n)).collect();
+            let batches = pack_batches(ops.clone(), MAX_BATCH_OPS);
+            for b in &batches {
+                prop_assert!(b.iter().map(provider_ops).sum::<usize>() <= MAX_BATCH_OPS);
+                prop_assert!(!b.is_empty());
+            }
+            let flat: Vec<StoreOp> = batches.into_iter().flatten().collect();
+            prop_assert_eq!(flat, ops);
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! A contact as ContactsContract data rows (mimetype + data1..data10), the shape both the
+//! SQLite model of the phone and the Android shell use. Pure conversion both ways.
+
+use contacts_agent_protocol::{
+    ContactData, Email, EmailKind, Phone, PhoneKind, PostalAddress,
+};
+
+pub const MIME_NAME: &str = "vnd.android.cursor.item/name";
+pub const MIME_PHONE: &str = "vnd.android.cursor.item/phone_v2";
+pub const MIME_EMAIL: &str = "vnd.android.cursor.item/email_v2";
+pub const MIME_ORGANIZATION: &str = "vnd.android.cursor.item/organization";
+pub const MIME_POSTAL: &str = "vnd.android.cursor.item/postal-address_v2";
+pub const MIME_NOTE: &str = "vnd.android.cursor.item/note";
+
+/// One `ContactsContract.Data` row: `data[0]` is `DATA1`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DataRow {
+    pub mimetype: &'static str,
+    pub data: [Option<String>; 10],
+}
+
+impl DataRow {
+    fn new(mimetype: &'static str, fields: &[(usize, &str)]) -> Self {
+        let mut row = DataRow {
+            mimetype,
+            data: Default::default(),
+        };
+        for (col, value) in fields {
+            if let Some(slot) = row.data.get_mut(col - 1) {
+                *slot = Some((*value).to_owned());
+            }
+        }
+        row
+    }
+
+    fn get(&self, col: usize) -> String {
+        self.data
+            .get(col - 1)
+            .and_then(|v| v.clone())
+            .unwrap_or_default()
+    }
+
+    fn opt(&self, col: usize) -> Option<String> {
+        self.data.get(col - 1).and_then(|v| v.clone())
+    }
+}
+
+pub fn data_row_count(c: &ContactData) -> usize {
+    1 + c.phones.len()
+        + c.emails.len()
+        + usize::from(c.organization.is_some() || c.department.is_some() || c.title.is_some())
+        + usize::from(c.address.is_some())
+        + usize::from(c.note.is_some())
+}
+
+pub fn to_rows(c: &ContactData) -> Vec<DataRow> {
+    let mut rows = Vec::with_capacity(data_row_count(c));
+    rows.push(DataRow::new(
+        MIME_NAME,
+        &[(1, &c.display_name), (2, &c.given_name), (3, &c.family_name)],
+    ));
+    for p in &c.phones {
+        rows.push(DataRow::new(MIME_PHONE, &[(1, &p.number), (2, p.kind.as_str())]));
+    }
+    for e in &c.emails {
+        rows.push(DataRow::new(MIME_EMAIL, &[(1, &e.address), (2, e.kind.as_str())]));
+    }
+    if c.organization.is_some() || c.department.is_some() || c.title.is_some() {
+        let mut row = DataRow::new(MIME_ORGANIZATION, &[]);
+        row.data[0] = c.organization.clone();
+        row.data[3] = c.title.clone();
+        row.data[4] = c.department.clone();
+        rows.push(row);
+    }
+    if let Some(a) = &c.address {
+        rows.push(DataRow::new(
+            MIME_POSTAL,
+            &[
+                (4, &a.street),
+                (7, &a.city),
+                (8, &a.region),
+                (9, &a.postcode),
+                (10, &a.country),
+            ],
+        ));
+    }
+    if let Some(n) = &c.note {
+        rows.push(DataRow::new(MIME_NOTE, &[(1, n)]));
+    }
+    rows
+}
+
+/// Rebuilds a contact from its rows. Rows of unknown mimetypes (another app's) are ignored;
+/// an unknown phone or e-mail type reads as "other" rather than failing the whole read.
+pub fn from_rows<'a, I>(rows: I) -> ContactData
+where
+    I: IntoIterator<Item = (&'a str, [Option<String>; 10])>,
+{
+    let mut c = ContactData::default();
+    for (mime, data) in rows {
+        let row = DataRow {
+            mimetype: "",
+            data,
+        };
+        match mime {
+            MIME_NAME => {
+                c.display_name = row.get(1);
+                c.given_name = row.get(2);
+                c.family_name = row.get(3);
+            }
+            MIME_PHONE => c.phones.push(Phone {
+                number: row.get(1),
+                kind: PhoneKind::parse(&row.get(2)).unwrap_or(PhoneKind::Other),
+            }),
+            MIME_EMAIL => c.emails.push(Email {
+                address: row.get(1),
+                kind: EmailKind::parse(&row.get(2)).unwrap_or(EmailKind::Other),
+            }),
+            MIME_ORGANIZATION => {
+                c.organization = row.opt(1);
+                c.title = row.opt(4);
+                c.department = row.opt(5);
+            }
+            MIME_POSTAL => {
+                c.address = Some(PostalAddress {
+                    street: row.get(4),
+                    city: row.get(7),
+                    region: row.get(8),
+                    postcode: row.get(9),
+                    country: row.get(10),
+                })
+            }
+            MIME_NOTE => c.note = row.opt(1),
+            _ => {}
+        }
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_survives_rows_and_back() {
+        let c = ContactData {
+            given_name: "Zażółć".into(),
+            family_name: "Gęślą; jaźń".into(),
+            display_name: "Zażółć Gęślą".into(),
+            organization: Some("ACME".into()),
+            department: Some("R&D".into()),
+            title: None,
+            phones: vec![
+                Phone {
+                    number: "+48 1".into(),
+                    kind: PhoneKind::Mobile,
+                },
+                Phone {
+                    number: "+48 2".into(),
+                    kind: PhoneKind::FaxWork,
+                },
+            ],
+            emails: vec![Email {
+                address: "a@b.c".into(),
+                kind: EmailKind::Work,
+            }],
+            address: Some(PostalAddress {
+                street: "Długa 1\nlok. 2".into(),
+                city: "Gdańsk".into(),
+                region: String::new(),
+                postcode: "80-001".into(),
+                country: "PL".into(),
+            }),
+            note: Some("note".into()),
+            photo: None,
+        };
+        let rows = to_rows(&c);
+        assert_eq!(rows.len(), data_row_count(&c));
+        let back = from_rows(rows.into_iter().map(|r| (r.mimetype, r.data)));
+        assert_eq!(back, c);
+    }
+}
