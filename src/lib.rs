@@ -4,4 +4,5 @@
 pub mod db;
 pub mod diff;
 pub mod schedule;
+pub mod state;
 pub mod store;

@@ -1,0 +1,476 @@
+//! The agent's state file: enrollment, the applied policy, the sync token, the run clocks,
+//! the run history and status reports waiting to be delivered.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use contacts_agent_protocol::Policy;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::db;
+use crate::schedule::RunClock;
+
+const MIGRATIONS: &[&str] = &[include_str!("state_schema.sql")];
+/// Undelivered reports beyond this are dropped oldest-first: the newest says it all.
+const MAX_PENDING_REPORTS: i64 = 50;
+const MAX_RUN_HISTORY: i64 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("agent state database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Open(#[from] db::OpenError),
+    #[error("agent state holds an unreadable {what}: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrollment {
+    pub server_url: String,
+    pub device_id: String,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    Sync,
+    Backup,
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Sync => "sync",
+            RunKind::Backup => "backup",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncState {
+    pub sync_token: Option<String>,
+    pub store_fingerprint: Option<String>,
+    pub synced_policy_version: Option<u64>,
+    pub managed_count: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    pub unchanged: u64,
+    /// Deletes of ids the phone did not hold.
+    pub ignored: u64,
+    pub full_fetch: bool,
+    pub bytes_received: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub id: i64,
+    pub kind: String,
+    pub reason: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockRow {
+    pub clock: RunClock,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_result: Option<String>,
+}
+
+pub struct State {
+    conn: Connection,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>, StateError> {
+    s.map(|s| {
+        DateTime::parse_from_rfc3339(&s)
+            .map(|d| d.with_timezone(&Utc))
+            .map_err(|e| StateError::Corrupt {
+                what: "timestamp",
+                detail: e.to_string(),
+            })
+    })
+    .transpose()
+}
+
+impl State {
+    pub fn open(path: &Path) -> Result<Self, StateError> {
+        Self::init(db::open(path, MIGRATIONS)?)
+    }
+
+    pub fn open_in_memory() -> Result<Self, StateError> {
+        Self::init(db::open_in_memory(MIGRATIONS)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StateError> {
+        // A run still 'running' when the state is opened was cut off by a killed process.
+        conn.execute(
+            "UPDATE runs SET outcome = 'interrupted', error = 'the process ended during the run'
+             WHERE outcome = 'running'",
+            [],
+        )?;
+        Ok(State { conn })
+    }
+
+    pub fn enrollment(&self) -> Result<Option<Enrollment>, StateError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT server_url, device_id, token FROM enrollment",
+                [],
+                |r| {
+                    Ok(Enrollment {
+                        server_url: r.get(0)?,
+                        device_id: r.get(1)?,
+                        token: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn set_enrollment(&self, e: &Enrollment, now: DateTime<Utc>) -> Result<(), StateError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO enrollment (singleton, server_url, device_id, token, enrolled_at)
+             VALUES (1, ?1, ?2, ?3, ?4)",
+            params![e.server_url, e.device_id, e.token, ts(now)],
+        )?;
+        Ok(())
+    }
+
+    pub fn policy(&self) -> Result<Option<Policy>, StateError> {
+        let body: Option<String> = self
+            .conn
+            .query_row("SELECT body FROM policy", [], |r| r.get(0))
+            .optional()?;
+        body.map(|b| {
+            serde_json::from_str(&b).map_err(|e| StateError::Corrupt {
+                what: "policy",
+                detail: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
+    pub fn set_policy(&self, p: &Policy, now: DateTime<Utc>) -> Result<(), StateError> {
+        let body = serde_json::to_string(p).map_err(|e| StateError::Corrupt {
+            what: "policy",
+            detail: e.to_string(),
+        })?;
+        self.conn.execute(
+            "INSERT OR REPLACE INTO policy (singleton, version, body, received_at) VALUES (1, ?1, ?2, ?3)",
+            params![p.version as i64, body, ts(now)],
+        )?;
+        Ok(())
+    }
+
+    pub fn sync_state(&self) -> Result<SyncState, StateError> {
+        Ok(self.conn.query_row(
+            "SELECT sync_token, store_fingerprint, synced_policy_version, managed_count FROM sync_state",
+            [],
+            |r| {
+                Ok(SyncState {
+                    sync_token: r.get(0)?,
+                    store_fingerprint: r.get(1)?,
+                    synced_policy_version: r.get::<_, Option<i64>>(2)?.map(|v| v as u64),
+                    managed_count: r.get::<_, i64>(3)? as u64,
+                })
+            },
+        )?)
+    }
+
+    /// Forgets the sync token, so the next sync fetches the full set.
+    pub fn clear_sync_token(&self) -> Result<(), StateError> {
+        self.conn
+            .execute("UPDATE sync_state SET sync_token = NULL", [])?;
+        Ok(())
+    }
+
+    pub fn clock(&self, kind: RunKind) -> Result<ClockRow, StateError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT last_success, anchor, consecutive_failures, last_failure, last_attempt, last_result
+                 FROM clocks WHERE kind = ?1",
+                [kind.as_str()],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((ls, anchor, fails, lf, la, result)) = row else {
+            return Ok(ClockRow {
+                clock: RunClock::default(),
+                last_attempt: None,
+                last_result: None,
+            });
+        };
+        Ok(ClockRow {
+            clock: RunClock {
+                last_success: parse_ts(ls)?,
+                anchor: parse_ts(anchor)?,
+                consecutive_failures: u32::try_from(fails).unwrap_or(u32::MAX),
+                last_failure: parse_ts(lf)?,
+            },
+            last_attempt: parse_ts(la)?,
+            last_result: result,
+        })
+    }
+
+    pub fn start_run(&self, kind: RunKind, reason: &str, now: DateTime<Utc>) -> Result<i64, StateError> {
+        self.conn.execute(
+            "INSERT INTO runs (kind, reason, started_at) VALUES (?1, ?2, ?3)",
+            params![kind.as_str(), reason, ts(now)],
+        )?;
+        let id = self.conn.last_insert_rowid();
+        self.conn.execute(
+            "DELETE FROM runs WHERE id <= ?1",
+            [id - MAX_RUN_HISTORY],
+        )?;
+        Ok(id)
+    }
+
+    /// Records a successful sync: the run, the clock (new anchor when the policy version
+    /// changed) and the sync state, in one transaction.
+    pub fn finish_sync_ok(
+        &mut self,
+        run: i64,
+        now: DateTime<Utc>,
+        counts: &Counts,
+        new_state: &SyncState,
+    ) -> Result<(), StateError> {
+        let previous = self.sync_state()?;
+        let tx = self.conn.transaction()?;
+        finish_run(&tx, run, now, "ok", None, counts)?;
+        let new_series = previous.synced_policy_version != new_state.synced_policy_version;
+        upsert_clock_success(&tx, RunKind::Sync, now, new_series, "ok")?;
+        tx.execute(
+            "UPDATE sync_state SET sync_token = ?1, store_fingerprint = ?2,
+                    synced_policy_version = ?3, managed_count = ?4",
+            params![
+                new_state.sync_token,
+                new_state.store_fingerprint,
+                new_state.synced_policy_version.map(|v| v as i64),
+                new_state.managed_count as i64
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a successful backup run.
+    pub fn finish_backup_ok(&mut self, run: i64, now: DateTime<Utc>, counts: &Counts, result: &str) -> Result<(), StateError> {
+        let tx = self.conn.transaction()?;
+        finish_run(&tx, run, now, "ok", None, counts)?;
+        upsert_clock_success(&tx, RunKind::Backup, now, false, result)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a failed run: its error (never personal data) and one more consecutive failure.
+    /// `managed_count` is the store's count after the failure, for status.
+    pub fn finish_failed(
+        &mut self,
+        run: i64,
+        kind: RunKind,
+        now: DateTime<Utc>,
+        error: &str,
+        counts: &Counts,
+    ) -> Result<(), StateError> {
+        let tx = self.conn.transaction()?;
+        finish_run(&tx, run, now, "failed", Some(error), counts)?;
+        tx.execute(
+            "INSERT INTO clocks (kind, consecutive_failures, last_failure, last_attempt, last_result)
+             VALUES (?1, 1, ?2, ?2, ?3)
+             ON CONFLICT (kind) DO UPDATE SET consecutive_failures = consecutive_failures + 1,
+                 last_failure = ?2, last_attempt = ?2, last_result = ?3",
+            params![kind.as_str(), ts(now), format!("failed: {error}")],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn set_managed_count(&self, n: u64) -> Result<(), StateError> {
+        self.conn
+            .execute("UPDATE sync_state SET managed_count = ?1", [n as i64])?;
+        Ok(())
+    }
+
+    pub fn recent_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StateError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, kind, reason, started_at, ended_at, outcome, error, inserted, updated,
+                    deleted, unchanged, ignored, full_fetch, bytes_received
+             FROM runs ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(RunRecord {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                reason: r.get(2)?,
+                started_at: r.get(3)?,
+                ended_at: r.get(4)?,
+                outcome: r.get(5)?,
+                error: r.get(6)?,
+                counts: Counts {
+                    inserted: r.get::<_, i64>(7)? as u64,
+                    updated: r.get::<_, i64>(8)? as u64,
+                    deleted: r.get::<_, i64>(9)? as u64,
+                    unchanged: r.get::<_, i64>(10)? as u64,
+                    ignored: r.get::<_, i64>(11)? as u64,
+                    full_fetch: r.get(12)?,
+                    bytes_received: r.get::<_, i64>(13)? as u64,
+                },
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn queue_report(&self, body: &str, now: DateTime<Utc>) -> Result<(), StateError> {
+        self.conn.execute(
+            "INSERT INTO pending_reports (created_at, body) VALUES (?1, ?2)",
+            params![ts(now), body],
+        )?;
+        let last = self.conn.last_insert_rowid();
+        self.conn.execute(
+            "DELETE FROM pending_reports WHERE id <= ?1",
+            [last - MAX_PENDING_REPORTS],
+        )?;
+        Ok(())
+    }
+
+    pub fn pending_reports(&self) -> Result<Vec<(i64, String)>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, body FROM pending_reports ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn delete_report(&self, id: i64) -> Result<(), StateError> {
+        self.conn
+            .execute("DELETE FROM pending_reports WHERE id = ?1", [id])?;
+        Ok(())
+    }
+}
+
+fn finish_run(
+    tx: &rusqlite::Transaction,
+    run: i64,
+    now: DateTime<Utc>,
+    outcome: &str,
+    error: Option<&str>,
+    c: &Counts,
+) -> Result<(), rusqlite::Error> {
+    tx.execute(
+        "UPDATE runs SET ended_at = ?2, outcome = ?3, error = ?4, inserted = ?5, updated = ?6,
+                deleted = ?7, unchanged = ?8, ignored = ?9, full_fetch = ?10, bytes_received = ?11
+         WHERE id = ?1",
+        params![
+            run,
+            ts(now),
+            outcome,
+            error,
+            c.inserted as i64,
+            c.updated as i64,
+            c.deleted as i64,
+            c.unchanged as i64,
+            c.ignored as i64,
+            c.full_fetch,
+            c.bytes_received as i64
+        ],
+    )?;
+    Ok(())
+}
+
+fn upsert_clock_success(
+    tx: &rusqlite::Transaction,
+    kind: RunKind,
+    now: DateTime<Utc>,
+    new_series: bool,
+    result: &str,
+) -> Result<(), rusqlite::Error> {
+    tx.execute(
+        "INSERT INTO clocks (kind, last_success, anchor, consecutive_failures, last_failure, last_attempt, last_result)
+         VALUES (?1, ?2, ?2, 0, NULL, ?2, ?3)
+         ON CONFLICT (kind) DO UPDATE SET last_success = ?2,
+             anchor = CASE WHEN ?4 OR anchor IS NULL THEN ?2 ELSE anchor END,
+             consecutive_failures = 0, last_failure = NULL, last_attempt = ?2, last_result = ?3",
+        params![kind.as_str(), ts(now), result, new_series],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_cut_off_by_a_killed_process_reads_as_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let s = State::open(&path).unwrap();
+            s.start_run(RunKind::Sync, "test", Utc::now()).unwrap();
+        }
+        let s = State::open(&path).unwrap();
+        let runs = s.recent_runs(5).unwrap();
+        assert_eq!(runs[0].outcome, "interrupted");
+    }
+
+    #[test]
+    fn failures_count_up_and_a_success_resets_them() {
+        let mut s = State::open_in_memory().unwrap();
+        let now = Utc::now();
+        for _ in 0..3 {
+            let run = s.start_run(RunKind::Sync, "t", now).unwrap();
+            s.finish_failed(run, RunKind::Sync, now, "boom", &Counts::default())
+                .unwrap();
+        }
+        assert_eq!(s.clock(RunKind::Sync).unwrap().clock.consecutive_failures, 3);
+        let run = s.start_run(RunKind::Sync, "t", now).unwrap();
+        let st = SyncState {
+            sync_token: Some("t1".into()),
+            synced_policy_version: Some(1),
+            ..Default::default()
+        };
+        s.finish_sync_ok(run, now, &Counts::default(), &st).unwrap();
+        let clock = s.clock(RunKind::Sync).unwrap().clock;
+        assert_eq!(clock.consecutive_failures, 0);
+        assert!(clock.anchor.is_some());
+        assert_eq!(s.sync_state().unwrap().sync_token.as_deref(), Some("t1"));
+    }
+
+    #[test]
+    fn a_schema_newer_than_the_build_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.pragma_update(None, "user_version", 99).unwrap();
+        }
+        assert!(matches!(
+            State::open(&path),
+            Err(StateError::Open(db::OpenError::TooNew { found: 99, .. }))
+        ));
+    }
+}
