@@ -1,0 +1,357 @@
+//! The admin API: users, groups, memberships, policies, devices, force sync, and a device's
+//! sync status with the contacts its sync put on the phone.
+
+use contacts_agent_protocol::ContactData;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::device_api::reported_snapshot;
+use crate::error::ApiError;
+use crate::http::{Params, Request, Response};
+use crate::repo::{self, PolicyInput};
+use crate::routes::Ctx;
+
+fn admin(ctx: &Ctx, req: &Request) -> Result<(), ApiError> {
+    let given = req.bearer().ok_or(ApiError::Unauthorized)?;
+    if constant_time_eq(given.as_bytes(), ctx.admin_token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn param<'a>(p: &'a Params, name: &str) -> &'a str {
+    p.get(name).map(String::as_str).unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    #[serde(default)]
+    id: Option<String>,
+    contact: ContactData,
+    #[serde(default)]
+    groups: Vec<String>,
+}
+
+pub fn list_users(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let offset = req.query_usize("offset", 0, usize::MAX)?;
+    let limit = req.query_usize("limit", 100, 1000)?;
+    let (total, users) = repo::list_users(&ctx.conn, req.query("q"), offset, limit)?;
+    Response::json(200, &json!({ "total": total, "items": users }))
+}
+
+pub fn create_user(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let body: NewUser = req.json()?;
+    let tx = ctx.conn.transaction()?;
+    let id = repo::create_user(&tx, body.id, body.contact)?;
+    for g in &body.groups {
+        repo::add_member(&tx, g, &id)?;
+    }
+    tx.commit()?;
+    Response::json(201, &repo::get_user(&ctx.conn, &id)?)
+}
+
+pub fn get_user(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    Response::json(200, &repo::get_user(&ctx.conn, param(p, "id"))?)
+}
+
+pub fn update_user(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let contact: ContactData = req.json()?;
+    repo::update_user(&ctx.conn, param(p, "id"), contact)?;
+    Response::json(200, &repo::get_user(&ctx.conn, param(p, "id"))?)
+}
+
+pub fn delete_user(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    repo::delete_user(&ctx.conn, param(p, "id"))?;
+    Ok(Response::empty(204))
+}
+
+pub fn set_photo(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    if req.body.is_empty() {
+        return Err(ApiError::BadRequest("the photo body is empty".into()));
+    }
+    repo::set_user_photo(&ctx.conn, param(p, "id"), Some(&req.body))?;
+    Ok(Response::empty(204))
+}
+
+pub fn delete_photo(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    repo::set_user_photo(&ctx.conn, param(p, "id"), None)?;
+    Ok(Response::empty(204))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewGroup {
+    #[serde(default)]
+    id: Option<String>,
+    name: String,
+}
+
+pub fn list_groups(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    Response::json(200, &repo::list_groups(&ctx.conn)?)
+}
+
+pub fn create_group(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let body: NewGroup = req.json()?;
+    let id = repo::create_group(&ctx.conn, body.id, &body.name)?;
+    Response::json(201, &repo::get_group(&ctx.conn, &id)?)
+}
+
+pub fn get_group(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    Response::json(200, &repo::get_group(&ctx.conn, param(p, "id"))?)
+}
+
+pub fn delete_group(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let tx = ctx.conn.transaction()?;
+    repo::delete_group(&tx, param(p, "id"))?;
+    tx.commit()?;
+    Ok(Response::empty(204))
+}
+
+pub fn members(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    Response::json(200, &repo::group_members(&ctx.conn, param(p, "id"))?)
+}
+
+pub fn add_member(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    repo::add_member(&ctx.conn, param(p, "id"), param(p, "user_id"))?;
+    Ok(Response::empty(204))
+}
+
+pub fn remove_member(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    repo::remove_member(&ctx.conn, param(p, "id"), param(p, "user_id"))?;
+    Ok(Response::empty(204))
+}
+
+#[derive(Deserialize)]
+struct NewPolicy {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(flatten)]
+    input: PolicyInput,
+}
+
+pub fn list_policies(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    Response::json(200, &repo::list_policies(&ctx.conn)?)
+}
+
+pub fn create_policy(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let body: NewPolicy = req.json()?;
+    let id = repo::create_policy(&ctx.conn, body.id, &body.input)?;
+    Response::json(201, &repo::get_policy(&ctx.conn, &id)?)
+}
+
+pub fn get_policy(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    Response::json(200, &repo::get_policy(&ctx.conn, param(p, "id"))?)
+}
+
+pub fn update_policy(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let body: PolicyInput = req.json()?;
+    let tx = ctx.conn.transaction()?;
+    repo::update_policy(&tx, param(p, "id"), &body)?;
+    tx.commit()?;
+    Response::json(200, &repo::get_policy(&ctx.conn, param(p, "id"))?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewDevice {
+    name: String,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    policy_id: Option<String>,
+}
+
+pub fn list_devices(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    Response::json(200, &repo::list_devices(&ctx.conn)?)
+}
+
+pub fn create_device(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let body: NewDevice = req.json()?;
+    let tx = ctx.conn.transaction()?;
+    let (id, code) = repo::create_device(&tx, &body.name, body.user_id.as_deref())?;
+    if let Some(p) = &body.policy_id {
+        repo::assign_policy(&tx, &id, Some(p))?;
+    }
+    tx.commit()?;
+    Response::json(
+        201,
+        &json!({ "device": repo::get_device(&ctx.conn, &id)?, "enrollment_code": code }),
+    )
+}
+
+pub fn get_device(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    Response::json(200, &repo::get_device(&ctx.conn, param(p, "id"))?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Assign {
+    policy_id: Option<String>,
+}
+
+pub fn assign_policy(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let body: Assign = req.json()?;
+    repo::assign_policy(&ctx.conn, param(p, "id"), body.policy_id.as_deref())?;
+    Response::json(200, &repo::get_device(&ctx.conn, param(p, "id"))?)
+}
+
+pub fn force_sync(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let id = repo::force_sync(&ctx.conn, param(p, "id"))?;
+    Response::json(202, &json!({ "command_id": id }))
+}
+
+pub fn device_commands(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    repo::get_device(&ctx.conn, param(p, "id"))?;
+    Response::json(200, &repo::commands(&ctx.conn, param(p, "id"), false)?)
+}
+
+/// The console's "Sync status" block, with the seed's field names.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeviceStatus {
+    pub device_id: String,
+    pub device_name: String,
+    pub user_id: Option<String>,
+    pub policy_id: Option<String>,
+    pub policy_version: u64,
+    pub sync_type: String,
+    pub sync_type_label: String,
+    pub additional_groups: Vec<String>,
+    pub sync_interval: String,
+    pub sync_interval_label: String,
+    pub backup_interval: String,
+    pub next_expected_sync: Option<String>,
+    pub last_sync: Option<String>,
+    pub last_sync_result: Option<String>,
+    pub last_successful_sync: Option<String>,
+    pub synced_policy_version: Option<u64>,
+    pub contacts_on_device: u64,
+    pub contacts_verified: bool,
+    pub pending_commands: u64,
+    pub last_report_at: Option<String>,
+    pub last_backup: Option<String>,
+    pub last_backup_result: Option<String>,
+    pub next_expected_backup: Option<String>,
+}
+
+pub fn device_status_of(conn: &rusqlite::Connection, id: &str) -> Result<DeviceStatus, ApiError> {
+    let d = repo::get_device(conn, id)?;
+    let policy = repo::device_policy(conn, &d)?;
+    let pending = repo::commands(conn, id, true)?.len() as u64;
+    let report = repo::status(conn, id)?;
+    let verified = match &report {
+        Some((r, _)) => reported_snapshot(conn, id, r)?.is_some_and(|(_, v)| v),
+        None => false,
+    };
+    let (r, at) = match report {
+        Some((r, at)) => (Some(r), Some(at)),
+        None => (None, None),
+    };
+    Ok(DeviceStatus {
+        device_id: d.id,
+        device_name: d.name,
+        user_id: d.user_id,
+        policy_id: d.policy_id,
+        policy_version: policy.version,
+        sync_type: policy.basic_type.as_str().into(),
+        sync_type_label: policy.basic_type.label().into(),
+        additional_groups: policy.additional_groups,
+        sync_interval: policy.sync_interval.as_str().into(),
+        sync_interval_label: policy.sync_interval.label().into(),
+        backup_interval: policy.backup_interval.as_str().into(),
+        next_expected_sync: r.as_ref().and_then(|r| r.next_sync_at.clone()),
+        last_sync: r.as_ref().and_then(|r| r.last_sync_at.clone()),
+        last_sync_result: r.as_ref().and_then(|r| r.last_sync_result.clone()),
+        last_successful_sync: r.as_ref().and_then(|r| r.last_successful_sync_at.clone()),
+        synced_policy_version: r.as_ref().and_then(|r| r.policy_version),
+        contacts_on_device: r.as_ref().map_or(0, |r| r.managed_count),
+        contacts_verified: verified,
+        pending_commands: pending,
+        last_report_at: at,
+        last_backup: r.as_ref().and_then(|r| r.last_backup_at.clone()),
+        last_backup_result: r.as_ref().and_then(|r| r.last_backup_result.clone()),
+        next_expected_backup: r.as_ref().and_then(|r| r.next_backup_at.clone()),
+    })
+}
+
+pub fn device_status(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    Response::json(200, &device_status_of(&ctx.conn, param(p, "id"))?)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SyncedContact {
+    pub id: String,
+    pub display_name: String,
+    pub phones: Vec<String>,
+    pub emails: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+/// Every contact the automatic sync saved on the device, per the device's last report.
+pub fn device_contacts(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let id = param(p, "id");
+    repo::get_device(&ctx.conn, id)?;
+    let offset = req.query_usize("offset", 0, usize::MAX)?;
+    let limit = req.query_usize("limit", 100, 5000)?;
+    let snapshot = match repo::status(&ctx.conn, id)? {
+        Some((r, _)) => reported_snapshot(&ctx.conn, id, &r)?,
+        None => None,
+    };
+    let (entries, verified) = snapshot.unwrap_or_default();
+    let mut items = Vec::new();
+    for (cid, _) in entries.iter().skip(offset).take(limit) {
+        // A user deleted since the sync is still on the phone until the next one.
+        let Ok(u) = repo::get_user(&ctx.conn, cid) else {
+            items.push(SyncedContact {
+                id: cid.clone(),
+                display_name: String::new(),
+                phones: vec![],
+                emails: vec![],
+                groups: vec![],
+            });
+            continue;
+        };
+        items.push(SyncedContact {
+            id: u.id,
+            display_name: u.contact.display_name,
+            phones: u.contact.phones.into_iter().map(|p| p.number).collect(),
+            emails: u.contact.emails.into_iter().map(|e| e.address).collect(),
+            groups: u.groups,
+        });
+    }
+    Response::json(
+        200,
+        &json!({ "total": entries.len(), "verified": verified, "items": items }),
+    )
+}

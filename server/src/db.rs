@@ -1,0 +1,58 @@
+//! Opens the server database: pragmas and migrations by `user_version`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("server database {path}: {source}")]
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("server database {path} has schema version {found}, newer than this server ({known})")]
+    TooNew { path: String, found: u32, known: u32 },
+}
+
+pub fn open(path: &Path) -> Result<Connection, DbError> {
+    let name = path.display().to_string();
+    let err = |source| DbError::Sqlite {
+        path: name.clone(),
+        source,
+    };
+    let mut conn = Connection::open(path).map_err(err)?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+    conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+    let found: u32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(err)?;
+    if found as usize > MIGRATIONS.len() {
+        return Err(DbError::TooNew {
+            path: name,
+            found,
+            known: MIGRATIONS.len() as u32,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        // IMMEDIATE: two workers starting at once must not both migrate.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let current: u32 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
+        if current as usize <= i {
+            tx.execute_batch(sql).map_err(err)?;
+            tx.pragma_update(None, "user_version", i as u32 + 1)
+                .map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+    }
+    Ok(conn)
+}

@@ -1,0 +1,161 @@
+//! The device API: enrollment, policy, contact deltas, photos, status, commands.
+
+use contacts_agent_protocol::hash::set_fingerprint;
+use contacts_agent_protocol::wire::{
+    Command, CommandKind, CommandList, ContactsPage, EnrollRequest, EnrollResponse, StatusReport,
+    Upsert,
+};
+
+use crate::error::ApiError;
+use crate::http::{Params, Request, Response};
+use crate::repo::{self, Device};
+use crate::routes::Ctx;
+use crate::snapshot::{self, Change, Since};
+
+pub const DEFAULT_PAGE: usize = 500;
+pub const MAX_PAGE: usize = 2000;
+
+fn device(ctx: &Ctx, req: &Request) -> Result<Device, ApiError> {
+    let token = req.bearer().ok_or(ApiError::Unauthorized)?;
+    repo::device_by_token(&ctx.conn, token)
+}
+
+pub fn enroll(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    let body: EnrollRequest = req.json()?;
+    let (device_id, token) = repo::enroll(&ctx.conn, body.enrollment_code.trim(), &body.device_name)?;
+    Response::json(201, &EnrollResponse { device_id, token })
+}
+
+pub fn policy(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    let d = device(ctx, req)?;
+    let policy = repo::device_policy(&ctx.conn, &d)?;
+    let etag = format!("\"v{}\"", policy.version);
+    if req.header("if-none-match") == Some(etag.as_str()) {
+        return Ok(Response::empty(304).with_header("ETag", etag));
+    }
+    Ok(Response::json(200, &policy)?.with_header("ETag", etag))
+}
+
+pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    let d = device(ctx, req)?;
+    let limit = req.query_usize("limit", DEFAULT_PAGE, MAX_PAGE)?.max(1);
+    let since = snapshot::parse_since(req.query("since"))
+        .ok_or_else(|| ApiError::Gone("unknown sync token; fetch the full set".into()))?;
+    let gone = || ApiError::Gone("sync token expired or unknown; fetch the full set".into());
+    let conn = &ctx.conn;
+    let (base_token, base, target_token, target, offset) = match since {
+        Since::Nothing | Since::Token(_) => {
+            let (base_token, base) = match since {
+                Since::Token(t) => {
+                    let entries = repo::load_snapshot(conn, &d.id, &t)?.ok_or_else(gone)?;
+                    (Some(t), Some(entries))
+                }
+                _ => (None, None),
+            };
+            let current = repo::entitled_entries(conn, &d)?;
+            if let (Some(t), Some(b)) = (&base_token, &base) {
+                if *b == current {
+                    // Nothing changed: same token back, no new snapshot.
+                    return Response::json(200, &ContactsPage {
+                        upserts: Vec::new(),
+                        deletes: Vec::new(),
+                        next_token: t.clone(),
+                        more: false,
+                        full: false,
+                    });
+                }
+            }
+            let target_token = repo::save_snapshot(conn, &d.id, &current)?;
+            (base_token, base, target_token, current, 0)
+        }
+        Since::Cursor { base, target, offset } => {
+            let base_entries = match &base {
+                Some(t) => Some(repo::load_snapshot(conn, &d.id, t)?.ok_or_else(gone)?),
+                None => None,
+            };
+            let target_entries = repo::load_snapshot(conn, &d.id, &target)?.ok_or_else(gone)?;
+            (base, base_entries, target, target_entries, offset)
+        }
+    };
+    let full = base.is_none();
+    let changes = snapshot::delta(base.as_deref().unwrap_or(&[]), &target);
+    let end = changes.len().min(offset.saturating_add(limit));
+    let mut page = ContactsPage {
+        upserts: Vec::new(),
+        deletes: Vec::new(),
+        next_token: String::new(),
+        more: end < changes.len(),
+        full,
+    };
+    for change in changes.get(offset..end).unwrap_or(&[]) {
+        match change {
+            Change::Delete(id) => page.deletes.push(id.clone()),
+            // A contact removed since the target snapshot is skipped here; the next sync's
+            // delta deletes it.
+            Change::Upsert(id) => {
+                if let Some((hash, contact)) = repo::contact_body(conn, id)? {
+                    page.upserts.push(Upsert {
+                        id: id.clone(),
+                        hash,
+                        contact,
+                    });
+                }
+            }
+        }
+    }
+    page.next_token = if page.more {
+        snapshot::cursor(base_token.as_deref(), &target_token, end)
+    } else {
+        target_token
+    };
+    Response::json(200, &page)
+}
+
+pub fn photo(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    device(ctx, req)?;
+    let hash = p.get("hash").map(String::as_str).unwrap_or_default();
+    let bytes = repo::photo_by_hash(&ctx.conn, hash)?
+        .ok_or_else(|| ApiError::NotFound("no photo with that hash".into()))?;
+    Ok(Response::bytes("application/octet-stream", bytes))
+}
+
+pub fn status(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    let d = device(ctx, req)?;
+    let report: StatusReport = req.json()?;
+    let tx = ctx.conn.transaction()?;
+    repo::save_status(&tx, &d.id, &report)?;
+    tx.commit()?;
+    Ok(Response::empty(204))
+}
+
+pub fn commands(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    let d = device(ctx, req)?;
+    let commands = repo::commands(&ctx.conn, &d.id, true)?
+        .into_iter()
+        .filter(|c| c.kind == "sync_now")
+        .map(|c| Command {
+            id: c.id,
+            kind: CommandKind::SyncNow,
+            issued_at: c.issued_at,
+        })
+        .collect();
+    Response::json(200, &CommandList { commands })
+}
+
+/// The contacts a device's last report says it holds (the snapshot of its sync token), and
+/// whether its fingerprint matches that snapshot exactly.
+pub fn reported_snapshot(
+    conn: &rusqlite::Connection,
+    device: &str,
+    report: &StatusReport,
+) -> Result<Option<(snapshot::Entries, bool)>, ApiError> {
+    let Some(token) = &report.sync_token else {
+        return Ok(None);
+    };
+    let Some(entries) = repo::load_snapshot(conn, device, token)? else {
+        return Ok(None);
+    };
+    let fp = set_fingerprint(entries.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+    let verified = fp == report.managed_fingerprint;
+    Ok(Some((entries, verified)))
+}

@@ -1,0 +1,70 @@
+//! The server's one error type; every handler returns it and `http` turns it into a JSON
+//! error body. Messages never carry contact data or tokens.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Gone(String),
+    #[error("request body exceeds {0} bytes")]
+    TooLarge(usize),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::BadRequest(_) => 400,
+            ApiError::Unauthorized => 401,
+            ApiError::NotFound(_) => 404,
+            ApiError::MethodNotAllowed(_) => 405,
+            ApiError::Conflict(_) => 409,
+            ApiError::Gone(_) => 410,
+            ApiError::TooLarge(_) => 413,
+            ApiError::Unprocessable(_) => 422,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Gone(_) => "sync_token_expired",
+            ApiError::TooLarge(_) => "too_large",
+            ApiError::Unprocessable(_) => "unprocessable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::QueryReturnedNoRows => ApiError::NotFound("not found".into()),
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                ApiError::Conflict("conflicts with an existing record".into())
+            }
+            other => ApiError::Internal(format!("database: {other}")),
+        }
+    }
+}

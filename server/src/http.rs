@@ -1,0 +1,240 @@
+//! A small request/response layer over tiny_http: parsing, body limits, JSON, routing by
+//! pattern. The route table itself is in `routes.rs`.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn from_tiny(req: &mut tiny_http::Request) -> Result<Request, ApiError> {
+        let url = req.url().to_owned();
+        let (path, query) = match url.split_once('?') {
+            Some((p, q)) => (p.to_owned(), parse_query(q)),
+            None => (url, Vec::new()),
+        };
+        let headers = req
+            .headers()
+            .iter()
+            .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_owned()))
+            .collect();
+        let mut body = Vec::new();
+        req.as_reader()
+            .take(MAX_BODY as u64 + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| ApiError::BadRequest(format!("could not read the request body: {e}")))?;
+        if body.len() > MAX_BODY {
+            return Err(ApiError::TooLarge(MAX_BODY));
+        }
+        Ok(Request {
+            method: req.method().as_str().to_owned(),
+            path,
+            query,
+            headers,
+            body,
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn bearer(&self) -> Option<&str> {
+        self.header("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn query_usize(&self, name: &str, default: usize, max: usize) -> Result<usize, ApiError> {
+        match self.query(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<usize>()
+                .map(|n| n.min(max))
+                .map_err(|_| ApiError::BadRequest(format!("query parameter {name} must be a non-negative integer"))),
+        }
+    }
+
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {}", redact(&e))))
+    }
+}
+
+/// serde_json errors quote the offending value; keep only the position and the category so
+/// personal data from a body never reaches an error message or a log.
+fn redact(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let kind = text.split(['`', '"']).next().unwrap_or("").trim().trim_end_matches(':');
+    format!("{kind} at line {} column {}", e.line(), e.column())
+}
+
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Response, ApiError> {
+        let body = serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(Response {
+            status,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body,
+        })
+    }
+
+    pub fn empty(status: u16) -> Response {
+        Response {
+            status,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn bytes(content_type: &'static str, body: Vec<u8>) -> Response {
+        Response {
+            status: 200,
+            content_type,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: String) -> Response {
+        self.headers.push((name.to_owned(), value));
+        self
+    }
+
+    pub fn from_error(e: &ApiError) -> Response {
+        let body = serde_json::json!({ "error": e.code(), "message": e.to_string() });
+        Response {
+            status: e.status(),
+            content_type: "application/json",
+            headers: Vec::new(),
+            body: body.to_string().into_bytes(),
+        }
+    }
+}
+
+pub type Params = HashMap<&'static str, String>;
+
+/// Matches `/v1/admin/users/{id}` against a path; `{name}` captures one segment.
+pub fn match_pattern(pattern: &'static str, path: &str) -> Option<Params> {
+    let mut params = HashMap::new();
+    let mut pat = pattern.split('/');
+    let mut got = path.split('/');
+    loop {
+        match (pat.next(), got.next()) {
+            (None, None) => return Some(params),
+            (Some(p), Some(g)) => {
+                if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    if g.is_empty() {
+                        return None;
+                    }
+                    params.insert(name, percent_decode(g));
+                } else if p != g {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (percent_decode(k), percent_decode(v)),
+            None => (percent_decode(p), String::new()),
+        })
+        .collect()
+}
+
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_capture_segments() {
+        let p = match_pattern("/v1/admin/users/{id}", "/v1/admin/users/u%2D1").unwrap();
+        assert_eq!(p["id"], "u-1");
+        assert!(match_pattern("/v1/admin/users/{id}", "/v1/admin/users/").is_none());
+        assert!(match_pattern("/v1/admin/users", "/v1/admin/users/x").is_none());
+    }
+
+    #[test]
+    fn percent_decoding_handles_edges() {
+        assert_eq!(percent_decode("a%20b+c"), "a b c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%4"), "%4");
+    }
+
+    #[test]
+    fn json_errors_do_not_echo_values() {
+        let req = Request {
+            method: "POST".into(),
+            path: "/".into(),
+            query: vec![],
+            headers: vec![],
+            body: br#"{"basic_type":"Secret Name"}"#.to_vec(),
+        };
+        let err = req.json::<contacts_agent_protocol::Policy>().err().map(|e| e.to_string());
+        let msg = err.unwrap_or_default();
+        assert!(!msg.contains("Secret"), "{msg}");
+        assert!(msg.contains("line 1"), "{msg}");
+    }
+}

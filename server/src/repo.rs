@@ -1,0 +1,723 @@
+//! Everything the server keeps, as functions over a SQLite connection. Writers take a
+//! `&Transaction` where several statements must land together.
+
+use std::collections::BTreeSet;
+
+use chrono::{SecondsFormat, Utc};
+use contacts_agent_protocol::hash::sha256_hex;
+use contacts_agent_protocol::{
+    content_hash, BackupInterval, BasicType, ContactData, Policy, PhotoRef, SyncInterval,
+};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::resolve::entitled_groups;
+use crate::snapshot::{self, Entries};
+
+/// Snapshots kept per device besides the one it last reported; an older token answers 410.
+pub const KEEP_SNAPSHOTS: i64 = 3;
+
+pub fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn random_hex(bytes: usize) -> Result<String, ApiError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn parse_enum<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, ApiError> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| ApiError::Internal(format!("stored {what} {s:?} is not recognised")))
+}
+
+fn enum_str<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------- users
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub hash: String,
+    pub contact: ContactData,
+    pub groups: Vec<String>,
+}
+
+fn check_contact(c: &mut ContactData) -> Result<(), ApiError> {
+    if c.display_name.trim().is_empty() {
+        c.display_name = format!("{} {}", c.given_name, c.family_name)
+            .trim()
+            .to_owned();
+    }
+    if c.display_name.is_empty() {
+        return Err(ApiError::Unprocessable(
+            "a user needs a display name or a given or family name".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn check_id(id: &str) -> Result<(), ApiError> {
+    if valid_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError::Unprocessable(
+            "ids are 1-64 characters of letters, digits, '-' and '_'".into(),
+        ))
+    }
+}
+
+pub fn create_user(
+    conn: &Connection,
+    id: Option<String>,
+    mut contact: ContactData,
+) -> Result<String, ApiError> {
+    let id = match id {
+        Some(id) => id,
+        None => format!("u-{}", random_hex(8)?),
+    };
+    check_id(&id)?;
+    check_contact(&mut contact)?;
+    contact.photo = None;
+    let body = serde_json::to_string(&contact).map_err(|e| ApiError::Internal(e.to_string()))?;
+    conn.prepare_cached(
+        "INSERT INTO users (id, body, hash, updated_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![id, body, content_hash(&contact), now()])
+    .map_err(|e| match ApiError::from(e) {
+        ApiError::Conflict(_) => ApiError::Conflict(format!("user {id} already exists")),
+        other => other,
+    })?;
+    Ok(id)
+}
+
+/// Replaces a user's contact data. The photo is managed by its own endpoint and kept.
+pub fn update_user(conn: &Connection, id: &str, mut contact: ContactData) -> Result<(), ApiError> {
+    check_contact(&mut contact)?;
+    let photo_hash: Option<String> = conn
+        .query_row("SELECT photo_hash FROM users WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
+    contact.photo = photo_hash.map(|hash| PhotoRef { hash });
+    write_user_body(conn, id, &contact)
+}
+
+fn write_user_body(conn: &Connection, id: &str, contact: &ContactData) -> Result<(), ApiError> {
+    let body = serde_json::to_string(contact).map_err(|e| ApiError::Internal(e.to_string()))?;
+    conn.execute(
+        "UPDATE users SET body = ?2, hash = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id, body, content_hash(contact), now()],
+    )?;
+    Ok(())
+}
+
+pub fn set_user_photo(conn: &Connection, id: &str, photo: Option<&[u8]>) -> Result<(), ApiError> {
+    let mut user = get_user(conn, id)?;
+    let hash = photo.map(sha256_hex);
+    user.contact.photo = hash.clone().map(|hash| PhotoRef { hash });
+    conn.execute(
+        "UPDATE users SET photo = ?2, photo_hash = ?3 WHERE id = ?1",
+        params![id, photo, hash],
+    )?;
+    write_user_body(conn, id, &user.contact)
+}
+
+pub fn photo_by_hash(conn: &Connection, hash: &str) -> Result<Option<Vec<u8>>, ApiError> {
+    Ok(conn
+        .query_row(
+            "SELECT photo FROM users WHERE photo_hash = ?1 LIMIT 1",
+            [hash],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+pub fn delete_user(conn: &Connection, id: &str) -> Result<(), ApiError> {
+    let n = conn.execute("DELETE FROM users WHERE id = ?1", [id])?;
+    if n == 0 {
+        return Err(ApiError::NotFound(format!("no user {id}")));
+    }
+    Ok(())
+}
+
+fn user_groups(conn: &Connection, id: &str) -> Result<Vec<String>, ApiError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT group_id FROM memberships WHERE user_id = ?1 ORDER BY group_id")?;
+    let rows = stmt.query_map([id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn parse_contact(body: &str) -> Result<ContactData, ApiError> {
+    serde_json::from_str(body).map_err(|e| ApiError::Internal(format!("stored contact unreadable: {e}")))
+}
+
+pub fn get_user(conn: &Connection, id: &str) -> Result<User, ApiError> {
+    let (body, hash): (String, String) = conn
+        .query_row("SELECT body, hash FROM users WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?
+        .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
+    Ok(User {
+        id: id.to_owned(),
+        hash,
+        contact: parse_contact(&body)?,
+        groups: user_groups(conn, id)?,
+    })
+}
+
+/// A page of users, optionally only those whose name, phone or e-mail contains `q`
+/// (case-insensitive, over the stored JSON).
+pub fn list_users(
+    conn: &Connection,
+    q: Option<&str>,
+    offset: usize,
+    limit: usize,
+) -> Result<(u64, Vec<User>), ApiError> {
+    let pattern = format!("%{}%", q.unwrap_or("").to_lowercase().replace(['%', '_'], ""));
+    let total: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM users WHERE lower(body) LIKE ?1",
+        [&pattern],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM users WHERE lower(body) LIKE ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
+    )?;
+    let ids: Vec<String> = stmt
+        .query_map(params![pattern, limit as i64, offset as i64], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let users = ids
+        .iter()
+        .map(|id| get_user(conn, id))
+        .collect::<Result<_, _>>()?;
+    Ok((total as u64, users))
+}
+
+// --------------------------------------------------------------------------------- groups
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub member_count: u64,
+}
+
+pub fn create_group(conn: &Connection, id: Option<String>, name: &str) -> Result<String, ApiError> {
+    let id = match id {
+        Some(id) => id,
+        None => format!("g-{}", random_hex(6)?),
+    };
+    check_id(&id)?;
+    if name.trim().is_empty() {
+        return Err(ApiError::Unprocessable("a group needs a name".into()));
+    }
+    conn.execute("INSERT INTO groups (id, name) VALUES (?1, ?2)", params![id, name.trim()])
+        .map_err(|e| match ApiError::from(e) {
+            ApiError::Conflict(_) => ApiError::Conflict("a group with that id or name exists".into()),
+            other => other,
+        })?;
+    Ok(id)
+}
+
+pub fn list_groups(conn: &Connection) -> Result<Vec<Group>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT g.id, g.name, (SELECT COUNT(*) FROM memberships m WHERE m.group_id = g.id)
+         FROM groups g ORDER BY g.name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Group {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            member_count: r.get::<_, i64>(2)? as u64,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn get_group(conn: &Connection, id: &str) -> Result<Group, ApiError> {
+    list_groups(conn)?
+        .into_iter()
+        .find(|g| g.id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("no group {id}")))
+}
+
+/// Deletes a group and drops it from every policy's additional groups, so no policy ever
+/// names a group that does not exist; devices on those policies get a new version.
+pub fn delete_group(tx: &Transaction, id: &str) -> Result<(), ApiError> {
+    if tx.execute("DELETE FROM groups WHERE id = ?1", [id])? == 0 {
+        return Err(ApiError::NotFound(format!("no group {id}")));
+    }
+    for p in list_policies(tx)? {
+        if p.additional_groups.iter().any(|g| g == id) {
+            let mut input = p.input();
+            input.additional_groups.retain(|g| g != id);
+            update_policy(tx, &p.id, &input)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn group_members(conn: &Connection, id: &str) -> Result<Vec<String>, ApiError> {
+    get_group(conn, id)?;
+    let mut stmt =
+        conn.prepare_cached("SELECT user_id FROM memberships WHERE group_id = ?1 ORDER BY user_id")?;
+    let rows = stmt.query_map([id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn add_member(conn: &Connection, group: &str, user: &str) -> Result<(), ApiError> {
+    get_group(conn, group)?;
+    get_user(conn, user)?;
+    conn.prepare_cached("INSERT OR IGNORE INTO memberships (group_id, user_id) VALUES (?1, ?2)")?
+        .execute(params![group, user])?;
+    Ok(())
+}
+
+pub fn remove_member(conn: &Connection, group: &str, user: &str) -> Result<(), ApiError> {
+    let n = conn.execute(
+        "DELETE FROM memberships WHERE group_id = ?1 AND user_id = ?2",
+        params![group, user],
+    )?;
+    if n == 0 {
+        return Err(ApiError::NotFound(format!("user {user} is not in group {group}")));
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------- policies
+
+/// What an admin sends to create or change a policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyInput {
+    pub name: String,
+    #[serde(default = "default_basic")]
+    pub basic_type: BasicType,
+    #[serde(default)]
+    pub additional_groups: Vec<String>,
+    #[serde(default = "default_sync")]
+    pub sync_interval: SyncInterval,
+    #[serde(default = "default_backup")]
+    pub backup_interval: BackupInterval,
+}
+
+fn default_basic() -> BasicType {
+    BasicType::None
+}
+fn default_sync() -> SyncInterval {
+    SyncInterval::Disabled
+}
+fn default_backup() -> BackupInterval {
+    BackupInterval::Off
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyRecord {
+    pub id: String,
+    pub name: String,
+    pub basic_type: BasicType,
+    pub additional_groups: Vec<String>,
+    pub sync_interval: SyncInterval,
+    pub backup_interval: BackupInterval,
+    pub updated_at: String,
+}
+
+impl PolicyRecord {
+    fn input(&self) -> PolicyInput {
+        PolicyInput {
+            name: self.name.clone(),
+            basic_type: self.basic_type,
+            additional_groups: self.additional_groups.clone(),
+            sync_interval: self.sync_interval,
+            backup_interval: self.backup_interval,
+        }
+    }
+}
+
+fn check_policy(conn: &Connection, p: &PolicyInput) -> Result<(), ApiError> {
+    if p.name.trim().is_empty() {
+        return Err(ApiError::Unprocessable("a policy needs a name".into()));
+    }
+    let probe = Policy {
+        version: 1,
+        basic_type: p.basic_type,
+        additional_groups: p.additional_groups.clone(),
+        sync_interval: p.sync_interval,
+        backup_interval: p.backup_interval,
+    };
+    probe
+        .validate()
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    for g in &p.additional_groups {
+        let exists: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM groups WHERE id = ?1)",
+            [g],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            return Err(ApiError::Unprocessable(format!(
+                "additional group {g:?} does not exist"
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn create_policy(conn: &Connection, id: Option<String>, p: &PolicyInput) -> Result<String, ApiError> {
+    check_policy(conn, p)?;
+    let id = match id {
+        Some(id) => id,
+        None => format!("p-{}", random_hex(6)?),
+    };
+    check_id(&id)?;
+    let groups = serde_json::to_string(&p.additional_groups).map_err(|e| ApiError::Internal(e.to_string()))?;
+    conn.execute(
+        "INSERT INTO policies (id, name, basic_type, additional_groups, sync_interval, backup_interval, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![id, p.name.trim(), enum_str(&p.basic_type), groups, enum_str(&p.sync_interval), enum_str(&p.backup_interval), now()],
+    )
+    .map_err(|e| match ApiError::from(e) {
+        ApiError::Conflict(_) => ApiError::Conflict(format!("policy {id} already exists")),
+        other => other,
+    })?;
+    Ok(id)
+}
+
+/// Changes a policy; every device on it gets a new policy version (it re-applies it).
+pub fn update_policy(conn: &Connection, id: &str, p: &PolicyInput) -> Result<(), ApiError> {
+    check_policy(conn, p)?;
+    let groups = serde_json::to_string(&p.additional_groups).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let n = conn.execute(
+        "UPDATE policies SET name = ?2, basic_type = ?3, additional_groups = ?4, sync_interval = ?5,
+                backup_interval = ?6, updated_at = ?7 WHERE id = ?1",
+        params![id, p.name.trim(), enum_str(&p.basic_type), groups, enum_str(&p.sync_interval), enum_str(&p.backup_interval), now()],
+    )?;
+    if n == 0 {
+        return Err(ApiError::NotFound(format!("no policy {id}")));
+    }
+    conn.execute(
+        "UPDATE devices SET policy_version = policy_version + 1 WHERE policy_id = ?1",
+        [id],
+    )?;
+    Ok(())
+}
+
+fn policy_from_row(r: &rusqlite::Row) -> rusqlite::Result<(String, String, String, String, String, String, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+}
+
+fn build_policy(row: (String, String, String, String, String, String, String)) -> Result<PolicyRecord, ApiError> {
+    let (id, name, basic, groups, sync, backup, updated_at) = row;
+    Ok(PolicyRecord {
+        id,
+        name,
+        basic_type: parse_enum("basic type", &basic)?,
+        additional_groups: serde_json::from_str(&groups)
+            .map_err(|e| ApiError::Internal(format!("stored groups unreadable: {e}")))?,
+        sync_interval: parse_enum("sync interval", &sync)?,
+        backup_interval: parse_enum("backup interval", &backup)?,
+        updated_at,
+    })
+}
+
+const POLICY_COLUMNS: &str =
+    "id, name, basic_type, additional_groups, sync_interval, backup_interval, updated_at";
+
+pub fn list_policies(conn: &Connection) -> Result<Vec<PolicyRecord>, ApiError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {POLICY_COLUMNS} FROM policies ORDER BY name"))?;
+    let rows = stmt
+        .query_map([], policy_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(build_policy).collect()
+}
+
+pub fn get_policy(conn: &Connection, id: &str) -> Result<PolicyRecord, ApiError> {
+    let row = conn
+        .query_row(
+            &format!("SELECT {POLICY_COLUMNS} FROM policies WHERE id = ?1"),
+            [id],
+            policy_from_row,
+        )
+        .optional()?
+        .ok_or_else(|| ApiError::NotFound(format!("no policy {id}")))?;
+    build_policy(row)
+}
+
+// -------------------------------------------------------------------------------- devices
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Device {
+    pub id: String,
+    pub name: String,
+    pub user_id: Option<String>,
+    pub policy_id: Option<String>,
+    pub policy_version: u64,
+    pub enrolled: bool,
+    pub created_at: String,
+}
+
+pub fn create_device(conn: &Connection, name: &str, user_id: Option<&str>) -> Result<(String, String), ApiError> {
+    if let Some(u) = user_id {
+        get_user(conn, u)?;
+    }
+    let id = format!("d-{}", random_hex(8)?);
+    let code = random_hex(12)?;
+    conn.execute(
+        "INSERT INTO devices (id, name, user_id, enrollment_code, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, name, user_id, code, now()],
+    )?;
+    Ok((id, code))
+}
+
+/// Trades a single-use enrollment code for a device token. Only the token's hash is kept.
+pub fn enroll(conn: &Connection, code: &str, name: &str) -> Result<(String, String), ApiError> {
+    let id: String = conn
+        .query_row(
+            "SELECT id FROM devices WHERE enrollment_code = ?1",
+            [code],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or(ApiError::Unauthorized)?;
+    let token = random_hex(32)?;
+    conn.execute(
+        "UPDATE devices SET enrollment_code = NULL, token_hash = ?2, enrolled_at = ?3,
+                name = CASE WHEN ?4 = '' THEN name ELSE ?4 END WHERE id = ?1",
+        params![id, sha256_hex(token.as_bytes()), now(), name],
+    )?;
+    Ok((id, token))
+}
+
+pub fn device_by_token(conn: &Connection, token: &str) -> Result<Device, ApiError> {
+    let id: String = conn
+        .query_row(
+            "SELECT id FROM devices WHERE token_hash = ?1",
+            [sha256_hex(token.as_bytes())],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or(ApiError::Unauthorized)?;
+    get_device(conn, &id)
+}
+
+pub fn get_device(conn: &Connection, id: &str) -> Result<Device, ApiError> {
+    conn.query_row(
+        "SELECT id, name, user_id, policy_id, policy_version, token_hash IS NOT NULL, created_at
+         FROM devices WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(Device {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                user_id: r.get(2)?,
+                policy_id: r.get(3)?,
+                policy_version: r.get::<_, i64>(4)? as u64,
+                enrolled: r.get(5)?,
+                created_at: r.get(6)?,
+            })
+        },
+    )
+    .optional()?
+    .ok_or_else(|| ApiError::NotFound(format!("no device {id}")))
+}
+
+pub fn list_devices(conn: &Connection) -> Result<Vec<Device>, ApiError> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM devices ORDER BY created_at, id")?;
+    let ids: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    ids.iter().map(|id| get_device(conn, id)).collect()
+}
+
+pub fn assign_policy(conn: &Connection, device: &str, policy: Option<&str>) -> Result<(), ApiError> {
+    if let Some(p) = policy {
+        get_policy(conn, p)?;
+    }
+    let n = conn.execute(
+        "UPDATE devices SET policy_id = ?2, policy_version = policy_version + 1 WHERE id = ?1",
+        params![device, policy],
+    )?;
+    if n == 0 {
+        return Err(ApiError::NotFound(format!("no device {device}")));
+    }
+    Ok(())
+}
+
+/// The policy as the device sees it. With no policy assigned the product's default applies:
+/// no contacts, sync disabled, backup off.
+pub fn device_policy(conn: &Connection, d: &Device) -> Result<Policy, ApiError> {
+    let base = match &d.policy_id {
+        Some(id) => Some(get_policy(conn, id)?),
+        None => None,
+    };
+    Ok(match base {
+        Some(p) => Policy {
+            version: d.policy_version,
+            basic_type: p.basic_type,
+            additional_groups: p.additional_groups,
+            sync_interval: p.sync_interval,
+            backup_interval: p.backup_interval,
+        },
+        None => Policy {
+            version: d.policy_version,
+            basic_type: BasicType::None,
+            additional_groups: Vec::new(),
+            sync_interval: SyncInterval::Disabled,
+            backup_interval: BackupInterval::Off,
+        },
+    })
+}
+
+/// The `(id, hash)` set the device's policy entitles it to, sorted by id.
+pub fn entitled_entries(conn: &Connection, d: &Device) -> Result<Entries, ApiError> {
+    let policy = device_policy(conn, d)?;
+    let mine = match &d.user_id {
+        Some(u) => user_groups(conn, u)?,
+        None => Vec::new(),
+    };
+    let all: Vec<String> = list_groups(conn)?.into_iter().map(|g| g.id).collect();
+    let groups: BTreeSet<String> =
+        entitled_groups(policy.basic_type, &policy.additional_groups, &mine, &all);
+    let groups_json = serde_json::to_string(&groups).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, u.hash FROM users u
+         WHERE EXISTS (SELECT 1 FROM memberships m
+                       WHERE m.user_id = u.id AND m.group_id IN (SELECT value FROM json_each(?1)))
+         ORDER BY u.id",
+    )?;
+    let rows = stmt.query_map([groups_json], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+// ------------------------------------------------------------------------------ snapshots
+
+pub fn save_snapshot(conn: &Connection, device: &str, entries: &Entries) -> Result<String, ApiError> {
+    let token = format!("s{}", random_hex(16)?);
+    let seq: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM snapshots WHERE device_id = ?1",
+        [device],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "INSERT INTO snapshots (token, device_id, seq, created_at, entries) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![token, device, seq, now(), snapshot::encode(entries)],
+    )?;
+    // Keep the newest few and the one the device last reported holding.
+    conn.execute(
+        "DELETE FROM snapshots WHERE device_id = ?1 AND seq <= ?2
+           AND token IS NOT (SELECT json_extract(report, '$.sync_token') FROM device_status WHERE device_id = ?1)",
+        params![device, seq - KEEP_SNAPSHOTS],
+    )?;
+    Ok(token)
+}
+
+pub fn load_snapshot(conn: &Connection, device: &str, token: &str) -> Result<Option<Entries>, ApiError> {
+    let blob: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT entries FROM snapshots WHERE token = ?1 AND device_id = ?2",
+            params![token, device],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match blob {
+        None => Ok(None),
+        Some(b) => snapshot::decode(&b)
+            .map(Some)
+            .ok_or_else(|| ApiError::Internal("stored snapshot unreadable".into())),
+    }
+}
+
+pub fn contact_body(conn: &Connection, id: &str) -> Result<Option<(String, ContactData)>, ApiError> {
+    let row: Option<(String, String)> = conn
+        .prepare_cached("SELECT hash, body FROM users WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(h, b)| Ok((h, parse_contact(&b)?))).transpose()
+}
+
+// ------------------------------------------------------------------- commands and status
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommandRecord {
+    pub id: String,
+    pub kind: String,
+    pub issued_at: String,
+    pub completed_at: Option<String>,
+}
+
+pub fn force_sync(conn: &Connection, device: &str) -> Result<String, ApiError> {
+    get_device(conn, device)?;
+    let id = format!("c-{}", random_hex(8)?);
+    conn.execute(
+        "INSERT INTO commands (id, device_id, kind, issued_at) VALUES (?1, ?2, 'sync_now', ?3)",
+        params![id, device, now()],
+    )?;
+    Ok(id)
+}
+
+pub fn commands(conn: &Connection, device: &str, pending_only: bool) -> Result<Vec<CommandRecord>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, kind, issued_at, completed_at FROM commands
+         WHERE device_id = ?1 AND (?2 = 0 OR completed_at IS NULL) ORDER BY issued_at, id",
+    )?;
+    let rows = stmt.query_map(params![device, pending_only], |r| {
+        Ok(CommandRecord {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            issued_at: r.get(2)?,
+            completed_at: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn save_status(
+    tx: &Transaction,
+    device: &str,
+    report: &contacts_agent_protocol::wire::StatusReport,
+) -> Result<(), ApiError> {
+    let body = serde_json::to_string(report).map_err(|e| ApiError::Internal(e.to_string()))?;
+    tx.execute(
+        "INSERT OR REPLACE INTO device_status (device_id, report, received_at) VALUES (?1, ?2, ?3)",
+        params![device, body, now()],
+    )?;
+    for c in &report.completed_commands {
+        tx.execute(
+            "UPDATE commands SET completed_at = ?3 WHERE id = ?1 AND device_id = ?2 AND completed_at IS NULL",
+            params![c, device, now()],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn status(
+    conn: &Connection,
+    device: &str,
+) -> Result<Option<(contacts_agent_protocol::wire::StatusReport, String)>, ApiError> {
+    let row: Option<(String, String)> = conn
+        .query_row(
+            "SELECT report, received_at FROM device_status WHERE device_id = ?1",
+            [device],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    row.map(|(r, at)| {
+        serde_json::from_str(&r)
+            .map(|rep| (rep, at))
+            .map_err(|e| ApiError::Internal(format!("stored status unreadable: {e}")))
+    })
+    .transpose()
+}
