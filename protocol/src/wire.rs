@@ -92,3 +92,34 @@ pub struct ErrorBody {
     pub error: String,
     pub message: String,
 }
+
+/// A JSON error's category and position without the text around it: serde's messages quote
+/// the offending value, which may be a name or a number, and must not reach logs or status.
+pub fn redacted_json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let kind = text
+        .split(['`', '"'])
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_end_matches(':')
+        .trim_end_matches(" at line");
+    format!("{kind} at line {} column {}", e.line(), e.column())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacted_errors_keep_the_category_and_drop_the_value() {
+        let e = serde_json::from_str::<EnrollRequest>(r#"{"enrollment_code": 5, "device_name": "Anna's phone"}"#)
+            .err();
+        let msg = e.map(|e| redacted_json_error(&e)).unwrap_or_default();
+        assert!(msg.starts_with("invalid type"), "{msg}");
+        assert!(msg.contains("line 1"), "{msg}");
+        let e = serde_json::from_str::<Upsert>(r#"{"id":"1","hash":"h","contact":{"given_name":"Anna Secret"}}"#).err();
+        let msg = e.map(|e| redacted_json_error(&e)).unwrap_or_default();
+        assert!(!msg.contains("Secret"), "{msg}");
+    }
+}

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 
+use contacts_agent_protocol::wire::redacted_json_error;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -81,16 +82,8 @@ impl Request {
 
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         serde_json::from_slice(&self.body)
-            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {}", redact(&e))))
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {}", redacted_json_error(&e))))
     }
-}
-
-/// serde_json errors quote the offending value; keep only the position and the category so
-/// personal data from a body never reaches an error message or a log.
-fn redact(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let kind = text.split(['`', '"']).next().unwrap_or("").trim().trim_end_matches(':');
-    format!("{kind} at line {} column {}", e.line(), e.column())
 }
 
 pub struct Response {

@@ -1,0 +1,421 @@
+//! The device side of the server protocol over HTTP (ureq): bearer token, timeouts, retries
+//! with backoff on 429/5xx honouring Retry-After, and https for anything beyond loopback.
+
+use std::cell::Cell;
+use std::io::Read;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use contacts_agent_protocol::wire::{
+    redacted_json_error, CommandList, ContactsPage, EnrollRequest, EnrollResponse, ErrorBody,
+};
+use contacts_agent_protocol::Policy;
+use serde::de::DeserializeOwned;
+use thiserror::Error;
+
+const MAX_PAGE_BYTES: u64 = 64 * 1024 * 1024;
+const MAX_PHOTO_BYTES: u64 = 16 * 1024 * 1024;
+const MAX_SMALL_BYTES: u64 = 4 * 1024 * 1024;
+
+#[derive(Debug, Error)]
+pub enum ClientError {
+    #[error("server URL is not valid: {0}")]
+    InvalidUrl(&'static str),
+    #[error("refusing plain http:// to a non-loopback host: use https:// so contacts and tokens are encrypted in transit")]
+    InsecureUrl,
+    #[error("could not reach the server: {0}")]
+    Transport(String),
+    #[error("the server did not answer in time ({0})")]
+    Timeout(String),
+    #[error("the server rejected the device credentials (HTTP 401); enroll the device again")]
+    Unauthorized,
+    #[error("the server no longer knows this sync token (HTTP 410)")]
+    TokenExpired,
+    #[error("the server answered HTTP {status}: {message}")]
+    Status {
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("the server sent a malformed {what}: {detail}")]
+    Malformed { what: &'static str, detail: String },
+    #[error("the server's {what} exceeds {limit} bytes")]
+    TooLarge { what: &'static str, limit: u64 },
+}
+
+impl ClientError {
+    /// Worth trying again later (the scheduler backs off), as opposed to a configuration or
+    /// protocol problem.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Transport(_) | ClientError::Timeout(_) => true,
+            ClientError::Status { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub connect_timeout: Duration,
+    /// Whole request, body included.
+    pub request_timeout: Duration,
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    pub retry_base: Duration,
+    /// A Retry-After longer than this is not waited for in-process: the run fails as
+    /// transient and the scheduler's backoff takes over.
+    pub max_retry_wait: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_attempts: 4,
+            retry_base: Duration::from_millis(500),
+            max_retry_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+pub enum PolicyFetch {
+    NotModified,
+    Fresh { policy: Policy, etag: Option<String> },
+}
+
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    token: Option<String>,
+    opts: ClientOptions,
+    bytes_received: Cell<u64>,
+}
+
+/// Checks the server URL: http or https, a host, no credentials in it, and http only for
+/// loopback (the demo and tests); returns it without a trailing slash.
+pub fn check_url(url: &str) -> Result<String, ClientError> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or(ClientError::InvalidUrl("expected http:// or https://"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(ClientError::InvalidUrl("credentials in the URL are not allowed"));
+    }
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    if host.is_empty() {
+        return Err(ClientError::InvalidUrl("missing host"));
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => {}
+        "http" if is_loopback(host) => {}
+        "http" => return Err(ClientError::InsecureUrl),
+        _ => return Err(ClientError::InvalidUrl("expected http:// or https://")),
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn parse_retry_after(v: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    if let Ok(secs) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v.trim()).ok()?;
+    Some((at.with_timezone(&chrono::Utc) - now).to_std().unwrap_or_default())
+}
+
+struct Answer {
+    status: u16,
+    etag: Option<String>,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+}
+
+impl Client {
+    pub fn new(base_url: &str, token: Option<String>, opts: ClientOptions) -> Result<Self, ClientError> {
+        let base = check_url(base_url)?;
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(opts.connect_timeout))
+            .timeout_global(Some(opts.request_timeout))
+            .max_redirects(0)
+            .user_agent(concat!("contacts-agent/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(Client {
+            agent: config.into(),
+            base,
+            token,
+            opts,
+            bytes_received: Cell::new(0),
+        })
+    }
+
+    /// Body bytes received since the last call.
+    pub fn take_bytes_received(&self) -> u64 {
+        self.bytes_received.replace(0)
+    }
+
+    pub fn enroll(&self, code: &str, device_name: &str) -> Result<EnrollResponse, ClientError> {
+        let body = serde_json::to_vec(&EnrollRequest {
+            enrollment_code: code.to_owned(),
+            device_name: device_name.to_owned(),
+        })
+        .map_err(|e| ClientError::Malformed { what: "request", detail: e.to_string() })?;
+        // Not idempotent (the code is single-use): only retried when the server said it did
+        // not process it (429/503).
+        let a = self.request("POST", "/v1/enroll", None, Some(&body), MAX_SMALL_BYTES, false)?;
+        match a.status {
+            201 | 200 => parse(&a.body, "enrollment answer"),
+            401 | 404 => Err(ClientError::Status {
+                status: a.status,
+                message: "the enrollment code is unknown or already used".into(),
+                retry_after: None,
+            }),
+            _ => Err(status_error(a)),
+        }
+    }
+
+    pub fn policy(&self, etag: Option<&str>) -> Result<PolicyFetch, ClientError> {
+        let a = self.request("GET", "/v1/device/policy", etag, None, MAX_SMALL_BYTES, true)?;
+        match a.status {
+            304 => Ok(PolicyFetch::NotModified),
+            200 => {
+                let policy: Policy = parse(&a.body, "policy")?;
+                policy.validate().map_err(|e| ClientError::Malformed {
+                    what: "policy",
+                    detail: e.to_string(),
+                })?;
+                Ok(PolicyFetch::Fresh { policy, etag: a.etag })
+            }
+            _ => Err(status_error(a)),
+        }
+    }
+
+    pub fn contacts_page(&self, since: Option<&str>, limit: usize) -> Result<ContactsPage, ClientError> {
+        let path = match since {
+            Some(t) => format!("/v1/device/contacts?limit={limit}&since={}", url_encode(t)),
+            None => format!("/v1/device/contacts?limit={limit}"),
+        };
+        let a = self.request("GET", &path, None, None, MAX_PAGE_BYTES, true)?;
+        match a.status {
+            200 => {
+                let page: ContactsPage = parse(&a.body, "contacts page")?;
+                if page.next_token.is_empty() {
+                    return Err(ClientError::Malformed {
+                        what: "contacts page",
+                        detail: "next_token is empty".into(),
+                    });
+                }
+                Ok(page)
+            }
+            410 => Err(ClientError::TokenExpired),
+            _ => Err(status_error(a)),
+        }
+    }
+
+    pub fn photo(&self, hash: &str) -> Result<Vec<u8>, ClientError> {
+        let path = format!("/v1/device/photos/{}", url_encode(hash));
+        let a = self.request("GET", &path, None, None, MAX_PHOTO_BYTES, true)?;
+        match a.status {
+            200 => Ok(a.body),
+            _ => Err(status_error(a)),
+        }
+    }
+
+    pub fn report_status(&self, body: &str) -> Result<(), ClientError> {
+        // Reports are snapshots (the latest wins), so a retry is harmless.
+        let a = self.request("POST", "/v1/device/status", None, Some(body.as_bytes()), MAX_SMALL_BYTES, true)?;
+        match a.status {
+            200 | 204 => Ok(()),
+            _ => Err(status_error(a)),
+        }
+    }
+
+    pub fn commands(&self) -> Result<CommandList, ClientError> {
+        let a = self.request("GET", "/v1/device/commands", None, None, MAX_SMALL_BYTES, true)?;
+        match a.status {
+            200 => parse(&a.body, "command list"),
+            _ => Err(status_error(a)),
+        }
+    }
+
+    /// One logical request with retries. `idempotent` requests are also retried after a
+    /// transport failure; others only when the server said it did not take them (429/503).
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        if_none_match: Option<&str>,
+        body: Option<&[u8]>,
+        limit: u64,
+        idempotent: bool,
+    ) -> Result<Answer, ClientError> {
+        let mut attempt = 1;
+        loop {
+            let result = self.attempt(method, path, if_none_match, body, limit);
+            let retry_after = match &result {
+                Ok(a) if a.status == 429 || a.status >= 500 => {
+                    let server_refused = a.status == 429 || a.status == 503;
+                    if !idempotent && !server_refused {
+                        return result;
+                    }
+                    a.retry_after
+                }
+                Err(e) if idempotent && e.is_transient() => None,
+                _ => return result,
+            };
+            if attempt >= self.opts.max_attempts {
+                return result;
+            }
+            let backoff = self.opts.retry_base * 2u32.saturating_pow(attempt - 1);
+            let wait = retry_after.unwrap_or(backoff);
+            if wait > self.opts.max_retry_wait {
+                return result;
+            }
+            log::debug!("{method} {} failed (attempt {attempt}); retrying in {wait:?}", path_only(path));
+            std::thread::sleep(wait);
+            attempt += 1;
+        }
+    }
+
+    fn attempt(
+        &self,
+        method: &str,
+        path: &str,
+        if_none_match: Option<&str>,
+        body: Option<&[u8]>,
+        limit: u64,
+    ) -> Result<Answer, ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let result = match (method, body) {
+            ("POST", Some(b)) => {
+                let mut req = self.agent.post(&url).header("Content-Type", "application/json");
+                if let Some(a) = &auth {
+                    req = req.header("Authorization", a);
+                }
+                req.send(b)
+            }
+            _ => {
+                let mut req = self.agent.get(&url).header("Accept", "application/json");
+                if let Some(a) = &auth {
+                    req = req.header("Authorization", a);
+                }
+                if let Some(tag) = if_none_match {
+                    req = req.header("If-None-Match", tag);
+                }
+                req.call()
+            }
+        };
+        let mut resp = result.map_err(transport_error)?;
+        let status = resp.status().as_u16();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let etag = header("etag");
+        let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v, chrono::Utc::now()));
+        let mut bytes = Vec::new();
+        resp.body_mut()
+            .as_reader()
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| ClientError::Transport(format!("the answer was cut off: {e}")))?;
+        if bytes.len() as u64 > limit {
+            return Err(ClientError::TooLarge { what: "answer", limit });
+        }
+        self.bytes_received.set(self.bytes_received.get() + bytes.len() as u64);
+        if status == 401 {
+            return Err(ClientError::Unauthorized);
+        }
+        Ok(Answer {
+            status,
+            etag,
+            retry_after,
+            body: bytes,
+        })
+    }
+}
+
+fn path_only(p: &str) -> &str {
+    p.split('?').next().unwrap_or(p)
+}
+
+fn transport_error(e: ureq::Error) -> ClientError {
+    match e {
+        ureq::Error::Timeout(t) => ClientError::Timeout(t.to_string()),
+        ureq::Error::RequireHttpsOnly(_) | ureq::Error::TlsRequired => ClientError::InsecureUrl,
+        other => ClientError::Transport(other.to_string()),
+    }
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8], what: &'static str) -> Result<T, ClientError> {
+    serde_json::from_slice(body).map_err(|e| ClientError::Malformed {
+        what,
+        detail: redacted_json_error(&e),
+    })
+}
+
+fn status_error(a: Answer) -> ClientError {
+    let message = serde_json::from_slice::<ErrorBody>(&a.body)
+        .map(|b| b.message)
+        .unwrap_or_else(|_| "no error details".into());
+    ClientError::Status {
+        status: a.status,
+        message: message.chars().take(300).collect(),
+        retry_after: a.retry_after,
+    }
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_refused_beyond_loopback() {
+        assert!(matches!(check_url("http://mdm.example.com"), Err(ClientError::InsecureUrl)));
+        assert!(matches!(check_url("http://10.0.0.5:8080/"), Err(ClientError::InsecureUrl)));
+        assert!(matches!(check_url("http://127.0.0.2.example.com"), Err(ClientError::InsecureUrl)));
+        assert_eq!(check_url("http://127.0.0.1:8080/").ok().as_deref(), Some("http://127.0.0.1:8080"));
+        assert!(check_url("http://localhost:1").is_ok());
+        assert!(check_url("http://[::1]:9000").is_ok());
+        assert!(check_url("https://mdm.example.com").is_ok());
+        assert!(matches!(check_url("ftp://x"), Err(ClientError::InvalidUrl(_))));
+        assert!(matches!(check_url("https://user:pw@x"), Err(ClientError::InvalidUrl(_))));
+        assert!(matches!(check_url("mdm.example.com"), Err(ClientError::InvalidUrl(_))));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 2026 00:00:10 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+}
