@@ -1,9 +1,19 @@
 //! contacts-agent: keeps a company address book on a managed phone.
+//!
+//! Layout: `agent` (what the shell calls) → `sync` (one sync) → `diff` (pure) → `store`
+//! (the phone's contacts); `client` speaks the server protocol; `schedule` (pure) decides
+//! when; `state` remembers.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod agent;
 pub mod client;
 pub mod db;
 pub mod diff;
+pub mod error;
 pub mod schedule;
 pub mod state;
 pub mod store;
+pub mod sync;
+
+pub use agent::{Agent, AgentConfig, Reason, RunDueReport, StatusView, SyncReport};
+pub use error::Error;

@@ -165,14 +165,28 @@ impl State {
         .transpose()
     }
 
-    pub fn set_policy(&self, p: &Policy, now: DateTime<Utc>) -> Result<(), StateError> {
+    pub fn policy_etag(&self) -> Result<Option<String>, StateError> {
+        Ok(self
+            .conn
+            .query_row("SELECT etag FROM policy", [], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    pub fn set_policy(
+        &self,
+        p: &Policy,
+        etag: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StateError> {
         let body = serde_json::to_string(p).map_err(|e| StateError::Corrupt {
             what: "policy",
             detail: e.to_string(),
         })?;
         self.conn.execute(
-            "INSERT OR REPLACE INTO policy (singleton, version, body, received_at) VALUES (1, ?1, ?2, ?3)",
-            params![p.version as i64, body, ts(now)],
+            "INSERT OR REPLACE INTO policy (singleton, version, etag, body, received_at)
+             VALUES (1, ?1, ?2, ?3, ?4)",
+            params![p.version as i64, etag, body, ts(now)],
         )?;
         Ok(())
     }

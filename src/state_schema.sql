@@ -10,6 +10,7 @@ CREATE TABLE enrollment (
 CREATE TABLE policy (
     singleton   INTEGER PRIMARY KEY CHECK (singleton = 1),
     version     INTEGER NOT NULL,
+    etag        TEXT,
     body        TEXT NOT NULL,
     received_at TEXT NOT NULL
 );

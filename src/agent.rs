@@ -1,0 +1,441 @@
+//! The agent: enrollment, deciding what is due, running syncs, recording and reporting
+//! status. Everything the OS shell or the CLI calls goes through here.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Local, SecondsFormat, Utc};
+use contacts_agent_protocol::wire::StatusReport;
+use contacts_agent_protocol::{BackupInterval, BasicType, Policy, SyncInterval};
+
+use crate::client::{Client, ClientOptions, PolicyFetch};
+use crate::error::Error;
+use crate::schedule::{self, Jitter, NextRun};
+use crate::state::{Counts, Enrollment, RunKind, RunRecord, State, SyncState};
+use crate::store::{ContactStore, StoredContact};
+use crate::sync::{self, fingerprint};
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The agent's own SQLite file.
+    pub state_path: PathBuf,
+    /// Contacts per page fetched from the server.
+    pub page_size: usize,
+    /// How often run-due asks the server for commands (force sync) when nothing else is due.
+    /// A push hook can call run-due sooner.
+    pub command_poll: Duration,
+    pub client: ClientOptions,
+}
+
+impl AgentConfig {
+    pub fn new(state_path: PathBuf) -> Self {
+        AgentConfig {
+            state_path,
+            page_size: 500,
+            command_poll: Duration::from_secs(30 * 60),
+            client: ClientOptions::default(),
+        }
+    }
+}
+
+/// Why a sync ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The admin's "Synchronize contacts".
+    Forced,
+    /// A policy version not yet synced (first enrollment included).
+    PolicyApplied,
+    Scheduled,
+    /// Retry after a failure.
+    Retry,
+    /// Someone called sync directly (CLI `sync`, app button).
+    Manual,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Forced => "forced by admin",
+            Reason::PolicyApplied => "policy applied",
+            Reason::Scheduled => "scheduled",
+            Reason::Retry => "retry after failure",
+            Reason::Manual => "manual",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncReport {
+    pub reason: Reason,
+    pub counts: Counts,
+    pub managed_count: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunDueReport {
+    /// `None` when no sync was due.
+    pub sync: Option<Result<SyncReport, String>>,
+    pub next_wake_up: DateTime<Utc>,
+}
+
+/// What `status` shows: the console's sync-status block, from the device's side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusView {
+    pub device_id: Option<String>,
+    pub server_url: Option<String>,
+    pub policy_version: Option<u64>,
+    pub synced_policy_version: Option<u64>,
+    pub sync_type: Option<BasicType>,
+    pub additional_groups: Vec<String>,
+    pub sync_interval: Option<SyncInterval>,
+    pub backup_interval: Option<BackupInterval>,
+    pub next_sync: Option<DateTime<Utc>>,
+    pub last_sync: Option<DateTime<Utc>>,
+    pub last_sync_result: Option<String>,
+    pub last_successful_sync: Option<DateTime<Utc>>,
+    pub consecutive_failures: u32,
+    pub managed_count: u64,
+    pub has_sync_token: bool,
+    pub last_backup: Option<DateTime<Utc>>,
+    pub last_backup_result: Option<String>,
+    pub next_backup: Option<DateTime<Utc>>,
+    pub pending_reports: usize,
+    pub recent_runs: Vec<RunRecord>,
+}
+
+type Now = Box<dyn Fn() -> DateTime<Utc> + Send>;
+
+pub struct Agent<S: ContactStore> {
+    config: AgentConfig,
+    state: State,
+    store: S,
+    now: Now,
+    interrupt: Arc<AtomicBool>,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl<S: ContactStore> Agent<S> {
+    pub fn open(config: AgentConfig, store: S) -> Result<Self, Error> {
+        let state = State::open(&config.state_path)?;
+        Ok(Agent {
+            config,
+            state,
+            store,
+            now: Box::new(Utc::now),
+            interrupt: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Replaces the clock (tests drive time by hand).
+    pub fn set_clock(&mut self, now: impl Fn() -> DateTime<Utc> + Send + 'static) {
+        self.now = Box::new(now);
+    }
+
+    /// A flag that, once set, stops the current run at its next page or batch.
+    pub fn interrupt_handle(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.interrupt)
+    }
+
+    pub fn store(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn enroll(&mut self, server_url: &str, code: &str, device_name: &str, force: bool) -> Result<String, Error> {
+        if let (Some(e), false) = (self.state.enrollment()?, force) {
+            return Err(Error::AlreadyEnrolled(e.device_id));
+        }
+        let client = Client::new(server_url, None, self.config.client.clone())?;
+        let answer = client.enroll(code, device_name)?;
+        let enrollment = Enrollment {
+            server_url: crate::client::check_url(server_url)?,
+            device_id: answer.device_id.clone(),
+            token: answer.token,
+        };
+        self.state.set_enrollment(&enrollment, (self.now)())?;
+        log::info!("enrolled as device {}", answer.device_id);
+        Ok(answer.device_id)
+    }
+
+    fn client(&self) -> Result<(Client, Enrollment), Error> {
+        let e = self.state.enrollment()?.ok_or(Error::NotEnrolled)?;
+        let client = Client::new(&e.server_url, Some(e.token.clone()), self.config.client.clone())?;
+        Ok((client, e))
+    }
+
+    fn refresh_policy(&self, client: &Client) -> Result<Policy, Error> {
+        let etag = self.state.policy_etag()?;
+        let have = self.state.policy()?;
+        match (client.policy(etag.as_deref().filter(|_| have.is_some()))?, have) {
+            (PolicyFetch::NotModified, Some(p)) => Ok(p),
+            (PolicyFetch::NotModified, None) => Err(Error::Protocol(
+                "the server answered 304 for a policy the device never had".into(),
+            )),
+            (PolicyFetch::Fresh { policy, etag }, have) => {
+                if have.as_ref().map(|p| p.version) != Some(policy.version) {
+                    log::info!("policy version {} received", policy.version);
+                }
+                self.state.set_policy(&policy, etag.as_deref(), (self.now)())?;
+                Ok(policy)
+            }
+        }
+    }
+
+    /// Syncs now, whatever the schedule says.
+    pub fn sync_now(&mut self) -> Result<SyncReport, Error> {
+        let (client, _) = self.client()?;
+        let report = self.run_sync(&client, Reason::Manual, &[]);
+        self.report(&client, &[]);
+        report
+    }
+
+    fn run_sync(&mut self, client: &Client, reason: Reason, _commands: &[String]) -> Result<SyncReport, Error> {
+        self.interrupt.store(false, std::sync::atomic::Ordering::Relaxed);
+        let started = (self.now)();
+        let run = self.state.start_run(RunKind::Sync, reason.as_str(), started)?;
+        let mut counts = Counts::default();
+        let result = self.sync_inner(client, &mut counts);
+        counts.bytes_received = client.take_bytes_received();
+        let ended = (self.now)();
+        match result {
+            Ok((policy, outcome)) => {
+                let new_state = SyncState {
+                    sync_token: Some(outcome.sync_token),
+                    store_fingerprint: Some(outcome.store_fingerprint),
+                    synced_policy_version: Some(policy.version),
+                    managed_count: outcome.managed_count,
+                };
+                self.state.finish_sync_ok(run, ended, &counts, &new_state)?;
+                log::info!(
+                    "sync ok ({}): +{} ~{} -{} ={}, {} managed",
+                    reason.as_str(),
+                    counts.inserted,
+                    counts.updated,
+                    counts.deleted,
+                    counts.unchanged,
+                    outcome.managed_count
+                );
+                Ok(SyncReport {
+                    reason,
+                    counts,
+                    managed_count: outcome.managed_count,
+                })
+            }
+            Err(e) => {
+                log::warn!("sync failed ({}): {e}", reason.as_str());
+                self.state
+                    .finish_failed(run, RunKind::Sync, ended, &e.to_string(), &counts)?;
+                if let Ok(index) = self.store.managed_index() {
+                    self.state.set_managed_count(index.len() as u64)?;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn sync_inner(&mut self, client: &Client, counts: &mut Counts) -> Result<(Policy, sync::SyncOutcome), Error> {
+        let policy = self.refresh_policy(client)?;
+        let prior = self.state.sync_state()?;
+        let outcome = sync::sync(
+            client,
+            &mut self.store,
+            &prior,
+            self.config.page_size,
+            &self.interrupt,
+            counts,
+        )?;
+        Ok((policy, outcome))
+    }
+
+    /// What the OS scheduler calls: polls commands, refreshes the policy, runs a sync if one
+    /// is due (or forced), reports status, and says when to wake up next.
+    pub fn run_due(&mut self) -> Result<RunDueReport, Error> {
+        let (client, _) = self.client()?;
+        let commands = match client.commands() {
+            Ok(list) => list.commands.into_iter().map(|c| c.id).collect::<Vec<_>>(),
+            Err(e) => {
+                log::warn!("could not poll commands: {e}");
+                Vec::new()
+            }
+        };
+        if let Err(e) = self.refresh_policy(&client) {
+            log::warn!("could not refresh the policy: {e}");
+        }
+        let now = (self.now)();
+        let reason = if !commands.is_empty() {
+            Some(Reason::Forced)
+        } else {
+            self.sync_due_reason(now)?
+        };
+        let sync = match reason {
+            Some(reason) => {
+                let result = self.run_sync(&client, reason, &commands);
+                let done: &[String] = if result.is_ok() { &commands } else { &[] };
+                self.report(&client, done);
+                Some(result.map_err(|e| e.to_string()))
+            }
+            None => {
+                self.flush_reports(&client);
+                None
+            }
+        };
+        Ok(RunDueReport {
+            sync,
+            next_wake_up: self.next_wake_up()?,
+        })
+    }
+
+    fn sync_due_reason(&self, now: DateTime<Utc>) -> Result<Option<Reason>, Error> {
+        let Some(policy) = self.state.policy()? else {
+            return Ok(Some(Reason::PolicyApplied));
+        };
+        let st = self.state.sync_state()?;
+        let clock = self.state.clock(RunKind::Sync)?.clock;
+        let pending = st.synced_policy_version != Some(policy.version);
+        let next = schedule::next_sync(policy.sync_interval, pending, &clock, self.jitter()?, &Local);
+        if !next.is_due(now) {
+            return Ok(None);
+        }
+        Ok(Some(if clock.consecutive_failures > 0 {
+            Reason::Retry
+        } else if pending {
+            Reason::PolicyApplied
+        } else {
+            Reason::Scheduled
+        }))
+    }
+
+    fn jitter(&self) -> Result<Jitter, Error> {
+        Ok(match self.state.enrollment()? {
+            Some(e) => Jitter::for_device(&e.device_id),
+            None => Jitter::none(),
+        })
+    }
+
+    fn next_sync(&self) -> Result<NextRun, Error> {
+        let Some(policy) = self.state.policy()? else {
+            return Ok(NextRun::Now);
+        };
+        let st = self.state.sync_state()?;
+        let clock = self.state.clock(RunKind::Sync)?.clock;
+        let pending = st.synced_policy_version != Some(policy.version);
+        Ok(schedule::next_sync(policy.sync_interval, pending, &clock, self.jitter()?, &Local))
+    }
+
+    /// When the OS should call `run_due` next: the next sync, or the next command poll,
+    /// whichever is sooner.
+    pub fn next_wake_up(&self) -> Result<DateTime<Utc>, Error> {
+        let now = (self.now)();
+        let poll = now
+            + chrono::Duration::from_std(self.config.command_poll).unwrap_or(chrono::Duration::minutes(30));
+        Ok(match self.next_sync()? {
+            NextRun::Now => now,
+            NextRun::At(t) => t.min(poll).max(now),
+            NextRun::Never => poll,
+        })
+    }
+
+    pub fn status(&self) -> Result<StatusView, Error> {
+        let now = (self.now)();
+        let enrollment = self.state.enrollment()?;
+        let policy = self.state.policy()?;
+        let st = self.state.sync_state()?;
+        let sync_clock = self.state.clock(RunKind::Sync)?;
+        let backup_clock = self.state.clock(RunKind::Backup)?;
+        let next_sync = if enrollment.is_some() {
+            self.next_sync()?.at(now)
+        } else {
+            None
+        };
+        Ok(StatusView {
+            device_id: enrollment.as_ref().map(|e| e.device_id.clone()),
+            server_url: enrollment.as_ref().map(|e| e.server_url.clone()),
+            policy_version: policy.as_ref().map(|p| p.version),
+            synced_policy_version: st.synced_policy_version,
+            sync_type: policy.as_ref().map(|p| p.basic_type),
+            additional_groups: policy.as_ref().map(|p| p.additional_groups.clone()).unwrap_or_default(),
+            sync_interval: policy.as_ref().map(|p| p.sync_interval),
+            backup_interval: policy.as_ref().map(|p| p.backup_interval),
+            next_sync,
+            last_sync: sync_clock.last_attempt,
+            last_sync_result: sync_clock.last_result,
+            last_successful_sync: sync_clock.clock.last_success,
+            consecutive_failures: sync_clock.clock.consecutive_failures,
+            managed_count: st.managed_count,
+            has_sync_token: st.sync_token.is_some(),
+            last_backup: backup_clock.last_attempt,
+            last_backup_result: backup_clock.last_result,
+            next_backup: None,
+            pending_reports: self.state.pending_reports()?.len(),
+            recent_runs: self.state.recent_runs(10)?,
+        })
+    }
+
+    pub fn managed_contacts(&mut self, offset: usize, limit: usize) -> Result<Vec<StoredContact>, Error> {
+        Ok(self.store.managed_contacts(offset, limit)?)
+    }
+
+    fn status_report(&mut self, completed: &[String]) -> Result<StatusReport, Error> {
+        let v = self.status()?;
+        let st = self.state.sync_state()?;
+        let index = self.store.managed_index()?;
+        Ok(StatusReport {
+            reported_at: ts((self.now)()),
+            policy_version: v.synced_policy_version,
+            sync_type: v.sync_type,
+            sync_interval: v.sync_interval,
+            last_sync_at: v.last_sync.map(ts),
+            last_sync_result: v.last_sync_result,
+            last_successful_sync_at: v.last_successful_sync.map(ts),
+            next_sync_at: v.next_sync.map(ts),
+            sync_token: st.sync_token,
+            managed_count: index.len() as u64,
+            managed_fingerprint: fingerprint(&index),
+            last_backup_at: v.last_backup.map(ts),
+            last_backup_result: v.last_backup_result,
+            next_backup_at: v.next_backup.map(ts),
+            completed_commands: completed.to_vec(),
+        })
+    }
+
+    /// Queues a fresh status report and delivers every queued one it can. A report that
+    /// cannot be delivered now stays queued; nothing here fails the run.
+    fn report(&mut self, client: &Client, completed: &[String]) {
+        let queued = self.status_report(completed).and_then(|r| {
+            let body = serde_json::to_string(&r).map_err(|e| Error::Protocol(e.to_string()))?;
+            self.state.queue_report(&body, (self.now)())?;
+            Ok(())
+        });
+        if let Err(e) = queued {
+            log::warn!("could not build the status report: {e}");
+        }
+        self.flush_reports(client);
+    }
+
+    fn flush_reports(&self, client: &Client) {
+        let Ok(pending) = self.state.pending_reports() else {
+            return;
+        };
+        for (id, body) in pending {
+            match client.report_status(&body) {
+                Ok(()) => {
+                    if let Err(e) = self.state.delete_report(id) {
+                        log::warn!("could not clear a delivered report: {e}");
+                    }
+                }
+                Err(e) => {
+                    log::warn!("status report not delivered, kept for later: {e}");
+                    return;
+                }
+            }
+        }
+    }
+}

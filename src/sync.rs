@@ -1,0 +1,236 @@
+//! One business-contacts sync: fetch the server's delta (or full set) page by page, diff each
+//! page against the store's managed index, apply the result in atomic batches.
+//!
+//! The store is the truth: the sync token is used only when the store still holds exactly
+//! what the last successful sync left (same fingerprint, nothing edited by the user);
+//! otherwise the full set is fetched and diffed. So a sync cut off after any batch converges
+//! on the next run.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use contacts_agent_protocol::hash::set_fingerprint;
+use contacts_agent_protocol::wire::Upsert;
+
+use crate::client::{Client, ClientError};
+use crate::diff::{Action, Differ};
+use crate::error::Error;
+use crate::state::{Counts, SyncState};
+use crate::store::{
+    pack_batches, ContactStore, ContactWrite, IndexEntry, PhotoWrite, StoreOp, MAX_BATCH_OPS,
+};
+
+/// The server's side of a sync, so the engine can be driven by the HTTP client or a test.
+pub trait ContactSource {
+    fn page(&self, since: Option<&str>, limit: usize) -> Result<contacts_agent_protocol::wire::ContactsPage, ClientError>;
+    fn photo(&self, hash: &str) -> Result<Vec<u8>, ClientError>;
+}
+
+impl ContactSource for Client {
+    fn page(&self, since: Option<&str>, limit: usize) -> Result<contacts_agent_protocol::wire::ContactsPage, ClientError> {
+        self.contacts_page(since, limit)
+    }
+    fn photo(&self, hash: &str) -> Result<Vec<u8>, ClientError> {
+        Client::photo(self, hash)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncOutcome {
+    pub sync_token: String,
+    pub store_fingerprint: String,
+    pub managed_count: u64,
+}
+
+pub fn fingerprint(index: &[IndexEntry]) -> String {
+    set_fingerprint(index.iter().map(|e| (e.id.as_str(), e.hash.as_str())))
+}
+
+/// A full fetch may have to start over once if the server drops the snapshot mid-way.
+const MAX_RESTARTS: u32 = 2;
+
+pub fn sync<S: ContactStore + ?Sized>(
+    source: &dyn ContactSource,
+    store: &mut S,
+    prior: &SyncState,
+    page_size: usize,
+    interrupt: &AtomicBool,
+    counts: &mut Counts,
+) -> Result<SyncOutcome, Error> {
+    let mut restarts = 0;
+    let mut allow_delta = true;
+    loop {
+        match sync_once(source, store, prior, page_size, interrupt, counts, allow_delta) {
+            Err(Error::Server(ClientError::TokenExpired)) if restarts < MAX_RESTARTS => {
+                log::info!("sync token no longer known to the server; fetching the full set");
+                restarts += 1;
+                allow_delta = false;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn sync_once<S: ContactStore + ?Sized>(
+    source: &dyn ContactSource,
+    store: &mut S,
+    prior: &SyncState,
+    page_size: usize,
+    interrupt: &AtomicBool,
+    counts: &mut Counts,
+    allow_delta: bool,
+) -> Result<SyncOutcome, Error> {
+    let index = store.managed_index()?;
+    let photos: HashMap<String, Option<String>> = index
+        .iter()
+        .map(|e| (e.id.clone(), e.photo_hash.clone()))
+        .collect();
+    let store_fp = fingerprint(&index);
+    let mut differ = Differ::new(index);
+    let since = match &prior.sync_token {
+        Some(t)
+            if allow_delta
+                && prior.store_fingerprint.as_deref() == Some(store_fp.as_str())
+                && !differ.store_has_local_changes() =>
+        {
+            Some(t.clone())
+        }
+        _ => None,
+    };
+    counts.full_fetch = since.is_none();
+    log::info!(
+        "sync: {} fetch, {} managed contacts on the phone",
+        if since.is_some() { "delta" } else { "full" },
+        photos.len()
+    );
+    let mut cursor = since;
+    let mut full = cursor.is_none();
+    let mut first = true;
+    let sync_token = loop {
+        check(interrupt)?;
+        let page = source.page(cursor.as_deref(), page_size)?;
+        if first {
+            // The server may answer a delta request with the full set.
+            full = full || page.full;
+            counts.full_fetch = full;
+            first = false;
+        }
+        let mut ops = Vec::with_capacity(page.upserts.len() + page.deletes.len());
+        for id in &page.deletes {
+            match differ.delete(id)? {
+                Some(_) => {
+                    counts.deleted += 1;
+                    ops.push(StoreOp::Delete { id: id.clone() });
+                }
+                None => counts.ignored += 1,
+            }
+        }
+        for up in page.upserts {
+            plan_upsert(source, &mut differ, &photos, up, &mut ops, counts)?;
+        }
+        apply(store, ops, interrupt)?;
+        if !page.more {
+            break page.next_token;
+        }
+        cursor = Some(page.next_token);
+    };
+    if full {
+        let gone = differ.unseen();
+        counts.deleted += gone.len() as u64;
+        apply(
+            store,
+            gone.into_iter().map(|id| StoreOp::Delete { id }).collect(),
+            interrupt,
+        )?;
+    }
+    let after = store.managed_index()?;
+    Ok(SyncOutcome {
+        sync_token,
+        store_fingerprint: fingerprint(&after),
+        managed_count: after.len() as u64,
+    })
+}
+
+fn check(interrupt: &AtomicBool) -> Result<(), Error> {
+    if interrupt.load(Ordering::Relaxed) {
+        Err(Error::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+fn plan_upsert(
+    source: &dyn ContactSource,
+    differ: &mut Differ,
+    photos: &HashMap<String, Option<String>>,
+    up: Upsert,
+    ops: &mut Vec<StoreOp>,
+    counts: &mut Counts,
+) -> Result<(), Error> {
+    if up.id.is_empty() || up.hash.is_empty() {
+        return Err(Error::Protocol("a contact arrived without an id or hash".into()));
+    }
+    let Some(action) = differ.upsert(&up.id, &up.hash)? else {
+        counts.unchanged += 1;
+        return Ok(());
+    };
+    let current_photo = match action {
+        Action::Update => photos.get(&up.id).cloned().flatten(),
+        _ => None,
+    };
+    let wanted_photo = up.contact.photo.as_ref().map(|p| p.hash.clone());
+    let mut hash = up.hash;
+    let photo = match (wanted_photo, current_photo) {
+        (None, None) => PhotoWrite::Keep,
+        (None, Some(_)) => PhotoWrite::Clear,
+        (Some(w), Some(c)) if w == c => PhotoWrite::Keep,
+        (Some(w), _) => match source.photo(&w) {
+            Ok(bytes) => PhotoWrite::Set { hash: w, bytes },
+            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(e) => {
+                // Save the contact without its photo and an empty hash, so the next sync
+                // sees it as changed and tries the photo again.
+                log::warn!("photo of contact #{} not available: {e}", up.id);
+                hash = String::new();
+                PhotoWrite::Keep
+            }
+        },
+    };
+    let write = ContactWrite {
+        id: up.id,
+        hash,
+        data: up.contact,
+        photo,
+    };
+    match action {
+        Action::Insert => {
+            counts.inserted += 1;
+            ops.push(StoreOp::Insert(write));
+        }
+        Action::Update => {
+            counts.updated += 1;
+            ops.push(StoreOp::Update(write));
+        }
+        Action::Reinsert => {
+            counts.inserted += 1;
+            ops.push(StoreOp::Delete {
+                id: write.id.clone(),
+            });
+            ops.push(StoreOp::Insert(write));
+        }
+        Action::Delete => {}
+    }
+    Ok(())
+}
+
+fn apply<S: ContactStore + ?Sized>(
+    store: &mut S,
+    ops: Vec<StoreOp>,
+    interrupt: &AtomicBool,
+) -> Result<(), Error> {
+    for batch in pack_batches(ops, MAX_BATCH_OPS) {
+        check(interrupt)?;
+        store.apply_batch(&batch)?;
+    }
+    Ok(())
+}
