@@ -8,10 +8,13 @@
 pub mod agent;
 pub mod client;
 pub mod db;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod diff;
 pub mod error;
 pub mod schedule;
 pub mod state;
+pub mod status_table;
 pub mod store;
 pub mod sync;
 

@@ -1,1 +1,132 @@
-fn main(){}
+//! `contacts-agent`: the device agent from the command line (host builds), and the demo.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use contacts_agent::store::sqlite::SqliteStore;
+use contacts_agent::{status_table, Agent, AgentConfig};
+
+#[derive(Parser)]
+#[command(version, about = "Company address book sync agent (host build: SQLite stands in for the phone's contacts)")]
+struct Cli {
+    /// Folder for the agent state and, on the host, the SQLite phone store.
+    #[arg(long, env = "CONTACTS_AGENT_HOME", default_value = ".contacts-agent", global = true)]
+    home: PathBuf,
+    /// Account type that owns the managed contacts in the store.
+    #[arg(long, default_value = "app.contactsagent.business", global = true)]
+    account_type: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Enroll this device with a one-time code from the admin.
+    Enroll {
+        /// Server URL (https://…; plain http only on loopback).
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        code: String,
+        #[arg(long, default_value = "contacts-agent")]
+        name: String,
+        /// Replace an existing enrollment.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Sync business contacts now, whatever the schedule says.
+    Sync,
+    /// What the OS scheduler calls: poll commands, sync if due, report; prints the next wake-up.
+    RunDue,
+    /// The sync status: type, interval, next expected and last sync, counts, backups.
+    Status,
+    /// The contacts the sync put on the phone.
+    Contacts {
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Start the reference server with a seeded company and walk the product's policy steps.
+    Demo {
+        #[arg(long, default_value_t = 2000)]
+        users: usize,
+        /// Keep the server database, phone and state here instead of a temporary folder.
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("contacts-agent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_agent(cli: &Cli) -> Result<Agent<SqliteStore>, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(&cli.home)?;
+    let store = SqliteStore::open(&cli.home.join("phone.db"), &cli.account_type)?;
+    Ok(Agent::open(AgentConfig::new(cli.home.join("agent-state.db")), store)?)
+}
+
+fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    match &cli.command {
+        Command::Enroll { server, code, name, force } => {
+            let mut agent = open_agent(&cli)?;
+            let id = agent.enroll(server, code, name, *force)?;
+            println!("enrolled as device {id}");
+        }
+        Command::Sync => {
+            let mut agent = open_agent(&cli)?;
+            let r = agent.sync_now()?;
+            let c = r.counts;
+            println!(
+                "sync ok: {} inserted, {} updated, {} deleted, {} unchanged; {} contacts on the phone",
+                c.inserted, c.updated, c.deleted, c.unchanged, r.managed_count
+            );
+        }
+        Command::RunDue => {
+            let mut agent = open_agent(&cli)?;
+            let r = agent.run_due()?;
+            match r.sync {
+                None => println!("nothing due"),
+                Some(Ok(s)) => println!(
+                    "sync ({}) ok: +{} ~{} -{}; {} contacts on the phone",
+                    s.reason.as_str(),
+                    s.counts.inserted,
+                    s.counts.updated,
+                    s.counts.deleted,
+                    s.managed_count
+                ),
+                Some(Err(e)) => println!("sync failed: {e}"),
+            }
+            println!("next wake-up: {}", r.next_wake_up.to_rfc3339());
+        }
+        Command::Status => {
+            let agent = open_agent(&cli)?;
+            print!("{}", status_table::render(&agent.status()?));
+        }
+        Command::Contacts { offset, limit } => {
+            let mut agent = open_agent(&cli)?;
+            for c in agent.managed_contacts(*offset, *limit)? {
+                let phones: Vec<&str> = c.data.phones.iter().map(|p| p.number.as_str()).collect();
+                let emails: Vec<&str> = c.data.emails.iter().map(|e| e.address.as_str()).collect();
+                println!("{:<10} {:<30} {:<36} {}", c.id, c.data.display_name, phones.join(", "), emails.join(", "));
+            }
+        }
+        Command::Demo { users, workdir } => {
+            let opts = contacts_agent::demo::DemoOptions { users: *users, workdir: workdir.clone() };
+            let mut out = std::io::stdout();
+            let demo = contacts_agent::demo::run(opts, &mut out)?;
+            drop(demo);
+        }
+    }
+    Ok(())
+}

@@ -175,9 +175,11 @@ pub fn next_periodic<Tz: TimeZone>(
         return NextRun::Now;
     };
     let offset = jitter.offset(cadence);
-    // Work on "nominal" times (without this device's jitter) so the jitter never accumulates.
+    // The anchor (when the policy was applied: the same moment for a whole fleet) is the
+    // nominal slot; this device runs `offset` after it. Runs are mapped back to nominal
+    // times, so the jitter spreads the fleet without accumulating run after run.
     let nominal_last = local(last - offset, tz);
-    let anchor = local(clock.anchor.unwrap_or(last) - offset, tz);
+    let anchor = local(clock.anchor.unwrap_or(last), tz);
     let date = match cadence {
         Cadence::Daily => nominal_last.date() + Duration::days(1),
         Cadence::Weekly => nominal_last.date() + Duration::days(7),

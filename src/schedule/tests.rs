@@ -154,6 +154,34 @@ fn jitter_spreads_a_fleet_over_the_hour() {
     );
 }
 
+#[test]
+fn a_fleet_given_a_policy_at_the_same_moment_spreads_its_next_syncs() {
+    let applied = utc("2026-03-10T09:00:00Z");
+    let clock = succeeded(applied);
+    let slots: std::collections::HashSet<i64> = (0..500)
+        .map(|i| {
+            let j = Jitter::for_device(&format!("device-{i}"));
+            let next = at(next_sync(SyncInterval::Daily, false, &clock, j, &Utc));
+            assert!(next >= applied + Duration::days(1));
+            assert!(next < applied + Duration::days(1) + Duration::hours(1));
+            (next - applied).num_minutes()
+        })
+        .collect();
+    assert!(slots.len() > 50, "only {} distinct minutes", slots.len());
+    // And the device keeps its slot day after day instead of drifting.
+    let j = Jitter::for_device("device-7");
+    let first = at(next_sync(SyncInterval::Daily, false, &clock, j, &Utc));
+    let second = at(next_sync(SyncInterval::Daily, false, &succeeded_after(clock, first), j, &Utc));
+    assert_eq!(second - first, Duration::days(1));
+}
+
+fn succeeded_after(clock: RunClock, at: DateTime<Utc>) -> RunClock {
+    RunClock {
+        last_success: Some(at),
+        ..clock
+    }
+}
+
 fn arb_time() -> impl Strategy<Value = DateTime<Utc>> {
     // 2000-01-01 .. 2040-01-01
     (946_684_800i64..2_208_988_800i64)

@@ -1,0 +1,312 @@
+//! `contacts-agent demo`: the reference server on loopback with a seeded company, one
+//! enrolled phone, and the policy walk from the product description, each step checked.
+
+pub mod admin;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use contacts_agent_protocol::{ContactData, Email, EmailKind, Phone, PhoneKind};
+use contacts_agent_server::{seed, Config, Server};
+use serde_json::{json, Value};
+
+use crate::agent::{Agent, AgentConfig};
+use crate::status_table;
+use crate::store::sqlite::SqliteStore;
+use crate::store::ContactStore;
+use admin::{AdminClient, AdminError};
+
+pub const ACCOUNT_TYPE: &str = "app.contactsagent.business";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("demo setup failed: {0}")]
+    Setup(String),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    #[error(transparent)]
+    Agent(#[from] crate::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("check failed in step {step}: {what}")]
+    Check { step: &'static str, what: String },
+}
+
+pub struct DemoOptions {
+    pub users: usize,
+    /// Where the server database, the phone and the agent state go (a fresh temporary
+    /// folder when `None`).
+    pub workdir: Option<PathBuf>,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            users: 2000,
+            workdir: None,
+        }
+    }
+}
+
+/// What a finished demo leaves running when asked to (`--serve`).
+pub struct Demo {
+    pub server: Server,
+    pub admin_token: String,
+    pub device_id: String,
+    pub agent: Agent<SqliteStore>,
+    pub workdir: PathBuf,
+    cleanup: bool,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if self.cleanup {
+            let _ = std::fs::remove_dir_all(&self.workdir);
+        }
+    }
+}
+
+fn setup_err(e: impl std::fmt::Display) -> DemoError {
+    DemoError::Setup(e.to_string())
+}
+
+fn random_token() -> Result<String, DemoError> {
+    let mut buf = [0u8; 24];
+    getrandom::fill(&mut buf).map_err(setup_err)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn personal(i: usize) -> ContactData {
+    let names = [("Mama", ""), ("Dentist", "Dr Kowal"), ("Pizza", "Roma"), ("Jan", "Sąsiad"), ("Ola", "Z Siłowni")];
+    let (g, f) = names[i % names.len()];
+    ContactData {
+        given_name: g.into(),
+        family_name: f.into(),
+        display_name: format!("{g} {f}").trim().into(),
+        phones: vec![Phone { number: format!("+48 700 000 00{i}"), kind: PhoneKind::Home }],
+        emails: vec![Email { address: format!("personal{i}@home.example"), kind: EmailKind::Home }],
+        ..Default::default()
+    }
+}
+
+struct Walk<'a> {
+    out: &'a mut dyn Write,
+    admin: AdminClient,
+    device: String,
+    personal_before: (usize, String),
+}
+
+impl Walk<'_> {
+    fn say(&mut self, line: &str) {
+        let _ = writeln!(self.out, "{line}");
+    }
+
+    fn members(&self, group: &str) -> Result<BTreeSet<String>, DemoError> {
+        let ids: Vec<String> = self.admin.get(&format!("/v1/admin/groups/{group}/members"))?;
+        Ok(ids.into_iter().collect())
+    }
+
+    fn set_policy(&self, basic: &str, groups: &[&str]) -> Result<(), DemoError> {
+        let _: Value = self.admin.put(
+            "/v1/admin/policies/demo",
+            &json!({ "name": "Demo policy", "basic_type": basic, "additional_groups": groups,
+                     "sync_interval": "daily", "backup_interval": "off" }),
+        )?;
+        Ok(())
+    }
+
+    /// Runs the agent as the OS scheduler would, then checks the phone against `expected`
+    /// and prints the console's status block.
+    fn check(
+        &mut self,
+        step: &'static str,
+        agent: &mut Agent<SqliteStore>,
+        expected: &BTreeSet<String>,
+    ) -> Result<(), DemoError> {
+        let ran = agent.run_due()?;
+        match ran.sync {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(DemoError::Check { step, what: format!("the sync failed: {e}") }),
+            None => return Err(DemoError::Check { step, what: "no sync was due".into() }),
+        }
+        let held: BTreeSet<String> = agent.store().managed_index()?.into_iter().map(|e| e.id).collect();
+        if &held != expected {
+            let missing = expected.difference(&held).count();
+            let extra = held.difference(expected).count();
+            return Err(DemoError::Check {
+                step,
+                what: format!("phone holds {} managed contacts, expected {} ({missing} missing, {extra} extra)", held.len(), expected.len()),
+            });
+        }
+        let personal_now = agent.store().personal_fingerprint()?;
+        if personal_now != self.personal_before {
+            return Err(DemoError::Check { step, what: "personal contacts changed".into() });
+        }
+        let status: Value = self.admin.get(&format!("/v1/admin/devices/{}/status", self.device))?;
+        if status["contacts_on_device"].as_u64() != Some(expected.len() as u64) || status["contacts_verified"] != json!(true) {
+            return Err(DemoError::Check {
+                step,
+                what: format!("the console shows {} contacts (verified: {}), expected {}", status["contacts_on_device"], status["contacts_verified"], expected.len()),
+            });
+        }
+        self.say(&format!(
+            "  ✔ {} managed contacts on the phone, exactly the expected set; {} personal contacts untouched",
+            held.len(),
+            personal_now.0
+        ));
+        self.say("  Console — Sync status:");
+        for (label, key) in [
+            ("Sync type", "sync_type_label"),
+            ("Sync interval", "sync_interval_label"),
+            ("Next expected contacts sync", "next_expected_sync"),
+            ("Last contacts sync", "last_sync"),
+            ("Last result", "last_sync_result"),
+            ("Contacts on device", "contacts_on_device"),
+        ] {
+            let v = match &status[key] {
+                Value::String(s) => s.clone(),
+                Value::Null => "—".into(),
+                other => other.to_string(),
+            };
+            self.say(&format!("    {label:<28} {v}"));
+        }
+        Ok(())
+    }
+}
+
+/// Runs the whole demo, writing what happens to `out`. Returns the running pieces so the
+/// caller can keep serving (`--serve`) or drop them.
+pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
+    let (workdir, cleanup) = match opts.workdir {
+        Some(d) => (d, false),
+        None => {
+            let d = std::env::temp_dir().join(format!("contacts-agent-demo-{}-{}", std::process::id(), random_token()?.get(..8).unwrap_or("x")));
+            (d, true)
+        }
+    };
+    std::fs::create_dir_all(&workdir).map_err(setup_err)?;
+    let admin_token = random_token()?;
+    let db_path = workdir.join("server.db");
+    {
+        let mut conn = contacts_agent_server::db::open(&db_path).map_err(setup_err)?;
+        seed::seed_company(&mut conn, opts.users, 42).map_err(setup_err)?;
+    }
+    let server = Server::start(Config {
+        db_path,
+        bind: "127.0.0.1:0".into(),
+        admin_token: admin_token.clone(),
+        workers: 4,
+    })
+    .map_err(setup_err)?;
+    let _ = writeln!(out, "Reference server on {} with {} seeded users in {} groups", server.url(), opts.users, seed::GROUPS.len());
+    let admin = AdminClient::new(&server.url(), &admin_token);
+
+    // The phone's user: someone in exactly two groups, neither of them Harvey or Mike.
+    let users: Value = admin.get("/v1/admin/users?limit=1000")?;
+    let user = users["items"]
+        .as_array()
+        .and_then(|items| {
+            items.iter().find(|u| {
+                let g = u["groups"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+                g.len() == 2 && !g.iter().any(|x| x == "harvey" || x == "mike")
+            })
+        })
+        .ok_or_else(|| DemoError::Setup("no user in exactly two groups in the seed".into()))?;
+    let user_id = user["id"].as_str().unwrap_or_default().to_owned();
+    let user_groups: Vec<String> = user["groups"]
+        .as_array()
+        .map(|g| g.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let extra_group = seed::GROUPS
+        .iter()
+        .map(|(id, _)| *id)
+        .find(|g| !user_groups.iter().any(|u| u == g) && *g != "harvey" && *g != "mike")
+        .unwrap_or("finance");
+
+    let _: Value = admin.post(
+        "/v1/admin/policies",
+        &json!({ "id": "demo", "name": "Demo policy", "basic_type": "none",
+                 "additional_groups": ["harvey", "mike"], "sync_interval": "daily", "backup_interval": "off" }),
+    )?;
+    let created: Value = admin.post("/v1/admin/devices", &json!({ "name": "Demo phone", "user_id": user_id, "policy_id": "demo" }))?;
+    let device = created["device"]["id"].as_str().unwrap_or_default().to_owned();
+    let code = created["enrollment_code"].as_str().unwrap_or_default().to_owned();
+
+    let mut store = SqliteStore::open(&workdir.join("phone.db"), ACCOUNT_TYPE)?;
+    for i in 0..5 {
+        let account = if i % 2 == 0 { None } else { Some("com.google") };
+        store.add_personal(account, &personal(i))?;
+    }
+    let personal_before = store.personal_fingerprint()?;
+    let mut agent = Agent::open(AgentConfig::new(workdir.join("agent-state.db")), store)?;
+    agent.enroll(&server.url(), &code, "Demo phone", true)?;
+    let _ = writeln!(out, "Enrolled device {device} (its user is in groups {}); the phone holds {} personal contacts\n", user_groups.join(" and "), personal_before.0);
+
+    let mut walk = Walk { out, admin, device: device.clone(), personal_before };
+
+    walk.say("(a) No contacts + additional groups Harvey and Mike");
+    let expected = &walk.members("harvey")? | &walk.members("mike")?;
+    walk.check("a", &mut agent, &expected)?;
+
+    walk.say(&format!("\n(b) Contacts from the user's groups ({}) + additional group {extra_group}", user_groups.join(", ")));
+    walk.set_policy("user_groups", &[extra_group])?;
+    let mut expected = walk.members(extra_group)?;
+    for g in &user_groups {
+        expected.extend(walk.members(g)?);
+    }
+    walk.check("b", &mut agent, &expected)?;
+
+    walk.say("\n(c) Contacts from all groups");
+    walk.set_policy("all_groups", &[])?;
+    let mut expected = BTreeSet::new();
+    for (g, _) in seed::GROUPS {
+        expected.extend(walk.members(g)?);
+    }
+    walk.check("c", &mut agent, &expected)?;
+
+    walk.say("\n(d) The server changes contacts, the phone's user edits and deletes business contacts, the admin presses \"Synchronize contacts\"");
+    let ids: Vec<String> = expected.iter().take(5).cloned().collect();
+    for id in ids.iter().take(3) {
+        let mut u: Value = walk.admin.get(&format!("/v1/admin/users/{id}"))?;
+        u["contact"]["title"] = json!("Managing Partner");
+        let _: Value = walk.admin.put(&format!("/v1/admin/users/{id}"), &u["contact"])?;
+    }
+    walk.admin.delete(&format!("/v1/admin/users/{}", ids[3]))?;
+    expected.remove(&ids[3]);
+    let edited = ids.get(4).cloned().unwrap_or_default();
+    agent.store().user_edits_managed(&edited, "Edited On Phone")?;
+    let deleted_by_user = expected.iter().nth(10).cloned().unwrap_or_default();
+    agent.store().user_deletes_managed(&deleted_by_user)?;
+    let _: Value = walk.admin.post(&format!("/v1/admin/devices/{device}/sync"), &json!({}))?;
+    walk.check("d", &mut agent, &expected)?;
+    let on_phone = agent.managed_contacts(0, usize::MAX)?;
+    let changed_ok = ids.iter().take(3).all(|id| {
+        on_phone.iter().any(|c| &c.id == id && c.data.title.as_deref() == Some("Managing Partner"))
+    });
+    let restored = on_phone.iter().any(|c| c.id == edited && c.data.display_name != "Edited On Phone")
+        && on_phone.iter().any(|c| c.id == deleted_by_user);
+    if !changed_ok || !restored {
+        return Err(DemoError::Check { step: "d", what: format!("server changes applied: {changed_ok}; user edits put back: {restored}") });
+    }
+    let pending: Vec<Value> = walk.admin.get(&format!("/v1/admin/devices/{device}/commands"))?;
+    if pending.iter().any(|c| c["completed_at"].is_null()) {
+        return Err(DemoError::Check { step: "d", what: "the force-sync command is still pending".into() });
+    }
+    walk.say("  ✔ 3 changed contacts updated, 1 deleted contact removed, the user's edit and deletion put back, command completed");
+
+    walk.say("\n(e) No contacts, no additional groups");
+    walk.set_policy("none", &[])?;
+    walk.check("e", &mut agent, &BTreeSet::new())?;
+
+    walk.say("\nEvery step checked out; personal contacts were never touched.");
+    walk.say("\nThe phone's own view (`contacts-agent status`):");
+    let table = status_table::render(&agent.status()?);
+    walk.say(&table);
+    Ok(Demo { server, admin_token, device_id: device, agent, workdir, cleanup })
+}
+
+/// For callers that only need the path of a demo's phone.
+pub fn phone_path(workdir: &Path) -> PathBuf {
+    workdir.join("phone.db")
+}
