@@ -337,7 +337,7 @@ impl Client {
             return Err(ClientError::TooLarge { what: "answer", limit });
         }
         self.bytes_received.set(self.bytes_received.get() + bytes.len() as u64);
-        if status == 401 {
+        if status == 401 && self.token.is_some() {
             return Err(ClientError::Unauthorized);
         }
         Ok(Answer {

@@ -1,0 +1,119 @@
+//! Shared setup for the integration tests: a real reference server on loopback with a
+//! seeded company, an admin client, and an agent over a real SQLite phone store.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+
+use contacts_agent::demo::admin::AdminClient;
+use contacts_agent::store::sqlite::SqliteStore;
+use contacts_agent::store::ContactStore;
+use contacts_agent::{Agent, AgentConfig};
+use contacts_agent_server::{seed, Config, Server};
+use serde_json::{json, Value};
+
+pub const ACCOUNT: &str = "app.contactsagent.business";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+pub struct World {
+    pub server: Server,
+    pub admin: AdminClient,
+    pub dir: tempfile::TempDir,
+    pub device: String,
+    pub code: String,
+}
+
+impl World {
+    /// A company of `users` people, a policy `p` (none + Harvey, daily), a device for user 0.
+    pub fn new(users: usize) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("server.db");
+        {
+            let mut conn = contacts_agent_server::db::open(&db).unwrap();
+            seed::seed_company(&mut conn, users, 42).unwrap();
+        }
+        let server = Server::start(Config {
+            db_path: db,
+            bind: "127.0.0.1:0".into(),
+            admin_token: ADMIN_TOKEN.into(),
+            workers: 2,
+        })
+        .unwrap();
+        let admin = AdminClient::new(&server.url(), ADMIN_TOKEN);
+        let _: Value = admin
+            .post(
+                "/v1/admin/policies",
+                &json!({"id": "p", "name": "P", "basic_type": "none",
+                        "additional_groups": ["harvey"], "sync_interval": "daily"}),
+            )
+            .unwrap();
+        let created: Value = admin
+            .post(
+                "/v1/admin/devices",
+                &json!({"name": "phone", "user_id": seed::user_id(0), "policy_id": "p"}),
+            )
+            .unwrap();
+        World {
+            device: created["device"]["id"].as_str().unwrap().to_owned(),
+            code: created["enrollment_code"].as_str().unwrap().to_owned(),
+            server,
+            admin,
+            dir,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn set_policy(&self, basic: &str, groups: &[&str], interval: &str) {
+        let _: Value = self
+            .admin
+            .put(
+                "/v1/admin/policies/p",
+                &json!({"name": "P", "basic_type": basic, "additional_groups": groups,
+                        "sync_interval": interval}),
+            )
+            .unwrap();
+    }
+
+    pub fn members(&self, groups: &[&str]) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for g in groups {
+            let ids: Vec<String> = self.admin.get(&format!("/v1/admin/groups/{g}/members")).unwrap();
+            out.extend(ids);
+        }
+        out
+    }
+
+    /// An enrolled agent whose phone holds three personal contacts.
+    pub fn agent(&self) -> Agent<SqliteStore> {
+        self.agent_with(self.phone())
+    }
+
+    pub fn phone(&self) -> SqliteStore {
+        let mut store = SqliteStore::open(&self.path("phone.db"), ACCOUNT).unwrap();
+        if store.personal_fingerprint().unwrap().0 == 0 {
+            for i in 0..3 {
+                let c = seed::person(90_000 + i, 7);
+                store.add_personal(if i == 0 { None } else { Some("com.google") }, &c).unwrap();
+            }
+        }
+        store
+    }
+
+    pub fn agent_with<S: ContactStore>(&self, store: S) -> Agent<S> {
+        let mut config = AgentConfig::new(self.path("state.db"));
+        config.page_size = 100;
+        config.client.retry_base = std::time::Duration::from_millis(10);
+        let mut agent = Agent::open(config, store).unwrap();
+        if agent.state().enrollment().unwrap().is_none() {
+            agent.enroll(&self.server.url(), &self.code, "phone", false).unwrap();
+        }
+        agent
+    }
+}
+
+/// The ids and hashes of the managed contacts on a phone.
+pub fn held<S: ContactStore>(agent: &mut Agent<S>) -> std::collections::BTreeSet<String> {
+    agent.store().managed_index().unwrap().into_iter().map(|e| e.id).collect()
+}
