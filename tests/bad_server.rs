@@ -1,0 +1,304 @@
+//! A server that misbehaves on a real socket: every bad answer gets a typed error, the phone
+//! stays as it was, personal contacts are untouched, and the failure is in the run history.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use contacts_agent::state::Enrollment;
+use contacts_agent::store::sqlite::SqliteStore;
+use contacts_agent::store::{ContactStore, ContactWrite, PhotoWrite, StoreOp};
+use contacts_agent::{Agent, AgentConfig};
+use contacts_agent_protocol::ContactData;
+
+const POLICY: &str = r#"{"version":1,"basic_type":"none","additional_groups":["g"],"sync_interval":"daily","backup_interval":"off"}"#;
+
+type Script = Box<dyn Fn(&str, usize) -> Vec<u8> + Send + Sync>;
+
+/// Answers each request on `/v1/device/contacts` with `script(path, nth_call)`; the policy,
+/// command and status routes answer normally.
+struct Evil {
+    addr: std::net::SocketAddr,
+    hits: Arc<Mutex<Vec<(String, Instant)>>>,
+}
+
+fn response(status: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn read_request(stream: &mut TcpStream) -> Option<String> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let path = line.split_whitespace().nth(1)?.to_owned();
+    let mut len = 0usize;
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        if h.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(path)
+}
+
+impl Evil {
+    fn start(script: Script) -> Evil {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&hits);
+        std::thread::spawn(move || {
+            let mut n = 0;
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let Some(path) = read_request(&mut stream) else { continue };
+                log.lock().unwrap().push((path.clone(), Instant::now()));
+                let answer = if path.starts_with("/v1/device/policy") {
+                    response("200 OK", POLICY)
+                } else if path.starts_with("/v1/device/commands") {
+                    response("200 OK", r#"{"commands":[]}"#)
+                } else if path.starts_with("/v1/device/status") {
+                    response("204 No Content", "")
+                } else {
+                    n += 1;
+                    script(&path, n)
+                };
+                let _ = stream.write_all(&answer);
+            }
+        });
+        Evil { addr, hits }
+    }
+
+    fn contact_calls(&self) -> Vec<Instant> {
+        self.hits
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p.starts_with("/v1/device/contacts"))
+            .map(|(_, t)| *t)
+            .collect()
+    }
+}
+
+fn managed(id: &str) -> StoreOp {
+    StoreOp::Insert(ContactWrite {
+        id: id.into(),
+        hash: format!("h{id}"),
+        data: ContactData {
+            given_name: "Known".into(),
+            family_name: id.into(),
+            display_name: format!("Known {id}"),
+            ..Default::default()
+        },
+        photo: PhotoWrite::Keep,
+    })
+}
+
+struct Phone {
+    agent: Agent<SqliteStore>,
+    _dir: tempfile::TempDir,
+}
+
+/// An enrolled agent whose phone holds managed contacts "1" and "2" and one personal contact.
+fn phone(evil: &Evil) -> Phone {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("phone.db"), "biz").unwrap();
+    store.apply_batch(&[managed("1"), managed("2")]).unwrap();
+    let personal = ContactData {
+        given_name: "Mama".into(),
+        display_name: "Mama".into(),
+        ..Default::default()
+    };
+    store.add_personal(None, &personal).unwrap();
+    let mut config = AgentConfig::new(dir.path().join("state.db"));
+    config.client.retry_base = Duration::from_millis(5);
+    config.client.request_timeout = Duration::from_secs(5);
+    let agent = Agent::open(config, store).unwrap();
+    agent
+        .state()
+        .set_enrollment(
+            &Enrollment {
+                server_url: format!("http://{}", evil.addr),
+                device_id: "d-1".into(),
+                token: "device-token".into(),
+            },
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    Phone { agent, _dir: dir }
+}
+
+/// Runs a sync against the script, expects it to fail with a message containing `expect`,
+/// and checks that nothing on the phone changed and the failure was recorded.
+fn fails_cleanly(script: Script, expect: &str) -> Evil {
+    let evil = Evil::start(script);
+    let mut p = phone(&evil);
+    let managed_before = p.agent.store().managed_index().unwrap();
+    let personal_before = p.agent.store().personal_fingerprint().unwrap();
+    let err = p.agent.sync_now().unwrap_err().to_string();
+    assert!(err.contains(expect), "error {err:?} should mention {expect:?}");
+    let mut after = p.agent.store().managed_index().unwrap();
+    let mut before = managed_before;
+    after.sort_by(|a, b| a.id.cmp(&b.id));
+    before.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(after, before, "the phone's managed contacts changed");
+    assert_eq!(p.agent.store().personal_fingerprint().unwrap(), personal_before);
+    let status = p.agent.status().unwrap();
+    assert_eq!(status.recent_runs[0].outcome, "failed");
+    assert!(status.recent_runs[0].error.as_deref().unwrap_or("").contains(expect));
+    assert!(status.last_sync_result.unwrap().starts_with("failed"));
+    assert_eq!(status.consecutive_failures, 1);
+    evil
+}
+
+fn page(body: &'static str) -> Script {
+    Box::new(move |_, _| response("200 OK", body))
+}
+
+#[test]
+fn malformed_json_is_a_typed_error() {
+    fails_cleanly(page(r#"{"upserts": [{"id": "3", "#), "malformed contacts page");
+}
+
+#[test]
+fn an_unknown_enum_value_is_a_typed_error_without_the_value() {
+    let body = r#"{"upserts":[{"id":"3","hash":"x","contact":{"given_name":"Secret Person","family_name":"","display_name":"Secret Person","phones":[{"number":"+48 1","kind":"pager"}]}}],"deletes":[],"next_token":"t","more":false}"#;
+    let evil = Evil::start(page(body));
+    let mut p = phone(&evil);
+    let err = p.agent.sync_now().unwrap_err().to_string();
+    assert!(err.contains("unknown variant"), "{err}");
+    assert!(!err.contains("pager") && !err.contains("Secret"), "{err}");
+    drop(evil);
+    fails_cleanly(page(body), "malformed contacts page");
+}
+
+#[test]
+fn wrong_types_are_a_typed_error() {
+    fails_cleanly(page(r#"{"upserts":[],"deletes":[],"next_token":"t","more":"yes"}"#), "invalid type");
+}
+
+#[test]
+fn an_html_error_page_with_status_200_is_a_typed_error() {
+    fails_cleanly(Box::new(|_, _| b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\nConnection: close\r\n\r\n<html></html>".to_vec()), "malformed");
+}
+
+#[test]
+fn a_connection_dropped_mid_body_is_retried_then_reported() {
+    let evil = fails_cleanly(
+        Box::new(|_, _| {
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n{\"upserts\":[".to_vec()
+        }),
+        "could not reach the server",
+    );
+    assert_eq!(evil.contact_calls().len(), 4, "idempotent GETs are retried up to 4 attempts");
+}
+
+#[test]
+fn a_connection_closed_without_an_answer_is_a_transport_error() {
+    fails_cleanly(Box::new(|_, _| Vec::new()), "could not reach the server");
+}
+
+#[test]
+fn server_errors_are_retried_with_backoff_then_reported() {
+    let evil = fails_cleanly(
+        Box::new(|_, _| response("500 Internal Server Error", r#"{"error":"internal","message":"database on fire"}"#)),
+        "HTTP 500: database on fire",
+    );
+    assert_eq!(evil.contact_calls().len(), 4);
+}
+
+#[test]
+fn client_errors_are_not_retried() {
+    let evil = fails_cleanly(
+        Box::new(|_, _| response("404 Not Found", r#"{"error":"not_found","message":"no such endpoint"}"#)),
+        "HTTP 404",
+    );
+    assert_eq!(evil.contact_calls().len(), 1);
+}
+
+#[test]
+fn unauthorized_says_to_enroll_again() {
+    fails_cleanly(Box::new(|_, _| response("401 Unauthorized", "{}")), "enroll the device again");
+}
+
+#[test]
+fn a_contact_sent_twice_is_a_protocol_error() {
+    let body = r#"{"upserts":[{"id":"3","hash":"a","contact":{"given_name":"A","family_name":"B","display_name":"A B"}},{"id":"3","hash":"a","contact":{"given_name":"A","family_name":"B","display_name":"A B"}}],"deletes":[],"next_token":"t","more":false}"#;
+    fails_cleanly(page(body), "sent contact #3 twice");
+}
+
+#[test]
+fn retry_after_is_honoured_and_a_busy_server_then_succeeds() {
+    let evil = Evil::start(Box::new(|_, n| {
+        if n == 1 {
+            b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+        } else {
+            response("200 OK", r#"{"upserts":[],"deletes":[],"next_token":"t2","more":false,"full":false}"#)
+        }
+    }));
+    let mut p = phone(&evil);
+    let st = p.agent.state().sync_state().unwrap();
+    assert!(st.sync_token.is_none());
+    // No token: a full fetch, and an empty full set removes the two managed contacts.
+    let r = p.agent.sync_now().unwrap();
+    let calls = evil.contact_calls();
+    assert_eq!(calls.len(), 2);
+    assert!(calls[1] - calls[0] >= Duration::from_secs(1), "waited {:?}", calls[1] - calls[0]);
+    assert_eq!(r.counts.deleted, 2);
+    assert_eq!(p.agent.store().personal_fingerprint().unwrap().0, 1);
+}
+
+#[test]
+fn deletes_of_unknown_ids_are_ignored_and_never_touch_personal_contacts() {
+    let evil = Evil::start(page(
+        r#"{"upserts":[],"deletes":["404","1"],"next_token":"t2","more":false,"full":false}"#,
+    ));
+    let mut p = phone(&evil);
+    // Make the phone eligible for a delta: record the token and fingerprint a sync would.
+    let personal = p.agent.store().personal_fingerprint().unwrap();
+    let evil_full = Evil::start(page(
+        r#"{"upserts":[{"id":"1","hash":"h1","contact":{"given_name":"Known","family_name":"1","display_name":"Known 1"}},{"id":"2","hash":"h2","contact":{"given_name":"Known","family_name":"2","display_name":"Known 2"}}],"deletes":[],"next_token":"t1","more":false,"full":true}"#,
+    ));
+    p.agent.state().set_enrollment(&Enrollment { server_url: format!("http://{}", evil_full.addr), device_id: "d-1".into(), token: "x".into() }, chrono::Utc::now()).unwrap();
+    p.agent.sync_now().unwrap();
+    p.agent.state().set_enrollment(&Enrollment { server_url: format!("http://{}", evil.addr), device_id: "d-1".into(), token: "x".into() }, chrono::Utc::now()).unwrap();
+    let r = p.agent.sync_now().unwrap();
+    assert!(!r.counts.full_fetch);
+    assert_eq!((r.counts.deleted, r.counts.ignored), (1, 1));
+    let ids: Vec<String> = p.agent.store().managed_index().unwrap().into_iter().map(|e| e.id).collect();
+    assert_eq!(ids, ["2"]);
+    assert_eq!(p.agent.store().personal_fingerprint().unwrap(), personal);
+}
+
+#[test]
+fn a_malformed_policy_fails_the_sync_with_a_typed_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let _ = read_request(&mut s);
+            let _ = s.write_all(&response(
+                "200 OK",
+                r#"{"version":2,"basic_type":"some_groups","additional_groups":[],"sync_interval":"daily","backup_interval":"off"}"#,
+            ));
+        }
+    });
+    let evil = Evil { addr, hits: Arc::default() };
+    let mut p = phone(&evil);
+    let err = p.agent.sync_now().unwrap_err().to_string();
+    assert!(err.contains("malformed policy"), "{err}");
+    assert_eq!(p.agent.store().managed_index().unwrap().len(), 2);
+}
