@@ -12,6 +12,7 @@ pub mod db;
 pub mod demo;
 pub mod diff;
 pub mod error;
+pub mod logging;
 pub mod schedule;
 pub mod state;
 pub mod status_table;

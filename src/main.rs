@@ -59,7 +59,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let mut logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"));
+    // After the environment's directives, so RUST_LOG=trace cannot re-enable byte dumps.
+    for (target, level) in contacts_agent::logging::CAPS {
+        logger.filter_module(target, *level);
+    }
+    logger.init();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
