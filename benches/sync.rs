@@ -29,9 +29,18 @@ fn main() {
     if std::env::var("BENCH_CHILD").is_ok() {
         return rss_child();
     }
-    bench_diff();
-    bench_sync_10k();
-    bench_rss_100k();
+    // BENCH_ONLY=diff|sync|rss runs one part.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let run = |part: &str| only.is_empty() || only == part;
+    if run("diff") {
+        bench_diff();
+    }
+    if run("sync") {
+        bench_sync_10k();
+    }
+    if run("rss") {
+        bench_rss_100k();
+    }
 }
 
 fn ms(d: Duration) -> String {
@@ -52,7 +61,9 @@ fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
 
 fn bench_diff() {
     let n = 100_000;
-    let server: Vec<(String, String)> = (0..n).map(|i| (format!("u-{i:06}"), format!("{:032x}", i * 7))).collect();
+    let server: Vec<(String, String)> = (0..n)
+        .map(|i| (format!("u-{i:06}"), format!("{:032x}", i * 7)))
+        .collect();
     let store: Vec<IndexEntry> = (0..n)
         .map(|i| IndexEntry {
             id: format!("u-{i:06}"),
@@ -62,12 +73,22 @@ fn bench_diff() {
         })
         .collect();
     let (t_diff, plan) = best_of(5, || {
-        full_diff(server.iter().map(|(a, b)| (a.as_str(), b.as_str())), store.clone()).unwrap()
+        full_diff(
+            server.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+            store.clone(),
+        )
+        .unwrap()
     });
     let (t_clone, _) = best_of(5, || store.clone());
     let (t_merge, changed) = best_of(5, || {
-        let mut a: Vec<(&str, &str)> = server.iter().map(|(x, y)| (x.as_str(), y.as_str())).collect();
-        let mut b: Vec<(&str, &str)> = store.iter().map(|e| (e.id.as_str(), e.hash.as_str())).collect();
+        let mut a: Vec<(&str, &str)> = server
+            .iter()
+            .map(|(x, y)| (x.as_str(), y.as_str()))
+            .collect();
+        let mut b: Vec<(&str, &str)> = store
+            .iter()
+            .map(|e| (e.id.as_str(), e.hash.as_str()))
+            .collect();
         a.sort_unstable();
         b.sort_unstable();
         a.iter().zip(&b).filter(|(x, y)| x != y).count()
@@ -75,8 +96,16 @@ fn bench_diff() {
     assert_eq!(plan.len(), changed);
     let diff_only = t_diff.saturating_sub(t_clone);
     println!("diff 100k vs 100k (1% changed, {} actions)", plan.len());
-    println!("  streaming diff (HashMap): {} (of which {} cloning the input)", ms(t_diff), ms(t_clone));
-    println!("  baseline sort+merge:      {}   ratio diff/baseline = {:.2}", ms(t_merge), diff_only.as_secs_f64() / t_merge.as_secs_f64());
+    println!(
+        "  streaming diff (sorted index):{} (of which {} cloning the input)",
+        ms(t_diff),
+        ms(t_clone)
+    );
+    println!(
+        "  baseline sort+merge:      {}   ratio diff/baseline = {:.2}",
+        ms(t_merge),
+        diff_only.as_secs_f64() / t_merge.as_secs_f64()
+    );
 }
 
 /// A loopback TCP proxy that counts the bytes in each direction.
@@ -96,7 +125,11 @@ impl Proxy {
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let server = TcpStream::connect(target).unwrap();
-                pipe(client.try_clone().unwrap(), server.try_clone().unwrap(), Arc::clone(&u));
+                pipe(
+                    client.try_clone().unwrap(),
+                    server.try_clone().unwrap(),
+                    Arc::clone(&u),
+                );
                 pipe(server, client, Arc::clone(&d));
             }
         });
@@ -104,7 +137,10 @@ impl Proxy {
     }
 
     fn take(&self) -> (u64, u64) {
-        (self.down.swap(0, Ordering::SeqCst), self.up.swap(0, Ordering::SeqCst))
+        (
+            self.down.swap(0, Ordering::SeqCst),
+            self.up.swap(0, Ordering::SeqCst),
+        )
     }
 }
 
@@ -143,12 +179,23 @@ fn fixture(users: usize) -> Fixture {
         let mut conn = contacts_agent_server::db::open(&db).unwrap();
         seed::seed_company(&mut conn, users, 42).unwrap();
     }
-    let server = Server::start(Config { db_path: db, bind: "127.0.0.1:0".into(), admin_token: TOKEN.into(), workers: 2 }).unwrap();
+    let server = Server::start(Config {
+        db_path: db,
+        bind: "127.0.0.1:0".into(),
+        admin_token: TOKEN.into(),
+        workers: 2,
+    })
+    .unwrap();
     let admin = AdminClient::new(&server.url(), TOKEN);
     let _: Value = admin
         .post("/v1/admin/policies", &json!({"id": "all", "name": "All", "basic_type": "all_groups", "sync_interval": "daily"}))
         .unwrap();
-    let created: Value = admin.post("/v1/admin/devices", &json!({"name": "bench", "policy_id": "all"})).unwrap();
+    let created: Value = admin
+        .post(
+            "/v1/admin/devices",
+            &json!({"name": "bench", "policy_id": "all"}),
+        )
+        .unwrap();
     Fixture {
         dir_path: dir.path().to_owned(),
         _dir: dir,
@@ -171,8 +218,16 @@ fn bench_sync_10k() {
     let first = agent.sync_now().unwrap();
     let t_first = t.elapsed();
     let (down, up) = proxy.take();
-    println!("\nsync over loopback into the SQLite phone ({} contacts)", first.managed_count);
-    println!("  first sync:          {:>10}  {:>9} B received, {:>7} B sent", ms(t_first), down, up);
+    println!(
+        "\nsync over loopback into the SQLite phone ({} contacts)",
+        first.managed_count
+    );
+    println!(
+        "  first sync:          {:>10}  {:>9} B received, {:>7} B sent",
+        ms(t_first),
+        down,
+        up
+    );
 
     let mut no_change = Vec::new();
     for _ in 0..5 {
@@ -183,21 +238,35 @@ fn bench_sync_10k() {
     }
     no_change.sort();
     let (t_nc, (down_nc, up_nc)) = no_change[no_change.len() / 2];
-    println!("  no-change sync:      {:>10}  {:>9} B received, {:>7} B sent (median of 5; policy, contacts, status requests)", ms(t_nc), down_nc, up_nc);
+    println!("  no-change sync:      {:>10}  {:>9} B received, {:>7} B sent (median of 5: contacts + status report)", ms(t_nc), down_nc, up_nc);
 
     // 1% of the directory changes on the server.
-    let ids: Vec<String> = agent.managed_contacts(0, 100_000).unwrap().into_iter().map(|c| c.id).collect();
+    let ids: Vec<String> = agent
+        .managed_contacts(0, 100_000)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     for id in ids.iter().step_by(100) {
         let mut u: Value = f.admin.get(&format!("/v1/admin/users/{id}")).unwrap();
         u["contact"]["title"] = json!("Changed");
-        let _: Value = f.admin.put(&format!("/v1/admin/users/{id}"), &u["contact"]).unwrap();
+        let _: Value = f
+            .admin
+            .put(&format!("/v1/admin/users/{id}"), &u["contact"])
+            .unwrap();
     }
     proxy.take();
     let t = Instant::now();
     let r = agent.sync_now().unwrap();
     let t_1 = t.elapsed();
     let (down1, up1) = proxy.take();
-    println!("  1% changed ({} upd): {:>10}  {:>9} B received, {:>7} B sent", r.counts.updated, ms(t_1), down1, up1);
+    println!(
+        "  1% changed ({} upd): {:>10}  {:>9} B received, {:>7} B sent",
+        r.counts.updated,
+        ms(t_1),
+        down1,
+        up1
+    );
 
     // Baseline: the same no-change sync, but forced to a full fetch (what an engine without
     // sync tokens does every time).
@@ -207,7 +276,11 @@ fn bench_sync_10k() {
     let t_full = t.elapsed();
     let (down_f, _) = proxy.take();
     assert_eq!(full.counts.unchanged, first.managed_count);
-    println!("  baseline full fetch: {:>10}  {:>9} B received", ms(t_full), down_f);
+    println!(
+        "  baseline full fetch: {:>10}  {:>9} B received",
+        ms(t_full),
+        down_f
+    );
     println!(
         "  ratio no-change/full: time {:.3}, bytes {:.5}",
         t_nc.as_secs_f64() / t_full.as_secs_f64(),
@@ -235,7 +308,13 @@ fn rss_child() {
     let before = vm_hwm_kib();
     let t = Instant::now();
     let r = agent.sync_now().unwrap();
-    println!("{} {} {} {}", before, vm_hwm_kib(), r.managed_count, t.elapsed().as_millis());
+    println!(
+        "{} {} {} {}",
+        before,
+        vm_hwm_kib(),
+        r.managed_count,
+        t.elapsed().as_millis()
+    );
 }
 
 fn bench_rss_100k() {
@@ -250,12 +329,21 @@ fn bench_rss_100k() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let parts: Vec<u64> = text.split_whitespace().filter_map(|s| s.parse().ok()).collect();
+    let parts: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
     if parts.len() != 4 {
-        println!("\n100k sync child failed: {text} {}", String::from_utf8_lossy(&out.stderr));
+        println!(
+            "\n100k sync child failed: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         return;
     }
-    println!("\nfirst sync of {} contacts in a child process: {} ms", parts[2], parts[3]);
+    println!(
+        "\nfirst sync of {} contacts in a child process: {} ms",
+        parts[2], parts[3]
+    );
     println!(
         "  peak RSS {:.1} MiB (baseline before syncing {:.1} MiB; the sync added {:.1} MiB)",
         parts[1] as f64 / 1024.0,

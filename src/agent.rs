@@ -149,7 +149,13 @@ impl<S: ContactStore> Agent<S> {
         &self.state
     }
 
-    pub fn enroll(&mut self, server_url: &str, code: &str, device_name: &str, force: bool) -> Result<String, Error> {
+    pub fn enroll(
+        &mut self,
+        server_url: &str,
+        code: &str,
+        device_name: &str,
+        force: bool,
+    ) -> Result<String, Error> {
         if let (Some(e), false) = (self.state.enrollment()?, force) {
             return Err(Error::AlreadyEnrolled(e.device_id));
         }
@@ -167,40 +173,38 @@ impl<S: ContactStore> Agent<S> {
 
     fn client(&self) -> Result<(Client, Enrollment), Error> {
         let e = self.state.enrollment()?.ok_or(Error::NotEnrolled)?;
-        let client = Client::new(&e.server_url, Some(e.token.clone()), self.config.client.clone())?;
+        let client = Client::new(
+            &e.server_url,
+            Some(e.token.clone()),
+            self.config.client.clone(),
+        )?;
         Ok((client, e))
     }
 
     fn refresh_policy(&self, client: &Client) -> Result<Policy, Error> {
-        let etag = self.state.policy_etag()?;
-        let have = self.state.policy()?;
-        match (client.policy(etag.as_deref().filter(|_| have.is_some()))?, have) {
-            (PolicyFetch::NotModified, Some(p)) => Ok(p),
-            (PolicyFetch::NotModified, None) => Err(Error::Protocol(
-                "the server answered 304 for a policy the device never had".into(),
-            )),
-            (PolicyFetch::Fresh { policy, etag }, have) => {
-                if have.as_ref().map(|p| p.version) != Some(policy.version) {
-                    log::info!("policy version {} received", policy.version);
-                }
-                self.state.set_policy(&policy, etag.as_deref(), (self.now)())?;
-                Ok(policy)
-            }
-        }
+        refresh_policy(&self.state, client, (self.now)())
     }
 
     /// Syncs now, whatever the schedule says.
     pub fn sync_now(&mut self) -> Result<SyncReport, Error> {
         let (client, _) = self.client()?;
         let report = self.run_sync(&client, Reason::Manual, &[]);
-        self.report(&client, &[]);
+        self.report(&client, &[], report.is_ok());
         report
     }
 
-    fn run_sync(&mut self, client: &Client, reason: Reason, _commands: &[String]) -> Result<SyncReport, Error> {
-        self.interrupt.store(false, std::sync::atomic::Ordering::Relaxed);
+    fn run_sync(
+        &mut self,
+        client: &Client,
+        reason: Reason,
+        _commands: &[String],
+    ) -> Result<SyncReport, Error> {
+        self.interrupt
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         let started = (self.now)();
-        let run = self.state.start_run(RunKind::Sync, reason.as_str(), started)?;
+        let run = self
+            .state
+            .start_run(RunKind::Sync, reason.as_str(), started)?;
         let mut counts = Counts::default();
         let result = self.sync_inner(client, &mut counts);
         counts.bytes_received = client.take_bytes_received();
@@ -210,7 +214,7 @@ impl<S: ContactStore> Agent<S> {
                 let new_state = SyncState {
                     sync_token: Some(outcome.sync_token),
                     store_fingerprint: Some(outcome.store_fingerprint),
-                    synced_policy_version: Some(policy.version),
+                    synced_policy_version: Some(outcome.policy_version.unwrap_or(policy.version)),
                     managed_count: outcome.managed_count,
                 };
                 self.state.finish_sync_ok(run, ended, &counts, &new_state)?;
@@ -241,17 +245,35 @@ impl<S: ContactStore> Agent<S> {
         }
     }
 
-    fn sync_inner(&mut self, client: &Client, counts: &mut Counts) -> Result<(Policy, sync::SyncOutcome), Error> {
-        let policy = self.refresh_policy(client)?;
+    fn sync_inner(
+        &mut self,
+        client: &Client,
+        counts: &mut Counts,
+    ) -> Result<(Policy, sync::SyncOutcome), Error> {
         let prior = self.state.sync_state()?;
-        let outcome = sync::sync(
-            client,
-            &mut self.store,
-            &prior,
-            self.config.page_size,
-            &self.interrupt,
-            counts,
-        )?;
+        let now = (self.now)();
+        let state = &self.state;
+        // The contacts answer names the policy version it was resolved with; fetch the
+        // policy only when that is not the one the device holds, and before writing anything.
+        let mut policy = None;
+        let mut before_apply = |version: Option<u64>| -> Result<(), Error> {
+            policy = Some(match (state.policy()?, version) {
+                (Some(p), Some(v)) if p.version == v => p,
+                _ => refresh_policy(state, client, now)?,
+            });
+            Ok(())
+        };
+        let mut run = sync::Run {
+            prior: &prior,
+            page_size: self.config.page_size,
+            interrupt: &self.interrupt,
+            before_apply: &mut before_apply,
+        };
+        let outcome = sync::sync(client, &mut self.store, &mut run, counts)?;
+        let policy = match policy {
+            Some(p) => p,
+            None => refresh_policy(&self.state, client, now)?,
+        };
         Ok((policy, outcome))
     }
 
@@ -279,7 +301,7 @@ impl<S: ContactStore> Agent<S> {
             Some(reason) => {
                 let result = self.run_sync(&client, reason, &commands);
                 let done: &[String] = if result.is_ok() { &commands } else { &[] };
-                self.report(&client, done);
+                self.report(&client, done, result.is_ok());
                 Some(result.map_err(|e| e.to_string()))
             }
             None => {
@@ -300,7 +322,13 @@ impl<S: ContactStore> Agent<S> {
         let st = self.state.sync_state()?;
         let clock = self.state.clock(RunKind::Sync)?.clock;
         let pending = st.synced_policy_version != Some(policy.version);
-        let next = schedule::next_sync(policy.sync_interval, pending, &clock, self.jitter()?, &Local);
+        let next = schedule::next_sync(
+            policy.sync_interval,
+            pending,
+            &clock,
+            self.jitter()?,
+            &Local,
+        );
         if !next.is_due(now) {
             return Ok(None);
         }
@@ -327,7 +355,13 @@ impl<S: ContactStore> Agent<S> {
         let st = self.state.sync_state()?;
         let clock = self.state.clock(RunKind::Sync)?.clock;
         let pending = st.synced_policy_version != Some(policy.version);
-        Ok(schedule::next_sync(policy.sync_interval, pending, &clock, self.jitter()?, &Local))
+        Ok(schedule::next_sync(
+            policy.sync_interval,
+            pending,
+            &clock,
+            self.jitter()?,
+            &Local,
+        ))
     }
 
     /// When the OS should call `run_due` next: the next sync, or the next command poll,
@@ -335,7 +369,8 @@ impl<S: ContactStore> Agent<S> {
     pub fn next_wake_up(&self) -> Result<DateTime<Utc>, Error> {
         let now = (self.now)();
         let poll = now
-            + chrono::Duration::from_std(self.config.command_poll).unwrap_or(chrono::Duration::minutes(30));
+            + chrono::Duration::from_std(self.config.command_poll)
+                .unwrap_or(chrono::Duration::minutes(30));
         Ok(match self.next_sync()? {
             NextRun::Now => now,
             NextRun::At(t) => t.min(poll).max(now),
@@ -361,7 +396,10 @@ impl<S: ContactStore> Agent<S> {
             policy_version: policy.as_ref().map(|p| p.version),
             synced_policy_version: st.synced_policy_version,
             sync_type: policy.as_ref().map(|p| p.basic_type),
-            additional_groups: policy.as_ref().map(|p| p.additional_groups.clone()).unwrap_or_default(),
+            additional_groups: policy
+                .as_ref()
+                .map(|p| p.additional_groups.clone())
+                .unwrap_or_default(),
             sync_interval: policy.as_ref().map(|p| p.sync_interval),
             backup_interval: policy.as_ref().map(|p| p.backup_interval),
             next_sync,
@@ -379,14 +417,26 @@ impl<S: ContactStore> Agent<S> {
         })
     }
 
-    pub fn managed_contacts(&mut self, offset: usize, limit: usize) -> Result<Vec<StoredContact>, Error> {
+    pub fn managed_contacts(
+        &mut self,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<StoredContact>, Error> {
         Ok(self.store.managed_contacts(offset, limit)?)
     }
 
-    fn status_report(&mut self, completed: &[String]) -> Result<StatusReport, Error> {
+    fn status_report(&mut self, completed: &[String], fresh: bool) -> Result<StatusReport, Error> {
         let v = self.status()?;
         let st = self.state.sync_state()?;
-        let index = self.store.managed_index()?;
+        // Right after a successful sync the state holds what the store was read as; after a
+        // failure the store may have changed under it, so read the store.
+        let (managed_count, managed_fingerprint) = match (&st.store_fingerprint, fresh) {
+            (Some(fp), true) => (st.managed_count, fp.clone()),
+            _ => {
+                let index = self.store.managed_index()?;
+                (index.len() as u64, fingerprint(&index))
+            }
+        };
         Ok(StatusReport {
             reported_at: ts((self.now)()),
             policy_version: v.synced_policy_version,
@@ -397,8 +447,8 @@ impl<S: ContactStore> Agent<S> {
             last_successful_sync_at: v.last_successful_sync.map(ts),
             next_sync_at: v.next_sync.map(ts),
             sync_token: st.sync_token,
-            managed_count: index.len() as u64,
-            managed_fingerprint: fingerprint(&index),
+            managed_count,
+            managed_fingerprint,
             last_backup_at: v.last_backup.map(ts),
             last_backup_result: v.last_backup_result,
             next_backup_at: v.next_backup.map(ts),
@@ -408,8 +458,8 @@ impl<S: ContactStore> Agent<S> {
 
     /// Queues a fresh status report and delivers every queued one it can. A report that
     /// cannot be delivered now stays queued; nothing here fails the run.
-    fn report(&mut self, client: &Client, completed: &[String]) {
-        let queued = self.status_report(completed).and_then(|r| {
+    fn report(&mut self, client: &Client, completed: &[String], fresh: bool) {
+        let queued = self.status_report(completed, fresh).and_then(|r| {
             let body = serde_json::to_string(&r).map_err(|e| Error::Protocol(e.to_string()))?;
             self.state.queue_report(&body, (self.now)())?;
             Ok(())
@@ -436,6 +486,28 @@ impl<S: ContactStore> Agent<S> {
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Fetches the policy (conditionally, by ETag) and stores a new one.
+fn refresh_policy(state: &State, client: &Client, now: DateTime<Utc>) -> Result<Policy, Error> {
+    let etag = state.policy_etag()?;
+    let have = state.policy()?;
+    match (
+        client.policy(etag.as_deref().filter(|_| have.is_some()))?,
+        have,
+    ) {
+        (PolicyFetch::NotModified, Some(p)) => Ok(p),
+        (PolicyFetch::NotModified, None) => Err(Error::Protocol(
+            "the server answered 304 for a policy the device never had".into(),
+        )),
+        (PolicyFetch::Fresh { policy, etag }, have) => {
+            if have.as_ref().map(|p| p.version) != Some(policy.version) {
+                log::info!("policy version {} received", policy.version);
+            }
+            state.set_policy(&policy, etag.as_deref(), now)?;
+            Ok(policy)
         }
     }
 }

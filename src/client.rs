@@ -82,7 +82,10 @@ impl Default for ClientOptions {
 
 pub enum PolicyFetch {
     NotModified,
-    Fresh { policy: Policy, etag: Option<String> },
+    Fresh {
+        policy: Policy,
+        etag: Option<String>,
+    },
 }
 
 pub struct Client {
@@ -101,7 +104,9 @@ pub fn check_url(url: &str) -> Result<String, ClientError> {
         .ok_or(ClientError::InvalidUrl("expected http:// or https://"))?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.contains('@') {
-        return Err(ClientError::InvalidUrl("credentials in the URL are not allowed"));
+        return Err(ClientError::InvalidUrl(
+            "credentials in the URL are not allowed",
+        ));
     }
     let host = if let Some(v6) = authority.strip_prefix('[') {
         v6.split(']').next().unwrap_or("")
@@ -131,7 +136,11 @@ fn parse_retry_after(v: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Dura
         return Some(Duration::from_secs(secs));
     }
     let at = chrono::DateTime::parse_from_rfc2822(v.trim()).ok()?;
-    Some((at.with_timezone(&chrono::Utc) - now).to_std().unwrap_or_default())
+    Some(
+        (at.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or_default(),
+    )
 }
 
 struct Answer {
@@ -142,7 +151,11 @@ struct Answer {
 }
 
 impl Client {
-    pub fn new(base_url: &str, token: Option<String>, opts: ClientOptions) -> Result<Self, ClientError> {
+    pub fn new(
+        base_url: &str,
+        token: Option<String>,
+        opts: ClientOptions,
+    ) -> Result<Self, ClientError> {
         let base = check_url(base_url)?;
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -170,10 +183,20 @@ impl Client {
             enrollment_code: code.to_owned(),
             device_name: device_name.to_owned(),
         })
-        .map_err(|e| ClientError::Malformed { what: "request", detail: e.to_string() })?;
+        .map_err(|e| ClientError::Malformed {
+            what: "request",
+            detail: e.to_string(),
+        })?;
         // Not idempotent (the code is single-use): only retried when the server said it did
         // not process it (429/503).
-        let a = self.request("POST", "/v1/enroll", None, Some(&body), MAX_SMALL_BYTES, false)?;
+        let a = self.request(
+            "POST",
+            "/v1/enroll",
+            None,
+            Some(&body),
+            MAX_SMALL_BYTES,
+            false,
+        )?;
         match a.status {
             201 | 200 => parse(&a.body, "enrollment answer"),
             401 | 404 => Err(ClientError::Status {
@@ -186,7 +209,14 @@ impl Client {
     }
 
     pub fn policy(&self, etag: Option<&str>) -> Result<PolicyFetch, ClientError> {
-        let a = self.request("GET", "/v1/device/policy", etag, None, MAX_SMALL_BYTES, true)?;
+        let a = self.request(
+            "GET",
+            "/v1/device/policy",
+            etag,
+            None,
+            MAX_SMALL_BYTES,
+            true,
+        )?;
         match a.status {
             304 => Ok(PolicyFetch::NotModified),
             200 => {
@@ -195,13 +225,20 @@ impl Client {
                     what: "policy",
                     detail: e.to_string(),
                 })?;
-                Ok(PolicyFetch::Fresh { policy, etag: a.etag })
+                Ok(PolicyFetch::Fresh {
+                    policy,
+                    etag: a.etag,
+                })
             }
             _ => Err(status_error(a)),
         }
     }
 
-    pub fn contacts_page(&self, since: Option<&str>, limit: usize) -> Result<ContactsPage, ClientError> {
+    pub fn contacts_page(
+        &self,
+        since: Option<&str>,
+        limit: usize,
+    ) -> Result<ContactsPage, ClientError> {
         let path = match since {
             Some(t) => format!("/v1/device/contacts?limit={limit}&since={}", url_encode(t)),
             None => format!("/v1/device/contacts?limit={limit}"),
@@ -234,7 +271,14 @@ impl Client {
 
     pub fn report_status(&self, body: &str) -> Result<(), ClientError> {
         // Reports are snapshots (the latest wins), so a retry is harmless.
-        let a = self.request("POST", "/v1/device/status", None, Some(body.as_bytes()), MAX_SMALL_BYTES, true)?;
+        let a = self.request(
+            "POST",
+            "/v1/device/status",
+            None,
+            Some(body.as_bytes()),
+            MAX_SMALL_BYTES,
+            true,
+        )?;
         match a.status {
             200 | 204 => Ok(()),
             _ => Err(status_error(a)),
@@ -242,7 +286,14 @@ impl Client {
     }
 
     pub fn commands(&self) -> Result<CommandList, ClientError> {
-        let a = self.request("GET", "/v1/device/commands", None, None, MAX_SMALL_BYTES, true)?;
+        let a = self.request(
+            "GET",
+            "/v1/device/commands",
+            None,
+            None,
+            MAX_SMALL_BYTES,
+            true,
+        )?;
         match a.status {
             200 => parse(&a.body, "command list"),
             _ => Err(status_error(a)),
@@ -282,7 +333,10 @@ impl Client {
             if wait > self.opts.max_retry_wait {
                 return result;
             }
-            log::debug!("{method} {} failed (attempt {attempt}); retrying in {wait:?}", path_only(path));
+            log::debug!(
+                "{method} {} failed (attempt {attempt}); retrying in {wait:?}",
+                path_only(path)
+            );
             std::thread::sleep(wait);
             attempt += 1;
         }
@@ -300,7 +354,10 @@ impl Client {
         let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
         let result = match (method, body) {
             ("POST", Some(b)) => {
-                let mut req = self.agent.post(&url).header("Content-Type", "application/json");
+                let mut req = self
+                    .agent
+                    .post(&url)
+                    .header("Content-Type", "application/json");
                 if let Some(a) = &auth {
                     req = req.header("Authorization", a);
                 }
@@ -326,7 +383,8 @@ impl Client {
                 .map(str::to_owned)
         };
         let etag = header("etag");
-        let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v, chrono::Utc::now()));
+        let retry_after =
+            header("retry-after").and_then(|v| parse_retry_after(&v, chrono::Utc::now()));
         let mut bytes = Vec::new();
         resp.body_mut()
             .as_reader()
@@ -334,9 +392,13 @@ impl Client {
             .read_to_end(&mut bytes)
             .map_err(|e| ClientError::Transport(format!("the answer was cut off: {e}")))?;
         if bytes.len() as u64 > limit {
-            return Err(ClientError::TooLarge { what: "answer", limit });
+            return Err(ClientError::TooLarge {
+                what: "answer",
+                limit,
+            });
         }
-        self.bytes_received.set(self.bytes_received.get() + bytes.len() as u64);
+        self.bytes_received
+            .set(self.bytes_received.get() + bytes.len() as u64);
         if status == 401 && self.token.is_some() {
             return Err(ClientError::Unauthorized);
         }
@@ -382,7 +444,9 @@ fn status_error(a: Answer) -> ClientError {
 fn url_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -394,16 +458,37 @@ mod tests {
 
     #[test]
     fn plain_http_is_refused_beyond_loopback() {
-        assert!(matches!(check_url("http://mdm.example.com"), Err(ClientError::InsecureUrl)));
-        assert!(matches!(check_url("http://10.0.0.5:8080/"), Err(ClientError::InsecureUrl)));
-        assert!(matches!(check_url("http://127.0.0.2.example.com"), Err(ClientError::InsecureUrl)));
-        assert_eq!(check_url("http://127.0.0.1:8080/").ok().as_deref(), Some("http://127.0.0.1:8080"));
+        assert!(matches!(
+            check_url("http://mdm.example.com"),
+            Err(ClientError::InsecureUrl)
+        ));
+        assert!(matches!(
+            check_url("http://10.0.0.5:8080/"),
+            Err(ClientError::InsecureUrl)
+        ));
+        assert!(matches!(
+            check_url("http://127.0.0.2.example.com"),
+            Err(ClientError::InsecureUrl)
+        ));
+        assert_eq!(
+            check_url("http://127.0.0.1:8080/").ok().as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
         assert!(check_url("http://localhost:1").is_ok());
         assert!(check_url("http://[::1]:9000").is_ok());
         assert!(check_url("https://mdm.example.com").is_ok());
-        assert!(matches!(check_url("ftp://x"), Err(ClientError::InvalidUrl(_))));
-        assert!(matches!(check_url("https://user:pw@x"), Err(ClientError::InvalidUrl(_))));
-        assert!(matches!(check_url("mdm.example.com"), Err(ClientError::InvalidUrl(_))));
+        assert!(matches!(
+            check_url("ftp://x"),
+            Err(ClientError::InvalidUrl(_))
+        ));
+        assert!(matches!(
+            check_url("https://user:pw@x"),
+            Err(ClientError::InvalidUrl(_))
+        ));
+        assert!(matches!(
+            check_url("mdm.example.com"),
+            Err(ClientError::InvalidUrl(_))
+        ));
     }
 
     #[test]

@@ -62,7 +62,8 @@ fn prepare(
         path: name.to_owned(),
         source,
     };
-    conn.busy_timeout(Duration::from_secs(5)).map_err(open_err)?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(open_err)?;
     if wal {
         // WAL: readers (status, console) never block the sync's writer.
         conn.pragma_update(None, "journal_mode", "WAL")

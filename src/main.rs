@@ -8,10 +8,18 @@ use contacts_agent::store::sqlite::SqliteStore;
 use contacts_agent::{status_table, Agent, AgentConfig};
 
 #[derive(Parser)]
-#[command(version, about = "Company address book sync agent (host build: SQLite stands in for the phone's contacts)")]
+#[command(
+    version,
+    about = "Company address book sync agent (host build: SQLite stands in for the phone's contacts)"
+)]
 struct Cli {
     /// Folder for the agent state and, on the host, the SQLite phone store.
-    #[arg(long, env = "CONTACTS_AGENT_HOME", default_value = ".contacts-agent", global = true)]
+    #[arg(
+        long,
+        env = "CONTACTS_AGENT_HOME",
+        default_value = ".contacts-agent",
+        global = true
+    )]
     home: PathBuf,
     /// Account type that owns the managed contacts in the store.
     #[arg(long, default_value = "app.contactsagent.business", global = true)]
@@ -79,12 +87,20 @@ fn main() -> ExitCode {
 fn open_agent(cli: &Cli) -> Result<Agent<SqliteStore>, Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&cli.home)?;
     let store = SqliteStore::open(&cli.home.join("phone.db"), &cli.account_type)?;
-    Ok(Agent::open(AgentConfig::new(cli.home.join("agent-state.db")), store)?)
+    Ok(Agent::open(
+        AgentConfig::new(cli.home.join("agent-state.db")),
+        store,
+    )?)
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match &cli.command {
-        Command::Enroll { server, code, name, force } => {
+        Command::Enroll {
+            server,
+            code,
+            name,
+            force,
+        } => {
             let mut agent = open_agent(&cli)?;
             let id = agent.enroll(server, code, name, *force)?;
             println!("enrolled as device {id}");
@@ -124,11 +140,20 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             for c in agent.managed_contacts(*offset, *limit)? {
                 let phones: Vec<&str> = c.data.phones.iter().map(|p| p.number.as_str()).collect();
                 let emails: Vec<&str> = c.data.emails.iter().map(|e| e.address.as_str()).collect();
-                println!("{:<10} {:<30} {:<36} {}", c.id, c.data.display_name, phones.join(", "), emails.join(", "));
+                println!(
+                    "{:<10} {:<30} {:<36} {}",
+                    c.id,
+                    c.data.display_name,
+                    phones.join(", "),
+                    emails.join(", ")
+                );
             }
         }
         Command::Demo { users, workdir } => {
-            let opts = contacts_agent::demo::DemoOptions { users: *users, workdir: workdir.clone() };
+            let opts = contacts_agent::demo::DemoOptions {
+                users: *users,
+                workdir: workdir.clone(),
+            };
             let mut out = std::io::stdout();
             let demo = contacts_agent::demo::run(opts, &mut out)?;
             drop(demo);

@@ -251,16 +251,19 @@ impl State {
         })
     }
 
-    pub fn start_run(&self, kind: RunKind, reason: &str, now: DateTime<Utc>) -> Result<i64, StateError> {
+    pub fn start_run(
+        &self,
+        kind: RunKind,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StateError> {
         self.conn.execute(
             "INSERT INTO runs (kind, reason, started_at) VALUES (?1, ?2, ?3)",
             params![kind.as_str(), reason, ts(now)],
         )?;
         let id = self.conn.last_insert_rowid();
-        self.conn.execute(
-            "DELETE FROM runs WHERE id <= ?1",
-            [id - MAX_RUN_HISTORY],
-        )?;
+        self.conn
+            .execute("DELETE FROM runs WHERE id <= ?1", [id - MAX_RUN_HISTORY])?;
         Ok(id)
     }
 
@@ -293,7 +296,13 @@ impl State {
     }
 
     /// Records a successful backup run.
-    pub fn finish_backup_ok(&mut self, run: i64, now: DateTime<Utc>, counts: &Counts, result: &str) -> Result<(), StateError> {
+    pub fn finish_backup_ok(
+        &mut self,
+        run: i64,
+        now: DateTime<Utc>,
+        counts: &Counts,
+        result: &str,
+    ) -> Result<(), StateError> {
         let tx = self.conn.transaction()?;
         finish_run(&tx, run, now, "ok", None, counts)?;
         upsert_clock_success(&tx, RunKind::Backup, now, false, result)?;
@@ -460,7 +469,10 @@ mod tests {
             s.finish_failed(run, RunKind::Sync, now, "boom", &Counts::default())
                 .unwrap();
         }
-        assert_eq!(s.clock(RunKind::Sync).unwrap().clock.consecutive_failures, 3);
+        assert_eq!(
+            s.clock(RunKind::Sync).unwrap().clock.consecutive_failures,
+            3
+        );
         let run = s.start_run(RunKind::Sync, "t", now).unwrap();
         let st = SyncState {
             sync_token: Some("t1".into()),

@@ -8,14 +8,20 @@ use crate::agent::StatusView;
 
 fn when(t: Option<DateTime<Utc>>) -> String {
     match t {
-        Some(t) => t.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
+        Some(t) => t
+            .with_timezone(&Local)
+            .format("%Y-%m-%d %H:%M:%S %Z")
+            .to_string(),
         None => "—".into(),
     }
 }
 
 pub fn render(v: &StatusView) -> String {
     let mut rows: Vec<(&str, String)> = vec![
-        ("Device", v.device_id.clone().unwrap_or_else(|| "not enrolled".into())),
+        (
+            "Device",
+            v.device_id.clone().unwrap_or_else(|| "not enrolled".into()),
+        ),
         ("Server", v.server_url.clone().unwrap_or_else(|| "—".into())),
         (
             "Sync type",
@@ -33,10 +39,13 @@ pub fn render(v: &StatusView) -> String {
             "Sync interval",
             v.sync_interval.map_or("—".into(), |i| i.label().to_owned()),
         ),
-        ("Next expected contacts sync", match (v.next_sync, v.sync_interval) {
-            (None, Some(_)) => "only when the policy changes or an admin forces it".into(),
-            (t, _) => when(t),
-        }),
+        (
+            "Next expected contacts sync",
+            match (v.next_sync, v.sync_interval) {
+                (None, Some(_)) => "only when the policy changes or an admin forces it".into(),
+                (t, _) => when(t),
+            },
+        ),
         ("Last contacts sync", when(v.last_sync)),
         (
             "Last sync result",
@@ -55,7 +64,8 @@ pub fn render(v: &StatusView) -> String {
         ),
         (
             "Backup interval",
-            v.backup_interval.map_or("—".into(), |b| b.as_str().to_owned()),
+            v.backup_interval
+                .map_or("—".into(), |b| b.as_str().to_owned()),
         ),
         ("Last backup", when(v.last_backup)),
         ("Next expected backup", when(v.next_backup)),
@@ -64,9 +74,16 @@ pub fn render(v: &StatusView) -> String {
         rows.push(("Consecutive failures", v.consecutive_failures.to_string()));
     }
     if v.pending_reports > 0 {
-        rows.push(("Reports waiting for the server", v.pending_reports.to_string()));
+        rows.push((
+            "Reports waiting for the server",
+            v.pending_reports.to_string(),
+        ));
     }
-    let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     for (k, val) in rows {
         let _ = writeln!(out, "  {k:<width$}  {val}");
@@ -87,7 +104,10 @@ pub fn render(v: &StatusView) -> String {
                 c.deleted,
                 c.unchanged,
                 if c.full_fetch { " (full fetch)" } else { "" },
-                r.error.as_deref().map(|e| format!("  error: {e}")).unwrap_or_default()
+                r.error
+                    .as_deref()
+                    .map(|e| format!("  error: {e}"))
+                    .unwrap_or_default()
             );
         }
     }

@@ -6,7 +6,6 @@
 //! otherwise the full set is fetched and diffed. So a sync cut off after any batch converges
 //! on the next run.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use contacts_agent_protocol::hash::set_fingerprint;
@@ -22,12 +21,20 @@ use crate::store::{
 
 /// The server's side of a sync, so the engine can be driven by the HTTP client or a test.
 pub trait ContactSource {
-    fn page(&self, since: Option<&str>, limit: usize) -> Result<contacts_agent_protocol::wire::ContactsPage, ClientError>;
+    fn page(
+        &self,
+        since: Option<&str>,
+        limit: usize,
+    ) -> Result<contacts_agent_protocol::wire::ContactsPage, ClientError>;
     fn photo(&self, hash: &str) -> Result<Vec<u8>, ClientError>;
 }
 
 impl ContactSource for Client {
-    fn page(&self, since: Option<&str>, limit: usize) -> Result<contacts_agent_protocol::wire::ContactsPage, ClientError> {
+    fn page(
+        &self,
+        since: Option<&str>,
+        limit: usize,
+    ) -> Result<contacts_agent_protocol::wire::ContactsPage, ClientError> {
         self.contacts_page(since, limit)
     }
     fn photo(&self, hash: &str) -> Result<Vec<u8>, ClientError> {
@@ -38,6 +45,8 @@ impl ContactSource for Client {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncOutcome {
     pub sync_token: String,
+    /// The policy version the server resolved the set with, when it says.
+    pub policy_version: Option<u64>,
     pub store_fingerprint: String,
     pub managed_count: u64,
 }
@@ -49,18 +58,27 @@ pub fn fingerprint(index: &[IndexEntry]) -> String {
 /// A full fetch may have to start over once if the server drops the snapshot mid-way.
 const MAX_RESTARTS: u32 = 2;
 
+/// What one sync run needs besides the source and the store.
+pub struct Run<'a> {
+    /// The sync state after the last successful sync.
+    pub prior: &'a SyncState,
+    pub page_size: usize,
+    pub interrupt: &'a AtomicBool,
+    /// Called with the first page's policy version before anything is written, so the caller
+    /// can fetch and check a new policy first; an error stops the sync untouched.
+    pub before_apply: &'a mut dyn FnMut(Option<u64>) -> Result<(), Error>,
+}
+
 pub fn sync<S: ContactStore + ?Sized>(
     source: &dyn ContactSource,
     store: &mut S,
-    prior: &SyncState,
-    page_size: usize,
-    interrupt: &AtomicBool,
+    run: &mut Run,
     counts: &mut Counts,
 ) -> Result<SyncOutcome, Error> {
     let mut restarts = 0;
     let mut allow_delta = true;
     loop {
-        match sync_once(source, store, prior, page_size, interrupt, counts, allow_delta) {
+        match sync_once(source, store, run, counts, allow_delta) {
             Err(Error::Server(ClientError::TokenExpired)) if restarts < MAX_RESTARTS => {
                 log::info!("sync token no longer known to the server; fetching the full set");
                 restarts += 1;
@@ -74,19 +92,16 @@ pub fn sync<S: ContactStore + ?Sized>(
 fn sync_once<S: ContactStore + ?Sized>(
     source: &dyn ContactSource,
     store: &mut S,
-    prior: &SyncState,
-    page_size: usize,
-    interrupt: &AtomicBool,
+    run: &mut Run,
     counts: &mut Counts,
     allow_delta: bool,
 ) -> Result<SyncOutcome, Error> {
+    let applied = &mut false;
     let index = store.managed_index()?;
-    let photos: HashMap<String, Option<String>> = index
-        .iter()
-        .map(|e| (e.id.clone(), e.photo_hash.clone()))
-        .collect();
     let store_fp = fingerprint(&index);
     let mut differ = Differ::new(index);
+    let prior = run.prior;
+    let interrupt = run.interrupt;
     let since = match &prior.sync_token {
         Some(t)
             if allow_delta
@@ -101,15 +116,16 @@ fn sync_once<S: ContactStore + ?Sized>(
     log::info!(
         "sync: {} fetch, {} managed contacts on the phone",
         if since.is_some() { "delta" } else { "full" },
-        photos.len()
+        differ.managed_count()
     );
     let mut cursor = since;
     let mut full = cursor.is_none();
     let mut first = true;
-    let sync_token = loop {
+    let (sync_token, policy_version) = loop {
         check(interrupt)?;
-        let page = source.page(cursor.as_deref(), page_size)?;
+        let page = source.page(cursor.as_deref(), run.page_size)?;
         if first {
+            (run.before_apply)(page.policy_version)?;
             // The server may answer a delta request with the full set.
             full = full || page.full;
             counts.full_fetch = full;
@@ -126,26 +142,38 @@ fn sync_once<S: ContactStore + ?Sized>(
             }
         }
         for up in page.upserts {
-            plan_upsert(source, &mut differ, &photos, up, &mut ops, counts)?;
+            plan_upsert(source, &mut differ, up, &mut ops, counts)?;
         }
+        *applied |= !ops.is_empty();
         apply(store, ops, interrupt)?;
         if !page.more {
-            break page.next_token;
+            break (page.next_token, page.policy_version);
         }
         cursor = Some(page.next_token);
     };
     if full {
         let gone = differ.unseen();
         counts.deleted += gone.len() as u64;
+        *applied |= !gone.is_empty();
         apply(
             store,
             gone.into_iter().map(|id| StoreOp::Delete { id }).collect(),
             interrupt,
         )?;
     }
+    if !*applied {
+        // Nothing written: the index read at the start is still the truth.
+        return Ok(SyncOutcome {
+            sync_token,
+            policy_version,
+            store_fingerprint: store_fp,
+            managed_count: differ.managed_count() as u64,
+        });
+    }
     let after = store.managed_index()?;
     Ok(SyncOutcome {
         sync_token,
+        policy_version,
         store_fingerprint: fingerprint(&after),
         managed_count: after.len() as u64,
     })
@@ -162,20 +190,21 @@ fn check(interrupt: &AtomicBool) -> Result<(), Error> {
 fn plan_upsert(
     source: &dyn ContactSource,
     differ: &mut Differ,
-    photos: &HashMap<String, Option<String>>,
     up: Upsert,
     ops: &mut Vec<StoreOp>,
     counts: &mut Counts,
 ) -> Result<(), Error> {
     if up.id.is_empty() || up.hash.is_empty() {
-        return Err(Error::Protocol("a contact arrived without an id or hash".into()));
+        return Err(Error::Protocol(
+            "a contact arrived without an id or hash".into(),
+        ));
     }
     let Some(action) = differ.upsert(&up.id, &up.hash)? else {
         counts.unchanged += 1;
         return Ok(());
     };
     let current_photo = match action {
-        Action::Update => photos.get(&up.id).cloned().flatten(),
+        Action::Update => differ.photo_hash(&up.id).map(str::to_owned),
         _ => None,
     };
     let wanted_photo = up.contact.photo.as_ref().map(|p| p.hash.clone());

@@ -55,6 +55,10 @@ fn read_request(stream: &mut TcpStream) -> Option<String> {
 
 impl Evil {
     fn start(script: Script) -> Evil {
+        Evil::with_policy(POLICY, script)
+    }
+
+    fn with_policy(policy: &'static str, script: Script) -> Evil {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(Mutex::new(Vec::new()));
@@ -63,10 +67,12 @@ impl Evil {
             let mut n = 0;
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
-                let Some(path) = read_request(&mut stream) else { continue };
+                let Some(path) = read_request(&mut stream) else {
+                    continue;
+                };
                 log.lock().unwrap().push((path.clone(), Instant::now()));
                 let answer = if path.starts_with("/v1/device/policy") {
-                    response("200 OK", POLICY)
+                    response("200 OK", policy)
                 } else if path.starts_with("/v1/device/commands") {
                     response("200 OK", r#"{"commands":[]}"#)
                 } else if path.starts_with("/v1/device/status") {
@@ -148,16 +154,26 @@ fn fails_cleanly(script: Script, expect: &str) -> Evil {
     let managed_before = p.agent.store().managed_index().unwrap();
     let personal_before = p.agent.store().personal_fingerprint().unwrap();
     let err = p.agent.sync_now().unwrap_err().to_string();
-    assert!(err.contains(expect), "error {err:?} should mention {expect:?}");
+    assert!(
+        err.contains(expect),
+        "error {err:?} should mention {expect:?}"
+    );
     let mut after = p.agent.store().managed_index().unwrap();
     let mut before = managed_before;
     after.sort_by(|a, b| a.id.cmp(&b.id));
     before.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(after, before, "the phone's managed contacts changed");
-    assert_eq!(p.agent.store().personal_fingerprint().unwrap(), personal_before);
+    assert_eq!(
+        p.agent.store().personal_fingerprint().unwrap(),
+        personal_before
+    );
     let status = p.agent.status().unwrap();
     assert_eq!(status.recent_runs[0].outcome, "failed");
-    assert!(status.recent_runs[0].error.as_deref().unwrap_or("").contains(expect));
+    assert!(status.recent_runs[0]
+        .error
+        .as_deref()
+        .unwrap_or("")
+        .contains(expect));
     assert!(status.last_sync_result.unwrap().starts_with("failed"));
     assert_eq!(status.consecutive_failures, 1);
     evil
@@ -169,7 +185,10 @@ fn page(body: &'static str) -> Script {
 
 #[test]
 fn malformed_json_is_a_typed_error() {
-    fails_cleanly(page(r#"{"upserts": [{"id": "3", "#), "malformed contacts page");
+    fails_cleanly(
+        page(r#"{"upserts": [{"id": "3", "#),
+        "malformed contacts page",
+    );
 }
 
 #[test]
@@ -186,12 +205,20 @@ fn an_unknown_enum_value_is_a_typed_error_without_the_value() {
 
 #[test]
 fn wrong_types_are_a_typed_error() {
-    fails_cleanly(page(r#"{"upserts":[],"deletes":[],"next_token":"t","more":"yes"}"#), "invalid type");
+    fails_cleanly(
+        page(r#"{"upserts":[],"deletes":[],"next_token":"t","more":"yes"}"#),
+        "invalid type",
+    );
 }
 
 #[test]
 fn an_html_error_page_with_status_200_is_a_typed_error() {
-    fails_cleanly(Box::new(|_, _| b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\nConnection: close\r\n\r\n<html></html>".to_vec()), "malformed");
+    fails_cleanly(
+        Box::new(|_, _| {
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\nConnection: close\r\n\r\n<html></html>".to_vec()
+        }),
+        "malformed",
+    );
 }
 
 #[test]
@@ -202,7 +229,11 @@ fn a_connection_dropped_mid_body_is_retried_then_reported() {
         }),
         "could not reach the server",
     );
-    assert_eq!(evil.contact_calls().len(), 4, "idempotent GETs are retried up to 4 attempts");
+    assert_eq!(
+        evil.contact_calls().len(),
+        4,
+        "idempotent GETs are retried up to 4 attempts"
+    );
 }
 
 #[test]
@@ -213,7 +244,12 @@ fn a_connection_closed_without_an_answer_is_a_transport_error() {
 #[test]
 fn server_errors_are_retried_with_backoff_then_reported() {
     let evil = fails_cleanly(
-        Box::new(|_, _| response("500 Internal Server Error", r#"{"error":"internal","message":"database on fire"}"#)),
+        Box::new(|_, _| {
+            response(
+                "500 Internal Server Error",
+                r#"{"error":"internal","message":"database on fire"}"#,
+            )
+        }),
         "HTTP 500: database on fire",
     );
     assert_eq!(evil.contact_calls().len(), 4);
@@ -222,7 +258,12 @@ fn server_errors_are_retried_with_backoff_then_reported() {
 #[test]
 fn client_errors_are_not_retried() {
     let evil = fails_cleanly(
-        Box::new(|_, _| response("404 Not Found", r#"{"error":"not_found","message":"no such endpoint"}"#)),
+        Box::new(|_, _| {
+            response(
+                "404 Not Found",
+                r#"{"error":"not_found","message":"no such endpoint"}"#,
+            )
+        }),
         "HTTP 404",
     );
     assert_eq!(evil.contact_calls().len(), 1);
@@ -230,7 +271,10 @@ fn client_errors_are_not_retried() {
 
 #[test]
 fn unauthorized_says_to_enroll_again() {
-    fails_cleanly(Box::new(|_, _| response("401 Unauthorized", "{}")), "enroll the device again");
+    fails_cleanly(
+        Box::new(|_, _| response("401 Unauthorized", "{}")),
+        "enroll the device again",
+    );
 }
 
 #[test]
@@ -245,7 +289,10 @@ fn retry_after_is_honoured_and_a_busy_server_then_succeeds() {
         if n == 1 {
             b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
         } else {
-            response("200 OK", r#"{"upserts":[],"deletes":[],"next_token":"t2","more":false,"full":false}"#)
+            response(
+                "200 OK",
+                r#"{"upserts":[],"deletes":[],"next_token":"t2","more":false,"full":false}"#,
+            )
         }
     }));
     let mut p = phone(&evil);
@@ -255,7 +302,11 @@ fn retry_after_is_honoured_and_a_busy_server_then_succeeds() {
     let r = p.agent.sync_now().unwrap();
     let calls = evil.contact_calls();
     assert_eq!(calls.len(), 2);
-    assert!(calls[1] - calls[0] >= Duration::from_secs(1), "waited {:?}", calls[1] - calls[0]);
+    assert!(
+        calls[1] - calls[0] >= Duration::from_secs(1),
+        "waited {:?}",
+        calls[1] - calls[0]
+    );
     assert_eq!(r.counts.deleted, 2);
     assert_eq!(p.agent.store().personal_fingerprint().unwrap().0, 1);
 }
@@ -271,34 +322,56 @@ fn deletes_of_unknown_ids_are_ignored_and_never_touch_personal_contacts() {
     let evil_full = Evil::start(page(
         r#"{"upserts":[{"id":"1","hash":"h1","contact":{"given_name":"Known","family_name":"1","display_name":"Known 1"}},{"id":"2","hash":"h2","contact":{"given_name":"Known","family_name":"2","display_name":"Known 2"}}],"deletes":[],"next_token":"t1","more":false,"full":true}"#,
     ));
-    p.agent.state().set_enrollment(&Enrollment { server_url: format!("http://{}", evil_full.addr), device_id: "d-1".into(), token: "x".into() }, chrono::Utc::now()).unwrap();
+    p.agent
+        .state()
+        .set_enrollment(
+            &Enrollment {
+                server_url: format!("http://{}", evil_full.addr),
+                device_id: "d-1".into(),
+                token: "x".into(),
+            },
+            chrono::Utc::now(),
+        )
+        .unwrap();
     p.agent.sync_now().unwrap();
-    p.agent.state().set_enrollment(&Enrollment { server_url: format!("http://{}", evil.addr), device_id: "d-1".into(), token: "x".into() }, chrono::Utc::now()).unwrap();
+    p.agent
+        .state()
+        .set_enrollment(
+            &Enrollment {
+                server_url: format!("http://{}", evil.addr),
+                device_id: "d-1".into(),
+                token: "x".into(),
+            },
+            chrono::Utc::now(),
+        )
+        .unwrap();
     let r = p.agent.sync_now().unwrap();
     assert!(!r.counts.full_fetch);
     assert_eq!((r.counts.deleted, r.counts.ignored), (1, 1));
-    let ids: Vec<String> = p.agent.store().managed_index().unwrap().into_iter().map(|e| e.id).collect();
+    let ids: Vec<String> = p
+        .agent
+        .store()
+        .managed_index()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
     assert_eq!(ids, ["2"]);
     assert_eq!(p.agent.store().personal_fingerprint().unwrap(), personal);
 }
 
 #[test]
-fn a_malformed_policy_fails_the_sync_with_a_typed_error() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let _ = read_request(&mut s);
-            let _ = s.write_all(&response(
-                "200 OK",
-                r#"{"version":2,"basic_type":"some_groups","additional_groups":[],"sync_interval":"daily","backup_interval":"off"}"#,
-            ));
-        }
-    });
-    let evil = Evil { addr, hits: Arc::default() };
+fn a_malformed_policy_stops_the_sync_before_anything_is_written() {
+    let evil = Evil::with_policy(
+        r#"{"version":2,"basic_type":"some_groups","additional_groups":[],"sync_interval":"daily","backup_interval":"off"}"#,
+        // A full, empty set for policy version 2: applying it would delete "1" and "2".
+        page(
+            r#"{"upserts":[],"deletes":[],"next_token":"t","more":false,"full":true,"policy_version":2}"#,
+        ),
+    );
     let mut p = phone(&evil);
     let err = p.agent.sync_now().unwrap_err().to_string();
     assert!(err.contains("malformed policy"), "{err}");
+    assert!(err.contains("unknown variant"), "{err}");
     assert_eq!(p.agent.store().managed_index().unwrap().len(), 2);
 }

@@ -33,7 +33,8 @@ fn a_full_demo_logs_no_personal_data_and_no_tokens() {
     log::set_logger(&LOGGER).unwrap();
     log::set_max_level(LevelFilter::Trace);
     let mut out = Vec::new();
-    let demo = contacts_agent::demo::run(contacts_agent::demo::DemoOptions::default(), &mut out).unwrap();
+    let demo =
+        contacts_agent::demo::run(contacts_agent::demo::DemoOptions::default(), &mut out).unwrap();
     let device_token = demo.agent.state().enrollment().unwrap().unwrap().token;
     let admin_token = demo.admin_token.clone();
     drop(demo);
@@ -47,7 +48,13 @@ fn a_full_demo_logs_no_personal_data_and_no_tokens() {
     // Windows of the tokens too, so a token split across lines (a hex dump) is caught.
     let mut needles = Vec::new();
     for token in [&device_token, &admin_token] {
-        needles.extend(token.as_bytes().chunks(12).filter(|c| c.len() == 12).map(|c| String::from_utf8_lossy(c).into_owned()));
+        needles.extend(
+            token
+                .as_bytes()
+                .chunks(12)
+                .filter(|c| c.len() == 12)
+                .map(|c| String::from_utf8_lossy(c).into_owned()),
+        );
     }
     for i in 0..2000 {
         let p = seed::person(i, 42);
@@ -60,7 +67,10 @@ fn a_full_demo_logs_no_personal_data_and_no_tokens() {
     let printed = String::from_utf8(out).unwrap();
     for needle in &needles {
         for line in lines.iter().chain(std::iter::once(&printed)) {
-            assert!(!line.contains(needle.as_str()), "personal data or a token in output: {line}");
+            assert!(
+                !line.contains(needle.as_str()),
+                "personal data or a token in output: {line}"
+            );
         }
     }
 }

@@ -30,10 +30,16 @@ fn disabled_interval_syncs_once_per_policy_version_and_on_force() {
     let w = World::new(200);
     w.set_policy("none", &["harvey"], "disabled");
     let (mut agent, now) = clocked(&w);
-    assert!(agent.run_due().unwrap().sync.unwrap().is_ok(), "first application syncs");
+    assert!(
+        agent.run_due().unwrap().sync.unwrap().is_ok(),
+        "first application syncs"
+    );
     assert!(agent.run_due().unwrap().sync.is_none());
     advance(&now, Duration::days(40));
-    assert!(agent.run_due().unwrap().sync.is_none(), "never again by time alone");
+    assert!(
+        agent.run_due().unwrap().sync.is_none(),
+        "never again by time alone"
+    );
     assert!(agent.status().unwrap().next_sync.is_none());
 
     w.set_policy("none", &["harvey", "mike"], "disabled");
@@ -41,12 +47,21 @@ fn disabled_interval_syncs_once_per_policy_version_and_on_force() {
     assert_eq!(r.reason, contacts_agent::Reason::PolicyApplied);
     assert!(agent.run_due().unwrap().sync.is_none());
 
-    let _: Value = w.admin.post(&format!("/v1/admin/devices/{}/sync", w.device), &serde_json::json!({})).unwrap();
+    let _: Value = w
+        .admin
+        .post(
+            &format!("/v1/admin/devices/{}/sync", w.device),
+            &serde_json::json!({}),
+        )
+        .unwrap();
     let r = agent.run_due().unwrap().sync.unwrap().unwrap();
     assert_eq!(r.reason, contacts_agent::Reason::Forced);
     // The command was reported done, so it does not force again.
     assert!(agent.run_due().unwrap().sync.is_none());
-    let cmds: Vec<Value> = w.admin.get(&format!("/v1/admin/devices/{}/commands", w.device)).unwrap();
+    let cmds: Vec<Value> = w
+        .admin
+        .get(&format!("/v1/admin/devices/{}/commands", w.device))
+        .unwrap();
     assert!(cmds.iter().all(|c| c["completed_at"].is_string()));
 }
 
@@ -66,7 +81,10 @@ fn daily_interval_runs_once_a_day_and_once_after_a_long_sleep() {
     assert!(agent.run_due().unwrap().sync.is_none());
     let next = agent.status().unwrap().next_sync.unwrap();
     let t = *now.lock().unwrap();
-    assert!(next > t + Duration::hours(11) && next < t + Duration::hours(26), "{next} vs {t}");
+    assert!(
+        next > t + Duration::hours(11) && next < t + Duration::hours(26),
+        "{next} vs {t}"
+    );
 }
 
 #[test]
@@ -76,14 +94,23 @@ fn a_failed_run_backs_off_is_recorded_and_its_report_is_delivered_later() {
     agent.run_due().unwrap().sync.unwrap().unwrap();
     let addr = w.server.addr();
     // Take the server down: the scheduled sync fails.
-    let World { server, dir, device, .. } = w;
+    let World {
+        server,
+        dir,
+        device,
+        ..
+    } = w;
     server.stop();
     advance(&now, Duration::days(2));
     let r = agent.run_due().unwrap();
     let err = r.sync.unwrap().unwrap_err();
     assert!(err.contains("could not reach the server"), "{err}");
     let t = *now.lock().unwrap();
-    assert!(r.next_wake_up >= t + Duration::minutes(1) && r.next_wake_up <= t + Duration::seconds(76), "{}", r.next_wake_up);
+    assert!(
+        r.next_wake_up >= t + Duration::minutes(1) && r.next_wake_up <= t + Duration::seconds(76),
+        "{}",
+        r.next_wake_up
+    );
     let status = agent.status().unwrap();
     assert_eq!(status.consecutive_failures, 1);
     assert!(status.last_sync_result.unwrap().starts_with("failed"));
@@ -94,7 +121,11 @@ fn a_failed_run_backs_off_is_recorded_and_its_report_is_delivered_later() {
     let r = agent.run_due().unwrap();
     assert!(r.sync.unwrap().is_err());
     let t = *now.lock().unwrap();
-    assert!(r.next_wake_up >= t + Duration::minutes(2), "{}", r.next_wake_up);
+    assert!(
+        r.next_wake_up >= t + Duration::minutes(2),
+        "{}",
+        r.next_wake_up
+    );
 
     // Back up on the same address: the retry succeeds and the queued reports go out.
     let server = Server::start(Config {
@@ -110,8 +141,13 @@ fn a_failed_run_backs_off_is_recorded_and_its_report_is_delivered_later() {
     assert_eq!(agent.status().unwrap().pending_reports, 0);
     // A fresh admin client: tiny_http keeps the old server's idle keep-alive connections
     // parked in this process (a real restart is a new process), so pooled ones would hang.
-    let admin = contacts_agent::demo::admin::AdminClient::new(&format!("http://{addr}"), common::ADMIN_TOKEN);
-    let status: Value = admin.get(&format!("/v1/admin/devices/{device}/status")).unwrap();
+    let admin = contacts_agent::demo::admin::AdminClient::new(
+        &format!("http://{addr}"),
+        common::ADMIN_TOKEN,
+    );
+    let status: Value = admin
+        .get(&format!("/v1/admin/devices/{device}/status"))
+        .unwrap();
     assert_eq!(status["last_sync_result"], "ok");
     drop(server);
 }

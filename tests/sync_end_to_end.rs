@@ -24,8 +24,19 @@ fn first_sync_brings_exactly_the_policy_set_and_a_second_sync_changes_nothing() 
 
     let again = agent.sync_now().unwrap();
     assert!(!again.counts.full_fetch, "the second sync uses the token");
-    assert_eq!((again.counts.inserted, again.counts.updated, again.counts.deleted), (0, 0, 0));
-    assert!(again.counts.bytes_received < 600, "{} bytes", again.counts.bytes_received);
+    assert_eq!(
+        (
+            again.counts.inserted,
+            again.counts.updated,
+            again.counts.deleted
+        ),
+        (0, 0, 0)
+    );
+    assert!(
+        again.counts.bytes_received < 600,
+        "{} bytes",
+        again.counts.bytes_received
+    );
     assert_eq!(agent.store().personal_fingerprint().unwrap(), personal);
 }
 
@@ -37,11 +48,19 @@ fn server_changes_arrive_as_a_delta() {
     let ids: Vec<String> = w.members(&["harvey"]).into_iter().collect();
     let mut u: Value = w.admin.get(&format!("/v1/admin/users/{}", ids[0])).unwrap();
     u["contact"]["note"] = json!("moved to floor 3");
-    let _: Value = w.admin.put(&format!("/v1/admin/users/{}", ids[0]), &u["contact"]).unwrap();
-    w.admin.delete(&format!("/v1/admin/groups/harvey/members/{}", ids[1])).unwrap();
+    let _: Value = w
+        .admin
+        .put(&format!("/v1/admin/users/{}", ids[0]), &u["contact"])
+        .unwrap();
+    w.admin
+        .delete(&format!("/v1/admin/groups/harvey/members/{}", ids[1]))
+        .unwrap();
     let r = agent.sync_now().unwrap();
     assert!(!r.counts.full_fetch);
-    assert_eq!((r.counts.updated, r.counts.deleted, r.counts.inserted), (1, 1, 0));
+    assert_eq!(
+        (r.counts.updated, r.counts.deleted, r.counts.inserted),
+        (1, 1, 0)
+    );
     let on_phone = agent.managed_contacts(0, 10_000).unwrap();
     let changed = on_phone.iter().find(|c| c.id == ids[0]).unwrap();
     assert_eq!(changed.data.note.as_deref(), Some("moved to floor 3"));
@@ -77,7 +96,8 @@ fn an_expired_sync_token_falls_back_to_a_full_fetch() {
     let st = agent.state().sync_state().unwrap();
     assert_ne!(st.sync_token.as_deref(), Some(first_token.as_str()));
     let conn = rusqlite::Connection::open(w.path("state.db")).unwrap();
-    conn.execute("UPDATE sync_state SET sync_token = ?1", [&first_token]).unwrap();
+    conn.execute("UPDATE sync_state SET sync_token = ?1", [&first_token])
+        .unwrap();
     w.set_policy("none", &["harvey"], "daily");
     let r = agent.sync_now().unwrap();
     assert!(r.counts.full_fetch);
@@ -117,19 +137,35 @@ fn a_sync_interrupted_after_any_batch_converges_on_the_next_run() {
         agent.sync_now().unwrap();
     }
     w.set_policy("all_groups", &[], "daily");
-    let expected = w.members(&["harvey", "mike", "sales", "engineering", "finance", "legal", "operations", "support", "marketing", "management"]);
+    let expected = w.members(&[
+        "harvey",
+        "mike",
+        "sales",
+        "engineering",
+        "finance",
+        "legal",
+        "operations",
+        "support",
+        "marketing",
+        "management",
+    ]);
     let mut k = 0;
     loop {
         let dir = tempfile::tempdir().unwrap();
         // Each attempt starts from a copy of the phone and state after the first sync.
         for f in ["phone.db", "state.db"] {
             let src = rusqlite::Connection::open(w.path(f)).unwrap();
-            src.execute("VACUUM INTO ?1", [dir.path().join(f).to_str().unwrap()]).unwrap();
+            src.execute("VACUUM INTO ?1", [dir.path().join(f).to_str().unwrap()])
+                .unwrap();
         }
         let store = SqliteStore::open(&dir.path().join("phone.db"), common::ACCOUNT).unwrap();
         let mut config = contacts_agent::AgentConfig::new(dir.path().join("state.db"));
         config.page_size = 200;
-        let failing = FailAfter { inner: store, ok_batches: k, seen: 0 };
+        let failing = FailAfter {
+            inner: store,
+            ok_batches: k,
+            seen: 0,
+        };
         let mut agent = contacts_agent::Agent::open(config.clone(), failing).unwrap();
         let first = agent.sync_now();
         if first.is_ok() {
@@ -156,23 +192,45 @@ fn a_sync_interrupted_after_any_batch_converges_on_the_next_run() {
 fn photos_download_only_when_their_hash_changes() {
     let w = World::new(300);
     let id = w.members(&["harvey"]).into_iter().next().unwrap();
-    let (status, _) = w.admin.raw("PUT", &format!("/v1/admin/users/{id}/photo"), Some(&[0xFF, 0xD8, 1, 2, 3])).unwrap();
+    let (status, _) = w
+        .admin
+        .raw(
+            "PUT",
+            &format!("/v1/admin/users/{id}/photo"),
+            Some(&[0xFF, 0xD8, 1, 2, 3]),
+        )
+        .unwrap();
     assert_eq!(status, 204);
     let mut agent = w.agent();
     agent.sync_now().unwrap();
-    assert_eq!(agent.store().photo(&id).unwrap(), Some(vec![0xFF, 0xD8, 1, 2, 3]));
+    assert_eq!(
+        agent.store().photo(&id).unwrap(),
+        Some(vec![0xFF, 0xD8, 1, 2, 3])
+    );
     // Another field changes: the contact updates, the photo is not fetched again.
     let mut u: Value = w.admin.get(&format!("/v1/admin/users/{id}")).unwrap();
     u["contact"]["title"] = json!("Partner");
-    let _: Value = w.admin.put(&format!("/v1/admin/users/{id}"), &u["contact"]).unwrap();
+    let _: Value = w
+        .admin
+        .put(&format!("/v1/admin/users/{id}"), &u["contact"])
+        .unwrap();
     let r = agent.sync_now().unwrap();
     assert_eq!(r.counts.updated, 1);
     assert!(r.counts.bytes_received < 2_000);
-    let (status, _) = w.admin.raw("PUT", &format!("/v1/admin/users/{id}/photo"), Some(&[9, 9, 9])).unwrap();
+    let (status, _) = w
+        .admin
+        .raw(
+            "PUT",
+            &format!("/v1/admin/users/{id}/photo"),
+            Some(&[9, 9, 9]),
+        )
+        .unwrap();
     assert_eq!(status, 204);
     agent.sync_now().unwrap();
     assert_eq!(agent.store().photo(&id).unwrap(), Some(vec![9, 9, 9]));
-    w.admin.delete(&format!("/v1/admin/users/{id}/photo")).unwrap();
+    w.admin
+        .delete(&format!("/v1/admin/users/{id}/photo"))
+        .unwrap();
     agent.sync_now().unwrap();
     assert_eq!(agent.store().photo(&id).unwrap(), None);
 }
@@ -182,7 +240,10 @@ fn the_console_lists_the_contacts_the_sync_put_on_the_phone() {
     let w = World::new(300);
     let mut agent = w.agent();
     agent.run_due().unwrap();
-    let status: Value = w.admin.get(&format!("/v1/admin/devices/{}/status", w.device)).unwrap();
+    let status: Value = w
+        .admin
+        .get(&format!("/v1/admin/devices/{}/status", w.device))
+        .unwrap();
     let expected = w.members(&["harvey"]);
     assert_eq!(status["contacts_on_device"], json!(expected.len()));
     assert_eq!(status["contacts_verified"], json!(true));
@@ -190,10 +251,23 @@ fn the_console_lists_the_contacts_the_sync_put_on_the_phone() {
     assert_eq!(status["sync_interval"], json!("daily"));
     assert!(status["next_expected_sync"].is_string());
     assert!(status["last_sync"].is_string());
-    let listed: Value = w.admin.get(&format!("/v1/admin/devices/{}/contacts?limit=5000", w.device)).unwrap();
-    let ids: BTreeSet<String> = listed["items"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect();
+    let listed: Value = w
+        .admin
+        .get(&format!(
+            "/v1/admin/devices/{}/contacts?limit=5000",
+            w.device
+        ))
+        .unwrap();
+    let ids: BTreeSet<String> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(ids, expected);
-    assert!(listed["items"][0]["display_name"].as_str().is_some_and(|n| !n.is_empty()));
+    assert!(listed["items"][0]["display_name"]
+        .as_str()
+        .is_some_and(|n| !n.is_empty()));
 }
 
 #[test]
@@ -201,7 +275,11 @@ fn a_policy_naming_a_group_that_does_not_exist_is_refused() {
     let w = World::new(50);
     let (status, body) = w
         .admin
-        .raw("PUT", "/v1/admin/policies/p", Some(br#"{"name":"P","basic_type":"none","additional_groups":["nope"]}"#))
+        .raw(
+            "PUT",
+            "/v1/admin/policies/p",
+            Some(br#"{"name":"P","basic_type":"none","additional_groups":["nope"]}"#),
+        )
         .unwrap();
     assert_eq!(status, 422);
     assert!(String::from_utf8_lossy(&body).contains("does not exist"));
@@ -227,6 +305,8 @@ fn device_and_admin_credentials_do_not_cross() {
         SqliteStore::open_in_memory(common::ACCOUNT).unwrap(),
     )
     .unwrap();
-    let err = other.enroll(&w.server.url(), &w.code, "thief", false).unwrap_err();
+    let err = other
+        .enroll(&w.server.url(), &w.code, "thief", false)
+        .unwrap_err();
     assert!(err.to_string().contains("unknown or already used"), "{err}");
 }

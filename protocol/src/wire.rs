@@ -35,6 +35,10 @@ pub struct ContactsPage {
     /// the device then deletes every managed contact the pages did not name.
     #[serde(default)]
     pub full: bool,
+    /// The policy version the server resolved this set with. When it equals the version the
+    /// device holds, the device skips fetching the policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_version: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,22 +53,33 @@ pub struct Upsert {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusReport {
     pub reported_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_version: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_type: Option<BasicType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_interval: Option<SyncInterval>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_result: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_successful_sync_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_sync_at: Option<String>,
     /// Sync token the phone's contacts correspond to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_token: Option<String>,
     pub managed_count: u64,
     pub managed_fingerprint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_backup_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_backup_result: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_backup_at: Option<String>,
     /// Commands (force sync) this run carried out.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub completed_commands: Vec<String>,
 }
 
@@ -113,12 +128,17 @@ mod tests {
 
     #[test]
     fn redacted_errors_keep_the_category_and_drop_the_value() {
-        let e = serde_json::from_str::<EnrollRequest>(r#"{"enrollment_code": 5, "device_name": "Anna's phone"}"#)
-            .err();
+        let e = serde_json::from_str::<EnrollRequest>(
+            r#"{"enrollment_code": 5, "device_name": "Anna's phone"}"#,
+        )
+        .err();
         let msg = e.map(|e| redacted_json_error(&e)).unwrap_or_default();
         assert!(msg.starts_with("invalid type"), "{msg}");
         assert!(msg.contains("line 1"), "{msg}");
-        let e = serde_json::from_str::<Upsert>(r#"{"id":"1","hash":"h","contact":{"given_name":"Anna Secret"}}"#).err();
+        let e = serde_json::from_str::<Upsert>(
+            r#"{"id":"1","hash":"h","contact":{"given_name":"Anna Secret"}}"#,
+        )
+        .err();
         let msg = e.map(|e| redacted_json_error(&e)).unwrap_or_default();
         assert!(!msg.contains("Secret"), "{msg}");
     }

@@ -15,7 +15,11 @@ pub enum DbError {
         source: rusqlite::Error,
     },
     #[error("server database {path} has schema version {found}, newer than this server ({known})")]
-    TooNew { path: String, found: u32, known: u32 },
+    TooNew {
+        path: String,
+        found: u32,
+        known: u32,
+    },
 }
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
@@ -26,9 +30,12 @@ pub fn open(path: &Path) -> Result<Connection, DbError> {
     };
     let mut conn = Connection::open(path).map_err(err)?;
     conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-    conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
-    conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(err)?;
     let found: u32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(err)?;

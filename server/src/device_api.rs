@@ -22,7 +22,8 @@ fn device(ctx: &Ctx, req: &Request) -> Result<Device, ApiError> {
 
 pub fn enroll(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
     let body: EnrollRequest = req.json()?;
-    let (device_id, token) = repo::enroll(&ctx.conn, body.enrollment_code.trim(), &body.device_name)?;
+    let (device_id, token) =
+        repo::enroll(&ctx.conn, body.enrollment_code.trim(), &body.device_name)?;
     Response::json(201, &EnrollResponse { device_id, token })
 }
 
@@ -45,6 +46,15 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
     let conn = &ctx.conn;
     let (base_token, base, target_token, target, offset) = match since {
         Since::Nothing | Since::Token(_) => {
+            let seq = repo::directory_seq(conn)?;
+            if let Since::Token(t) = &since {
+                match repo::snapshot_seq(conn, &d.id, t)? {
+                    None => return Err(gone()),
+                    // Nothing in the directory changed since this token: same token back.
+                    Some(s) if s == seq => return unchanged(t, d.policy_version),
+                    Some(_) => {}
+                }
+            }
             let (base_token, base) = match since {
                 Since::Token(t) => {
                     let entries = repo::load_snapshot(conn, &d.id, &t)?.ok_or_else(gone)?;
@@ -55,20 +65,19 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
             let current = repo::entitled_entries(conn, &d)?;
             if let (Some(t), Some(b)) = (&base_token, &base) {
                 if *b == current {
-                    // Nothing changed: same token back, no new snapshot.
-                    return Response::json(200, &ContactsPage {
-                        upserts: Vec::new(),
-                        deletes: Vec::new(),
-                        next_token: t.clone(),
-                        more: false,
-                        full: false,
-                    });
+                    // The directory changed, but not for this device.
+                    repo::refresh_snapshot_seq(conn, t, seq)?;
+                    return unchanged(t, d.policy_version);
                 }
             }
-            let target_token = repo::save_snapshot(conn, &d.id, &current)?;
+            let target_token = repo::save_snapshot(conn, &d.id, &current, seq)?;
             (base_token, base, target_token, current, 0)
         }
-        Since::Cursor { base, target, offset } => {
+        Since::Cursor {
+            base,
+            target,
+            offset,
+        } => {
             let base_entries = match &base {
                 Some(t) => Some(repo::load_snapshot(conn, &d.id, t)?.ok_or_else(gone)?),
                 None => None,
@@ -86,6 +95,7 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
         next_token: String::new(),
         more: end < changes.len(),
         full,
+        policy_version: Some(d.policy_version),
     };
     for change in changes.get(offset..end).unwrap_or(&[]) {
         match change {
@@ -109,6 +119,20 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
         target_token
     };
     Response::json(200, &page)
+}
+
+fn unchanged(token: &str, policy_version: u64) -> Result<Response, ApiError> {
+    Response::json(
+        200,
+        &ContactsPage {
+            upserts: Vec::new(),
+            deletes: Vec::new(),
+            next_token: token.to_owned(),
+            more: false,
+            full: false,
+            policy_version: Some(policy_version),
+        },
+    )
 }
 
 pub fn photo(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {

@@ -30,7 +30,12 @@ impl Request {
         let headers = req
             .headers()
             .iter()
-            .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_owned()))
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_ascii_lowercase(),
+                    h.value.as_str().to_owned(),
+                )
+            })
             .collect();
         let mut body = Vec::new();
         req.as_reader()
@@ -73,16 +78,18 @@ impl Request {
     pub fn query_usize(&self, name: &str, default: usize, max: usize) -> Result<usize, ApiError> {
         match self.query(name) {
             None => Ok(default),
-            Some(v) => v
-                .parse::<usize>()
-                .map(|n| n.min(max))
-                .map_err(|_| ApiError::BadRequest(format!("query parameter {name} must be a non-negative integer"))),
+            Some(v) => v.parse::<usize>().map(|n| n.min(max)).map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "query parameter {name} must be a non-negative integer"
+                ))
+            }),
         }
     }
 
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {}", redacted_json_error(&e))))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ApiError::BadRequest(format!("invalid JSON body: {}", redacted_json_error(&e)))
+        })
     }
 }
 
@@ -225,7 +232,10 @@ mod tests {
             headers: vec![],
             body: br#"{"basic_type":"Secret Name"}"#.to_vec(),
         };
-        let err = req.json::<contacts_agent_protocol::Policy>().err().map(|e| e.to_string());
+        let err = req
+            .json::<contacts_agent_protocol::Policy>()
+            .err()
+            .map(|e| e.to_string());
         let msg = err.unwrap_or_default();
         assert!(!msg.contains("Secret"), "{msg}");
         assert!(msg.contains("line 1"), "{msg}");

@@ -58,13 +58,10 @@ impl Server {
             addr: config.bind.clone(),
             reason: e.to_string(),
         })?;
-        let addr = http
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| StartError::Bind {
-                addr: config.bind.clone(),
-                reason: "not an IP socket".into(),
-            })?;
+        let addr = http.server_addr().to_ip().ok_or_else(|| StartError::Bind {
+            addr: config.bind.clone(),
+            reason: "not an IP socket".into(),
+        })?;
         let http = Arc::new(http);
         let mut workers = Vec::new();
         for _ in 0..config.workers.max(1) {

@@ -6,7 +6,10 @@ use clap::Parser;
 use contacts_agent_server::{seed, Config, Server};
 
 #[derive(Parser)]
-#[command(version, about = "Reference MDM server for contacts-agent (admin + device API over HTTP)")]
+#[command(
+    version,
+    about = "Reference MDM server for contacts-agent (admin + device API over HTTP)"
+)]
 struct Args {
     /// SQLite database file (created if missing).
     #[arg(long, default_value = "contacts-server.db")]

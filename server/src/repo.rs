@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{SecondsFormat, Utc};
 use contacts_agent_protocol::hash::sha256_hex;
 use contacts_agent_protocol::{
-    content_hash, BackupInterval, BasicType, ContactData, Policy, PhotoRef, SyncInterval,
+    content_hash, BackupInterval, BasicType, ContactData, PhotoRef, Policy, SyncInterval,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
@@ -95,14 +95,12 @@ pub fn create_user(
     check_contact(&mut contact)?;
     contact.photo = None;
     let body = serde_json::to_string(&contact).map_err(|e| ApiError::Internal(e.to_string()))?;
-    conn.prepare_cached(
-        "INSERT INTO users (id, body, hash, updated_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![id, body, content_hash(&contact), now()])
-    .map_err(|e| match ApiError::from(e) {
-        ApiError::Conflict(_) => ApiError::Conflict(format!("user {id} already exists")),
-        other => other,
-    })?;
+    conn.prepare_cached("INSERT INTO users (id, body, hash, updated_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![id, body, content_hash(&contact), now()])
+        .map_err(|e| match ApiError::from(e) {
+            ApiError::Conflict(_) => ApiError::Conflict(format!("user {id} already exists")),
+            other => other,
+        })?;
     Ok(id)
 }
 
@@ -110,7 +108,9 @@ pub fn create_user(
 pub fn update_user(conn: &Connection, id: &str, mut contact: ContactData) -> Result<(), ApiError> {
     check_contact(&mut contact)?;
     let photo_hash: Option<String> = conn
-        .query_row("SELECT photo_hash FROM users WHERE id = ?1", [id], |r| r.get(0))
+        .query_row("SELECT photo_hash FROM users WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
         .optional()?
         .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
     contact.photo = photo_hash.map(|hash| PhotoRef { hash });
@@ -156,14 +156,15 @@ pub fn delete_user(conn: &Connection, id: &str) -> Result<(), ApiError> {
 }
 
 fn user_groups(conn: &Connection, id: &str) -> Result<Vec<String>, ApiError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT group_id FROM memberships WHERE user_id = ?1 ORDER BY group_id")?;
+    let mut stmt = conn
+        .prepare_cached("SELECT group_id FROM memberships WHERE user_id = ?1 ORDER BY group_id")?;
     let rows = stmt.query_map([id], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 fn parse_contact(body: &str) -> Result<ContactData, ApiError> {
-    serde_json::from_str(body).map_err(|e| ApiError::Internal(format!("stored contact unreadable: {e}")))
+    serde_json::from_str(body)
+        .map_err(|e| ApiError::Internal(format!("stored contact unreadable: {e}")))
 }
 
 pub fn get_user(conn: &Connection, id: &str) -> Result<User, ApiError> {
@@ -189,7 +190,10 @@ pub fn list_users(
     offset: usize,
     limit: usize,
 ) -> Result<(u64, Vec<User>), ApiError> {
-    let pattern = format!("%{}%", q.unwrap_or("").to_lowercase().replace(['%', '_'], ""));
+    let pattern = format!(
+        "%{}%",
+        q.unwrap_or("").to_lowercase().replace(['%', '_'], "")
+    );
     let total: i64 = conn.query_row(
         "SELECT COUNT(*) FROM users WHERE lower(body) LIKE ?1",
         [&pattern],
@@ -226,11 +230,14 @@ pub fn create_group(conn: &Connection, id: Option<String>, name: &str) -> Result
     if name.trim().is_empty() {
         return Err(ApiError::Unprocessable("a group needs a name".into()));
     }
-    conn.execute("INSERT INTO groups (id, name) VALUES (?1, ?2)", params![id, name.trim()])
-        .map_err(|e| match ApiError::from(e) {
-            ApiError::Conflict(_) => ApiError::Conflict("a group with that id or name exists".into()),
-            other => other,
-        })?;
+    conn.execute(
+        "INSERT INTO groups (id, name) VALUES (?1, ?2)",
+        params![id, name.trim()],
+    )
+    .map_err(|e| match ApiError::from(e) {
+        ApiError::Conflict(_) => ApiError::Conflict("a group with that id or name exists".into()),
+        other => other,
+    })?;
     Ok(id)
 }
 
@@ -274,8 +281,8 @@ pub fn delete_group(tx: &Transaction, id: &str) -> Result<(), ApiError> {
 
 pub fn group_members(conn: &Connection, id: &str) -> Result<Vec<String>, ApiError> {
     get_group(conn, id)?;
-    let mut stmt =
-        conn.prepare_cached("SELECT user_id FROM memberships WHERE group_id = ?1 ORDER BY user_id")?;
+    let mut stmt = conn
+        .prepare_cached("SELECT user_id FROM memberships WHERE group_id = ?1 ORDER BY user_id")?;
     let rows = stmt.query_map([id], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -294,7 +301,9 @@ pub fn remove_member(conn: &Connection, group: &str, user: &str) -> Result<(), A
         params![group, user],
     )?;
     if n == 0 {
-        return Err(ApiError::NotFound(format!("user {user} is not in group {group}")));
+        return Err(ApiError::NotFound(format!(
+            "user {user} is not in group {group}"
+        )));
     }
     Ok(())
 }
@@ -378,14 +387,19 @@ fn check_policy(conn: &Connection, p: &PolicyInput) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn create_policy(conn: &Connection, id: Option<String>, p: &PolicyInput) -> Result<String, ApiError> {
+pub fn create_policy(
+    conn: &Connection,
+    id: Option<String>,
+    p: &PolicyInput,
+) -> Result<String, ApiError> {
     check_policy(conn, p)?;
     let id = match id {
         Some(id) => id,
         None => format!("p-{}", random_hex(6)?),
     };
     check_id(&id)?;
-    let groups = serde_json::to_string(&p.additional_groups).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let groups = serde_json::to_string(&p.additional_groups)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     conn.execute(
         "INSERT INTO policies (id, name, basic_type, additional_groups, sync_interval, backup_interval, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -401,7 +415,8 @@ pub fn create_policy(conn: &Connection, id: Option<String>, p: &PolicyInput) -> 
 /// Changes a policy; every device on it gets a new policy version (it re-applies it).
 pub fn update_policy(conn: &Connection, id: &str, p: &PolicyInput) -> Result<(), ApiError> {
     check_policy(conn, p)?;
-    let groups = serde_json::to_string(&p.additional_groups).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let groups = serde_json::to_string(&p.additional_groups)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let n = conn.execute(
         "UPDATE policies SET name = ?2, basic_type = ?3, additional_groups = ?4, sync_interval = ?5,
                 backup_interval = ?6, updated_at = ?7 WHERE id = ?1",
@@ -417,11 +432,23 @@ pub fn update_policy(conn: &Connection, id: &str, p: &PolicyInput) -> Result<(),
     Ok(())
 }
 
-fn policy_from_row(r: &rusqlite::Row) -> rusqlite::Result<(String, String, String, String, String, String, String)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+fn policy_from_row(
+    r: &rusqlite::Row,
+) -> rusqlite::Result<(String, String, String, String, String, String, String)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
 }
 
-fn build_policy(row: (String, String, String, String, String, String, String)) -> Result<PolicyRecord, ApiError> {
+fn build_policy(
+    row: (String, String, String, String, String, String, String),
+) -> Result<PolicyRecord, ApiError> {
     let (id, name, basic, groups, sync, backup, updated_at) = row;
     Ok(PolicyRecord {
         id,
@@ -439,7 +466,9 @@ const POLICY_COLUMNS: &str =
     "id, name, basic_type, additional_groups, sync_interval, backup_interval, updated_at";
 
 pub fn list_policies(conn: &Connection) -> Result<Vec<PolicyRecord>, ApiError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {POLICY_COLUMNS} FROM policies ORDER BY name"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {POLICY_COLUMNS} FROM policies ORDER BY name"
+    ))?;
     let rows = stmt
         .query_map([], policy_from_row)?
         .collect::<Result<Vec<_>, _>>()?;
@@ -471,7 +500,11 @@ pub struct Device {
     pub created_at: String,
 }
 
-pub fn create_device(conn: &Connection, name: &str, user_id: Option<&str>) -> Result<(String, String), ApiError> {
+pub fn create_device(
+    conn: &Connection,
+    name: &str,
+    user_id: Option<&str>,
+) -> Result<(String, String), ApiError> {
     if let Some(u) = user_id {
         get_user(conn, u)?;
     }
@@ -538,11 +571,17 @@ pub fn get_device(conn: &Connection, id: &str) -> Result<Device, ApiError> {
 
 pub fn list_devices(conn: &Connection) -> Result<Vec<Device>, ApiError> {
     let mut stmt = conn.prepare_cached("SELECT id FROM devices ORDER BY created_at, id")?;
-    let ids: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let ids: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     ids.iter().map(|id| get_device(conn, id)).collect()
 }
 
-pub fn assign_policy(conn: &Connection, device: &str, policy: Option<&str>) -> Result<(), ApiError> {
+pub fn assign_policy(
+    conn: &Connection,
+    device: &str,
+    policy: Option<&str>,
+) -> Result<(), ApiError> {
     if let Some(p) = policy {
         get_policy(conn, p)?;
     }
@@ -591,7 +630,8 @@ pub fn entitled_entries(conn: &Connection, d: &Device) -> Result<Entries, ApiErr
     let all: Vec<String> = list_groups(conn)?.into_iter().map(|g| g.id).collect();
     let groups: BTreeSet<String> =
         entitled_groups(policy.basic_type, &policy.additional_groups, &mine, &all);
-    let groups_json = serde_json::to_string(&groups).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let groups_json =
+        serde_json::to_string(&groups).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut stmt = conn.prepare_cached(
         "SELECT u.id, u.hash FROM users u
          WHERE EXISTS (SELECT 1 FROM memberships m
@@ -604,27 +644,60 @@ pub fn entitled_entries(conn: &Connection, d: &Device) -> Result<Entries, ApiErr
 
 // ------------------------------------------------------------------------------ snapshots
 
-pub fn save_snapshot(conn: &Connection, device: &str, entries: &Entries) -> Result<String, ApiError> {
+pub fn directory_seq(conn: &Connection) -> Result<i64, ApiError> {
+    Ok(conn
+        .prepare_cached("SELECT directory_seq FROM meta")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// The directory version a snapshot was taken at, if the device owns it.
+pub fn snapshot_seq(conn: &Connection, device: &str, token: &str) -> Result<Option<i64>, ApiError> {
+    Ok(conn
+        .prepare_cached("SELECT directory_seq FROM snapshots WHERE token = ?1 AND device_id = ?2")?
+        .query_row(params![token, device], |r| r.get(0))
+        .optional()?)
+}
+
+/// Marks a snapshot as still exact at directory version `seq`.
+pub fn refresh_snapshot_seq(conn: &Connection, token: &str, seq: i64) -> Result<(), ApiError> {
+    conn.prepare_cached("UPDATE snapshots SET directory_seq = ?2 WHERE token = ?1")?
+        .execute(params![token, seq])?;
+    Ok(())
+}
+
+/// Stores what the device is being sent, taken at directory version `seq` (read before
+/// the entries were computed, so a concurrent change makes the next sync look again).
+pub fn save_snapshot(
+    conn: &Connection,
+    device: &str,
+    entries: &Entries,
+    seq: i64,
+) -> Result<String, ApiError> {
     let token = format!("s{}", random_hex(16)?);
-    let seq: i64 = conn.query_row(
+    let next: i64 = conn.query_row(
         "SELECT COALESCE(MAX(seq), 0) + 1 FROM snapshots WHERE device_id = ?1",
         [device],
         |r| r.get(0),
     )?;
     conn.execute(
-        "INSERT INTO snapshots (token, device_id, seq, created_at, entries) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![token, device, seq, now(), snapshot::encode(entries)],
+        "INSERT INTO snapshots (token, device_id, seq, created_at, entries, directory_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![token, device, next, now(), snapshot::encode(entries), seq],
     )?;
     // Keep the newest few and the one the device last reported holding.
     conn.execute(
         "DELETE FROM snapshots WHERE device_id = ?1 AND seq <= ?2
            AND token IS NOT (SELECT json_extract(report, '$.sync_token') FROM device_status WHERE device_id = ?1)",
-        params![device, seq - KEEP_SNAPSHOTS],
+        params![device, next - KEEP_SNAPSHOTS],
     )?;
     Ok(token)
 }
 
-pub fn load_snapshot(conn: &Connection, device: &str, token: &str) -> Result<Option<Entries>, ApiError> {
+pub fn load_snapshot(
+    conn: &Connection,
+    device: &str,
+    token: &str,
+) -> Result<Option<Entries>, ApiError> {
     let blob: Option<Vec<u8>> = conn
         .query_row(
             "SELECT entries FROM snapshots WHERE token = ?1 AND device_id = ?2",
@@ -640,7 +713,10 @@ pub fn load_snapshot(conn: &Connection, device: &str, token: &str) -> Result<Opt
     }
 }
 
-pub fn contact_body(conn: &Connection, id: &str) -> Result<Option<(String, ContactData)>, ApiError> {
+pub fn contact_body(
+    conn: &Connection,
+    id: &str,
+) -> Result<Option<(String, ContactData)>, ApiError> {
     let row: Option<(String, String)> = conn
         .prepare_cached("SELECT hash, body FROM users WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -668,7 +744,11 @@ pub fn force_sync(conn: &Connection, device: &str) -> Result<String, ApiError> {
     Ok(id)
 }
 
-pub fn commands(conn: &Connection, device: &str, pending_only: bool) -> Result<Vec<CommandRecord>, ApiError> {
+pub fn commands(
+    conn: &Connection,
+    device: &str,
+    pending_only: bool,
+) -> Result<Vec<CommandRecord>, ApiError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, kind, issued_at, completed_at FROM commands
          WHERE device_id = ?1 AND (?2 = 0 OR completed_at IS NULL) ORDER BY issued_at, id",

@@ -38,9 +38,15 @@ mod tests {
         let mine = s(&["sales"]);
         let extra = s(&["harvey", "mike"]);
         let none = entitled_groups(BasicType::None, &extra, &mine, &all);
-        assert_eq!(none, ["harvey", "mike"].iter().map(|x| x.to_string()).collect());
+        assert_eq!(
+            none,
+            ["harvey", "mike"].iter().map(|x| x.to_string()).collect()
+        );
         let user = entitled_groups(BasicType::UserGroups, &s(&["mike"]), &mine, &all);
-        assert_eq!(user, ["mike", "sales"].iter().map(|x| x.to_string()).collect());
+        assert_eq!(
+            user,
+            ["mike", "sales"].iter().map(|x| x.to_string()).collect()
+        );
         let every = entitled_groups(BasicType::AllGroups, &[], &mine, &all);
         assert_eq!(every.len(), 4);
         assert!(entitled_groups(BasicType::None, &[], &mine, &all).is_empty());

@@ -50,8 +50,16 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/v1/admin/groups/{id}", admin::get_group),
     r("DELETE", "/v1/admin/groups/{id}", admin::delete_group),
     r("GET", "/v1/admin/groups/{id}/members", admin::members),
-    r("PUT", "/v1/admin/groups/{id}/members/{user_id}", admin::add_member),
-    r("DELETE", "/v1/admin/groups/{id}/members/{user_id}", admin::remove_member),
+    r(
+        "PUT",
+        "/v1/admin/groups/{id}/members/{user_id}",
+        admin::add_member,
+    ),
+    r(
+        "DELETE",
+        "/v1/admin/groups/{id}/members/{user_id}",
+        admin::remove_member,
+    ),
     r("GET", "/v1/admin/policies", admin::list_policies),
     r("POST", "/v1/admin/policies", admin::create_policy),
     r("GET", "/v1/admin/policies/{id}", admin::get_policy),
@@ -62,8 +70,16 @@ pub const ROUTES: &[Route] = &[
     r("PUT", "/v1/admin/devices/{id}/policy", admin::assign_policy),
     r("POST", "/v1/admin/devices/{id}/sync", admin::force_sync),
     r("GET", "/v1/admin/devices/{id}/status", admin::device_status),
-    r("GET", "/v1/admin/devices/{id}/contacts", admin::device_contacts),
-    r("GET", "/v1/admin/devices/{id}/commands", admin::device_commands),
+    r(
+        "GET",
+        "/v1/admin/devices/{id}/contacts",
+        admin::device_contacts,
+    ),
+    r(
+        "GET",
+        "/v1/admin/devices/{id}/commands",
+        admin::device_commands,
+    ),
 ];
 
 pub fn dispatch(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {

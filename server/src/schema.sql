@@ -69,3 +69,23 @@ CREATE TABLE snapshots (
     entries    BLOB NOT NULL
 );
 CREATE INDEX snapshots_device ON snapshots (device_id, seq);
+
+-- One counter for "anything that can change what some device is entitled to". A sync
+-- token whose snapshot was taken at the current value needs no recomputation: the
+-- no-change sync is a primary-key lookup.
+CREATE TABLE meta (
+    singleton     INTEGER PRIMARY KEY CHECK (singleton = 1),
+    directory_seq INTEGER NOT NULL
+);
+INSERT INTO meta (singleton, directory_seq) VALUES (1, 1);
+ALTER TABLE snapshots ADD COLUMN directory_seq INTEGER NOT NULL DEFAULT 0;
+
+CREATE TRIGGER users_ins AFTER INSERT ON users BEGIN UPDATE meta SET directory_seq = directory_seq + 1; END;
+CREATE TRIGGER users_upd AFTER UPDATE ON users BEGIN UPDATE meta SET directory_seq = directory_seq + 1; END;
+CREATE TRIGGER users_del AFTER DELETE ON users BEGIN UPDATE meta SET directory_seq = directory_seq + 1; END;
+CREATE TRIGGER groups_del AFTER DELETE ON groups BEGIN UPDATE meta SET directory_seq = directory_seq + 1; END;
+CREATE TRIGGER memberships_ins AFTER INSERT ON memberships BEGIN UPDATE meta SET directory_seq = directory_seq + 1; END;
+CREATE TRIGGER memberships_del AFTER DELETE ON memberships BEGIN UPDATE meta SET directory_seq = directory_seq + 1; END;
+CREATE TRIGGER policies_upd AFTER UPDATE ON policies BEGIN UPDATE meta SET directory_seq = directory_seq + 1; END;
+CREATE TRIGGER devices_upd AFTER UPDATE OF user_id, policy_id, policy_version ON devices
+    BEGIN UPDATE meta SET directory_seq = directory_seq + 1; END;

@@ -22,20 +22,86 @@ pub const GROUPS: &[(&str, &str)] = &[
 ];
 
 const GIVEN: &[&str] = &[
-    "Anna", "Piotr", "Katarzyna", "Tomasz", "Małgorzata", "Paweł", "Agnieszka", "Michał",
-    "Zofia", "Łukasz", "Ewa", "Grzegorz", "Joanna", "Krzysztof", "Magdalena", "Marek",
-    "Harvey", "Mike", "Jessica", "Louis", "Donna", "Rachel", "Emma", "Noah", "Olivia", "Liam",
-    "Sofía", "José", "Zoë", "Björn", "Chloé", "Søren", "Ana", "Mateo", "Amélie", "Jürgen",
+    "Anna",
+    "Piotr",
+    "Katarzyna",
+    "Tomasz",
+    "Małgorzata",
+    "Paweł",
+    "Agnieszka",
+    "Michał",
+    "Zofia",
+    "Łukasz",
+    "Ewa",
+    "Grzegorz",
+    "Joanna",
+    "Krzysztof",
+    "Magdalena",
+    "Marek",
+    "Harvey",
+    "Mike",
+    "Jessica",
+    "Louis",
+    "Donna",
+    "Rachel",
+    "Emma",
+    "Noah",
+    "Olivia",
+    "Liam",
+    "Sofía",
+    "José",
+    "Zoë",
+    "Björn",
+    "Chloé",
+    "Søren",
+    "Ana",
+    "Mateo",
+    "Amélie",
+    "Jürgen",
 ];
 const FAMILY: &[&str] = &[
-    "Nowak", "Kowalski", "Wiśniewska", "Wójcik", "Kowalczyk", "Kamiński", "Lewandowska",
-    "Zieliński", "Szymańska", "Woźniak", "Dąbrowski", "Kozłowska", "Jankowski", "Mazur",
-    "Specter", "Ross", "Pearson", "Litt", "Paulsen", "Zane", "Smith", "Johnson", "García",
-    "Müller", "O'Brien", "Nguyen", "Rossi", "Dubois", "Andersen", "Fernández",
+    "Nowak",
+    "Kowalski",
+    "Wiśniewska",
+    "Wójcik",
+    "Kowalczyk",
+    "Kamiński",
+    "Lewandowska",
+    "Zieliński",
+    "Szymańska",
+    "Woźniak",
+    "Dąbrowski",
+    "Kozłowska",
+    "Jankowski",
+    "Mazur",
+    "Specter",
+    "Ross",
+    "Pearson",
+    "Litt",
+    "Paulsen",
+    "Zane",
+    "Smith",
+    "Johnson",
+    "García",
+    "Müller",
+    "O'Brien",
+    "Nguyen",
+    "Rossi",
+    "Dubois",
+    "Andersen",
+    "Fernández",
 ];
 const TITLES: &[&str] = &[
-    "Associate", "Senior Associate", "Partner", "Analyst", "Engineer", "Manager", "Director",
-    "Specialist", "Coordinator", "Consultant",
+    "Associate",
+    "Senior Associate",
+    "Partner",
+    "Analyst",
+    "Engineer",
+    "Manager",
+    "Director",
+    "Specialist",
+    "Coordinator",
+    "Consultant",
 ];
 const CITIES: &[(&str, &str)] = &[
     ("Warszawa", "00-001"),
@@ -75,21 +141,44 @@ pub fn person(i: usize, rng_seed: u64) -> ContactData {
     let given = GIVEN[rng.below(GIVEN.len())];
     let family = FAMILY[rng.below(FAMILY.len())];
     let mut phones = vec![Phone {
-        number: format!("+48 5{:02} {:03} {:03}", i / 1_000_000 % 100, i / 1000 % 1000, i % 1000),
+        number: format!(
+            "+48 5{:02} {:03} {:03}",
+            i / 1_000_000 % 100,
+            i / 1000 % 1000,
+            i % 1000
+        ),
         kind: PhoneKind::Mobile,
     }];
     if rng.chance(40) {
         phones.push(Phone {
-            number: format!("+48 22 {:03} {:02} {:02}", i % 1000, i / 1000 % 100, i / 100_000 % 100),
+            number: format!(
+                "+48 22 {:03} {:02} {:02}",
+                i % 1000,
+                i / 1000 % 100,
+                i / 100_000 % 100
+            ),
             kind: PhoneKind::Work,
         });
     }
     let ascii = |s: &str| -> String {
         s.chars()
             .map(|c| match c {
-                'ą' => 'a', 'ć' => 'c', 'ę' => 'e', 'ł' | 'Ł' => 'l', 'ń' => 'n', 'ó' => 'o',
-                'ś' => 's', 'ź' | 'ż' => 'z', 'é' => 'e', 'ü' => 'u', 'ë' => 'e', 'ö' => 'o',
-                'ø' => 'o', 'í' => 'i', 'á' => 'a', '\'' => '-',
+                'ą' => 'a',
+                'ć' => 'c',
+                'ę' => 'e',
+                'ł' | 'Ł' => 'l',
+                'ń' => 'n',
+                'ó' => 'o',
+                'ś' => 's',
+                'ź' | 'ż' => 'z',
+                'é' => 'e',
+                'ü' => 'u',
+                'ë' => 'e',
+                'ö' => 'o',
+                'ø' => 'o',
+                'í' => 'i',
+                'á' => 'a',
+                '\'' => '-',
                 c => c.to_ascii_lowercase(),
             })
             .collect()
@@ -104,7 +193,11 @@ pub fn person(i: usize, rng_seed: u64) -> ContactData {
         title: Some(TITLES[rng.below(TITLES.len())].into()),
         phones,
         emails: vec![Email {
-            address: format!("{}.{}.{i}@pearson-hardman.example", ascii(given), ascii(family)),
+            address: format!(
+                "{}.{}.{i}@pearson-hardman.example",
+                ascii(given),
+                ascii(family)
+            ),
             kind: EmailKind::Work,
         }],
         address: rng.chance(30).then(|| PostalAddress {
@@ -114,7 +207,9 @@ pub fn person(i: usize, rng_seed: u64) -> ContactData {
             postcode: postcode.into(),
             country: "Poland".into(),
         }),
-        note: rng.chance(10).then(|| format!("Desk {}; floor {}", i % 90, i % 12)),
+        note: rng
+            .chance(10)
+            .then(|| format!("Desk {}; floor {}", i % 90, i % 12)),
         photo: None,
     }
 }
@@ -158,8 +253,10 @@ pub fn seed_company(conn: &mut Connection, users: usize, seed: u64) -> Result<Se
         let id = user_id(i);
         repo::create_user(&tx, Some(id.clone()), contact)?;
         for g in groups {
-            tx.prepare_cached("INSERT OR IGNORE INTO memberships (group_id, user_id) VALUES (?1, ?2)")?
-                .execute([g, id.as_str()])?;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO memberships (group_id, user_id) VALUES (?1, ?2)",
+            )?
+            .execute([g, id.as_str()])?;
             memberships += 1;
         }
     }

@@ -150,7 +150,11 @@ mod tests {
         let c = cursor(None, &t, 500);
         assert_eq!(
             parse_since(Some(&c)),
-            Some(Since::Cursor { base: None, target: t.clone(), offset: 500 })
+            Some(Since::Cursor {
+                base: None,
+                target: t.clone(),
+                offset: 500
+            })
         );
         assert_eq!(parse_since(Some("garbage")), None);
         assert_eq!(parse_since(Some("p.-.x.1")), None);

@@ -8,7 +8,9 @@ use contacts_agent_server::routes::ROUTES;
 use serde_json::Value;
 
 fn spec() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml"))
+            .unwrap();
     serde_yaml_ng::from_str(&text).unwrap()
 }
 
@@ -31,12 +33,20 @@ fn the_spec_lists_exactly_the_servers_routes() {
             }
         }
     }
-    let served: BTreeSet<(String, String)> =
-        ROUTES.iter().map(|r| (r.method.to_owned(), r.pattern.to_owned())).collect();
+    let served: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.pattern.to_owned()))
+        .collect();
     let missing: Vec<_> = served.difference(&documented).collect();
     let extra: Vec<_> = documented.difference(&served).collect();
-    assert!(missing.is_empty(), "served but not in docs/openapi.yaml: {missing:?}");
-    assert!(extra.is_empty(), "in docs/openapi.yaml but not served: {extra:?}");
+    assert!(
+        missing.is_empty(),
+        "served but not in docs/openapi.yaml: {missing:?}"
+    );
+    assert!(
+        extra.is_empty(),
+        "in docs/openapi.yaml but not served: {extra:?}"
+    );
 }
 
 fn refs(v: &Value, out: &mut Vec<String>) {
@@ -63,7 +73,9 @@ fn the_spec_is_openapi_3_1_and_every_reference_resolves() {
     refs(&spec, &mut all);
     assert!(all.len() > 50);
     for r in all {
-        let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("external ref {r}"));
+        let pointer = r
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("external ref {r}"));
         assert!(spec.pointer(pointer).is_some(), "dangling reference {r}");
     }
     for (path, item) in spec["paths"].as_object().unwrap() {
@@ -71,8 +83,14 @@ fn the_spec_is_openapi_3_1_and_every_reference_resolves() {
             if method == "parameters" {
                 continue;
             }
-            assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} has no responses");
-            assert!(op["operationId"].is_string(), "{method} {path} has no operationId");
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path} has no responses"
+            );
+            assert!(
+                op["operationId"].is_string(),
+                "{method} {path} has no operationId"
+            );
         }
     }
 }
@@ -87,16 +105,32 @@ fn the_wire_enums_match_the_spec() {
         .map(|b| b.as_str().to_owned())
         .collect();
     assert_eq!(strings(&schemas["BasicType"]["enum"]), basic);
-    let sync: BTreeSet<String> = [SyncInterval::Disabled, SyncInterval::Daily, SyncInterval::Weekly, SyncInterval::Monthly]
-        .iter()
-        .map(|b| b.as_str().to_owned())
-        .collect();
+    let sync: BTreeSet<String> = [
+        SyncInterval::Disabled,
+        SyncInterval::Daily,
+        SyncInterval::Weekly,
+        SyncInterval::Monthly,
+    ]
+    .iter()
+    .map(|b| b.as_str().to_owned())
+    .collect();
     assert_eq!(strings(&schemas["SyncInterval"]["enum"]), sync);
-    let backup: BTreeSet<String> = [BackupInterval::Off, BackupInterval::Daily, BackupInterval::Weekly, BackupInterval::Monthly]
-        .iter()
-        .map(|b| b.as_str().to_owned())
-        .collect();
+    let backup: BTreeSet<String> = [
+        BackupInterval::Off,
+        BackupInterval::Daily,
+        BackupInterval::Weekly,
+        BackupInterval::Monthly,
+    ]
+    .iter()
+    .map(|b| b.as_str().to_owned())
+    .collect();
     assert_eq!(strings(&schemas["BackupInterval"]["enum"]), backup);
-    let phone: BTreeSet<String> = PhoneKind::ALL.iter().map(|k| k.as_str().to_owned()).collect();
-    assert_eq!(strings(&schemas["Phone"]["properties"]["kind"]["enum"]), phone);
+    let phone: BTreeSet<String> = PhoneKind::ALL
+        .iter()
+        .map(|k| k.as_str().to_owned())
+        .collect();
+    assert_eq!(
+        strings(&schemas["Phone"]["properties"]["kind"]["enum"]),
+        phone
+    );
 }

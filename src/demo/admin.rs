@@ -60,7 +60,12 @@ impl AdminClient {
     }
 
     /// Sends and returns the raw status and body, for tests of error answers.
-    pub fn raw(&self, method: &'static str, path: &str, body: Option<&[u8]>) -> Result<(u16, Vec<u8>), AdminError> {
+    pub fn raw(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<(u16, Vec<u8>), AdminError> {
         let url = format!("{}{}", self.base, path);
         let auth = format!("Bearer {}", self.token);
         let err = |e: ureq::Error| AdminError::Request {
@@ -70,7 +75,11 @@ impl AdminClient {
         };
         let mut resp = match (method, body) {
             ("GET", _) => self.agent.get(&url).header("Authorization", &auth).call(),
-            ("DELETE", _) => self.agent.delete(&url).header("Authorization", &auth).call(),
+            ("DELETE", _) => self
+                .agent
+                .delete(&url)
+                .header("Authorization", &auth)
+                .call(),
             ("POST", b) => self
                 .agent
                 .post(&url)
@@ -90,7 +99,12 @@ impl AdminClient {
         Ok((status, bytes))
     }
 
-    fn call<T: DeserializeOwned>(&self, method: &'static str, path: &str, body: Option<&Value>) -> Result<T, AdminError> {
+    fn call<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<T, AdminError> {
         let payload = body.map(|b| b.to_string().into_bytes());
         let (status, bytes) = self.raw(method, path, payload.as_deref())?;
         if !(200..300).contains(&status) {
@@ -101,7 +115,11 @@ impl AdminClient {
                 body: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
             });
         }
-        let bytes = if bytes.is_empty() { b"null".to_vec() } else { bytes };
+        let bytes = if bytes.is_empty() {
+            b"null".to_vec()
+        } else {
+            bytes
+        };
         serde_json::from_slice(&bytes).map_err(|e| AdminError::Request {
             method,
             path: path.to_owned(),

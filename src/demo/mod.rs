@@ -78,14 +78,26 @@ fn random_token() -> Result<String, DemoError> {
 }
 
 fn personal(i: usize) -> ContactData {
-    let names = [("Mama", ""), ("Dentist", "Dr Kowal"), ("Pizza", "Roma"), ("Jan", "Sąsiad"), ("Ola", "Z Siłowni")];
+    let names = [
+        ("Mama", ""),
+        ("Dentist", "Dr Kowal"),
+        ("Pizza", "Roma"),
+        ("Jan", "Sąsiad"),
+        ("Ola", "Z Siłowni"),
+    ];
     let (g, f) = names[i % names.len()];
     ContactData {
         given_name: g.into(),
         family_name: f.into(),
         display_name: format!("{g} {f}").trim().into(),
-        phones: vec![Phone { number: format!("+48 700 000 00{i}"), kind: PhoneKind::Home }],
-        emails: vec![Email { address: format!("personal{i}@home.example"), kind: EmailKind::Home }],
+        phones: vec![Phone {
+            number: format!("+48 700 000 00{i}"),
+            kind: PhoneKind::Home,
+        }],
+        emails: vec![Email {
+            address: format!("personal{i}@home.example"),
+            kind: EmailKind::Home,
+        }],
         ..Default::default()
     }
 }
@@ -103,7 +115,9 @@ impl Walk<'_> {
     }
 
     fn members(&self, group: &str) -> Result<BTreeSet<String>, DemoError> {
-        let ids: Vec<String> = self.admin.get(&format!("/v1/admin/groups/{group}/members"))?;
+        let ids: Vec<String> = self
+            .admin
+            .get(&format!("/v1/admin/groups/{group}/members"))?;
         Ok(ids.into_iter().collect())
     }
 
@@ -127,10 +141,25 @@ impl Walk<'_> {
         let ran = agent.run_due()?;
         match ran.sync {
             Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(DemoError::Check { step, what: format!("the sync failed: {e}") }),
-            None => return Err(DemoError::Check { step, what: "no sync was due".into() }),
+            Some(Err(e)) => {
+                return Err(DemoError::Check {
+                    step,
+                    what: format!("the sync failed: {e}"),
+                })
+            }
+            None => {
+                return Err(DemoError::Check {
+                    step,
+                    what: "no sync was due".into(),
+                })
+            }
         }
-        let held: BTreeSet<String> = agent.store().managed_index()?.into_iter().map(|e| e.id).collect();
+        let held: BTreeSet<String> = agent
+            .store()
+            .managed_index()?
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
         if &held != expected {
             let missing = expected.difference(&held).count();
             let extra = held.difference(expected).count();
@@ -141,13 +170,25 @@ impl Walk<'_> {
         }
         let personal_now = agent.store().personal_fingerprint()?;
         if personal_now != self.personal_before {
-            return Err(DemoError::Check { step, what: "personal contacts changed".into() });
-        }
-        let status: Value = self.admin.get(&format!("/v1/admin/devices/{}/status", self.device))?;
-        if status["contacts_on_device"].as_u64() != Some(expected.len() as u64) || status["contacts_verified"] != json!(true) {
             return Err(DemoError::Check {
                 step,
-                what: format!("the console shows {} contacts (verified: {}), expected {}", status["contacts_on_device"], status["contacts_verified"], expected.len()),
+                what: "personal contacts changed".into(),
+            });
+        }
+        let status: Value = self
+            .admin
+            .get(&format!("/v1/admin/devices/{}/status", self.device))?;
+        if status["contacts_on_device"].as_u64() != Some(expected.len() as u64)
+            || status["contacts_verified"] != json!(true)
+        {
+            return Err(DemoError::Check {
+                step,
+                what: format!(
+                    "the console shows {} contacts (verified: {}), expected {}",
+                    status["contacts_on_device"],
+                    status["contacts_verified"],
+                    expected.len()
+                ),
             });
         }
         self.say(&format!(
@@ -181,7 +222,11 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     let (workdir, cleanup) = match opts.workdir {
         Some(d) => (d, false),
         None => {
-            let d = std::env::temp_dir().join(format!("contacts-agent-demo-{}-{}", std::process::id(), random_token()?.get(..8).unwrap_or("x")));
+            let d = std::env::temp_dir().join(format!(
+                "contacts-agent-demo-{}-{}",
+                std::process::id(),
+                random_token()?.get(..8).unwrap_or("x")
+            ));
             (d, true)
         }
     };
@@ -199,7 +244,13 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
         workers: 4,
     })
     .map_err(setup_err)?;
-    let _ = writeln!(out, "Reference server on {} with {} seeded users in {} groups", server.url(), opts.users, seed::GROUPS.len());
+    let _ = writeln!(
+        out,
+        "Reference server on {} with {} seeded users in {} groups",
+        server.url(),
+        opts.users,
+        seed::GROUPS.len()
+    );
     let admin = AdminClient::new(&server.url(), &admin_token);
 
     // The phone's user: someone in exactly two groups, neither of them Harvey or Mike.
@@ -216,7 +267,11 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     let user_id = user["id"].as_str().unwrap_or_default().to_owned();
     let user_groups: Vec<String> = user["groups"]
         .as_array()
-        .map(|g| g.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .map(|g| {
+            g.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     let extra_group = seed::GROUPS
         .iter()
@@ -229,9 +284,18 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
         &json!({ "id": "demo", "name": "Demo policy", "basic_type": "none",
                  "additional_groups": ["harvey", "mike"], "sync_interval": "daily", "backup_interval": "off" }),
     )?;
-    let created: Value = admin.post("/v1/admin/devices", &json!({ "name": "Demo phone", "user_id": user_id, "policy_id": "demo" }))?;
-    let device = created["device"]["id"].as_str().unwrap_or_default().to_owned();
-    let code = created["enrollment_code"].as_str().unwrap_or_default().to_owned();
+    let created: Value = admin.post(
+        "/v1/admin/devices",
+        &json!({ "name": "Demo phone", "user_id": user_id, "policy_id": "demo" }),
+    )?;
+    let device = created["device"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let code = created["enrollment_code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
 
     let mut store = SqliteStore::open(&workdir.join("phone.db"), ACCOUNT_TYPE)?;
     for i in 0..5 {
@@ -243,13 +307,21 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     agent.enroll(&server.url(), &code, "Demo phone", true)?;
     let _ = writeln!(out, "Enrolled device {device} (its user is in groups {}); the phone holds {} personal contacts\n", user_groups.join(" and "), personal_before.0);
 
-    let mut walk = Walk { out, admin, device: device.clone(), personal_before };
+    let mut walk = Walk {
+        out,
+        admin,
+        device: device.clone(),
+        personal_before,
+    };
 
     walk.say("(a) No contacts + additional groups Harvey and Mike");
     let expected = &walk.members("harvey")? | &walk.members("mike")?;
     walk.check("a", &mut agent, &expected)?;
 
-    walk.say(&format!("\n(b) Contacts from the user's groups ({}) + additional group {extra_group}", user_groups.join(", ")));
+    walk.say(&format!(
+        "\n(b) Contacts from the user's groups ({}) + additional group {extra_group}",
+        user_groups.join(", ")
+    ));
     walk.set_policy("user_groups", &[extra_group])?;
     let mut expected = walk.members(extra_group)?;
     for g in &user_groups {
@@ -270,28 +342,46 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     for id in ids.iter().take(3) {
         let mut u: Value = walk.admin.get(&format!("/v1/admin/users/{id}"))?;
         u["contact"]["title"] = json!("Managing Partner");
-        let _: Value = walk.admin.put(&format!("/v1/admin/users/{id}"), &u["contact"])?;
+        let _: Value = walk
+            .admin
+            .put(&format!("/v1/admin/users/{id}"), &u["contact"])?;
     }
     walk.admin.delete(&format!("/v1/admin/users/{}", ids[3]))?;
     expected.remove(&ids[3]);
     let edited = ids.get(4).cloned().unwrap_or_default();
-    agent.store().user_edits_managed(&edited, "Edited On Phone")?;
+    agent
+        .store()
+        .user_edits_managed(&edited, "Edited On Phone")?;
     let deleted_by_user = expected.iter().nth(10).cloned().unwrap_or_default();
     agent.store().user_deletes_managed(&deleted_by_user)?;
-    let _: Value = walk.admin.post(&format!("/v1/admin/devices/{device}/sync"), &json!({}))?;
+    let _: Value = walk
+        .admin
+        .post(&format!("/v1/admin/devices/{device}/sync"), &json!({}))?;
     walk.check("d", &mut agent, &expected)?;
     let on_phone = agent.managed_contacts(0, usize::MAX)?;
     let changed_ok = ids.iter().take(3).all(|id| {
-        on_phone.iter().any(|c| &c.id == id && c.data.title.as_deref() == Some("Managing Partner"))
+        on_phone
+            .iter()
+            .any(|c| &c.id == id && c.data.title.as_deref() == Some("Managing Partner"))
     });
-    let restored = on_phone.iter().any(|c| c.id == edited && c.data.display_name != "Edited On Phone")
+    let restored = on_phone
+        .iter()
+        .any(|c| c.id == edited && c.data.display_name != "Edited On Phone")
         && on_phone.iter().any(|c| c.id == deleted_by_user);
     if !changed_ok || !restored {
-        return Err(DemoError::Check { step: "d", what: format!("server changes applied: {changed_ok}; user edits put back: {restored}") });
+        return Err(DemoError::Check {
+            step: "d",
+            what: format!("server changes applied: {changed_ok}; user edits put back: {restored}"),
+        });
     }
-    let pending: Vec<Value> = walk.admin.get(&format!("/v1/admin/devices/{device}/commands"))?;
+    let pending: Vec<Value> = walk
+        .admin
+        .get(&format!("/v1/admin/devices/{device}/commands"))?;
     if pending.iter().any(|c| c["completed_at"].is_null()) {
-        return Err(DemoError::Check { step: "d", what: "the force-sync command is still pending".into() });
+        return Err(DemoError::Check {
+            step: "d",
+            what: "the force-sync command is still pending".into(),
+        });
     }
     walk.say("  ✔ 3 changed contacts updated, 1 deleted contact removed, the user's edit and deletion put back, command completed");
 
@@ -303,7 +393,14 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     walk.say("\nThe phone's own view (`contacts-agent status`):");
     let table = status_table::render(&agent.status()?);
     walk.say(&table);
-    Ok(Demo { server, admin_token, device_id: device, agent, workdir, cleanup })
+    Ok(Demo {
+        server,
+        admin_token,
+        device_id: device,
+        agent,
+        workdir,
+        cleanup,
+    })
 }
 
 /// For callers that only need the path of a demo's phone.

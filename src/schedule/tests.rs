@@ -36,7 +36,11 @@ fn disabled_interval_syncs_once_per_policy_version() {
 #[test]
 fn a_new_policy_version_is_due_at_once_whatever_the_interval() {
     let clock = succeeded(utc("2026-03-01T10:00:00Z"));
-    for interval in [SyncInterval::Daily, SyncInterval::Weekly, SyncInterval::Monthly] {
+    for interval in [
+        SyncInterval::Daily,
+        SyncInterval::Weekly,
+        SyncInterval::Monthly,
+    ] {
         assert_eq!(
             next_sync(interval, true, &clock, Jitter::none(), &Utc),
             NextRun::Now
@@ -61,12 +65,20 @@ fn monthly_clamps_to_the_month_end_and_keeps_the_anchor_day() {
     let mut clock = succeeded(anchor);
     let mut seen = Vec::new();
     for _ in 0..4 {
-        let next = at(next_periodic(Cadence::Monthly, &clock, Jitter::none(), &Utc));
+        let next = at(next_periodic(
+            Cadence::Monthly,
+            &clock,
+            Jitter::none(),
+            &Utc,
+        ));
         seen.push(next.date_naive().to_string());
         clock.last_success = Some(next);
     }
     // 2024 is a leap year.
-    assert_eq!(seen, ["2024-02-29", "2024-03-31", "2024-04-30", "2024-05-31"]);
+    assert_eq!(
+        seen,
+        ["2024-02-29", "2024-03-31", "2024-04-30", "2024-05-31"]
+    );
 }
 
 #[test]
@@ -75,7 +87,12 @@ fn daily_keeps_local_wall_clock_time_across_dst() {
     let mut clock = succeeded(utc("2026-03-27T07:00:00Z"));
     let mut local_times = Vec::new();
     for _ in 0..4 {
-        let next = at(next_periodic(Cadence::Daily, &clock, Jitter::none(), &Warsaw));
+        let next = at(next_periodic(
+            Cadence::Daily,
+            &clock,
+            Jitter::none(),
+            &Warsaw,
+        ));
         local_times.push(next.with_timezone(&Warsaw).time());
         clock.last_success = Some(next);
     }
@@ -87,7 +104,12 @@ fn daily_keeps_local_wall_clock_time_across_dst() {
 fn a_slot_inside_the_dst_gap_moves_one_hour_later() {
     // 02:30 local does not exist in Warsaw on 2026-03-29.
     let clock = succeeded(utc("2026-03-28T01:30:00Z")); // 02:30 CET
-    let next = at(next_periodic(Cadence::Daily, &clock, Jitter::none(), &Warsaw));
+    let next = at(next_periodic(
+        Cadence::Daily,
+        &clock,
+        Jitter::none(),
+        &Warsaw,
+    ));
     assert_eq!(next.with_timezone(&Warsaw).hour(), 3);
 }
 
@@ -102,7 +124,12 @@ fn a_missed_period_gives_one_run_not_one_per_period() {
         last_success: Some(now),
         ..clock
     };
-    let next = at(next_periodic(Cadence::Monthly, &after_run, Jitter::none(), &Utc));
+    let next = at(next_periodic(
+        Cadence::Monthly,
+        &after_run,
+        Jitter::none(),
+        &Utc,
+    ));
     assert!(next > now + Duration::days(20), "{next}");
 }
 
@@ -114,13 +141,25 @@ fn a_failure_backs_off_instead_of_waiting_a_whole_interval() {
         last_failure: Some(failed_at),
         ..succeeded(utc("2026-03-09T09:00:00Z"))
     };
-    let next = at(next_sync(SyncInterval::Weekly, false, &clock, Jitter::none(), &Utc));
+    let next = at(next_sync(
+        SyncInterval::Weekly,
+        false,
+        &clock,
+        Jitter::none(),
+        &Utc,
+    ));
     assert_eq!(next, failed_at + Duration::minutes(1));
     let clock = RunClock {
         consecutive_failures: 30,
         ..clock
     };
-    let next = at(next_sync(SyncInterval::Weekly, false, &clock, Jitter::none(), &Utc));
+    let next = at(next_sync(
+        SyncInterval::Weekly,
+        false,
+        &clock,
+        Jitter::none(),
+        &Utc,
+    ));
     assert_eq!(next, failed_at + BACKOFF_CAP);
 }
 
@@ -171,7 +210,13 @@ fn a_fleet_given_a_policy_at_the_same_moment_spreads_its_next_syncs() {
     // And the device keeps its slot day after day instead of drifting.
     let j = Jitter::for_device("device-7");
     let first = at(next_sync(SyncInterval::Daily, false, &clock, j, &Utc));
-    let second = at(next_sync(SyncInterval::Daily, false, &succeeded_after(clock, first), j, &Utc));
+    let second = at(next_sync(
+        SyncInterval::Daily,
+        false,
+        &succeeded_after(clock, first),
+        j,
+        &Utc,
+    ));
     assert_eq!(second - first, Duration::days(1));
 }
 

@@ -37,7 +37,9 @@ pub enum StoreOp {
     /// Replace the data rows of the managed raw contact with this id.
     Update(ContactWrite),
     /// Sync-adapter delete of the managed raw contact with this id (tombstone included).
-    Delete { id: String },
+    Delete {
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +54,10 @@ pub struct ContactWrite {
 pub enum PhotoWrite {
     Keep,
     /// New image bytes and their hash.
-    Set { hash: String, bytes: Vec<u8> },
+    Set {
+        hash: String,
+        bytes: Vec<u8>,
+    },
     Clear,
 }
 

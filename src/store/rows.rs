@@ -1,9 +1,7 @@
 //! A contact as ContactsContract data rows (mimetype + data1..data10), the shape both the
 //! SQLite model of the phone and the Android shell use. Pure conversion both ways.
 
-use contacts_agent_protocol::{
-    ContactData, Email, EmailKind, Phone, PhoneKind, PostalAddress,
-};
+use contacts_agent_protocol::{ContactData, Email, EmailKind, Phone, PhoneKind, PostalAddress};
 
 pub const MIME_NAME: &str = "vnd.android.cursor.item/name";
 pub const MIME_PHONE: &str = "vnd.android.cursor.item/phone_v2";
@@ -57,13 +55,23 @@ pub fn to_rows(c: &ContactData) -> Vec<DataRow> {
     let mut rows = Vec::with_capacity(data_row_count(c));
     rows.push(DataRow::new(
         MIME_NAME,
-        &[(1, &c.display_name), (2, &c.given_name), (3, &c.family_name)],
+        &[
+            (1, &c.display_name),
+            (2, &c.given_name),
+            (3, &c.family_name),
+        ],
     ));
     for p in &c.phones {
-        rows.push(DataRow::new(MIME_PHONE, &[(1, &p.number), (2, p.kind.as_str())]));
+        rows.push(DataRow::new(
+            MIME_PHONE,
+            &[(1, &p.number), (2, p.kind.as_str())],
+        ));
     }
     for e in &c.emails {
-        rows.push(DataRow::new(MIME_EMAIL, &[(1, &e.address), (2, e.kind.as_str())]));
+        rows.push(DataRow::new(
+            MIME_EMAIL,
+            &[(1, &e.address), (2, e.kind.as_str())],
+        ));
     }
     if c.organization.is_some() || c.department.is_some() || c.title.is_some() {
         let mut row = DataRow::new(MIME_ORGANIZATION, &[]);
@@ -98,10 +106,7 @@ where
 {
     let mut c = ContactData::default();
     for (mime, data) in rows {
-        let row = DataRow {
-            mimetype: "",
-            data,
-        };
+        let row = DataRow { mimetype: "", data };
         match mime {
             MIME_NAME => {
                 c.display_name = row.get(1);

@@ -25,8 +25,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub fn open(path: &Path, account_type: &str) -> Result<Self, StoreError> {
-        let conn =
-            db::open(path, MIGRATIONS).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let conn = db::open(path, MIGRATIONS).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(Self::with_conn(conn, account_type))
     }
 
@@ -90,13 +89,14 @@ impl SqliteStore {
             contacts.insert(raw);
             let mut line = String::new();
             for i in 0..17 {
-                let v: Option<String> = row.get::<_, rusqlite::types::Value>(i).map(|v| match v {
-                    rusqlite::types::Value::Null => None,
-                    rusqlite::types::Value::Integer(n) => Some(n.to_string()),
-                    rusqlite::types::Value::Real(f) => Some(f.to_string()),
-                    rusqlite::types::Value::Text(s) => Some(s),
-                    rusqlite::types::Value::Blob(b) => Some(format!("{b:?}")),
-                })?;
+                let v: Option<String> =
+                    row.get::<_, rusqlite::types::Value>(i).map(|v| match v {
+                        rusqlite::types::Value::Null => None,
+                        rusqlite::types::Value::Integer(n) => Some(n.to_string()),
+                        rusqlite::types::Value::Real(f) => Some(f.to_string()),
+                        rusqlite::types::Value::Text(s) => Some(s),
+                        rusqlite::types::Value::Blob(b) => Some(format!("{b:?}")),
+                    })?;
                 line.push_str(v.as_deref().unwrap_or("\u{0}"));
                 line.push('\u{1}');
             }
@@ -108,7 +108,11 @@ impl SqliteStore {
 
     /// What ContactsProvider does when the user edits a contact: the change lands and the raw
     /// contact is marked DIRTY for its sync adapter.
-    pub fn user_edits_managed(&mut self, id: &str, new_display_name: &str) -> Result<bool, StoreError> {
+    pub fn user_edits_managed(
+        &mut self,
+        id: &str,
+        new_display_name: &str,
+    ) -> Result<bool, StoreError> {
         let tx = self.conn.transaction()?;
         let raw = managed_raw_id(&tx, &self.account_type, id)?;
         let Some(raw) = raw else { return Ok(false) };
@@ -178,7 +182,18 @@ fn insert_rows(tx: &Transaction, raw_id: i64, data: &ContactData) -> Result<(), 
     for row in to_rows(data) {
         let d = &row.data;
         stmt.execute(params![
-            raw_id, row.mimetype, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9]
+            raw_id,
+            row.mimetype,
+            d[0],
+            d[1],
+            d[2],
+            d[3],
+            d[4],
+            d[5],
+            d[6],
+            d[7],
+            d[8],
+            d[9]
         ])?;
     }
     Ok(())
@@ -317,14 +332,17 @@ impl ContactStore for SqliteStore {
              ORDER BY sourceid LIMIT ?2 OFFSET ?3",
         )?;
         let heads = stmt
-            .query_map(params![self.account_type, limit as i64, offset as i64], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                ))
-            })?
+            .query_map(
+                params![self.account_type, limit as i64, offset as i64],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                    ))
+                },
+            )?
             .collect::<Result<Vec<_>, _>>()?;
         let mut rows_stmt = self.conn.prepare_cached(
             "SELECT mimetype, data1, data2, data3, data4, data5, data6, data7, data8, data9, data10
@@ -384,7 +402,12 @@ mod tests {
         // The second insert of "1" violates the unique index: the whole batch rolls back.
         let err = s.apply_batch(&[insert("2"), insert("1")]).unwrap_err();
         assert!(matches!(err, StoreError::Refused(_)), "{err}");
-        let ids: Vec<String> = s.managed_index().unwrap().into_iter().map(|e| e.id).collect();
+        let ids: Vec<String> = s
+            .managed_index()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
         assert_eq!(ids, ["1"]);
     }
 
@@ -400,7 +423,8 @@ mod tests {
         let with_personal = s.personal_fingerprint().unwrap();
         assert_ne!(before, with_personal);
         s.apply_batch(&[insert("1")]).unwrap();
-        s.apply_batch(&[StoreOp::Delete { id: "1".into() }]).unwrap();
+        s.apply_batch(&[StoreOp::Delete { id: "1".into() }])
+            .unwrap();
         assert_eq!(s.personal_fingerprint().unwrap(), with_personal);
         assert!(s.managed_index().unwrap().is_empty());
     }
@@ -408,7 +432,9 @@ mod tests {
     #[test]
     fn oversized_batches_are_refused() {
         let mut s = SqliteStore::open_in_memory("acme").unwrap();
-        let ops: Vec<StoreOp> = (0..MAX_BATCH_OPS / 2 + 1).map(|i| insert(&i.to_string())).collect();
+        let ops: Vec<StoreOp> = (0..MAX_BATCH_OPS / 2 + 1)
+            .map(|i| insert(&i.to_string()))
+            .collect();
         assert!(matches!(
             s.apply_batch(&ops),
             Err(StoreError::BatchTooLarge { .. })

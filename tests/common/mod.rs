@@ -79,7 +79,10 @@ impl World {
     pub fn members(&self, groups: &[&str]) -> std::collections::BTreeSet<String> {
         let mut out = std::collections::BTreeSet::new();
         for g in groups {
-            let ids: Vec<String> = self.admin.get(&format!("/v1/admin/groups/{g}/members")).unwrap();
+            let ids: Vec<String> = self
+                .admin
+                .get(&format!("/v1/admin/groups/{g}/members"))
+                .unwrap();
             out.extend(ids);
         }
         out
@@ -95,7 +98,9 @@ impl World {
         if store.personal_fingerprint().unwrap().0 == 0 {
             for i in 0..3 {
                 let c = seed::person(90_000 + i, 7);
-                store.add_personal(if i == 0 { None } else { Some("com.google") }, &c).unwrap();
+                store
+                    .add_personal(if i == 0 { None } else { Some("com.google") }, &c)
+                    .unwrap();
             }
         }
         store
@@ -107,7 +112,9 @@ impl World {
         config.client.retry_base = std::time::Duration::from_millis(10);
         let mut agent = Agent::open(config, store).unwrap();
         if agent.state().enrollment().unwrap().is_none() {
-            agent.enroll(&self.server.url(), &self.code, "phone", false).unwrap();
+            agent
+                .enroll(&self.server.url(), &self.code, "phone", false)
+                .unwrap();
         }
         agent
     }
@@ -115,5 +122,11 @@ impl World {
 
 /// The ids and hashes of the managed contacts on a phone.
 pub fn held<S: ContactStore>(agent: &mut Agent<S>) -> std::collections::BTreeSet<String> {
-    agent.store().managed_index().unwrap().into_iter().map(|e| e.id).collect()
+    agent
+        .store()
+        .managed_index()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect()
 }
