@@ -24,6 +24,26 @@ pub fn allowed(target: &str, level: log::Level) -> bool {
     cap(target).is_none_or(|max| level <= max)
 }
 
+/// Wraps any logger (env_logger on the host, android_logger on a phone) so that the caps
+/// hold whatever level the user asked for: a cap only ever lowers a level, never raises it.
+pub struct Capped<L>(pub L);
+
+impl<L: log::Log> log::Log for Capped<L> {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        allowed(m.target(), m.level()) && self.0.enabled(m)
+    }
+
+    fn log(&self, record: &log::Record) {
+        if allowed(record.target(), record.level()) {
+            self.0.log(record);
+        }
+    }
+
+    fn flush(&self) {
+        self.0.flush();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,13 +67,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let mut logger =
-        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"));
-    // After the environment's directives, so RUST_LOG=trace cannot re-enable byte dumps.
-    for (target, level) in contacts_agent::logging::CAPS {
-        logger.filter_module(target, *level);
+    let logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).build();
+    let max = logger.filter();
+    // Capped: RUST_LOG=trace must not turn on the HTTP layer's byte dumps.
+    if log::set_boxed_logger(Box::new(contacts_agent::logging::Capped(logger))).is_ok() {
+        log::set_max_level(max);
     }
-    logger.init();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
