@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 
 use common::{held, World};
 use contacts_agent::store::sqlite::SqliteStore;
-use contacts_agent::store::{ContactStore, IndexEntry, StoreError, StoreOp, StoredContact};
+use contacts_agent::store::{
+    ContactStore, IndexEntry, PersonalContact, PersonalData, StoreError, StoreOp, StoredContact,
+};
 use serde_json::{json, Value};
 
 #[test]
@@ -125,6 +127,20 @@ impl ContactStore for FailAfter {
     }
     fn managed_contacts(&mut self, o: usize, l: usize) -> Result<Vec<StoredContact>, StoreError> {
         self.inner.managed_contacts(o, l)
+    }
+    fn personal_page(
+        &mut self,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<PersonalContact>, StoreError> {
+        self.inner.personal_page(after, limit)
+    }
+    fn insert_personal(
+        &mut self,
+        account: Option<&str>,
+        c: &[PersonalData],
+    ) -> Result<(), StoreError> {
+        self.inner.insert_personal(account, c)
     }
 }
 

@@ -2,11 +2,14 @@
 //! atomic batches of writes. Implementations: `sqlite` (host: CLI, demo, tests) and, on a
 //! JVM, the JNI bridge to Android's ContactsProvider.
 
+pub mod personal;
 pub mod rows;
 pub mod sqlite;
 
 use contacts_agent_protocol::ContactData;
 use thiserror::Error;
+
+pub use personal::{Address, AddressKind, PersonalContact, PersonalData};
 
 /// ContactsProvider's `applyBatch` is limited to about 500 operations before it must yield;
 /// a batch never holds more provider operations than this.
@@ -98,6 +101,22 @@ pub trait ContactStore {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<StoredContact>, StoreError>;
+
+    /// A page of personal contacts (every account but ours), in `raw_id` order, starting
+    /// after `after`. The backup reads the address book this way, never all at once.
+    fn personal_page(
+        &mut self,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<PersonalContact>, StoreError>;
+
+    /// Inserts personal contacts into `account` (`None`: the device-local account), all or
+    /// none. Refuses our own account type: restore never writes business contacts.
+    fn insert_personal(
+        &mut self,
+        account: Option<&str>,
+        contacts: &[PersonalData],
+    ) -> Result<(), StoreError>;
 }
 
 /// How many ContactsProvider operations an op becomes: the raw contact row, one per data

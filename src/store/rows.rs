@@ -3,12 +3,17 @@
 
 use contacts_agent_protocol::{ContactData, Email, EmailKind, Phone, PhoneKind, PostalAddress};
 
+use super::personal::{Address, AddressKind, PersonalData};
+
 pub const MIME_NAME: &str = "vnd.android.cursor.item/name";
 pub const MIME_PHONE: &str = "vnd.android.cursor.item/phone_v2";
 pub const MIME_EMAIL: &str = "vnd.android.cursor.item/email_v2";
 pub const MIME_ORGANIZATION: &str = "vnd.android.cursor.item/organization";
 pub const MIME_POSTAL: &str = "vnd.android.cursor.item/postal-address_v2";
 pub const MIME_NOTE: &str = "vnd.android.cursor.item/note";
+pub const MIME_EVENT: &str = "vnd.android.cursor.item/contact_event";
+/// `ContactsContract.CommonDataKinds.Event.TYPE_BIRTHDAY`, kept as text like the other types.
+const EVENT_BIRTHDAY: &str = "birthday";
 
 /// One `ContactsContract.Data` row: `data[0]` is `DATA1`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -81,16 +86,7 @@ pub fn to_rows(c: &ContactData) -> Vec<DataRow> {
         rows.push(row);
     }
     if let Some(a) = &c.address {
-        rows.push(DataRow::new(
-            MIME_POSTAL,
-            &[
-                (4, &a.street),
-                (7, &a.city),
-                (8, &a.region),
-                (9, &a.postcode),
-                (10, &a.country),
-            ],
-        ));
+        rows.push(postal_row(None, a));
     }
     if let Some(n) = &c.note {
         rows.push(DataRow::new(MIME_NOTE, &[(1, n)]));
@@ -126,16 +122,119 @@ where
                 c.title = row.opt(4);
                 c.department = row.opt(5);
             }
-            MIME_POSTAL => {
-                c.address = Some(PostalAddress {
-                    street: row.get(4),
-                    city: row.get(7),
-                    region: row.get(8),
-                    postcode: row.get(9),
-                    country: row.get(10),
-                })
-            }
+            MIME_POSTAL => c.address = Some(postal_from(&row)),
             MIME_NOTE => c.note = row.opt(1),
+            _ => {}
+        }
+    }
+    c
+}
+
+fn postal_row(kind: Option<&str>, a: &PostalAddress) -> DataRow {
+    let mut row = DataRow::new(
+        MIME_POSTAL,
+        &[
+            (4, &a.street),
+            (7, &a.city),
+            (8, &a.region),
+            (9, &a.postcode),
+            (10, &a.country),
+        ],
+    );
+    row.data[1] = kind.map(str::to_owned);
+    row
+}
+
+fn postal_from(row: &DataRow) -> PostalAddress {
+    PostalAddress {
+        street: row.get(4),
+        city: row.get(7),
+        region: row.get(8),
+        postcode: row.get(9),
+        country: row.get(10),
+    }
+}
+
+/// A personal contact's data rows (the photo is not a row here: stores keep it beside).
+pub fn personal_to_rows(c: &PersonalData) -> Vec<DataRow> {
+    let mut rows = Vec::with_capacity(c.provider_ops());
+    rows.push(DataRow::new(
+        MIME_NAME,
+        &[
+            (1, &c.display_name),
+            (2, &c.given_name),
+            (3, &c.family_name),
+            (4, &c.prefix),
+            (5, &c.middle_name),
+            (6, &c.suffix),
+        ],
+    ));
+    for p in &c.phones {
+        rows.push(DataRow::new(
+            MIME_PHONE,
+            &[(1, &p.number), (2, p.kind.as_str())],
+        ));
+    }
+    for e in &c.emails {
+        rows.push(DataRow::new(
+            MIME_EMAIL,
+            &[(1, &e.address), (2, e.kind.as_str())],
+        ));
+    }
+    if c.organization.is_some() || c.department.is_some() || c.title.is_some() {
+        let mut row = DataRow::new(MIME_ORGANIZATION, &[]);
+        row.data[0] = c.organization.clone();
+        row.data[3] = c.title.clone();
+        row.data[4] = c.department.clone();
+        rows.push(row);
+    }
+    for a in &c.addresses {
+        rows.push(postal_row(Some(a.kind.as_str()), &a.address));
+    }
+    for n in &c.notes {
+        rows.push(DataRow::new(MIME_NOTE, &[(1, n)]));
+    }
+    if let Some(b) = &c.birthday {
+        rows.push(DataRow::new(MIME_EVENT, &[(1, b), (2, EVENT_BIRTHDAY)]));
+    }
+    rows
+}
+
+pub fn personal_from_rows<'a, I>(rows: I) -> PersonalData
+where
+    I: IntoIterator<Item = (&'a str, [Option<String>; 10])>,
+{
+    let mut c = PersonalData::default();
+    for (mime, data) in rows {
+        let row = DataRow { mimetype: "", data };
+        match mime {
+            MIME_NAME => {
+                c.display_name = row.get(1);
+                c.given_name = row.get(2);
+                c.family_name = row.get(3);
+                c.prefix = row.get(4);
+                c.middle_name = row.get(5);
+                c.suffix = row.get(6);
+            }
+            MIME_PHONE => c.phones.push(Phone {
+                number: row.get(1),
+                kind: PhoneKind::parse(&row.get(2)).unwrap_or(PhoneKind::Other),
+            }),
+            MIME_EMAIL => c.emails.push(Email {
+                address: row.get(1),
+                kind: EmailKind::parse(&row.get(2)).unwrap_or(EmailKind::Other),
+            }),
+            MIME_ORGANIZATION => {
+                c.organization = row.opt(1);
+                c.title = row.opt(4);
+                c.department = row.opt(5);
+            }
+            MIME_POSTAL => c.addresses.push(Address {
+                kind: AddressKind::parse(&row.get(2)),
+                address: postal_from(&row),
+            }),
+            MIME_NOTE => c.notes.push(row.get(1)),
+            MIME_EVENT if row.get(2) == EVENT_BIRTHDAY => c.birthday = row.opt(1),
             _ => {}
         }
     }

@@ -8,7 +8,8 @@ use std::path::Path;
 use contacts_agent_protocol::{hash::set_fingerprint, ContactData, PhotoRef};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::rows::{from_rows, to_rows, MIME_NAME};
+use super::personal::{PersonalContact, PersonalData};
+use super::rows::{from_rows, personal_from_rows, personal_to_rows, to_rows, DataRow, MIME_NAME};
 use super::{
     provider_ops, ContactStore, ContactWrite, EntryState, IndexEntry, PhotoWrite, StoreError,
     StoreOp, StoredContact, MAX_BATCH_OPS,
@@ -173,13 +174,35 @@ fn managed_raw_id(
     .optional()
 }
 
+type RawRows = Vec<(String, [Option<String>; 10])>;
+
+fn read_rows(conn: &Connection, raw: i64) -> Result<RawRows, rusqlite::Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT mimetype, data1, data2, data3, data4, data5, data6, data7, data8, data9, data10
+         FROM data WHERE raw_contact_id = ?1 ORDER BY _id",
+    )?;
+    let rows = stmt.query_map([raw], |r| {
+        let mime: String = r.get(0)?;
+        let mut data: [Option<String>; 10] = Default::default();
+        for (i, slot) in data.iter_mut().enumerate() {
+            *slot = r.get(i + 1)?;
+        }
+        Ok((mime, data))
+    })?;
+    rows.collect()
+}
+
 fn insert_rows(tx: &Transaction, raw_id: i64, data: &ContactData) -> Result<(), rusqlite::Error> {
+    write_rows(tx, raw_id, to_rows(data))
+}
+
+fn write_rows(tx: &Transaction, raw_id: i64, rows: Vec<DataRow>) -> Result<(), rusqlite::Error> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO data (raw_contact_id, mimetype, data1, data2, data3, data4, data5,
                            data6, data7, data8, data9, data10)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
-    for row in to_rows(data) {
+    for row in rows {
         let d = &row.data;
         stmt.execute(params![
             raw_id,
@@ -344,22 +367,9 @@ impl ContactStore for SqliteStore {
                 },
             )?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut rows_stmt = self.conn.prepare_cached(
-            "SELECT mimetype, data1, data2, data3, data4, data5, data6, data7, data8, data9, data10
-             FROM data WHERE raw_contact_id = ?1 ORDER BY _id",
-        )?;
         let mut out = Vec::with_capacity(heads.len());
         for (raw, id, hash, photo_hash) in heads {
-            let rows = rows_stmt
-                .query_map([raw], |r| {
-                    let mime: String = r.get(0)?;
-                    let mut data: [Option<String>; 10] = Default::default();
-                    for (i, slot) in data.iter_mut().enumerate() {
-                        *slot = r.get(i + 1)?;
-                    }
-                    Ok((mime, data))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
+            let rows = read_rows(&self.conn, raw)?;
             let mut data = from_rows(rows.iter().map(|(m, d)| (m.as_str(), d.clone())));
             data.photo = photo_hash.clone().map(|hash| PhotoRef { hash });
             out.push(StoredContact {
@@ -370,6 +380,67 @@ impl ContactStore for SqliteStore {
             });
         }
         Ok(out)
+    }
+
+    fn personal_page(
+        &mut self,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<PersonalContact>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT _id, photo FROM raw_contacts
+             WHERE (account_type IS NULL OR account_type <> ?1) AND deleted = 0 AND _id > ?2
+             ORDER BY _id LIMIT ?3",
+        )?;
+        let heads = stmt
+            .query_map(
+                params![self.account_type, after.unwrap_or(0), limit as i64],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<Vec<u8>>>(1)?)),
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = Vec::with_capacity(heads.len());
+        for (raw_id, photo) in heads {
+            let rows = read_rows(&self.conn, raw_id)?;
+            let mut data = personal_from_rows(rows.iter().map(|(m, d)| (m.as_str(), d.clone())));
+            data.photo = photo;
+            out.push(PersonalContact { raw_id, data });
+        }
+        Ok(out)
+    }
+
+    fn insert_personal(
+        &mut self,
+        account: Option<&str>,
+        contacts: &[PersonalData],
+    ) -> Result<(), StoreError> {
+        if account == Some(self.account_type.as_str()) {
+            return Err(StoreError::Refused(
+                "personal contacts are never written into the managed account".into(),
+            ));
+        }
+        let cost: usize = contacts.iter().map(PersonalData::provider_ops).sum();
+        if cost > MAX_BATCH_OPS {
+            return Err(StoreError::BatchTooLarge {
+                ops: cost,
+                max: MAX_BATCH_OPS,
+            });
+        }
+        let tx = self.conn.transaction()?;
+        for c in contacts {
+            tx.prepare_cached(
+                "INSERT INTO raw_contacts (account_type, account_name, display_name, photo)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                account,
+                account.map(|_| "user"),
+                c.display_name,
+                c.photo
+            ])?;
+            write_rows(&tx, tx.last_insert_rowid(), personal_to_rows(c))?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 }
 
