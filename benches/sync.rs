@@ -184,6 +184,7 @@ fn fixture(users: usize) -> Fixture {
         bind: "127.0.0.1:0".into(),
         admin_token: TOKEN.into(),
         workers: 2,
+        keep_backups: 5,
     })
     .unwrap();
     let admin = AdminClient::new(&server.url(), TOKEN);

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Local, SecondsFormat, Utc};
-use contacts_agent_protocol::wire::StatusReport;
+use contacts_agent_protocol::wire::{BackupInfo, StatusReport};
 use contacts_agent_protocol::{BackupInterval, BasicType, Policy, SyncInterval};
 
+use crate::backup::{self, RestoreReport};
 use crate::client::{Client, ClientOptions, PolicyFetch};
 use crate::error::Error;
 use crate::schedule::{self, Jitter, NextRun};
-use crate::state::{Counts, Enrollment, RunKind, RunRecord, State, SyncState};
+use crate::state::{BackupState, Counts, Enrollment, RunKind, RunRecord, State, SyncState};
 use crate::store::{ContactStore, StoredContact};
 use crate::sync::{self, fingerprint};
 
@@ -30,6 +31,14 @@ pub struct AgentConfig {
 }
 
 impl AgentConfig {
+    /// Where temporary files (the backup archive being uploaded) go: beside the state.
+    pub fn work_dir(&self) -> PathBuf {
+        self.state_path
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
     pub fn new(state_path: PathBuf) -> Self {
         AgentConfig {
             state_path,
@@ -73,10 +82,20 @@ pub struct SyncReport {
     pub managed_count: u64,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupReport {
+    pub backup: BackupInfo,
+    /// False when the server already had a backup with this exact content (a retried upload
+    /// or an unchanged address book): nothing new was stored.
+    pub new_on_server: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct RunDueReport {
     /// `None` when no sync was due.
     pub sync: Option<Result<SyncReport, String>>,
+    /// `None` when no backup was due.
+    pub backup: Option<Result<BackupReport, String>>,
     pub next_wake_up: DateTime<Utc>,
 }
 
@@ -100,6 +119,8 @@ pub struct StatusView {
     pub has_sync_token: bool,
     pub last_backup: Option<DateTime<Utc>>,
     pub last_backup_result: Option<String>,
+    /// The last successful backup: id, size, count.
+    pub last_good_backup: Option<BackupState>,
     pub next_backup: Option<DateTime<Utc>>,
     pub pending_reports: usize,
     pub recent_runs: Vec<RunRecord>,
@@ -304,15 +325,165 @@ impl<S: ContactStore> Agent<S> {
                 self.report(&client, done, result.is_ok());
                 Some(result.map_err(|e| e.to_string()))
             }
-            None => {
-                self.flush_reports(&client);
-                None
-            }
+            None => None,
         };
+        let backup = if self.next_backup()?.is_due((self.now)()) {
+            let result = self.run_backup(&client).map_err(|e| e.to_string());
+            self.report(&client, &[], sync.as_ref().is_none_or(|r| r.is_ok()));
+            Some(result)
+        } else {
+            None
+        };
+        if sync.is_none() && backup.is_none() {
+            self.flush_reports(&client);
+        }
         Ok(RunDueReport {
             sync,
+            backup,
             next_wake_up: self.next_wake_up()?,
         })
+    }
+
+    fn next_backup(&self) -> Result<NextRun, Error> {
+        let Some(policy) = self.state.policy()? else {
+            return Ok(NextRun::Never);
+        };
+        let clock = self.state.clock(RunKind::Backup)?.clock;
+        Ok(schedule::next_backup(
+            policy.backup_interval,
+            &clock,
+            self.jitter()?,
+            &Local,
+        ))
+    }
+
+    /// Backs up the phone's personal contacts now, whatever the schedule says.
+    pub fn backup_now(&mut self) -> Result<BackupReport, Error> {
+        let (client, _) = self.client()?;
+        let result = self.run_backup(&client);
+        self.report(&client, &[], true);
+        result
+    }
+
+    fn run_backup(&mut self, client: &Client) -> Result<BackupReport, Error> {
+        self.interrupt
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let run = self
+            .state
+            .start_run(RunKind::Backup, "backup", (self.now)())?;
+        let path = self.config.work_dir().join("backup-upload.zip");
+        let result = (|| -> Result<BackupReport, Error> {
+            let created_at = ts((self.now)());
+            let (manifest, _) =
+                backup::write_archive(&mut self.store, &path, &created_at, &self.interrupt)?;
+            let bytes = std::fs::read(&path)
+                .map_err(|e| Error::Io(format!("reading the backup archive: {e}")))?;
+            let (info, new_on_server) =
+                client.upload_backup(&bytes, &manifest.payload_sha256, manifest.contact_count)?;
+            Ok(BackupReport {
+                backup: info,
+                new_on_server,
+            })
+        })();
+        let _ = std::fs::remove_file(&path);
+        let now = (self.now)();
+        match &result {
+            Ok(r) => {
+                let b = &r.backup;
+                let summary = format!("ok: {} contacts, {} bytes", b.contact_count, b.size);
+                let stored = BackupState {
+                    backup_id: b.id.clone(),
+                    size: b.size,
+                    contact_count: b.contact_count,
+                    checksum: b.checksum.clone(),
+                    created_at: b.created_at.clone(),
+                };
+                self.state.finish_backup_ok(run, now, &stored, &summary)?;
+                log::info!("backup {} {summary}", b.id);
+            }
+            Err(e) => {
+                log::warn!("backup failed: {e}");
+                self.state.finish_failed(
+                    run,
+                    RunKind::Backup,
+                    now,
+                    &e.to_string(),
+                    &Counts::default(),
+                )?;
+            }
+        }
+        result
+    }
+
+    /// This device's backups on the server, newest first.
+    pub fn list_backups(&self) -> Result<Vec<BackupInfo>, Error> {
+        let (client, _) = self.client()?;
+        Ok(client.list_backups()?)
+    }
+
+    /// Restores a backup (the newest when `id` is `None`) into the personal side of the
+    /// store: `account` names the account to insert into (`None`: device-local). Verifies
+    /// the archive before writing anything; inserts only contacts not already present.
+    pub fn restore(
+        &mut self,
+        id: Option<&str>,
+        account: Option<&str>,
+        progress: backup::Progress,
+    ) -> Result<RestoreReport, Error> {
+        let (client, _) = self.client()?;
+        self.interrupt
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let run = self
+            .state
+            .start_run(RunKind::Restore, "restore", (self.now)())?;
+        let mut report = RestoreReport::default();
+        let result = (|| -> Result<(), Error> {
+            let id = match id {
+                Some(id) => id.to_owned(),
+                None => client
+                    .list_backups()?
+                    .into_iter()
+                    .next()
+                    .map(|b| b.id)
+                    .ok_or(Error::NoBackups)?,
+            };
+            report.backup_id = id.clone();
+            let bytes = client.download_backup(&id)?;
+            let (_, vcf) = backup::archive::read_archive(std::io::Cursor::new(bytes))?;
+            backup::restore_into(
+                &mut self.store,
+                &vcf,
+                account,
+                &self.interrupt,
+                progress,
+                &mut report,
+            )
+        })();
+        let counts = Counts {
+            inserted: report.restored,
+            unchanged: report.already_present,
+            ignored: report.skipped_total(),
+            ..Counts::default()
+        };
+        let now = (self.now)();
+        match result {
+            Ok(()) => {
+                self.state.finish_restore_ok(run, now, &counts)?;
+                log::info!(
+                    "restore of {}: {} restored, {} already present, {} skipped",
+                    report.backup_id,
+                    report.restored,
+                    report.already_present,
+                    report.skipped_total()
+                );
+                Ok(report)
+            }
+            Err(e) => {
+                self.state
+                    .finish_failed(run, RunKind::Restore, now, &e.to_string(), &counts)?;
+                Err(e)
+            }
+        }
     }
 
     fn sync_due_reason(&self, now: DateTime<Utc>) -> Result<Option<Reason>, Error> {
@@ -371,11 +542,11 @@ impl<S: ContactStore> Agent<S> {
         let poll = now
             + chrono::Duration::from_std(self.config.command_poll)
                 .unwrap_or(chrono::Duration::minutes(30));
-        Ok(match self.next_sync()? {
-            NextRun::Now => now,
-            NextRun::At(t) => t.min(poll).max(now),
-            NextRun::Never => poll,
-        })
+        let soonest = [self.next_sync()?, self.next_backup()?]
+            .into_iter()
+            .filter_map(|n| n.at(now))
+            .min();
+        Ok(soonest.map_or(poll, |t| t.min(poll)).max(now))
     }
 
     pub fn status(&self) -> Result<StatusView, Error> {
@@ -411,7 +582,12 @@ impl<S: ContactStore> Agent<S> {
             has_sync_token: st.sync_token.is_some(),
             last_backup: backup_clock.last_attempt,
             last_backup_result: backup_clock.last_result,
-            next_backup: None,
+            last_good_backup: self.state.backup_state()?,
+            next_backup: if enrollment.is_some() {
+                self.next_backup()?.at(now)
+            } else {
+                None
+            },
             pending_reports: self.state.pending_reports()?.len(),
             recent_runs: self.state.recent_runs(10)?,
         })

@@ -7,7 +7,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use contacts_agent_protocol::wire::{
-    redacted_json_error, CommandList, ContactsPage, EnrollRequest, EnrollResponse, ErrorBody,
+    redacted_json_error, BackupInfo, CommandList, ContactsPage, EnrollRequest, EnrollResponse,
+    ErrorBody,
 };
 use contacts_agent_protocol::Policy;
 use serde::de::DeserializeOwned;
@@ -16,6 +17,7 @@ use thiserror::Error;
 const MAX_PAGE_BYTES: u64 = 64 * 1024 * 1024;
 const MAX_PHOTO_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_SMALL_BYTES: u64 = 4 * 1024 * 1024;
+const MAX_BACKUP_BYTES: u64 = 256 * 1024 * 1024;
 
 #[derive(Debug, Error)]
 pub enum ClientError {
@@ -300,6 +302,60 @@ impl Client {
         }
     }
 
+    /// Uploads a backup archive. The payload checksum is the idempotency key, so a retried
+    /// upload (or an unchanged address book) never creates a second backup; `true` when the
+    /// server stored a new one.
+    pub fn upload_backup(
+        &self,
+        archive: &[u8],
+        payload_sha256: &str,
+        contact_count: u64,
+    ) -> Result<(BackupInfo, bool), ClientError> {
+        let headers = [
+            ("Content-Type", "application/zip".to_owned()),
+            ("Idempotency-Key", payload_sha256.to_owned()),
+            ("X-Contact-Count", contact_count.to_string()),
+        ];
+        let a = self.request_with(
+            "POST",
+            "/v1/device/backups",
+            &headers,
+            Some(archive),
+            MAX_SMALL_BYTES,
+            true,
+        )?;
+        match a.status {
+            201 => Ok((parse(&a.body, "backup record")?, true)),
+            200 => Ok((parse(&a.body, "backup record")?, false)),
+            _ => Err(status_error(a)),
+        }
+    }
+
+    /// This device's backups, newest first.
+    pub fn list_backups(&self) -> Result<Vec<BackupInfo>, ClientError> {
+        let a = self.request(
+            "GET",
+            "/v1/device/backups",
+            None,
+            None,
+            MAX_SMALL_BYTES,
+            true,
+        )?;
+        match a.status {
+            200 => parse(&a.body, "backup list"),
+            _ => Err(status_error(a)),
+        }
+    }
+
+    pub fn download_backup(&self, id: &str) -> Result<Vec<u8>, ClientError> {
+        let path = format!("/v1/device/backups/{}", url_encode(id));
+        let a = self.request("GET", &path, None, None, MAX_BACKUP_BYTES, true)?;
+        match a.status {
+            200 => Ok(a.body),
+            _ => Err(status_error(a)),
+        }
+    }
+
     /// One logical request with retries. `idempotent` requests are also retried after a
     /// transport failure; others only when the server said it did not take them (429/503).
     fn request(
@@ -311,9 +367,28 @@ impl Client {
         limit: u64,
         idempotent: bool,
     ) -> Result<Answer, ClientError> {
+        let mut headers = Vec::new();
+        if let Some(tag) = if_none_match {
+            headers.push(("If-None-Match", tag.to_owned()));
+        }
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json".to_owned()));
+        }
+        self.request_with(method, path, &headers, body, limit, idempotent)
+    }
+
+    fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<&[u8]>,
+        limit: u64,
+        idempotent: bool,
+    ) -> Result<Answer, ClientError> {
         let mut attempt = 1;
         loop {
-            let result = self.attempt(method, path, if_none_match, body, limit);
+            let result = self.attempt(method, path, headers, body, limit);
             let retry_after = match &result {
                 Ok(a) if a.status == 429 || a.status >= 500 => {
                     let server_refused = a.status == 429 || a.status == 503;
@@ -346,7 +421,7 @@ impl Client {
         &self,
         method: &str,
         path: &str,
-        if_none_match: Option<&str>,
+        headers: &[(&str, String)],
         body: Option<&[u8]>,
         limit: u64,
     ) -> Result<Answer, ClientError> {
@@ -354,12 +429,12 @@ impl Client {
         let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
         let result = match (method, body) {
             ("POST", Some(b)) => {
-                let mut req = self
-                    .agent
-                    .post(&url)
-                    .header("Content-Type", "application/json");
+                let mut req = self.agent.post(&url);
                 if let Some(a) = &auth {
                     req = req.header("Authorization", a);
+                }
+                for (k, v) in headers {
+                    req = req.header(*k, v);
                 }
                 req.send(b)
             }
@@ -368,8 +443,8 @@ impl Client {
                 if let Some(a) = &auth {
                     req = req.header("Authorization", a);
                 }
-                if let Some(tag) = if_none_match {
-                    req = req.header("If-None-Match", tag);
+                for (k, v) in headers {
+                    req = req.header(*k, v);
                 }
                 req.call()
             }

@@ -3,6 +3,7 @@
 
 use thiserror::Error;
 
+use crate::backup::archive::ArchiveError;
 use crate::client::ClientError;
 use crate::diff::DiffError;
 use crate::state::StateError;
@@ -24,6 +25,12 @@ pub enum Error {
     State(#[from] StateError),
     #[error("the run was interrupted")]
     Interrupted,
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error("the agent's work folder: {0}")]
+    Io(String),
+    #[error("the server holds no backup of this device")]
+    NoBackups,
 }
 
 impl From<DiffError> for Error {
@@ -38,8 +45,12 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Server(e) => e.is_transient(),
-            Error::Protocol(_) | Error::Store(_) | Error::Interrupted => true,
-            Error::NotEnrolled | Error::AlreadyEnrolled(_) | Error::State(_) => false,
+            Error::Protocol(_) | Error::Store(_) | Error::Interrupted | Error::Io(_) => true,
+            Error::NotEnrolled
+            | Error::AlreadyEnrolled(_)
+            | Error::State(_)
+            | Error::Archive(_)
+            | Error::NoBackups => false,
         }
     }
 }

@@ -56,6 +56,18 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Back up the phone's personal contacts to the server now.
+    Backup,
+    /// List this device's backups on the server.
+    Backups,
+    /// Restore a backup (the newest by default) into the personal side of the phone.
+    Restore {
+        /// Backup id from `backups`.
+        id: Option<String>,
+        /// Account to restore into (default: the device-local account).
+        #[arg(long)]
+        account: Option<String>,
+    },
     /// Start the reference server with a seeded company and walk the product's policy steps.
     Demo {
         #[arg(long, default_value_t = 2000)]
@@ -130,6 +142,48 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 Some(Err(e)) => println!("sync failed: {e}"),
             }
             println!("next wake-up: {}", r.next_wake_up.to_rfc3339());
+        }
+        Command::Backup => {
+            let mut agent = open_agent(&cli)?;
+            let r = agent.backup_now()?;
+            let b = &r.backup;
+            println!(
+                "backup {}: {} contacts, {} bytes{}",
+                b.id,
+                b.contact_count,
+                b.size,
+                if r.new_on_server {
+                    ""
+                } else {
+                    " (unchanged since the last backup; nothing new stored)"
+                }
+            );
+        }
+        Command::Backups => {
+            let agent = open_agent(&cli)?;
+            for b in agent.list_backups()? {
+                println!(
+                    "{:<20} {:<26} {:>8} contacts {:>10} bytes  sha256 {}",
+                    b.id,
+                    b.created_at,
+                    b.contact_count,
+                    b.size,
+                    &b.checksum[..16.min(b.checksum.len())]
+                );
+            }
+        }
+        Command::Restore { id, account } => {
+            let mut agent = open_agent(&cli)?;
+            let mut err = std::io::stderr();
+            let mut progress = contacts_agent::backup::progress_line(&mut err);
+            let r = agent.restore(id.as_deref(), account.as_deref(), &mut progress)?;
+            println!(
+                "restored {} of {} contacts from backup {} ({} already on the phone)",
+                r.restored, r.in_archive, r.backup_id, r.already_present
+            );
+            if r.skipped_total() > 0 {
+                println!("skipped {}: {}", r.skipped_total(), r.describe_skipped());
+            }
         }
         Command::Status => {
             let agent = open_agent(&cli)?;

@@ -10,7 +10,11 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::db;
 use crate::schedule::RunClock;
 
-const MIGRATIONS: &[&str] = &[include_str!("state_schema.sql")];
+/// Step by step from `PRAGMA user_version`; never edit a released step, add one.
+const MIGRATIONS: &[&str] = &[
+    include_str!("state_schema.sql"),
+    include_str!("state_schema_2_backup.sql"),
+];
 /// Undelivered reports beyond this are dropped oldest-first: the newest says it all.
 const MAX_PENDING_REPORTS: i64 = 50;
 const MAX_RUN_HISTORY: i64 = 500;
@@ -36,6 +40,7 @@ pub struct Enrollment {
 pub enum RunKind {
     Sync,
     Backup,
+    Restore,
 }
 
 impl RunKind {
@@ -43,6 +48,7 @@ impl RunKind {
         match self {
             RunKind::Sync => "sync",
             RunKind::Backup => "backup",
+            RunKind::Restore => "restore",
         }
     }
 }
@@ -84,6 +90,16 @@ pub struct ClockRow {
     pub clock: RunClock,
     pub last_attempt: Option<DateTime<Utc>>,
     pub last_result: Option<String>,
+}
+
+/// The last successful backup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupState {
+    pub backup_id: String,
+    pub size: u64,
+    pub contact_count: u64,
+    pub checksum: String,
+    pub created_at: String,
 }
 
 pub struct State {
@@ -295,33 +311,86 @@ impl State {
         Ok(())
     }
 
-    /// Records a successful backup run.
+    /// Records a successful backup run and what it stored.
     pub fn finish_backup_ok(
         &mut self,
         run: i64,
         now: DateTime<Utc>,
-        counts: &Counts,
+        backup: &BackupState,
         result: &str,
     ) -> Result<(), StateError> {
         let tx = self.conn.transaction()?;
-        finish_run(&tx, run, now, "ok", None, counts)?;
+        let counts = Counts {
+            inserted: backup.contact_count,
+            ..Counts::default()
+        };
+        finish_run(&tx, run, now, "ok", None, &counts)?;
         upsert_clock_success(&tx, RunKind::Backup, now, false, result)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO backup_state
+                 (singleton, backup_id, size, contact_count, checksum, created_at)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+            params![
+                backup.backup_id,
+                backup.size as i64,
+                backup.contact_count as i64,
+                backup.checksum,
+                backup.created_at
+            ],
+        )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Records a finished restore (its counts; restores have no clock).
+    pub fn finish_restore_ok(
+        &self,
+        run: i64,
+        now: DateTime<Utc>,
+        counts: &Counts,
+    ) -> Result<(), StateError> {
+        let tx = self.conn.unchecked_transaction()?;
+        finish_run(&tx, run, now, "ok", None, counts)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn backup_state(&self) -> Result<Option<BackupState>, StateError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT backup_id, size, contact_count, checksum, created_at FROM backup_state",
+                [],
+                |r| {
+                    Ok(BackupState {
+                        backup_id: r.get(0)?,
+                        size: r.get::<_, i64>(1)? as u64,
+                        contact_count: r.get::<_, i64>(2)? as u64,
+                        checksum: r.get(3)?,
+                        created_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
     }
 
     /// Records a failed run: its error (never personal data) and one more consecutive failure.
     /// `managed_count` is the store's count after the failure, for status.
     pub fn finish_failed(
-        &mut self,
+        &self,
         run: i64,
         kind: RunKind,
         now: DateTime<Utc>,
         error: &str,
         counts: &Counts,
     ) -> Result<(), StateError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.unchecked_transaction()?;
         finish_run(&tx, run, now, "failed", Some(error), counts)?;
+        if kind == RunKind::Restore {
+            // A restore is asked for by a person; it has no schedule to back off.
+            tx.commit()?;
+            return Ok(());
+        }
         tx.execute(
             "INSERT INTO clocks (kind, consecutive_failures, last_failure, last_attempt, last_result)
              VALUES (?1, 1, ?2, ?2, ?3)
@@ -484,6 +553,44 @@ mod tests {
         assert_eq!(clock.consecutive_failures, 0);
         assert!(clock.anchor.is_some());
         assert_eq!(s.sync_state().unwrap().sync_token.as_deref(), Some("t1"));
+    }
+
+    fn schema(conn: &Connection) -> Vec<(String, String)> {
+        let mut stmt = conn
+            .prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_version_1_state_file_migrates_to_the_fresh_schema_keeping_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old.db");
+        {
+            // A state file as the first release left it: migration 1 only, with data.
+            let c = db::open(&old, &MIGRATIONS[..1]).unwrap();
+            c.execute(
+                "INSERT INTO enrollment VALUES (1, 'https://x', 'd-1', 't', '2026-01-01T00:00:00Z')",
+                [],
+            )
+            .unwrap();
+            let v: u32 = c
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap();
+            assert_eq!(v, 1);
+        }
+        let upgraded = State::open(&old).unwrap();
+        let fresh = State::open(&dir.path().join("fresh.db")).unwrap();
+        assert_eq!(schema(&upgraded.conn), schema(&fresh.conn));
+        assert_eq!(upgraded.enrollment().unwrap().unwrap().device_id, "d-1");
+        let v: u32 = upgraded
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v as usize, MIGRATIONS.len());
     }
 
     #[test]

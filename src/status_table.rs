@@ -68,7 +68,28 @@ pub fn render(v: &StatusView) -> String {
                 .map_or("—".into(), |b| b.as_str().to_owned()),
         ),
         ("Last backup", when(v.last_backup)),
-        ("Next expected backup", when(v.next_backup)),
+        (
+            "Last backup result",
+            v.last_backup_result.clone().unwrap_or_else(|| "—".into()),
+        ),
+        (
+            "Last stored backup",
+            v.last_good_backup.as_ref().map_or("—".into(), |b| {
+                format!(
+                    "{} ({} contacts, {} bytes)",
+                    b.backup_id, b.contact_count, b.size
+                )
+            }),
+        ),
+        (
+            "Next expected backup",
+            match (v.next_backup, v.backup_interval) {
+                (None, Some(contacts_agent_protocol::BackupInterval::Off)) => {
+                    "backups are off in the policy".into()
+                }
+                (t, _) => when(t),
+            },
+        ),
     ];
     if v.consecutive_failures > 0 {
         rows.push(("Consecutive failures", v.consecutive_failures.to_string()));
@@ -92,6 +113,28 @@ pub fn render(v: &StatusView) -> String {
         let _ = writeln!(out, "  Recent runs:");
         for r in v.recent_runs.iter().take(5) {
             let c = &r.counts;
+            if r.kind != "sync" {
+                let detail = match r.kind.as_str() {
+                    "backup" => format!("{} contacts", c.inserted),
+                    _ => format!(
+                        "{} restored, {} present, {} skipped",
+                        c.inserted, c.unchanged, c.ignored
+                    ),
+                };
+                let _ = writeln!(
+                    out,
+                    "    #{:<4} {:<6} {:<18} {:<11} {detail}{}",
+                    r.id,
+                    r.kind,
+                    r.reason,
+                    r.outcome,
+                    r.error
+                        .as_deref()
+                        .map(|e| format!("  error: {e}"))
+                        .unwrap_or_default()
+                );
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "    #{:<4} {:<6} {:<18} {:<11} +{} ~{} -{} ={}{}{}",

@@ -133,6 +133,7 @@ fn a_failed_run_backs_off_is_recorded_and_its_report_is_delivered_later() {
         bind: addr.to_string(),
         admin_token: common::ADMIN_TOKEN.into(),
         workers: 2,
+        keep_backups: 5,
     })
     .unwrap();
     advance(&now, Duration::minutes(5));

@@ -101,6 +101,18 @@ pub enum CommandKind {
     SyncNow,
 }
 
+/// A stored backup of a device's personal contacts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupInfo {
+    pub id: String,
+    pub created_at: String,
+    /// Archive size in bytes.
+    pub size: u64,
+    pub contact_count: u64,
+    /// SHA-256 of the archive's vCard payload (the upload's idempotency key).
+    pub checksum: String,
+}
+
 /// Every error body of both APIs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -355,3 +355,15 @@ pub fn device_contacts(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Respo
         &json!({ "total": entries.len(), "verified": verified, "items": items }),
     )
 }
+
+pub fn device_backups(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    repo::get_device(&ctx.conn, param(p, "id"))?;
+    Response::json(200, &repo::list_backups(&ctx.conn, param(p, "id"))?)
+}
+
+pub fn download_backup(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let data = repo::backup_data(&ctx.conn, param(p, "id"), param(p, "backup_id"))?;
+    Ok(Response::bytes("application/zip", data))
+}

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("schema_2_backups.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

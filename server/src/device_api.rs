@@ -183,3 +183,59 @@ pub fn reported_snapshot(
     let verified = fp == report.managed_fingerprint;
     Ok(Some((entries, verified)))
 }
+
+/// Minimal shape check of an uploaded archive: a ZIP that starts with a local file header
+/// and ends with the end-of-central-directory record. A body cut off mid-upload fails it.
+fn looks_like_complete_zip(b: &[u8]) -> bool {
+    const EOCD: &[u8] = b"PK\x05\x06";
+    b.starts_with(b"PK\x03\x04")
+        && b.len() >= 22
+        && b[b.len().saturating_sub(22 + 65_535)..]
+            .windows(4)
+            .rev()
+            .position(|w| w == EOCD)
+            .is_some_and(|from_end| from_end + 4 >= 22)
+}
+
+pub fn upload_backup(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    let d = device(ctx, req)?;
+    let key = req
+        .header("idempotency-key")
+        .filter(|k| k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "Idempotency-Key must be the payload's SHA-256 (64 hex digits)".into(),
+            )
+        })?
+        .to_ascii_lowercase();
+    let count: u64 = req
+        .header("x-contact-count")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            ApiError::BadRequest("X-Contact-Count must be a non-negative integer".into())
+        })?;
+    if !looks_like_complete_zip(&req.body) {
+        return Err(ApiError::Unprocessable(
+            "the body is not a complete backup archive (ZIP)".into(),
+        ));
+    }
+    let keep = ctx.keep_backups;
+    let tx = ctx.conn.transaction()?;
+    let (backup, created) = repo::store_backup(&tx, &d.id, &key, count, &req.body, keep)?;
+    tx.commit()?;
+    Response::json(if created { 201 } else { 200 }, &backup)
+}
+
+pub fn list_backups(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    let d = device(ctx, req)?;
+    Response::json(200, &repo::list_backups(&ctx.conn, &d.id)?)
+}
+
+pub fn download_backup(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    let d = device(ctx, req)?;
+    let id = p.get("id").map(String::as_str).unwrap_or_default();
+    Ok(Response::bytes(
+        "application/zip",
+        repo::backup_data(&ctx.conn, &d.id, id)?,
+    ))
+}

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 
-pub const MAX_BODY: usize = 16 * 1024 * 1024;
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
 
 pub struct Request {
     pub method: String,

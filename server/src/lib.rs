@@ -28,6 +28,21 @@ pub struct Config {
     pub bind: String,
     pub admin_token: String,
     pub workers: usize,
+    /// Backups kept per device (older ones are deleted when a new one arrives).
+    pub keep_backups: usize,
+}
+
+impl Config {
+    /// Loopback on a free port, four workers, five backups per device.
+    pub fn local(db_path: PathBuf, admin_token: &str) -> Config {
+        Config {
+            db_path,
+            bind: "127.0.0.1:0".into(),
+            admin_token: admin_token.to_owned(),
+            workers: 4,
+            keep_backups: 5,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +84,7 @@ impl Server {
             let mut ctx = Ctx {
                 conn,
                 admin_token: config.admin_token.clone(),
+                keep_backups: config.keep_backups,
             };
             let http = Arc::clone(&http);
             workers.push(std::thread::spawn(move || {

@@ -26,6 +26,9 @@ struct Args {
     seed_users: Option<usize>,
     #[arg(long, default_value_t = 4)]
     workers: usize,
+    /// Contact backups kept per device; older ones are deleted when a new one arrives.
+    #[arg(long, default_value_t = 5)]
+    keep_backups: usize,
 }
 
 fn main() {
@@ -48,6 +51,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         bind: args.bind,
         admin_token: args.admin_token,
         workers: args.workers,
+        keep_backups: args.keep_backups,
     })?;
     eprintln!("listening on {}", server.url());
     loop {

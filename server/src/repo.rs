@@ -801,3 +801,86 @@ pub fn status(
     })
     .transpose()
 }
+
+// -------------------------------------------------------------------------------- backups
+
+pub use contacts_agent_protocol::wire::BackupInfo as Backup;
+
+fn backup_row(r: &rusqlite::Row) -> rusqlite::Result<Backup> {
+    Ok(Backup {
+        id: r.get(0)?,
+        created_at: r.get(1)?,
+        size: r.get::<_, i64>(2)? as u64,
+        contact_count: r.get::<_, i64>(3)? as u64,
+        checksum: r.get(4)?,
+    })
+}
+
+/// Stores a backup unless this device already uploaded one with the same checksum (a
+/// retried upload, or an unchanged address book): then that one is returned, `false`.
+/// Keeps the newest `keep` backups of the device.
+pub fn store_backup(
+    tx: &Transaction,
+    device: &str,
+    checksum: &str,
+    contact_count: u64,
+    data: &[u8],
+    keep: usize,
+) -> Result<(Backup, bool), ApiError> {
+    let existing = tx
+        .query_row(
+            "SELECT id, created_at, size, contact_count, checksum FROM backups
+             WHERE device_id = ?1 AND checksum = ?2",
+            params![device, checksum],
+            backup_row,
+        )
+        .optional()?;
+    if let Some(b) = existing {
+        return Ok((b, false));
+    }
+    let id = format!("b-{}", random_hex(8)?);
+    tx.execute(
+        "INSERT INTO backups (id, device_id, created_at, size, contact_count, checksum, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            id,
+            device,
+            now(),
+            data.len() as i64,
+            contact_count as i64,
+            checksum,
+            data
+        ],
+    )?;
+    tx.execute(
+        "DELETE FROM backups WHERE device_id = ?1 AND id NOT IN
+           (SELECT id FROM backups WHERE device_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2)",
+        params![device, keep.max(1) as i64],
+    )?;
+    let b = tx.query_row(
+        "SELECT id, created_at, size, contact_count, checksum FROM backups WHERE id = ?1",
+        [&id],
+        backup_row,
+    )?;
+    Ok((b, true))
+}
+
+/// A device's backups, newest first.
+pub fn list_backups(conn: &Connection, device: &str) -> Result<Vec<Backup>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, created_at, size, contact_count, checksum FROM backups
+         WHERE device_id = ?1 ORDER BY created_at DESC, rowid DESC",
+    )?;
+    let rows = stmt.query_map([device], backup_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn backup_data(conn: &Connection, device: &str, id: &str) -> Result<Vec<u8>, ApiError> {
+    conn.query_row(
+        "SELECT data FROM backups WHERE device_id = ?1 AND id = ?2",
+        params![device, id],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| ApiError::NotFound(format!("no backup {id} for this device")))
+}

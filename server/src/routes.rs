@@ -11,6 +11,8 @@ use crate::{admin_api as admin, device_api as device};
 pub struct Ctx {
     pub conn: Connection,
     pub admin_token: String,
+    /// Backups kept per device; older ones are deleted on upload.
+    pub keep_backups: usize,
 }
 
 pub type Handler = fn(&mut Ctx, &Request, &Params) -> Result<Response, ApiError>;
@@ -37,6 +39,9 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/v1/device/photos/{hash}", device::photo),
     r("POST", "/v1/device/status", device::status),
     r("GET", "/v1/device/commands", device::commands),
+    r("POST", "/v1/device/backups", device::upload_backup),
+    r("GET", "/v1/device/backups", device::list_backups),
+    r("GET", "/v1/device/backups/{id}", device::download_backup),
     // Admin API (bearer admin token).
     r("GET", "/v1/admin/users", admin::list_users),
     r("POST", "/v1/admin/users", admin::create_user),
@@ -79,6 +84,16 @@ pub const ROUTES: &[Route] = &[
         "GET",
         "/v1/admin/devices/{id}/commands",
         admin::device_commands,
+    ),
+    r(
+        "GET",
+        "/v1/admin/devices/{id}/backups",
+        admin::device_backups,
+    ),
+    r(
+        "GET",
+        "/v1/admin/devices/{id}/backups/{backup_id}",
+        admin::download_backup,
     ),
 ];
 

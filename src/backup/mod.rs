@@ -3,3 +3,169 @@
 
 pub mod archive;
 pub mod vcard;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use archive::{ArchiveWriter, Manifest};
+use vcard::SkipReason;
+
+use crate::error::Error;
+use crate::store::{ContactStore, PersonalData, MAX_BATCH_OPS};
+
+/// Personal contacts read from the store per call.
+pub const PAGE: usize = 500;
+
+fn io(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::Io(format!("{what}: {e}"))
+}
+
+fn check(interrupt: &AtomicBool) -> Result<(), Error> {
+    if interrupt.load(Ordering::Relaxed) {
+        Err(Error::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+/// Writes every personal contact to an archive at `path`, page by page. Nothing is
+/// written to the store. On error the partial file is removed.
+pub fn write_archive<S: ContactStore + ?Sized>(
+    store: &mut S,
+    path: &Path,
+    created_at: &str,
+    interrupt: &AtomicBool,
+) -> Result<(Manifest, u64), Error> {
+    let result = (|| {
+        let file = File::create(path).map_err(io("creating the backup archive"))?;
+        let mut writer = ArchiveWriter::new(BufWriter::new(file))?;
+        let mut after = None;
+        loop {
+            check(interrupt)?;
+            let page = store.personal_page(after, PAGE)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.raw_id);
+            for c in &page {
+                writer.add(&c.data)?;
+            }
+        }
+        let (manifest, out) = writer.finish(created_at)?;
+        let file = out
+            .into_inner()
+            .map_err(|e| Error::Io(format!("writing the backup archive: {}", e.error())))?;
+        // Flush to the disk now: a full disk must fail here, not after the upload.
+        file.sync_all().map_err(io("writing the backup archive"))?;
+        let size = file
+            .metadata()
+            .map_err(io("reading the backup archive"))?
+            .len();
+        Ok((manifest, size))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+/// What a restore did; counts only, no personal data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestoreReport {
+    pub backup_id: String,
+    pub in_archive: u64,
+    pub restored: u64,
+    pub already_present: u64,
+    /// Cards that could not become contacts, by reason.
+    pub skipped: BTreeMap<SkipReason, u64>,
+}
+
+impl RestoreReport {
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+
+    pub fn describe_skipped(&self) -> String {
+        self.skipped
+            .iter()
+            .map(|(r, n)| format!("{n} × {}", r.describe()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Progress of a long restore: contacts inserted so far, of how many to insert.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// Inserts the archive's contacts that are not already on the phone into `account`
+/// (`None`: the device-local account), in atomic batches. Running it twice adds nothing.
+pub fn restore_into<S: ContactStore + ?Sized>(
+    store: &mut S,
+    vcf: &str,
+    account: Option<&str>,
+    interrupt: &AtomicBool,
+    progress: Progress,
+    report: &mut RestoreReport,
+) -> Result<(), Error> {
+    let mut present: HashSet<[u8; 32]> = HashSet::new();
+    let mut after = None;
+    loop {
+        let page = store.personal_page(after, PAGE)?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.raw_id);
+        present.extend(page.iter().map(|c| c.data.dedup_key()));
+    }
+    let mut todo: Vec<PersonalData> = Vec::new();
+    for card in vcard::parse_all(vcf) {
+        match card {
+            Ok(c) => {
+                report.in_archive += 1;
+                // `insert` is false for a contact already on the phone, or twice in the archive.
+                if present.insert(c.dedup_key()) {
+                    todo.push(c);
+                } else {
+                    report.already_present += 1;
+                }
+            }
+            Err(reason) => *report.skipped.entry(reason).or_default() += 1,
+        }
+    }
+    let total = todo.len() as u64;
+    let mut batch: Vec<PersonalData> = Vec::new();
+    let mut cost = 0;
+    let mut flush =
+        |batch: &mut Vec<PersonalData>, report: &mut RestoreReport| -> Result<(), Error> {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            check(interrupt)?;
+            store.insert_personal(account, batch)?;
+            report.restored += batch.len() as u64;
+            progress(report.restored, total);
+            batch.clear();
+            Ok(())
+        };
+    for c in todo {
+        let ops = c.provider_ops();
+        if cost + ops > MAX_BATCH_OPS {
+            flush(&mut batch, report)?;
+            cost = 0;
+        }
+        cost += ops;
+        batch.push(c);
+    }
+    flush(&mut batch, report)?;
+    Ok(())
+}
+
+/// Writes a progress line for a person watching a long restore (CLI).
+pub fn progress_line(out: &mut dyn Write) -> impl FnMut(u64, u64) + '_ {
+    move |done, total| {
+        let _ = write!(out, "\rrestored {done}/{total}");
+        if done == total {
+            let _ = writeln!(out);
+        }
+        let _ = out.flush();
+    }
+}

@@ -7,17 +7,19 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use contacts_agent_protocol::{ContactData, Email, EmailKind, Phone, PhoneKind};
+use contacts_agent_protocol::{Email, EmailKind, Phone, PhoneKind, PostalAddress};
 use contacts_agent_server::{seed, Config, Server};
 use serde_json::{json, Value};
 
 use crate::agent::{Agent, AgentConfig};
 use crate::status_table;
 use crate::store::sqlite::SqliteStore;
-use crate::store::ContactStore;
+use crate::store::{Address, AddressKind, ContactStore, PersonalData};
 use admin::{AdminClient, AdminError};
 
 pub const ACCOUNT_TYPE: &str = "app.contactsagent.business";
+/// The phone user's own contacts in the demo.
+const PERSONAL_CONTACTS: usize = 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -77,7 +79,9 @@ fn random_token() -> Result<String, DemoError> {
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn personal(i: usize) -> ContactData {
+/// The phone user's own contacts: every field a backup must carry (several addresses,
+/// birthday, notes with commas and newlines, a photo, non-ASCII text).
+fn personal(i: usize) -> PersonalData {
     let names = [
         ("Mama", ""),
         ("Dentist", "Dr Kowal"),
@@ -86,18 +90,49 @@ fn personal(i: usize) -> ContactData {
         ("Ola", "Z Siłowni"),
     ];
     let (g, f) = names[i % names.len()];
-    ContactData {
-        given_name: g.into(),
+    let given = if i < names.len() {
+        g.to_owned()
+    } else {
+        format!("{g} {i}")
+    };
+    PersonalData {
+        display_name: format!("{given} {f}").trim().into(),
+        given_name: given,
         family_name: f.into(),
-        display_name: format!("{g} {f}").trim().into(),
         phones: vec![Phone {
-            number: format!("+48 700 000 00{i}"),
+            number: format!("+48 700 000 {i:03}"),
             kind: PhoneKind::Home,
         }],
         emails: vec![Email {
             address: format!("personal{i}@home.example"),
             kind: EmailKind::Home,
         }],
+        addresses: (0..i % 3)
+            .map(|k| Address {
+                kind: if k == 0 {
+                    AddressKind::Home
+                } else {
+                    AddressKind::Work
+                },
+                address: PostalAddress {
+                    street: format!("ul. Polna {i}\nm. {k}"),
+                    city: "Łódź".into(),
+                    ..Default::default()
+                },
+            })
+            .collect(),
+        notes: if i % 4 == 0 {
+            vec![format!("Gate code {i}, ring twice; bring cake")]
+        } else {
+            vec![]
+        },
+        birthday: (i % 5 == 0).then(|| format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10)),
+        // A JPEG header and some body (not a viewable image; enough to travel as one).
+        photo: (i % 7 == 0).then(|| {
+            let body = (0..2000u32)
+                .map(|b| (b.wrapping_mul(2_654_435_761).wrapping_add(i as u32) >> 11) as u8);
+            [0xFF, 0xD8, 0xFF, 0xE0].into_iter().chain(body).collect()
+        }),
         ..Default::default()
     }
 }
@@ -122,10 +157,19 @@ impl Walk<'_> {
     }
 
     fn set_policy(&self, basic: &str, groups: &[&str]) -> Result<(), DemoError> {
+        self.set_policy_with_backup(basic, groups, "off")
+    }
+
+    fn set_policy_with_backup(
+        &self,
+        basic: &str,
+        groups: &[&str],
+        backup: &str,
+    ) -> Result<(), DemoError> {
         let _: Value = self.admin.put(
             "/v1/admin/policies/demo",
             &json!({ "name": "Demo policy", "basic_type": basic, "additional_groups": groups,
-                     "sync_interval": "daily", "backup_interval": "off" }),
+                     "sync_interval": "daily", "backup_interval": backup }),
         )?;
         Ok(())
     }
@@ -242,6 +286,7 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
         bind: "127.0.0.1:0".into(),
         admin_token: admin_token.clone(),
         workers: 4,
+        keep_backups: 5,
     })
     .map_err(setup_err)?;
     let _ = writeln!(
@@ -298,10 +343,10 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
         .to_owned();
 
     let mut store = SqliteStore::open(&workdir.join("phone.db"), ACCOUNT_TYPE)?;
-    for i in 0..5 {
-        let account = if i % 2 == 0 { None } else { Some("com.google") };
-        store.add_personal(account, &personal(i))?;
-    }
+    let people: Vec<PersonalData> = (0..PERSONAL_CONTACTS).map(personal).collect();
+    let (local, google) = people.split_at(PERSONAL_CONTACTS / 2);
+    store.insert_personal(None, local)?;
+    store.insert_personal(Some("com.google"), google)?;
     let personal_before = store.personal_fingerprint()?;
     let mut agent = Agent::open(AgentConfig::new(workdir.join("agent-state.db")), store)?;
     agent.enroll(&server.url(), &code, "Demo phone", true)?;
@@ -389,7 +434,13 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     walk.set_policy("none", &[])?;
     walk.check("e", &mut agent, &BTreeSet::new())?;
 
-    walk.say("\nEvery step checked out; personal contacts were never touched.");
+    walk.say("\nEvery sync step checked out; personal contacts were never touched.");
+
+    walk.say(
+        "\n(f) The policy turns on daily backups; the user then loses some contacts and restores",
+    );
+    walk.set_policy_with_backup("none", &[], "daily")?;
+    backup_and_restore(&mut walk, &mut agent)?;
     walk.say("\nThe phone's own view (`contacts-agent status`):");
     let table = status_table::render(&agent.status()?);
     walk.say(&table);
@@ -401,6 +452,106 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
         workdir,
         cleanup,
     })
+}
+
+fn personal_keys(agent: &mut Agent<SqliteStore>) -> Result<Vec<[u8; 32]>, DemoError> {
+    let mut keys: Vec<[u8; 32]> = agent
+        .store()
+        .personal_page(None, usize::MAX / 2)?
+        .iter()
+        .map(|c| c.data.dedup_key())
+        .collect();
+    keys.sort_unstable();
+    Ok(keys)
+}
+
+fn backup_and_restore(walk: &mut Walk, agent: &mut Agent<SqliteStore>) -> Result<(), DemoError> {
+    let step = "f";
+    let before = personal_keys(agent)?;
+    let ran = agent.run_due()?;
+    let backup = match ran.backup {
+        Some(Ok(b)) => b,
+        Some(Err(e)) => {
+            return Err(DemoError::Check {
+                step,
+                what: format!("the backup failed: {e}"),
+            })
+        }
+        None => {
+            return Err(DemoError::Check {
+                step,
+                what: "no backup was due".into(),
+            })
+        }
+    };
+    if backup.backup.contact_count != before.len() as u64 {
+        return Err(DemoError::Check {
+            step,
+            what: format!(
+                "backup holds {} contacts, the phone {}",
+                backup.backup.contact_count,
+                before.len()
+            ),
+        });
+    }
+    let listed: Vec<Value> = walk
+        .admin
+        .get(&format!("/v1/admin/devices/{}/backups", walk.device))?;
+    if listed.len() != 1 || listed[0]["contact_count"] != json!(before.len()) {
+        return Err(DemoError::Check {
+            step,
+            what: "the console does not list the backup".into(),
+        });
+    }
+    walk.say(&format!(
+        "  ✔ backup {} stored on the server: {} personal contacts, {} bytes (no business contacts in it)",
+        backup.backup.id, backup.backup.contact_count, backup.backup.size
+    ));
+    let victims: Vec<i64> = agent
+        .store()
+        .personal_page(None, 1000)?
+        .iter()
+        .step_by(3)
+        .map(|c| c.raw_id)
+        .collect();
+    agent.store().user_deletes_personal(&victims)?;
+    walk.say(&format!(
+        "  The user deletes {} of their contacts by mistake",
+        victims.len()
+    ));
+    let mut progress = |_: u64, _: u64| {};
+    let r = agent.restore(None, None, &mut progress)?;
+    let after = personal_keys(agent)?;
+    if r.restored != victims.len() as u64 || after != before {
+        return Err(DemoError::Check {
+            step,
+            what: format!(
+                "restore put back {} of {} (phone has {} personal contacts, had {})",
+                r.restored,
+                victims.len(),
+                after.len(),
+                before.len()
+            ),
+        });
+    }
+    let again = agent.restore(None, None, &mut progress)?;
+    if again.restored != 0 || personal_keys(agent)? != before {
+        return Err(DemoError::Check {
+            step,
+            what: format!("a second restore added {} duplicates", again.restored),
+        });
+    }
+    if agent.store().managed_count()? != 0 {
+        return Err(DemoError::Check {
+            step,
+            what: "restore wrote into the managed account".into(),
+        });
+    }
+    walk.say(&format!(
+        "  ✔ restore put back {} contacts ({} were still there); every field matches the original, and a second restore added nothing",
+        r.restored, r.already_present
+    ));
+    Ok(())
 }
 
 /// For callers that only need the path of a demo's phone.

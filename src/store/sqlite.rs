@@ -139,6 +139,20 @@ impl SqliteStore {
         Ok(n > 0)
     }
 
+    /// What happens when the phone's user deletes some of their own contacts.
+    pub fn user_deletes_personal(&mut self, raw_ids: &[i64]) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        for id in raw_ids {
+            n += tx.execute(
+                "DELETE FROM raw_contacts WHERE _id = ?1 AND (account_type IS NULL OR account_type <> ?2)",
+                params![id, self.account_type],
+            )?;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
     pub fn managed_count(&self) -> Result<usize, StoreError> {
         let n: i64 = self.conn.query_row(
             "SELECT COUNT(*) FROM raw_contacts WHERE account_type = ?1 AND deleted = 0",

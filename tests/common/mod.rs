@@ -36,6 +36,7 @@ impl World {
             bind: "127.0.0.1:0".into(),
             admin_token: ADMIN_TOKEN.into(),
             workers: 2,
+            keep_backups: 5,
         })
         .unwrap();
         let admin = AdminClient::new(&server.url(), ADMIN_TOKEN);
