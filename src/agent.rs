@@ -448,6 +448,7 @@ impl<S: ContactStore> Agent<S> {
                     .ok_or(Error::NoBackups)?,
             };
             report.backup_id = id.clone();
+            self.store.check_personal_account(account)?;
             let bytes = client.download_backup(&id)?;
             let (_, vcf) = backup::archive::read_archive(std::io::Cursor::new(bytes))?;
             backup::restore_into(

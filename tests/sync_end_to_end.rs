@@ -135,6 +135,9 @@ impl ContactStore for FailAfter {
     ) -> Result<Vec<PersonalContact>, StoreError> {
         self.inner.personal_page(after, limit)
     }
+    fn check_personal_account(&self, account: Option<&str>) -> Result<(), StoreError> {
+        self.inner.check_personal_account(account)
+    }
     fn insert_personal(
         &mut self,
         account: Option<&str>,

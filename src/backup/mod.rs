@@ -108,6 +108,7 @@ pub fn restore_into<S: ContactStore + ?Sized>(
     progress: Progress,
     report: &mut RestoreReport,
 ) -> Result<(), Error> {
+    store.check_personal_account(account)?;
     let mut present: HashSet<[u8; 32]> = HashSet::new();
     let mut after = None;
     loop {

@@ -251,6 +251,16 @@ fn birthday_text(d: &PartialDateTime) -> String {
     }
 }
 
+/// `scheme:…` as RFC 3986 spells a scheme.
+fn looks_like_uri(t: &str) -> bool {
+    let Some((scheme, _)) = t.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
 fn phone_kind(types: &[String]) -> PhoneKind {
     let has = |t: &str| types.iter().any(|x| x == t);
     if has("fax") {
@@ -336,11 +346,16 @@ pub fn from_vcard(v: &VCard) -> Result<PersonalData, SkipReason> {
             }
             VCardProperty::Note => c.notes.push(first(e)),
             VCardProperty::Bday => c.birthday = non_empty(first(e)),
-            VCardProperty::Photo => {
-                if let Some(VCardValue::Binary(d)) = e.values.first() {
-                    c.photo = Some(d.data.clone());
+            VCardProperty::Photo => match e.values.first() {
+                Some(VCardValue::Binary(d)) => c.photo = Some(d.data.clone()),
+                // calcard hands inline base64 that happens to decode to valid UTF-8 back as
+                // text (the decoded bytes, unchanged). Real JPEG/PNG never is, but keep what
+                // the card carried. A value with a scheme (`https:`, `data:`) is a URI: skipped.
+                Some(VCardValue::Text(t)) if !looks_like_uri(t) => {
+                    c.photo = Some(t.clone().into_bytes())
                 }
-            }
+                _ => {}
+            },
             _ => {}
         }
     }
@@ -382,7 +397,7 @@ fn normalize_birthdays(text: &str) -> Option<String> {
             return None;
         }
         let colon = line.find(':')?;
-        let v = line[colon + 1..].as_bytes();
+        let v = &line.as_bytes()[colon + 1..];
         let digits = |r: std::ops::Range<usize>| v[r].iter().all(u8::is_ascii_digit);
         (v.len() == 7 && v.starts_with(b"--") && v[4] == b'-' && digits(2..4) && digits(5..7))
             .then_some(colon + 1)

@@ -121,14 +121,16 @@ fn personal(i: usize) -> PersonalData {
                 },
             })
             .collect(),
-        notes: if i % 4 == 0 {
+        notes: if i.is_multiple_of(4) {
             vec![format!("Gate code {i}, ring twice; bring cake")]
         } else {
             vec![]
         },
-        birthday: (i % 5 == 0).then(|| format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10)),
+        birthday: i
+            .is_multiple_of(5)
+            .then(|| format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10)),
         // A JPEG header and some body (not a viewable image; enough to travel as one).
-        photo: (i % 7 == 0).then(|| {
+        photo: i.is_multiple_of(7).then(|| {
             let body = (0..2000u32)
                 .map(|b| (b.wrapping_mul(2_654_435_761).wrapping_add(i as u32) >> 11) as u8);
             [0xFF, 0xD8, 0xFF, 0xE0].into_iter().chain(body).collect()

@@ -110,6 +110,9 @@ pub trait ContactStore {
         limit: usize,
     ) -> Result<Vec<PersonalContact>, StoreError>;
 
+    /// Refuses `account` for personal contacts when it is our own (managed) account.
+    fn check_personal_account(&self, account: Option<&str>) -> Result<(), StoreError>;
+
     /// Inserts personal contacts into `account` (`None`: the device-local account), all or
     /// none. Refuses our own account type: restore never writes business contacts.
     fn insert_personal(

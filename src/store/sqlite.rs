@@ -422,16 +422,21 @@ impl ContactStore for SqliteStore {
         Ok(out)
     }
 
-    fn insert_personal(
-        &mut self,
-        account: Option<&str>,
-        contacts: &[PersonalData],
-    ) -> Result<(), StoreError> {
+    fn check_personal_account(&self, account: Option<&str>) -> Result<(), StoreError> {
         if account == Some(self.account_type.as_str()) {
             return Err(StoreError::Refused(
                 "personal contacts are never written into the managed account".into(),
             ));
         }
+        Ok(())
+    }
+
+    fn insert_personal(
+        &mut self,
+        account: Option<&str>,
+        contacts: &[PersonalData],
+    ) -> Result<(), StoreError> {
+        self.check_personal_account(account)?;
         let cost: usize = contacts.iter().map(PersonalData::provider_ops).sum();
         if cost > MAX_BATCH_OPS {
             return Err(StoreError::BatchTooLarge {

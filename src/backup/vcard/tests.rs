@@ -83,6 +83,20 @@ fn output_is_vcard_3_with_crlf_lines_folded_at_75_octets() {
     }
     assert!(text.contains("PHOTO;ENCODING=b;TYPE=JPEG:") || text.contains("PHOTO;ENCODING=b"));
     assert!(text.contains("\\,") && text.contains("\\;") && text.contains("\\n"));
+    // The property and type tokens docs/backup-format.md promises.
+    for token in [
+        "\r\nFN;CHARSET=UTF-8:",
+        "\r\nN;CHARSET=UTF-8:O'Brien;Zo",
+        "\r\nTEL;TYPE=CELL:+48 600 100 200",
+        "\r\nTEL;TYPE=WORK,FAX:",
+        "\r\nTEL;TYPE=MAIN-NUMBER:",
+        "\r\nEMAIL;TYPE=INTERNET,HOME:",
+        "\r\nORG;CHARSET=UTF-8:",
+        "\r\nADR;TYPE=HOME;CHARSET=UTF-8:;;ul. D",
+        "\r\nBDAY:1990-02-03\r\n",
+    ] {
+        assert!(text.contains(token), "missing {token:?} in\n{text}");
+    }
 }
 
 #[test]
