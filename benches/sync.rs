@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use contacts_agent::agent::{Agent, AgentConfig};
 use contacts_agent::backup::archive::read_archive;
 use contacts_agent::backup::vcard::parse_all;
 use contacts_agent::backup::write_archive;
@@ -27,7 +28,6 @@ use contacts_agent::store::sqlite::SqliteStore;
 use contacts_agent::store::{
     Address, AddressKind, ContactStore, EntryState, IndexEntry, PersonalData,
 };
-use contacts_agent::{Agent, AgentConfig};
 use contacts_agent_server::{seed, Config, Server};
 use serde_json::{json, Value};
 
@@ -383,9 +383,11 @@ fn personal(i: usize) -> PersonalData {
             })
             .collect(),
         notes: p.note.into_iter().collect(),
-        birthday: (i % 3 == 0).then(|| format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10)),
+        birthday: i
+            .is_multiple_of(3)
+            .then(|| format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10)),
         // One in twenty with a 4 KB photo, as phones tend to have.
-        photo: (i % 20 == 0).then(|| {
+        photo: i.is_multiple_of(20).then(|| {
             [0xFF, 0xD8, 0xFF, 0xE0]
                 .into_iter()
                 .chain((0..4096u32).map(|b| (b.wrapping_mul(2_654_435_761) >> 13) as u8))

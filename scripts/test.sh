@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check the project has, as CI runs it: formatting, clippy with warnings as errors,
-# and every test in the workspace (unit, property, integration against the real server).
+# every test in the workspace (unit, property, integration against the real server), and
+# the JVM tests of the generated Kotlin API (Maven fetches the Kotlin compiler, JUnit, JNA).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo (Rust 1.85+) is required" >&2; exit 1; }
@@ -18,7 +19,41 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --all-features 2>&1 | tee "$log"
 
+step "uniffi: build the cdylib and the server, generate the Kotlin bindings"
+cargo build --workspace
+rm -rf target/uniffi-kotlin
+cargo run --quiet --features bindgen --bin uniffi-bindgen -- \
+  generate uniffi/contacts_agent.udl --language kotlin --out-dir target/uniffi-kotlin --no-format
+# The README shows the embedding example verbatim; the JVM tests compile and run that file.
+example=tests/jvm/src/test/kotlin/EmbeddingExample.kt
+if ! python3 - "$example" <<'PY'
+import sys
+body = open(sys.argv[1]).read().split("\n", 2)[2]  # without the two header lines
+sys.exit(0 if body.strip() in open("README.md").read() else 1)
+PY
+then
+  echo "README.md does not contain $example verbatim" >&2
+  exit 1
+fi
+
+step "JVM tests: Kotlin API through JNA (Maven, kotlin-maven-plugin, JUnit)"
+if ! command -v mvn >/dev/null || ! command -v javac >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq maven default-jdk-headless
+fi
+mvn -B -f tests/jvm/pom.xml test 2>&1 | tee -a "$log" | grep -Ev '^\[INFO\] (Download|Copying|Building|---|$)'
+
 # One closing line for the whole run (cargo ends on a doc-test line that often says 0).
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+# Surefire's summary: "Tests run: N, Failures: F, Errors: E, Skipped: S" (the last such line).
+jvm=$(grep -E '^\[(INFO|ERROR|WARNING)\] Tests run: [0-9]+, Failures' "$log" | tail -1 || true)
+if [ -n "$jvm" ]; then
+  run=$(echo "$jvm" | sed -E 's/.*Tests run: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+), Skipped: ([0-9]+).*/\1 \2 \3 \4/')
+  read -r jr jf je js <<<"$run"
+  passed=$((passed + jr - jf - je - js))
+  jvm_failed=$((jf + je))
+else
+  jvm_failed=0
+fi
 failed=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+failed=$((failed + jvm_failed))
 printf '\ntotal: %s passed, %s failed\n' "$passed" "$failed"

@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod diff;
 pub mod error;
+pub mod ffi;
 pub mod logging;
 pub mod schedule;
 pub mod state;
@@ -20,5 +21,11 @@ pub mod status_table;
 pub mod store;
 pub mod sync;
 
-pub use agent::{Agent, AgentConfig, Reason, RunDueReport, StatusView, SyncReport};
+pub use agent::{Reason, RunDueReport, StatusView, SyncReport};
 pub use error::Error;
+pub use ffi::{
+    library_version, Agent, AgentConfig, AgentError, BackupResult, ManagedContact, RestoreResult,
+    RunDueResult, SyncResult, SyncStatus,
+};
+
+uniffi::include_scaffolding!("contacts_agent");

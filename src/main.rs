@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use contacts_agent::agent::{Agent, AgentConfig};
+use contacts_agent::status_table;
 use contacts_agent::store::sqlite::SqliteStore;
-use contacts_agent::{status_table, Agent, AgentConfig};
 
 #[derive(Parser)]
 #[command(

@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use common::World;
+use contacts_agent::agent::Agent;
 use contacts_agent::backup::archive::{ArchiveWriter, FORMAT, MANIFEST_NAME, PAYLOAD_NAME};
 use contacts_agent::client::{Client, ClientOptions};
 use contacts_agent::store::sqlite::SqliteStore;
 use contacts_agent::store::{Address, AddressKind, ContactStore, PersonalData};
-use contacts_agent::Agent;
 use contacts_agent_protocol::{Email, EmailKind, Phone, PhoneKind, PostalAddress};
 use serde_json::{json, Value};
 

@@ -7,10 +7,10 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use contacts_agent::agent::{Agent, AgentConfig};
 use contacts_agent::state::Enrollment;
 use contacts_agent::store::sqlite::SqliteStore;
 use contacts_agent::store::{ContactStore, ContactWrite, PhotoWrite, StoreOp};
-use contacts_agent::{Agent, AgentConfig};
 use contacts_agent_protocol::ContactData;
 
 const POLICY: &str = r#"{"version":1,"basic_type":"none","additional_groups":["g"],"sync_interval":"daily","backup_interval":"off"}"#;

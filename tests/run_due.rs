@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use common::World;
+use contacts_agent::agent::Agent;
 use contacts_agent::store::sqlite::SqliteStore;
-use contacts_agent::Agent;
 use contacts_agent_server::{Config, Server};
 use serde_json::Value;
 

@@ -178,14 +178,14 @@ fn a_sync_interrupted_after_any_batch_converges_on_the_next_run() {
                 .unwrap();
         }
         let store = SqliteStore::open(&dir.path().join("phone.db"), common::ACCOUNT).unwrap();
-        let mut config = contacts_agent::AgentConfig::new(dir.path().join("state.db"));
+        let mut config = contacts_agent::agent::AgentConfig::new(dir.path().join("state.db"));
         config.page_size = 200;
         let failing = FailAfter {
             inner: store,
             ok_batches: k,
             seen: 0,
         };
-        let mut agent = contacts_agent::Agent::open(config.clone(), failing).unwrap();
+        let mut agent = contacts_agent::agent::Agent::open(config.clone(), failing).unwrap();
         let first = agent.sync_now();
         if first.is_ok() {
             assert!(k > 3, "the sync should take several batches, took {k}");
@@ -197,7 +197,7 @@ fn a_sync_interrupted_after_any_batch_converges_on_the_next_run() {
         drop(agent);
         // The next run, with a healthy store, converges.
         let store = SqliteStore::open(&dir.path().join("phone.db"), common::ACCOUNT).unwrap();
-        let mut agent = contacts_agent::Agent::open(config, store).unwrap();
+        let mut agent = contacts_agent::agent::Agent::open(config, store).unwrap();
         agent.sync_now().unwrap();
         let got: BTreeSet<String> = held(&mut agent);
         assert_eq!(got, expected, "after a failure at batch {k}");
@@ -319,8 +319,8 @@ fn device_and_admin_credentials_do_not_cross() {
     let (status, _) = w.admin.raw("GET", "/v1/device/policy", None).unwrap();
     assert_eq!(status, 401);
     // The enrollment code is single-use.
-    let mut other = contacts_agent::Agent::open(
-        contacts_agent::AgentConfig::new(w.path("other-state.db")),
+    let mut other = contacts_agent::agent::Agent::open(
+        contacts_agent::agent::AgentConfig::new(w.path("other-state.db")),
         SqliteStore::open_in_memory(common::ACCOUNT).unwrap(),
     )
     .unwrap();

@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 
+use contacts_agent::agent::{Agent, AgentConfig};
 use contacts_agent::demo::admin::AdminClient;
 use contacts_agent::store::sqlite::SqliteStore;
 use contacts_agent::store::ContactStore;
-use contacts_agent::{Agent, AgentConfig};
 use contacts_agent_server::{seed, Config, Server};
 use serde_json::{json, Value};
 

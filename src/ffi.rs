@@ -1,0 +1,425 @@
+//! The exported (uniffi) API: a thin object over `agent::Agent`. Every method delegates, and
+//! `From<Error> for AgentError` is the one place internal errors become public ones. uniffi
+//! catches panics at the boundary as well; `guard` turns them into `AgentError::Internal`
+//! first so Kotlin always gets one exception type.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::agent::{self, Agent as Core, AgentConfig as CoreConfig};
+use crate::client::ClientError;
+use crate::error::Error;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{ContactStore, StoreError};
+
+pub fn library_version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub state_dir: String,
+    pub account_type: String,
+    pub page_size: u32,
+    pub command_poll_seconds: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("not enrolled: {reason}")]
+    NotEnrolled { reason: String },
+    #[error("network: {reason}")]
+    Network { reason: String },
+    #[error("server: {reason}")]
+    Server { reason: String },
+    #[error("protocol: {reason}")]
+    Protocol { reason: String },
+    #[error("contact store: {reason}")]
+    Store { reason: String },
+    #[error("agent storage: {reason}")]
+    Storage { reason: String },
+    #[error("backup: {reason}")]
+    Backup { reason: String },
+    #[error("interrupted: {reason}")]
+    Interrupted { reason: String },
+    #[error("invalid argument: {reason}")]
+    InvalidArgument { reason: String },
+    #[error("internal error: {reason}")]
+    Internal { reason: String },
+}
+
+impl From<Error> for AgentError {
+    fn from(e: Error) -> Self {
+        let reason = e.to_string();
+        match e {
+            Error::NotEnrolled | Error::AlreadyEnrolled(_) => AgentError::NotEnrolled { reason },
+            Error::Server(c) => match c {
+                ClientError::Transport(_) | ClientError::Timeout(_) => {
+                    AgentError::Network { reason }
+                }
+                ClientError::InvalidUrl(_) | ClientError::InsecureUrl => {
+                    AgentError::InvalidArgument { reason }
+                }
+                ClientError::Malformed { .. } | ClientError::TooLarge { .. } => {
+                    AgentError::Protocol { reason }
+                }
+                ClientError::Unauthorized
+                | ClientError::TokenExpired
+                | ClientError::Status { .. } => AgentError::Server { reason },
+            },
+            Error::Protocol(_) => AgentError::Protocol { reason },
+            Error::Store(StoreError::Refused(_)) => AgentError::InvalidArgument { reason },
+            Error::Store(_) => AgentError::Store { reason },
+            Error::State(_) | Error::Io(_) => AgentError::Storage { reason },
+            Error::Archive(_) | Error::NoBackups => AgentError::Backup { reason },
+            Error::Interrupted => AgentError::Interrupted { reason },
+        }
+    }
+}
+
+/// Runs `f`, turning a panic into `AgentError::Internal` (no payload text: it may hold data).
+fn guard<T>(f: impl FnOnce() -> Result<T, AgentError>) -> Result<T, AgentError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(_) => {
+            log::error!("a panic was caught at the FFI boundary");
+            Err(AgentError::Internal {
+                reason: "the agent hit a bug and stopped this call; the app can keep running"
+                    .into(),
+            })
+        }
+    }
+}
+
+fn ms(t: Option<DateTime<Utc>>) -> Option<i64> {
+    t.map(|t| t.timestamp_millis())
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncStatus {
+    pub device_id: Option<String>,
+    pub sync_type: Option<String>,
+    pub additional_groups: Vec<String>,
+    pub sync_interval: Option<String>,
+    pub backup_interval: Option<String>,
+    pub next_sync_ms: Option<i64>,
+    pub last_sync_ms: Option<i64>,
+    pub last_sync_result: Option<String>,
+    pub last_successful_sync_ms: Option<i64>,
+    pub contacts_on_phone: u64,
+    pub consecutive_failures: u32,
+    pub last_backup_ms: Option<i64>,
+    pub last_backup_result: Option<String>,
+    pub next_backup_ms: Option<i64>,
+    pub pending_reports: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncResult {
+    pub reason: String,
+    pub inserted: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    pub unchanged: u64,
+    pub contacts_on_phone: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct BackupResult {
+    pub backup_id: String,
+    pub contact_count: u64,
+    pub size: u64,
+    pub new_on_server: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RestoreResult {
+    pub backup_id: String,
+    pub restored: u64,
+    pub already_present: u64,
+    pub skipped: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunDueResult {
+    pub sync: Option<SyncResult>,
+    pub sync_error: Option<String>,
+    pub backup: Option<BackupResult>,
+    pub backup_error: Option<String>,
+    pub next_wake_up_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ManagedContact {
+    pub id: String,
+    pub display_name: String,
+    pub phones: Vec<String>,
+    pub emails: Vec<String>,
+    pub organization: Option<String>,
+    pub title: Option<String>,
+}
+
+impl From<agent::SyncReport> for SyncResult {
+    fn from(r: agent::SyncReport) -> Self {
+        SyncResult {
+            reason: r.reason.as_str().to_owned(),
+            inserted: r.counts.inserted,
+            updated: r.counts.updated,
+            deleted: r.counts.deleted,
+            unchanged: r.counts.unchanged,
+            contacts_on_phone: r.managed_count,
+        }
+    }
+}
+
+impl From<agent::BackupReport> for BackupResult {
+    fn from(r: agent::BackupReport) -> Self {
+        BackupResult {
+            backup_id: r.backup.id,
+            contact_count: r.backup.contact_count,
+            size: r.backup.size,
+            new_on_server: r.new_on_server,
+        }
+    }
+}
+
+/// The store behind an exported agent: boxed so the same object serves the SQLite store
+/// (host) and the JNI bridge (phone).
+pub type DynStore = Box<dyn ContactStore + Send>;
+
+impl<S: ContactStore + ?Sized> ContactStore for Box<S> {
+    fn managed_index(&mut self) -> Result<Vec<crate::store::IndexEntry>, StoreError> {
+        (**self).managed_index()
+    }
+    fn apply_batch(&mut self, ops: &[crate::store::StoreOp]) -> Result<(), StoreError> {
+        (**self).apply_batch(ops)
+    }
+    fn managed_contacts(
+        &mut self,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<crate::store::StoredContact>, StoreError> {
+        (**self).managed_contacts(offset, limit)
+    }
+    fn personal_page(
+        &mut self,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<crate::store::PersonalContact>, StoreError> {
+        (**self).personal_page(after, limit)
+    }
+    fn check_personal_account(&self, account: Option<&str>) -> Result<(), StoreError> {
+        (**self).check_personal_account(account)
+    }
+    fn insert_personal(
+        &mut self,
+        account: Option<&str>,
+        contacts: &[crate::store::PersonalData],
+    ) -> Result<(), StoreError> {
+        (**self).insert_personal(account, contacts)
+    }
+}
+
+pub struct Agent {
+    inner: Mutex<Core<DynStore>>,
+    interrupt: Arc<AtomicBool>,
+}
+
+impl Agent {
+    pub fn new(config: AgentConfig) -> Result<Self, AgentError> {
+        guard(|| {
+            let dir = PathBuf::from(&config.state_dir);
+            std::fs::create_dir_all(&dir).map_err(|e| AgentError::Storage {
+                reason: format!("cannot create the state folder: {e}"),
+            })?;
+            let store = SqliteStore::open(&dir.join("phone.db"), &config.account_type)
+                .map_err(|e| AgentError::from(Error::Store(e)))?;
+            Agent::with_store(config, Box::new(store))
+        })
+    }
+
+    /// An agent over any store (the JNI bridge on a phone).
+    pub fn with_store(config: AgentConfig, store: DynStore) -> Result<Self, AgentError> {
+        if config.account_type.trim().is_empty() {
+            return Err(AgentError::InvalidArgument {
+                reason: "account_type must not be empty".into(),
+            });
+        }
+        let dir = PathBuf::from(&config.state_dir);
+        let mut core_config = CoreConfig::new(dir.join("agent-state.db"));
+        core_config.page_size = (config.page_size as usize).clamp(1, 2000);
+        core_config.command_poll =
+            Duration::from_secs(u64::from(config.command_poll_seconds.max(60)));
+        let core = Core::open(core_config, store)?;
+        Ok(Agent {
+            interrupt: core.interrupt_handle(),
+            inner: Mutex::new(core),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Core<DynStore>) -> Result<T, Error>,
+    ) -> Result<T, AgentError> {
+        guard(|| {
+            // A poisoned lock means an earlier call panicked mid-way; the state is in SQLite
+            // and consistent per transaction, so carry on with it.
+            let mut core = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut core).map_err(AgentError::from)
+        })
+    }
+
+    pub fn enroll(
+        &self,
+        server_url: String,
+        enrollment_code: String,
+        device_name: String,
+    ) -> Result<String, AgentError> {
+        self.with(|a| a.enroll(&server_url, &enrollment_code, &device_name, true))
+    }
+
+    pub fn run_due(&self) -> Result<RunDueResult, AgentError> {
+        self.with(|a| {
+            let r = a.run_due()?;
+            let (sync, sync_error) = match r.sync {
+                Some(Ok(s)) => (Some(s.into()), None),
+                Some(Err(e)) => (None, Some(e)),
+                None => (None, None),
+            };
+            let (backup, backup_error) = match r.backup {
+                Some(Ok(b)) => (Some(b.into()), None),
+                Some(Err(e)) => (None, Some(e)),
+                None => (None, None),
+            };
+            Ok(RunDueResult {
+                sync,
+                sync_error,
+                backup,
+                backup_error,
+                next_wake_up_ms: r.next_wake_up.timestamp_millis(),
+            })
+        })
+    }
+
+    pub fn sync_now(&self) -> Result<SyncResult, AgentError> {
+        self.with(|a| a.sync_now().map(SyncResult::from))
+    }
+
+    pub fn backup_now(&self) -> Result<BackupResult, AgentError> {
+        self.with(|a| a.backup_now().map(BackupResult::from))
+    }
+
+    pub fn restore(&self, backup_id: Option<String>) -> Result<RestoreResult, AgentError> {
+        self.with(|a| {
+            let mut progress = |_: u64, _: u64| {};
+            let r = a.restore(backup_id.as_deref(), None, &mut progress)?;
+            Ok(RestoreResult {
+                skipped: r.skipped_total(),
+                backup_id: r.backup_id,
+                restored: r.restored,
+                already_present: r.already_present,
+            })
+        })
+    }
+
+    pub fn status(&self) -> Result<SyncStatus, AgentError> {
+        self.with(|a| {
+            let v = a.status()?;
+            Ok(SyncStatus {
+                device_id: v.device_id,
+                sync_type: v.sync_type.map(|t| t.as_str().to_owned()),
+                additional_groups: v.additional_groups,
+                sync_interval: v.sync_interval.map(|i| i.as_str().to_owned()),
+                backup_interval: v.backup_interval.map(|i| i.as_str().to_owned()),
+                next_sync_ms: ms(v.next_sync),
+                last_sync_ms: ms(v.last_sync),
+                last_sync_result: v.last_sync_result,
+                last_successful_sync_ms: ms(v.last_successful_sync),
+                contacts_on_phone: v.managed_count,
+                consecutive_failures: v.consecutive_failures,
+                last_backup_ms: ms(v.last_backup),
+                last_backup_result: v.last_backup_result,
+                next_backup_ms: ms(v.next_backup),
+                pending_reports: u32::try_from(v.pending_reports).unwrap_or(u32::MAX),
+            })
+        })
+    }
+
+    pub fn managed_contacts(
+        &self,
+        offset: u32,
+        limit: u32,
+    ) -> Result<Vec<ManagedContact>, AgentError> {
+        self.with(|a| {
+            Ok(a.managed_contacts(offset as usize, limit as usize)?
+                .into_iter()
+                .map(|c| ManagedContact {
+                    id: c.id,
+                    display_name: c.data.display_name,
+                    phones: c.data.phones.into_iter().map(|p| p.number).collect(),
+                    emails: c.data.emails.into_iter().map(|e| e.address).collect(),
+                    organization: c.data.organization,
+                    title: c.data.title,
+                })
+                .collect())
+        })
+    }
+
+    pub fn next_wake_up_ms(&self) -> Result<i64, AgentError> {
+        self.with(|a| Ok(a.next_wake_up()?.timestamp_millis()))
+    }
+
+    pub fn interrupt(&self) {
+        self.interrupt.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_inside_a_call_becomes_an_internal_error_without_its_message() {
+        let r: Result<(), AgentError> = guard(|| panic!("secret +48 600 100 200"));
+        match r {
+            Err(AgentError::Internal { reason }) => assert!(!reason.contains("+48"), "{reason}"),
+            other => panic!("expected Internal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn internal_errors_map_to_the_public_kinds() {
+        let e: AgentError = Error::NotEnrolled.into();
+        assert!(matches!(e, AgentError::NotEnrolled { .. }));
+        let e: AgentError = Error::Server(ClientError::InsecureUrl).into();
+        assert!(matches!(e, AgentError::InvalidArgument { .. }));
+        let e: AgentError = Error::Server(ClientError::Transport("x".into())).into();
+        assert!(matches!(e, AgentError::Network { .. }));
+        let e: AgentError = Error::Interrupted.into();
+        assert!(matches!(e, AgentError::Interrupted { .. }));
+    }
+
+    #[test]
+    fn an_interrupt_before_a_call_does_not_leak_into_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = Agent::new(AgentConfig {
+            state_dir: dir.path().display().to_string(),
+            account_type: "acme".into(),
+            page_size: 500,
+            command_poll_seconds: 1800,
+        })
+        .unwrap();
+        // interrupt() only stops a running call: the next one starts clean and fails for
+        // its own reason (not enrolled), not as Interrupted.
+        agent.interrupt();
+        assert!(matches!(
+            agent.sync_now(),
+            Err(AgentError::NotEnrolled { .. })
+        ));
+    }
+}
