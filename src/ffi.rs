@@ -243,7 +243,20 @@ impl Agent {
         })
     }
 
-    /// An agent over any store (the JNI bridge on a phone).
+    /// An agent over the Kotlin store registered under `store_handle`.
+    pub fn with_jni_store(config: AgentConfig, store_handle: u64) -> Result<Self, AgentError> {
+        guard(|| {
+            let store =
+                crate::store::jni::JniStore::from_handle(store_handle, &config.account_type)
+                    .map_err(|e| AgentError::from(Error::Store(e)))?;
+            std::fs::create_dir_all(&config.state_dir).map_err(|e| AgentError::Storage {
+                reason: format!("cannot create the state folder: {e}"),
+            })?;
+            Agent::with_store(config, Box::new(store))
+        })
+    }
+
+    /// An agent over any store.
     pub fn with_store(config: AgentConfig, store: DynStore) -> Result<Self, AgentError> {
         if config.account_type.trim().is_empty() {
             return Err(AgentError::InvalidArgument {

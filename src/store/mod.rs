@@ -2,6 +2,8 @@
 //! atomic batches of writes. Implementations: `sqlite` (host: CLI, demo, tests) and, on a
 //! JVM, the JNI bridge to Android's ContactsProvider.
 
+pub mod bridge;
+pub mod jni;
 pub mod personal;
 pub mod rows;
 pub mod sqlite;

@@ -1,0 +1,191 @@
+//! The JSON shapes that cross the JNI bridge (`ContactStoreBridge` in Kotlin): whole batches
+//! as one byte array per call. Operations carry ContactsContract data rows, so the Kotlin
+//! adapter only translates them into ContentProviderOperations and decides nothing.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use super::personal::{PersonalContact, PersonalData};
+use super::rows::{from_rows, personal_from_rows, personal_to_rows, to_rows, DataRow};
+use super::{ContactWrite, EntryState, IndexEntry, PhotoWrite, StoreOp, StoredContact};
+use contacts_agent_protocol::PhotoRef;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Row {
+    pub mimetype: String,
+    /// `DATA1` .. `DATA10`.
+    pub data: [Option<String>; 10],
+}
+
+impl From<DataRow> for Row {
+    fn from(r: DataRow) -> Self {
+        Row {
+            mimetype: r.mimetype.to_owned(),
+            data: r.data,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    Insert(Write),
+    Update(Write),
+    Delete { id: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Write {
+    pub id: String,
+    pub hash: String,
+    pub display_name: String,
+    pub rows: Vec<Row>,
+    /// `keep`, `set` or `clear`.
+    pub photo_action: String,
+    pub photo_hash: Option<String>,
+    /// Base64 image bytes with `set`. The Android adapter writes them to the raw contact's
+    /// display-photo file, never into the batch.
+    pub photo: Option<String>,
+}
+
+fn write(w: &ContactWrite) -> Write {
+    let (action, hash, photo) = match &w.photo {
+        PhotoWrite::Keep => ("keep", None, None),
+        PhotoWrite::Clear => ("clear", None, None),
+        PhotoWrite::Set { hash, bytes } => {
+            ("set", Some(hash.clone()), Some(STANDARD.encode(bytes)))
+        }
+    };
+    Write {
+        id: w.id.clone(),
+        hash: w.hash.clone(),
+        display_name: w.data.display_name.clone(),
+        rows: to_rows(&w.data).into_iter().map(Row::from).collect(),
+        photo_action: action.into(),
+        photo_hash: hash,
+        photo,
+    }
+}
+
+pub fn encode_ops(ops: &[StoreOp]) -> Result<Vec<u8>, serde_json::Error> {
+    let ops: Vec<Op> = ops
+        .iter()
+        .map(|op| match op {
+            StoreOp::Insert(w) => Op::Insert(write(w)),
+            StoreOp::Update(w) => Op::Update(write(w)),
+            StoreOp::Delete { id } => Op::Delete { id: id.clone() },
+        })
+        .collect();
+    serde_json::to_vec(&ops)
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Entry {
+    pub id: String,
+    pub hash: String,
+    pub photo_hash: Option<String>,
+    /// `clean`, `dirty` or `deleted`.
+    pub state: String,
+}
+
+pub fn decode_index(bytes: &[u8]) -> Result<Vec<IndexEntry>, String> {
+    let entries: Vec<Entry> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    entries
+        .into_iter()
+        .map(|e| {
+            let state = match e.state.as_str() {
+                "clean" => EntryState::Clean,
+                "dirty" => EntryState::Dirty,
+                "deleted" => EntryState::Deleted,
+                other => return Err(format!("unknown entry state {other:?}")),
+            };
+            Ok(IndexEntry {
+                id: e.id,
+                hash: e.hash,
+                photo_hash: e.photo_hash,
+                state,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Managed {
+    pub id: String,
+    pub hash: String,
+    pub photo_hash: Option<String>,
+    pub rows: Vec<Row>,
+}
+
+pub fn decode_managed(bytes: &[u8]) -> Result<Vec<StoredContact>, String> {
+    let items: Vec<Managed> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    Ok(items
+        .into_iter()
+        .map(|m| {
+            let mut data = from_rows(m.rows.iter().map(|r| (mime(&r.mimetype), r.data.clone())));
+            data.photo = m.photo_hash.clone().map(|hash| PhotoRef { hash });
+            StoredContact {
+                id: m.id,
+                hash: m.hash,
+                has_photo: m.photo_hash.is_some(),
+                data,
+            }
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Personal {
+    pub raw_id: i64,
+    pub rows: Vec<Row>,
+    pub photo: Option<String>,
+}
+
+pub fn decode_personal(bytes: &[u8]) -> Result<Vec<PersonalContact>, String> {
+    let items: Vec<Personal> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    items
+        .into_iter()
+        .map(|p| {
+            let mut data =
+                personal_from_rows(p.rows.iter().map(|r| (mime(&r.mimetype), r.data.clone())));
+            data.photo = p
+                .photo
+                .map(|b| STANDARD.decode(b).map_err(|e| format!("photo: {e}")))
+                .transpose()?;
+            Ok(PersonalContact {
+                raw_id: p.raw_id,
+                data,
+            })
+        })
+        .collect()
+}
+
+pub fn encode_personal(contacts: &[PersonalData]) -> Result<Vec<u8>, serde_json::Error> {
+    let items: Vec<Personal> = contacts
+        .iter()
+        .map(|c| Personal {
+            raw_id: 0,
+            rows: personal_to_rows(c).into_iter().map(Row::from).collect(),
+            photo: c.photo.as_ref().map(|b| STANDARD.encode(b)),
+        })
+        .collect();
+    serde_json::to_vec(&items)
+}
+
+/// The row readers match on the crate's mimetype constants.
+fn mime(m: &str) -> &'static str {
+    use super::rows::*;
+    [
+        MIME_NAME,
+        MIME_PHONE,
+        MIME_EMAIL,
+        MIME_ORGANIZATION,
+        MIME_POSTAL,
+        MIME_NOTE,
+        MIME_EVENT,
+    ]
+    .into_iter()
+    .find(|k| *k == m)
+    .unwrap_or("")
+}

@@ -1,0 +1,239 @@
+//! `ContactStore` over JNI: calls a Kotlin `ContactStoreBridge` (the ContactsProvider adapter
+//! on a phone, an in-memory store in the JVM tests). One JNI call per batch, never per
+//! contact or field; batches cross as JSON in a `byte[]` (`bridge.rs`).
+//!
+//! How the Kotlin side hands its store over: `JniBridge.register(store)` (a native method,
+//! so the JVM has loaded this library with `System.loadLibrary` and the `JavaVM` is known)
+//! keeps a global reference and returns a handle; `Agent.withJniStore(config, handle)`
+//! (uniffi) builds an agent over it. Threads the agent runs on are attached as needed, each
+//! call runs in its own local frame, and a Java exception becomes a `StoreError` (cleared).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use jni::errors::ThrowRuntimeExAndDefault;
+use jni::objects::{JByteArray, JClass, JObject, JValue};
+use jni::refs::Global;
+use jni::{jni_sig, jni_str, Env, EnvUnowned, JavaVM};
+
+use super::bridge;
+use super::{
+    ContactStore, IndexEntry, PersonalContact, PersonalData, StoreError, StoreOp, StoredContact,
+};
+
+type StoreRef = Arc<Global<JObject<'static>>>;
+
+fn registry() -> &'static Mutex<HashMap<u64, StoreRef>> {
+    static STORES: OnceLock<Mutex<HashMap<u64, StoreRef>>> = OnceLock::new();
+    STORES.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn next_handle() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `JniBridge.register(store: ContactStoreBridge): Long`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_app_contactsagent_sdk_JniBridge_register<'caller>(
+    mut unowned: EnvUnowned<'caller>,
+    _class: JClass<'caller>,
+    store: JObject<'caller>,
+) -> i64 {
+    unowned
+        .with_env(|env| -> jni::errors::Result<i64> {
+            if store.is_null() {
+                env.throw_new(
+                    jni_str!("java/lang/IllegalArgumentException"),
+                    jni_str!("store is null"),
+                )?;
+            }
+            let global = env.new_global_ref(&store)?;
+            let handle = next_handle();
+            registry()
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(handle, Arc::new(global));
+            Ok(handle as i64)
+        })
+        .resolve::<ThrowRuntimeExAndDefault>()
+}
+
+/// `JniBridge.release(handle: Long)`: drops the global reference once no agent uses it.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_app_contactsagent_sdk_JniBridge_release<'caller>(
+    mut unowned: EnvUnowned<'caller>,
+    _class: JClass<'caller>,
+    handle: i64,
+) {
+    unowned
+        .with_env(|_env| -> jni::errors::Result<()> {
+            registry()
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&(handle as u64));
+            Ok(())
+        })
+        .resolve::<ThrowRuntimeExAndDefault>()
+}
+
+pub struct JniStore {
+    store: StoreRef,
+    account_type: String,
+}
+
+fn bridge_err(what: &str, e: jni::errors::Error) -> StoreError {
+    match e {
+        // The class name only: an exception message from a content provider may quote data.
+        jni::errors::Error::CaughtJavaException { name, .. } => {
+            StoreError::Bridge(format!("{what}: the Kotlin store threw {name}"))
+        }
+        other => StoreError::Bridge(format!("{what}: {other}")),
+    }
+}
+
+fn decode_err(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+impl JniStore {
+    /// The store registered under `handle` by `JniBridge.register`.
+    pub fn from_handle(handle: u64, account_type: &str) -> Result<Self, StoreError> {
+        let store = registry()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&handle)
+            .cloned()
+            .ok_or_else(|| {
+                StoreError::Bridge(format!("no store registered under handle {handle}"))
+            })?;
+        Ok(JniStore {
+            store,
+            account_type: account_type.to_owned(),
+        })
+    }
+
+    /// Runs `f` on this thread's JVM attachment (attaching it if Rust started it), in a
+    /// fresh local frame so a long sync never fills the local reference table.
+    fn call<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut Env, &JObject) -> jni::errors::Result<T>,
+    ) -> Result<T, StoreError> {
+        let vm = JavaVM::singleton().map_err(|e| bridge_err(what, e))?;
+        vm.attach_current_thread(|env| -> jni::errors::Result<T> {
+            env.with_local_frame(32, |env| f(env, self.store.as_ref()))
+        })
+        .map_err(|e| bridge_err(what, e))
+    }
+}
+
+fn bytes_of(env: &mut Env, value: JObject) -> jni::errors::Result<Vec<u8>> {
+    let array = env.cast_local::<JByteArray>(value)?;
+    env.convert_byte_array(&array)
+}
+
+impl ContactStore for JniStore {
+    fn managed_index(&mut self) -> Result<Vec<IndexEntry>, StoreError> {
+        let bytes = self.call("managedIndex", |env, store| {
+            let v = env
+                .call_method(store, jni_str!("managedIndex"), jni_sig!(() -> byte[]), &[])?
+                .l()?;
+            bytes_of(env, v)
+        })?;
+        bridge::decode_index(&bytes).map_err(|e| decode_err("managedIndex", e))
+    }
+
+    fn apply_batch(&mut self, ops: &[StoreOp]) -> Result<(), StoreError> {
+        let json = bridge::encode_ops(ops).map_err(|e| decode_err("applyBatch", e))?;
+        self.call("applyBatch", |env, store| {
+            let arr = env.byte_array_from_slice(&json)?;
+            env.call_method(
+                store,
+                jni_str!("applyBatch"),
+                jni_sig!((ops: byte[]) -> void),
+                &[JValue::Object(&arr)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn managed_contacts(
+        &mut self,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<StoredContact>, StoreError> {
+        let bytes = self.call("managedContacts", |env, store| {
+            let args = [
+                JValue::Int(i32::try_from(offset).unwrap_or(i32::MAX)),
+                JValue::Int(i32::try_from(limit).unwrap_or(i32::MAX)),
+            ];
+            let v = env
+                .call_method(
+                    store,
+                    jni_str!("managedContacts"),
+                    jni_sig!((offset: jint, limit: jint) -> byte[]),
+                    &args,
+                )?
+                .l()?;
+            bytes_of(env, v)
+        })?;
+        bridge::decode_managed(&bytes).map_err(|e| decode_err("managedContacts", e))
+    }
+
+    fn personal_page(
+        &mut self,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<PersonalContact>, StoreError> {
+        let bytes = self.call("personalPage", |env, store| {
+            let args = [
+                JValue::Long(after.unwrap_or(-1)),
+                JValue::Int(i32::try_from(limit).unwrap_or(i32::MAX)),
+            ];
+            let v = env
+                .call_method(
+                    store,
+                    jni_str!("personalPage"),
+                    jni_sig!((after: jlong, limit: jint) -> byte[]),
+                    &args,
+                )?
+                .l()?;
+            bytes_of(env, v)
+        })?;
+        bridge::decode_personal(&bytes).map_err(|e| decode_err("personalPage", e))
+    }
+
+    fn check_personal_account(&self, account: Option<&str>) -> Result<(), StoreError> {
+        if account == Some(self.account_type.as_str()) {
+            return Err(StoreError::Refused(
+                "personal contacts are never written into the managed account".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn insert_personal(
+        &mut self,
+        account: Option<&str>,
+        contacts: &[PersonalData],
+    ) -> Result<(), StoreError> {
+        self.check_personal_account(account)?;
+        let json =
+            bridge::encode_personal(contacts).map_err(|e| decode_err("insertPersonal", e))?;
+        self.call("insertPersonal", |env, store| {
+            let arr = env.byte_array_from_slice(&json)?;
+            let account = match account {
+                Some(a) => env.new_string(a)?.into(),
+                None => JObject::null(),
+            };
+            env.call_method(
+                store,
+                jni_str!("insertPersonal"),
+                jni_sig!((account: java.lang.String, contacts: byte[]) -> void),
+                &[JValue::Object(&account), JValue::Object(&arr)],
+            )?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,187 @@
+// The Rust core reading and writing a Kotlin ContactStoreBridge through JNI: a sync whose
+// store lives in the JVM, a store that throws mid-sync, and backup/restore through the bridge.
+package app.contactsagent.sdk
+
+import org.json.JSONArray
+import org.json.JSONObject
+import org.junit.jupiter.api.AfterAll
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.BeforeAll
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.TestInstance
+import java.nio.file.Files
+import java.util.TreeMap
+
+/** An in-memory ContactStoreBridge: what the Android adapter does, minus ContactsProvider. */
+class MemoryStore : ContactStoreBridge {
+    data class Managed(val hash: String, val photoHash: String?, val rows: JSONArray, val state: String)
+
+    val managed = TreeMap<String, Managed>()
+    val personal = TreeMap<Long, JSONObject>()
+    private var nextRaw = 1L
+    var batches = 0
+    var failOnBatch = -1
+    var calls = 0
+
+    override fun managedIndex(): ByteArray {
+        calls++
+        val out = JSONArray()
+        for ((id, m) in managed) {
+            out.put(JSONObject().put("id", id).put("hash", m.hash).put("photo_hash", m.photoHash ?: JSONObject.NULL).put("state", m.state))
+        }
+        return out.toString().toByteArray()
+    }
+
+    override fun applyBatch(ops: ByteArray) {
+        calls++
+        batches++
+        if (batches == failOnBatch) throw IllegalStateException("content provider died")
+        // All or nothing, like applyBatch: work on a copy, then swap.
+        val next = TreeMap(managed)
+        val arr = JSONArray(String(ops))
+        for (i in 0 until arr.length()) {
+            val op = arr.getJSONObject(i)
+            val id = op.getString("id")
+            when (op.getString("op")) {
+                "delete" -> next.remove(id)
+                "insert", "update" -> {
+                    val old = next[id]
+                    if (op.getString("op") == "insert") check(old == null) { "insert of an existing contact" }
+                    else checkNotNull(old) { "update of a missing contact" }
+                    val photo = when (op.getString("photo_action")) {
+                        "set" -> op.getString("photo_hash")
+                        "clear" -> null
+                        else -> old?.photoHash
+                    }
+                    next[id] = Managed(op.getString("hash"), photo, op.getJSONArray("rows"), "clean")
+                }
+                else -> error("unknown op")
+            }
+        }
+        managed.clear()
+        managed.putAll(next)
+    }
+
+    override fun managedContacts(offset: Int, limit: Int): ByteArray {
+        calls++
+        val out = JSONArray()
+        managed.entries.drop(offset).take(limit).forEach { (id, m) ->
+            out.put(JSONObject().put("id", id).put("hash", m.hash).put("photo_hash", m.photoHash ?: JSONObject.NULL).put("rows", m.rows))
+        }
+        return out.toString().toByteArray()
+    }
+
+    override fun personalPage(after: Long, limit: Int): ByteArray {
+        calls++
+        val out = JSONArray()
+        personal.tailMap(after + 1).values.take(limit).forEach { out.put(it) }
+        return out.toString().toByteArray()
+    }
+
+    override fun insertPersonal(account: String?, contacts: ByteArray) {
+        calls++
+        val arr = JSONArray(String(contacts))
+        for (i in 0 until arr.length()) {
+            val c = arr.getJSONObject(i)
+            val raw = nextRaw++
+            personal[raw] = c.put("raw_id", raw)
+        }
+    }
+
+    fun addPersonal(name: String, phone: String) {
+        val data = JSONArray(listOf(name, name, "", "", "", "", null, null, null, null).map { it ?: JSONObject.NULL })
+        val phoneRow = JSONArray(listOf(phone, "mobile", null, null, null, null, null, null, null, null).map { it ?: JSONObject.NULL })
+        val rows = JSONArray()
+            .put(JSONObject().put("mimetype", "vnd.android.cursor.item/name").put("data", data))
+            .put(JSONObject().put("mimetype", "vnd.android.cursor.item/phone_v2").put("data", phoneRow))
+        val raw = nextRaw++
+        personal[raw] = JSONObject().put("raw_id", raw).put("rows", rows).put("photo", JSONObject.NULL)
+    }
+}
+
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class JniStoreTest {
+    private lateinit var server: ReferenceServer
+
+    @BeforeAll
+    fun start() {
+        server = ReferenceServer(users = 1500)
+    }
+
+    @AfterAll
+    fun stop() = server.close()
+
+    private fun config() = AgentConfig(
+        stateDir = Files.createTempDirectory("jni-agent").toString(),
+        accountType = "app.contactsagent.business",
+        pageSize = 200u,
+        commandPollSeconds = 1800u,
+    )
+
+    private fun <T> withAgent(store: MemoryStore, block: (Agent) -> T): T {
+        val handle = JniBridge.register(store)
+        try {
+            return Agent.withJniStore(config(), handle.toULong()).use(block)
+        } finally {
+            JniBridge.release(handle)
+        }
+    }
+
+    @Test
+    fun `a sync through JNI fills the Kotlin store with exactly the server's set`() {
+        val code = server.device(listOf("harvey", "sales"), "jni-sync")
+        val store = MemoryStore()
+        withAgent(store) { agent ->
+            agent.enroll(server.url, code, "jni phone")
+            val run = agent.runDue()
+            assertEquals(null, run.syncError)
+            val expected = server.members("harvey") + server.members("sales")
+            assertEquals(expected, store.managed.keys)
+            assertTrue(store.managed.values.all { it.hash.isNotEmpty() && it.state == "clean" })
+            // Batched: a few calls per page, not one per contact.
+            assertTrue(store.calls < expected.size / 10, "${store.calls} bridge calls for ${expected.size} contacts")
+            // Read back through the bridge.
+            assertEquals(expected, agent.managedContacts(0u, 100_000u).map { it.id }.toSet())
+            assertEquals(expected.size.toULong(), agent.status().contactsOnPhone)
+        }
+    }
+
+    @Test
+    fun `a Kotlin store that throws mid-sync fails the sync cleanly and the next one converges`() {
+        val code = server.device(listOf("engineering", "support", "finance"), "jni-fail")
+        val store = MemoryStore().apply { failOnBatch = 2 }
+        withAgent(store) { agent ->
+            agent.enroll(server.url, code, "jni phone")
+            val failed = agent.runDue()
+            val error = requireNotNull(failed.syncError) { "the sync should have failed" }
+            assertTrue(error.contains("threw java.lang.IllegalStateException"), error)
+            assertTrue(!error.contains("content provider died"), "exception messages are not forwarded: $error")
+            assertTrue(agent.status().lastSyncResult!!.startsWith("failed"))
+            // The JVM is fine and so is the agent: the next sync converges.
+            store.failOnBatch = -1
+            agent.syncNow()
+            val expected = server.members("engineering") + server.members("support") + server.members("finance")
+            assertEquals(expected, store.managed.keys)
+        }
+    }
+
+    @Test
+    fun `backup and restore go through the bridge's personal pages`() {
+        val code = server.device(listOf("mike"), "jni-backup")
+        val store = MemoryStore()
+        repeat(30) { store.addPersonal("Friend $it", "+48 700 100 ${100 + it}") }
+        withAgent(store) { agent ->
+            agent.enroll(server.url, code, "jni phone")
+            val backup = agent.backupNow()
+            assertEquals(30uL, backup.contactCount)
+            store.personal.clear()
+            val restored = agent.restore(null)
+            assertEquals(30uL, restored.restored)
+            assertEquals(30, store.personal.size)
+            assertEquals(0uL, agent.restore(null).restored)
+            // Business contacts never went into the personal side.
+            assertTrue(store.managed.keys.none { id -> store.personal.values.any { it.toString().contains(id) } })
+        }
+    }
+}
