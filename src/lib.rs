@@ -24,8 +24,8 @@ pub mod sync;
 pub use agent::{Reason, RunDueReport, StatusView, SyncReport};
 pub use error::Error;
 pub use ffi::{
-    library_version, Agent, AgentConfig, AgentError, BackupResult, ManagedContact, RestoreResult,
-    RunDueResult, SyncResult, SyncStatus,
+    bridge_benchmark, library_version, Agent, AgentConfig, AgentError, BackupResult,
+    BridgeBenchmark, ManagedContact, RestoreResult, RunDueResult, SyncResult, SyncStatus,
 };
 
 uniffi::include_scaffolding!("contacts_agent");

@@ -237,3 +237,108 @@ impl ContactStore for JniStore {
         })
     }
 }
+
+/// Timings of the same work done in batches and one call per contact (`bridge_benchmark`).
+#[derive(Debug, Clone, Default)]
+pub struct BenchFigures {
+    pub contacts: u32,
+    pub batches: u32,
+    pub index_read_ms: f64,
+    pub batched_insert_ms: f64,
+    pub per_contact_insert_ms: f64,
+    pub batched_read_ms: f64,
+    pub per_contact_read_ms: f64,
+    pub batched_delete_ms: f64,
+    pub per_contact_delete_ms: f64,
+    /// `contacts` calls carrying an empty batch: the bare cost of crossing.
+    pub empty_calls_ms: f64,
+}
+
+fn synthetic(i: u32) -> StoreOp {
+    use contacts_agent_protocol::{ContactData, Email, EmailKind, Phone, PhoneKind};
+    StoreOp::Insert(super::ContactWrite {
+        id: format!("bench-{i:06}"),
+        hash: format!("{i:032x}"),
+        data: ContactData {
+            given_name: "Bench".into(),
+            family_name: format!("Contact {i}"),
+            display_name: format!("Bench Contact {i}"),
+            phones: vec![Phone {
+                number: format!("+48 500 {i:06}"),
+                kind: PhoneKind::Mobile,
+            }],
+            emails: vec![Email {
+                address: format!("bench{i}@example.invalid"),
+                kind: EmailKind::Work,
+            }],
+            organization: Some("Bench".into()),
+            ..Default::default()
+        },
+        photo: super::PhotoWrite::Keep,
+    })
+}
+
+fn ms(t: std::time::Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+pub fn benchmark(store: &mut JniStore, contacts: u32) -> Result<BenchFigures, StoreError> {
+    use std::time::Instant;
+    let inserts: Vec<StoreOp> = (0..contacts).map(synthetic).collect();
+    let deletes: Vec<StoreOp> = (0..contacts)
+        .map(|i| StoreOp::Delete {
+            id: format!("bench-{i:06}"),
+        })
+        .collect();
+    let batches = super::pack_batches(inserts.clone(), super::MAX_BATCH_OPS);
+    let mut f = BenchFigures {
+        contacts,
+        batches: batches.len() as u32,
+        ..Default::default()
+    };
+    let t = Instant::now();
+    for b in &batches {
+        store.apply_batch(b)?;
+    }
+    f.batched_insert_ms = ms(t);
+    let t = Instant::now();
+    let index = store.managed_index()?;
+    f.index_read_ms = ms(t);
+    if index.len() < contacts as usize {
+        return Err(StoreError::Corrupt(
+            "the store lost benchmark contacts".into(),
+        ));
+    }
+    let t = Instant::now();
+    let mut read = 0;
+    while read < contacts as usize {
+        read += store.managed_contacts(read, 500)?.len().max(1);
+    }
+    f.batched_read_ms = ms(t);
+    let t = Instant::now();
+    for i in 0..contacts as usize {
+        store.managed_contacts(i, 1)?;
+    }
+    f.per_contact_read_ms = ms(t);
+    let t = Instant::now();
+    for b in super::pack_batches(deletes.clone(), super::MAX_BATCH_OPS) {
+        store.apply_batch(&b)?;
+    }
+    f.batched_delete_ms = ms(t);
+    let t = Instant::now();
+    for op in &inserts {
+        store.apply_batch(std::slice::from_ref(op))?;
+    }
+    f.per_contact_insert_ms = ms(t);
+    let t = Instant::now();
+    for op in &deletes {
+        store.apply_batch(std::slice::from_ref(op))?;
+    }
+    f.per_contact_delete_ms = ms(t);
+    let t = Instant::now();
+    for _ in 0..contacts {
+        store.apply_batch(&[])?;
+    }
+    f.empty_calls_ms = ms(t);
+    Ok(f)
+}

@@ -37,36 +37,45 @@ class MemoryStore : ContactStoreBridge {
         calls++
         batches++
         if (batches == failOnBatch) throw IllegalStateException("content provider died")
-        // All or nothing, like applyBatch: work on a copy, then swap.
-        val next = TreeMap(managed)
+        keys = null
+        // All or nothing, like applyBatch: check every op first, then apply.
         val arr = JSONArray(String(ops))
-        for (i in 0 until arr.length()) {
-            val op = arr.getJSONObject(i)
+        val list = (0 until arr.length()).map { arr.getJSONObject(it) }
+        val seen = HashSet<String>()
+        for (op in list) {
             val id = op.getString("id")
+            val exists = if (id in seen) true else managed.containsKey(id)
             when (op.getString("op")) {
-                "delete" -> next.remove(id)
-                "insert", "update" -> {
-                    val old = next[id]
-                    if (op.getString("op") == "insert") check(old == null) { "insert of an existing contact" }
-                    else checkNotNull(old) { "update of a missing contact" }
-                    val photo = when (op.getString("photo_action")) {
-                        "set" -> op.getString("photo_hash")
-                        "clear" -> null
-                        else -> old?.photoHash
-                    }
-                    next[id] = Managed(op.getString("hash"), photo, op.getJSONArray("rows"), "clean")
-                }
+                "insert" -> check(!exists || list.any { it.getString("op") == "delete" && it.getString("id") == id }) { "insert of an existing contact" }
+                "update" -> check(exists) { "update of a missing contact" }
+                "delete" -> {}
                 else -> error("unknown op")
             }
+            seen.add(id)
         }
-        managed.clear()
-        managed.putAll(next)
+        for (op in list) {
+            val id = op.getString("id")
+            if (op.getString("op") == "delete") {
+                managed.remove(id)
+                continue
+            }
+            val photo = when (op.getString("photo_action")) {
+                "set" -> op.getString("photo_hash")
+                "clear" -> null
+                else -> managed[id]?.photoHash
+            }
+            managed[id] = Managed(op.getString("hash"), photo, op.getJSONArray("rows"), "clean")
+        }
     }
+
+    private var keys: List<String>? = null
 
     override fun managedContacts(offset: Int, limit: Int): ByteArray {
         calls++
         val out = JSONArray()
-        managed.entries.drop(offset).take(limit).forEach { (id, m) ->
+        val ids = keys ?: managed.keys.toList().also { keys = it }
+        ids.subList(offset.coerceAtMost(ids.size), (offset.toLong() + limit).coerceAtMost(ids.size.toLong()).toInt()).forEach { id ->
+            val m = managed.getValue(id)
             out.put(JSONObject().put("id", id).put("hash", m.hash).put("photo_hash", m.photoHash ?: JSONObject.NULL).put("rows", m.rows))
         }
         return out.toString().toByteArray()
