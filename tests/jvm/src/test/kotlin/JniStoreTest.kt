@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.BeforeAll
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.TestInstance
+import org.junit.jupiter.api.assertThrows
 import java.nio.file.Files
 import java.util.TreeMap
 
@@ -173,6 +174,34 @@ class JniStoreTest {
             val expected = server.members("engineering") + server.members("support") + server.members("finance")
             assertEquals(expected, store.managed.keys)
         }
+    }
+
+    @Test
+    fun `hostile answers from the Kotlin side become exceptions, never a crash`() {
+        val code = server.device(listOf("mike"), "jni-hostile")
+        // Garbage where the index should be, then an unknown entry state, then a huge offset.
+        val garbage = object : ContactStoreBridge by MemoryStore() {
+            var answer = "not json at all \u0000".toByteArray()
+            override fun managedIndex(): ByteArray = answer
+        }
+        val handle = JniBridge.register(garbage)
+        try {
+            Agent.withJniStore(config(), handle.toULong()).use { agent ->
+                agent.enroll(server.url, code, "jni phone")
+                val e = assertThrows<AgentException.Store> { agent.syncNow() }
+                assertTrue(e.message!!.contains("not readable"), e.message)
+                garbage.answer = """[{"id":"1","hash":"h","photo_hash":null,"state":"exploded"}]""".toByteArray()
+                val e2 = assertThrows<AgentException.Store> { agent.syncNow() }
+                assertTrue(e2.message!!.contains("unknown entry state"), e2.message)
+                assertEquals(0, agent.managedContacts(UInt.MAX_VALUE, UInt.MAX_VALUE).size)
+                assertTrue(agent.status().consecutiveFailures >= 2u)
+            }
+        } finally {
+            JniBridge.release(handle)
+        }
+        // A handle nobody registered.
+        val e = assertThrows<AgentException.Store> { Agent.withJniStore(config(), 987_654_321uL) }
+        assertTrue(e.message!!.contains("no store registered"), e.message)
     }
 
     @Test
