@@ -21,38 +21,14 @@ pub fn library_version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
-#[derive(Debug, Clone)]
-pub struct BridgeBenchmark {
-    pub contacts: u32,
-    pub batches: u32,
-    pub index_read_ms: f64,
-    pub batched_insert_ms: f64,
-    pub per_contact_insert_ms: f64,
-    pub batched_read_ms: f64,
-    pub per_contact_read_ms: f64,
-    pub batched_delete_ms: f64,
-    pub per_contact_delete_ms: f64,
-    pub empty_calls_ms: f64,
-}
+pub use crate::store::jni::BridgeBenchmark;
 
 pub fn bridge_benchmark(store_handle: u64, contacts: u32) -> Result<BridgeBenchmark, AgentError> {
     guard(|| {
         let mut store = crate::store::jni::JniStore::from_handle(store_handle, "")
             .map_err(|e| AgentError::from(Error::Store(e)))?;
-        let f = crate::store::jni::benchmark(&mut store, contacts)
-            .map_err(|e| AgentError::from(Error::Store(e)))?;
-        Ok(BridgeBenchmark {
-            contacts: f.contacts,
-            batches: f.batches,
-            index_read_ms: f.index_read_ms,
-            batched_insert_ms: f.batched_insert_ms,
-            per_contact_insert_ms: f.per_contact_insert_ms,
-            batched_read_ms: f.batched_read_ms,
-            per_contact_read_ms: f.per_contact_read_ms,
-            batched_delete_ms: f.batched_delete_ms,
-            per_contact_delete_ms: f.per_contact_delete_ms,
-            empty_calls_ms: f.empty_calls_ms,
-        })
+        crate::store::jni::benchmark(&mut store, contacts)
+            .map_err(|e| AgentError::from(Error::Store(e)))
     })
 }
 

@@ -7,7 +7,9 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::personal::{PersonalContact, PersonalData};
-use super::rows::{from_rows, personal_from_rows, personal_to_rows, to_rows, DataRow};
+use super::rows::{
+    from_rows, known_mime as mime, personal_from_rows, personal_to_rows, to_rows, DataRow,
+};
 use super::{ContactWrite, EntryState, IndexEntry, PhotoWrite, StoreOp, StoredContact};
 use contacts_agent_protocol::PhotoRef;
 
@@ -171,21 +173,4 @@ pub fn encode_personal(contacts: &[PersonalData]) -> Result<Vec<u8>, serde_json:
         })
         .collect();
     serde_json::to_vec(&items)
-}
-
-/// The row readers match on the crate's mimetype constants.
-fn mime(m: &str) -> &'static str {
-    use super::rows::*;
-    [
-        MIME_NAME,
-        MIME_PHONE,
-        MIME_EMAIL,
-        MIME_ORGANIZATION,
-        MIME_POSTAL,
-        MIME_NOTE,
-        MIME_EVENT,
-    ]
-    .into_iter()
-    .find(|k| *k == m)
-    .unwrap_or("")
 }

@@ -205,12 +205,7 @@ impl ContactStore for JniStore {
     }
 
     fn check_personal_account(&self, account: Option<&str>) -> Result<(), StoreError> {
-        if account == Some(self.account_type.as_str()) {
-            return Err(StoreError::Refused(
-                "personal contacts are never written into the managed account".into(),
-            ));
-        }
-        Ok(())
+        super::refuse_managed_account(account, &self.account_type)
     }
 
     fn insert_personal(
@@ -238,9 +233,10 @@ impl ContactStore for JniStore {
     }
 }
 
-/// Timings of the same work done in batches and one call per contact (`bridge_benchmark`).
+/// Timings of the same work done in batches and one call per contact; exported as the
+/// uniffi dictionary `BridgeBenchmark` (`bridge_benchmark`).
 #[derive(Debug, Clone, Default)]
-pub struct BenchFigures {
+pub struct BridgeBenchmark {
     pub contacts: u32,
     pub batches: u32,
     pub index_read_ms: f64,
@@ -282,7 +278,7 @@ fn ms(t: std::time::Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-pub fn benchmark(store: &mut JniStore, contacts: u32) -> Result<BenchFigures, StoreError> {
+pub fn benchmark(store: &mut JniStore, contacts: u32) -> Result<BridgeBenchmark, StoreError> {
     use std::time::Instant;
     let inserts: Vec<StoreOp> = (0..contacts).map(synthetic).collect();
     let deletes: Vec<StoreOp> = (0..contacts)
@@ -291,7 +287,7 @@ pub fn benchmark(store: &mut JniStore, contacts: u32) -> Result<BenchFigures, St
         })
         .collect();
     let batches = super::pack_batches(inserts.clone(), super::MAX_BATCH_OPS);
-    let mut f = BenchFigures {
+    let mut f = BridgeBenchmark {
         contacts,
         batches: batches.len() as u32,
         ..Default::default()

@@ -124,6 +124,16 @@ pub trait ContactStore {
     ) -> Result<(), StoreError>;
 }
 
+/// Personal contacts never go into the managed account (restore, personal inserts).
+pub fn refuse_managed_account(account: Option<&str>, managed: &str) -> Result<(), StoreError> {
+    if account == Some(managed) {
+        return Err(StoreError::Refused(
+            "personal contacts are never written into the managed account".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// How many ContactsProvider operations an op becomes: the raw contact row, one per data
 /// row, a delete of the old data rows on update, and the photo write.
 pub fn provider_ops(op: &StoreOp) -> usize {

@@ -48,6 +48,77 @@ impl DataRow {
     }
 }
 
+/// Phones, e-mails and the organisation row (organisation, title, department): written the
+/// same way for business and personal contacts.
+fn push_common_rows(
+    rows: &mut Vec<DataRow>,
+    phones: &[Phone],
+    emails: &[Email],
+    [organization, title, department]: [&Option<String>; 3],
+) {
+    for p in phones {
+        rows.push(DataRow::new(
+            MIME_PHONE,
+            &[(1, &p.number), (2, p.kind.as_str())],
+        ));
+    }
+    for e in emails {
+        rows.push(DataRow::new(
+            MIME_EMAIL,
+            &[(1, &e.address), (2, e.kind.as_str())],
+        ));
+    }
+    if organization.is_some() || department.is_some() || title.is_some() {
+        let mut row = DataRow::new(MIME_ORGANIZATION, &[]);
+        row.data[0] = organization.clone();
+        row.data[3] = title.clone();
+        row.data[4] = department.clone();
+        rows.push(row);
+    }
+}
+
+/// The reading side of `push_common_rows`. An unknown phone or e-mail type reads as "other".
+fn read_common_row(
+    mime: &str,
+    row: &DataRow,
+    phones: &mut Vec<Phone>,
+    emails: &mut Vec<Email>,
+    [organization, title, department]: [&mut Option<String>; 3],
+) {
+    match mime {
+        MIME_PHONE => phones.push(Phone {
+            number: row.get(1),
+            kind: PhoneKind::parse(&row.get(2)).unwrap_or(PhoneKind::Other),
+        }),
+        MIME_EMAIL => emails.push(Email {
+            address: row.get(1),
+            kind: EmailKind::parse(&row.get(2)).unwrap_or(EmailKind::Other),
+        }),
+        _ => {
+            *organization = row.opt(1);
+            *title = row.opt(4);
+            *department = row.opt(5);
+        }
+    }
+}
+
+/// The row readers match on these constants; a stored mimetype maps back to one of them
+/// (others, another app's rows, map to "" and are ignored).
+pub fn known_mime(m: &str) -> &'static str {
+    [
+        MIME_NAME,
+        MIME_PHONE,
+        MIME_EMAIL,
+        MIME_ORGANIZATION,
+        MIME_POSTAL,
+        MIME_NOTE,
+        MIME_EVENT,
+    ]
+    .into_iter()
+    .find(|k| *k == m)
+    .unwrap_or("")
+}
+
 pub fn data_row_count(c: &ContactData) -> usize {
     1 + c.phones.len()
         + c.emails.len()
@@ -66,25 +137,12 @@ pub fn to_rows(c: &ContactData) -> Vec<DataRow> {
             (3, &c.family_name),
         ],
     ));
-    for p in &c.phones {
-        rows.push(DataRow::new(
-            MIME_PHONE,
-            &[(1, &p.number), (2, p.kind.as_str())],
-        ));
-    }
-    for e in &c.emails {
-        rows.push(DataRow::new(
-            MIME_EMAIL,
-            &[(1, &e.address), (2, e.kind.as_str())],
-        ));
-    }
-    if c.organization.is_some() || c.department.is_some() || c.title.is_some() {
-        let mut row = DataRow::new(MIME_ORGANIZATION, &[]);
-        row.data[0] = c.organization.clone();
-        row.data[3] = c.title.clone();
-        row.data[4] = c.department.clone();
-        rows.push(row);
-    }
+    push_common_rows(
+        &mut rows,
+        &c.phones,
+        &c.emails,
+        [&c.organization, &c.title, &c.department],
+    );
     if let Some(a) = &c.address {
         rows.push(postal_row(None, a));
     }
@@ -109,19 +167,13 @@ where
                 c.given_name = row.get(2);
                 c.family_name = row.get(3);
             }
-            MIME_PHONE => c.phones.push(Phone {
-                number: row.get(1),
-                kind: PhoneKind::parse(&row.get(2)).unwrap_or(PhoneKind::Other),
-            }),
-            MIME_EMAIL => c.emails.push(Email {
-                address: row.get(1),
-                kind: EmailKind::parse(&row.get(2)).unwrap_or(EmailKind::Other),
-            }),
-            MIME_ORGANIZATION => {
-                c.organization = row.opt(1);
-                c.title = row.opt(4);
-                c.department = row.opt(5);
-            }
+            MIME_PHONE | MIME_EMAIL | MIME_ORGANIZATION => read_common_row(
+                mime,
+                &row,
+                &mut c.phones,
+                &mut c.emails,
+                [&mut c.organization, &mut c.title, &mut c.department],
+            ),
             MIME_POSTAL => c.address = Some(postal_from(&row)),
             MIME_NOTE => c.note = row.opt(1),
             _ => {}
@@ -169,25 +221,12 @@ pub fn personal_to_rows(c: &PersonalData) -> Vec<DataRow> {
             (6, &c.suffix),
         ],
     ));
-    for p in &c.phones {
-        rows.push(DataRow::new(
-            MIME_PHONE,
-            &[(1, &p.number), (2, p.kind.as_str())],
-        ));
-    }
-    for e in &c.emails {
-        rows.push(DataRow::new(
-            MIME_EMAIL,
-            &[(1, &e.address), (2, e.kind.as_str())],
-        ));
-    }
-    if c.organization.is_some() || c.department.is_some() || c.title.is_some() {
-        let mut row = DataRow::new(MIME_ORGANIZATION, &[]);
-        row.data[0] = c.organization.clone();
-        row.data[3] = c.title.clone();
-        row.data[4] = c.department.clone();
-        rows.push(row);
-    }
+    push_common_rows(
+        &mut rows,
+        &c.phones,
+        &c.emails,
+        [&c.organization, &c.title, &c.department],
+    );
     for a in &c.addresses {
         rows.push(postal_row(Some(a.kind.as_str()), &a.address));
     }
@@ -216,19 +255,13 @@ where
                 c.middle_name = row.get(5);
                 c.suffix = row.get(6);
             }
-            MIME_PHONE => c.phones.push(Phone {
-                number: row.get(1),
-                kind: PhoneKind::parse(&row.get(2)).unwrap_or(PhoneKind::Other),
-            }),
-            MIME_EMAIL => c.emails.push(Email {
-                address: row.get(1),
-                kind: EmailKind::parse(&row.get(2)).unwrap_or(EmailKind::Other),
-            }),
-            MIME_ORGANIZATION => {
-                c.organization = row.opt(1);
-                c.title = row.opt(4);
-                c.department = row.opt(5);
-            }
+            MIME_PHONE | MIME_EMAIL | MIME_ORGANIZATION => read_common_row(
+                mime,
+                &row,
+                &mut c.phones,
+                &mut c.emails,
+                [&mut c.organization, &mut c.title, &mut c.department],
+            ),
             MIME_POSTAL => c.addresses.push(Address {
                 kind: AddressKind::parse(&row.get(2)),
                 address: postal_from(&row),

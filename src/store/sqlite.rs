@@ -9,7 +9,9 @@ use contacts_agent_protocol::{hash::set_fingerprint, ContactData, PhotoRef};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::personal::{PersonalContact, PersonalData};
-use super::rows::{from_rows, personal_from_rows, personal_to_rows, to_rows, DataRow, MIME_NAME};
+use super::rows::{
+    from_rows, known_mime, personal_from_rows, personal_to_rows, to_rows, DataRow, MIME_NAME,
+};
 use super::{
     provider_ops, ContactStore, ContactWrite, EntryState, IndexEntry, PhotoWrite, StoreError,
     StoreOp, StoredContact, MAX_BATCH_OPS,
@@ -189,25 +191,6 @@ fn managed_raw_id(
 }
 
 type RawRows = Vec<(String, [Option<String>; 10])>;
-
-/// Maps a stored mimetype to the constant the row readers match on (others are ignored).
-fn mime_static(m: &str) -> &'static str {
-    use super::rows::{
-        MIME_EMAIL, MIME_EVENT, MIME_NOTE, MIME_ORGANIZATION, MIME_PHONE, MIME_POSTAL,
-    };
-    [
-        MIME_NAME,
-        MIME_PHONE,
-        MIME_EMAIL,
-        MIME_ORGANIZATION,
-        MIME_POSTAL,
-        MIME_NOTE,
-        MIME_EVENT,
-    ]
-    .into_iter()
-    .find(|k| *k == m)
-    .unwrap_or("")
-}
 
 fn read_rows(conn: &Connection, raw: i64) -> Result<RawRows, rusqlite::Error> {
     let mut stmt = conn.prepare_cached(
@@ -452,7 +435,7 @@ impl ContactStore for SqliteStore {
         let mut out = Vec::with_capacity(heads.len());
         for (raw_id, photo) in heads {
             let rows = by_raw.remove(&raw_id).unwrap_or_default();
-            let mut data = personal_from_rows(rows.into_iter().map(|(m, d)| (mime_static(&m), d)));
+            let mut data = personal_from_rows(rows.into_iter().map(|(m, d)| (known_mime(&m), d)));
             data.photo = photo;
             out.push(PersonalContact { raw_id, data });
         }
@@ -460,12 +443,7 @@ impl ContactStore for SqliteStore {
     }
 
     fn check_personal_account(&self, account: Option<&str>) -> Result<(), StoreError> {
-        if account == Some(self.account_type.as_str()) {
-            return Err(StoreError::Refused(
-                "personal contacts are never written into the managed account".into(),
-            ));
-        }
-        Ok(())
+        super::refuse_managed_account(account, &self.account_type)
     }
 
     fn insert_personal(
