@@ -42,18 +42,18 @@ if ! command -v mvn >/dev/null || ! command -v javac >/dev/null; then
 fi
 mvn -B -f tests/jvm/pom.xml test 2>&1 | tee -a "$log" | grep -Ev '^\[INFO\] (Download|Copying|Building|---|$)'
 
+step "Android shell: compile android/ (shell + example) against android-all (API 34), plain-JVM tests"
+mvn -B -f tests/android/pom.xml test 2>&1 | tee -a "$log" | grep -Ev '^\[INFO\] (Download|Copying|Building|---|$)'
+
 # One closing line for the whole run (cargo ends on a doc-test line that often says 0).
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
-# Surefire's summary: "Tests run: N, Failures: F, Errors: E, Skipped: S" (the last such line).
-jvm=$(grep -E '^\[(INFO|ERROR|WARNING)\] Tests run: [0-9]+, Failures' "$log" | tail -1 || true)
-if [ -n "$jvm" ]; then
-  run=$(echo "$jvm" | sed -E 's/.*Tests run: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+), Skipped: ([0-9]+).*/\1 \2 \3 \4/')
-  read -r jr jf je js <<<"$run"
+# Surefire's per-project summaries: "Tests run: N, Failures: F, Errors: E, Skipped: S" alone.
+jvm_failed=0
+while read -r jr jf je js; do
   passed=$((passed + jr - jf - je - js))
-  jvm_failed=$((jf + je))
-else
-  jvm_failed=0
-fi
+  jvm_failed=$((jvm_failed + jf + je))
+done < <(grep -E '^\[(INFO|ERROR|WARNING)\] Tests run: [0-9]+, Failures: [0-9]+, Errors: [0-9]+, Skipped: [0-9]+$' "$log" \
+  | sed -E 's/.*Tests run: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+), Skipped: ([0-9]+)$/\1 \2 \3 \4/')
 failed=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 failed=$((failed + jvm_failed))
 printf '\ntotal: %s passed, %s failed\n' "$passed" "$failed"

@@ -44,6 +44,19 @@ impl<L: log::Log> log::Log for Capped<L> {
     }
 }
 
+/// Logcat on Android, with the same caps; called from the first JNI entry
+/// (`JniBridge.register`). Android-only and deliberately tiny: it cannot be compiled here.
+#[cfg(target_os = "android")]
+pub fn init_android() {
+    let config = android_logger::Config::default()
+        .with_max_level(LevelFilter::Info)
+        .with_tag("contacts-agent");
+    let logger = android_logger::AndroidLogger::new(config);
+    if log::set_boxed_logger(Box::new(Capped(logger))).is_ok() {
+        log::set_max_level(LevelFilter::Info);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -174,3 +174,59 @@ pub fn encode_personal(contacts: &[PersonalData]) -> Result<Vec<u8>, serde_json:
         .collect();
     serde_json::to_vec(&items)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contacts_agent_protocol::{ContactData, Phone, PhoneKind};
+
+    /// The batch the Android shell's translation test reads (`tests/fixtures/bridge_batch.json`):
+    /// pinned here so both sides test against what the core really sends.
+    fn sample_batch() -> Vec<StoreOp> {
+        let data = ContactData {
+            given_name: "Anna".into(),
+            family_name: "Nowak".into(),
+            display_name: "Anna Nowak".into(),
+            title: Some("Partner".into()),
+            phones: vec![Phone {
+                number: "+48 600 100 200".into(),
+                kind: PhoneKind::Mobile,
+            }],
+            ..Default::default()
+        };
+        vec![
+            StoreOp::Insert(ContactWrite {
+                id: "u-1".into(),
+                hash: "h1".into(),
+                data: data.clone(),
+                photo: PhotoWrite::Set {
+                    hash: "p1".into(),
+                    bytes: vec![0xFF, 0xD8, 0xFF],
+                },
+            }),
+            StoreOp::Update(ContactWrite {
+                id: "u-2".into(),
+                hash: "h2".into(),
+                data,
+                photo: PhotoWrite::Clear,
+            }),
+            StoreOp::Delete { id: "u-3".into() },
+        ]
+    }
+
+    #[test]
+    fn the_android_fixture_is_what_the_core_sends() {
+        let encoded: serde_json::Value =
+            serde_json::from_slice(&encode_ops(&sample_batch()).unwrap()).unwrap();
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/bridge_batch.json"
+        );
+        let fixture: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(
+            encoded, fixture,
+            "regenerate {path} from encode_ops(sample_batch())"
+        );
+    }
+}

@@ -42,6 +42,8 @@ pub extern "system" fn Java_app_contactsagent_sdk_JniBridge_register<'caller>(
 ) -> i64 {
     unowned
         .with_env(|env| -> jni::errors::Result<i64> {
+            #[cfg(target_os = "android")]
+            crate::logging::init_android();
             if store.is_null() {
                 env.throw_new(
                     jni_str!("java/lang/IllegalArgumentException"),
