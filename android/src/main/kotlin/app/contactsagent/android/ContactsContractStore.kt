@@ -31,11 +31,9 @@ class ContactsProviderUnavailableException(cause: Throwable) : IllegalStateExcep
 class ContactsContractStore(private val context: Context, private val account: Account) : ContactStoreBridge {
     private val resolver: ContentResolver = context.contentResolver
 
-    private fun asSyncAdapter(uri: Uri): Uri = uri.buildUpon()
-        .appendQueryParameter(ContactsContract.CALLER_IS_SYNCADAPTER, "true")
-        .appendQueryParameter(RawContacts.ACCOUNT_NAME, account.name)
-        .appendQueryParameter(RawContacts.ACCOUNT_TYPE, account.type)
-        .build()
+    private val builder = OperationBuilder(account)
+
+    private fun asSyncAdapter(uri: Uri): Uri = builder.asSyncAdapter(uri)
 
     private fun requirePermissions() {
         for (p in listOf(Manifest.permission.READ_CONTACTS, Manifest.permission.WRITE_CONTACTS)) {
@@ -91,57 +89,11 @@ class ContactsContractStore(private val context: Context, private val account: A
         return found
     }
 
-    private fun operations(groups: List<List<ProviderOp>>): ArrayList<ContentProviderOperation> {
-        val out = ArrayList<ContentProviderOperation>()
-        val rawUri = asSyncAdapter(RawContacts.CONTENT_URI)
-        val dataUri = asSyncAdapter(Data.CONTENT_URI)
-        for (group in groups) {
-            val start = out.size
-            for (op in group) {
-                out += when (op) {
-                    is ProviderOp.InsertRaw -> ContentProviderOperation.newInsert(rawUri)
-                        .withValue(RawContacts.ACCOUNT_TYPE, account.type)
-                        .withValue(RawContacts.ACCOUNT_NAME, account.name)
-                        .withValue(RawContacts.SOURCE_ID, op.sourceId)
-                        .withValue(RawContacts.SYNC1, op.hash)
-                        .withValue(RawContacts.SYNC2, op.photoHash)
-                        .withValue(RawContacts.RAW_CONTACT_IS_READ_ONLY, 1)
-                        .build()
-                    is ProviderOp.InsertData -> {
-                        val b = ContentProviderOperation.newInsert(dataUri)
-                        if (op.backRef != null) b.withValueBackReference(Data.RAW_CONTACT_ID, start + op.backRef)
-                        else b.withValue(Data.RAW_CONTACT_ID, op.rawId)
-                        b.withValue(Data.MIMETYPE, op.mimetype).withValue(Data.IS_READ_ONLY, 1)
-                        ProviderTypes.toProvider(op.mimetype, op.data).forEachIndexed { i, v -> b.withValue("data${i + 1}", v) }
-                        b.build()
-                    }
-                    is ProviderOp.UpdateRaw -> {
-                        val b = ContentProviderOperation.newUpdate(ContentUris.withAppendedId(rawUri, op.rawId))
-                            .withValue(RawContacts.SYNC1, op.hash)
-                            .withValue(RawContacts.DIRTY, 0)
-                        if (op.photoAction != "keep") b.withValue(RawContacts.SYNC2, op.photoHash)
-                        b.build()
-                    }
-                    is ProviderOp.DeleteDataOf -> ContentProviderOperation.newDelete(dataUri)
-                        .withSelection("${Data.RAW_CONTACT_ID} = ?", arrayOf(op.rawId.toString()))
-                        .build()
-                    is ProviderOp.DeleteRaw -> ContentProviderOperation.newDelete(rawUri)
-                        .withSelection(
-                            "${RawContacts.ACCOUNT_TYPE} = ? AND ${RawContacts.ACCOUNT_NAME} = ? AND ${RawContacts.SOURCE_ID} = ?",
-                            arrayOf(account.type, account.name, op.sourceId),
-                        )
-                        .build()
-                }
-            }
-        }
-        return out
-    }
-
     /** Applies groups; on TransactionTooLargeException splits in half (at contact boundaries). */
     private fun apply(groups: List<List<ProviderOp>>) {
         if (groups.isEmpty()) return
         try {
-            resolver.applyBatch(ContactsContract.AUTHORITY, operations(groups))
+            resolver.applyBatch(ContactsContract.AUTHORITY, builder.build(groups))
         } catch (e: TransactionTooLargeException) {
             if (groups.size == 1) throw e
             apply(groups.subList(0, groups.size / 2))

@@ -1,0 +1,70 @@
+package app.contactsagent.android
+
+import android.accounts.Account
+import android.content.ContentProviderOperation
+import android.content.ContentUris
+import android.net.Uri
+import android.provider.ContactsContract
+import android.provider.ContactsContract.Data
+import android.provider.ContactsContract.RawContacts
+
+/**
+ * Provider operations as ContentProviderOperations: always as the sync adapter of [account],
+ * back references offset per contact group, data rows read-only, deletes keyed by our
+ * account type + name + SOURCE_ID. No Context needed, so it is tested on a plain JVM with
+ * the real framework classes from android-all.
+ */
+class OperationBuilder(private val account: Account) {
+    fun asSyncAdapter(uri: Uri): Uri = uri.buildUpon()
+        .appendQueryParameter(ContactsContract.CALLER_IS_SYNCADAPTER, "true")
+        .appendQueryParameter(RawContacts.ACCOUNT_NAME, account.name)
+        .appendQueryParameter(RawContacts.ACCOUNT_TYPE, account.type)
+        .build()
+
+    fun build(groups: List<List<ProviderOp>>): ArrayList<ContentProviderOperation> {
+        val out = ArrayList<ContentProviderOperation>()
+        val rawUri = asSyncAdapter(RawContacts.CONTENT_URI)
+        val dataUri = asSyncAdapter(Data.CONTENT_URI)
+        for (group in groups) {
+            val start = out.size
+            for (op in group) {
+                out += when (op) {
+                    is ProviderOp.InsertRaw -> ContentProviderOperation.newInsert(rawUri)
+                        .withValue(RawContacts.ACCOUNT_TYPE, account.type)
+                        .withValue(RawContacts.ACCOUNT_NAME, account.name)
+                        .withValue(RawContacts.SOURCE_ID, op.sourceId)
+                        .withValue(RawContacts.SYNC1, op.hash)
+                        .withValue(RawContacts.SYNC2, op.photoHash)
+                        .withValue(RawContacts.RAW_CONTACT_IS_READ_ONLY, 1)
+                        .build()
+                    is ProviderOp.InsertData -> {
+                        val b = ContentProviderOperation.newInsert(dataUri)
+                        if (op.backRef != null) b.withValueBackReference(Data.RAW_CONTACT_ID, start + op.backRef)
+                        else b.withValue(Data.RAW_CONTACT_ID, op.rawId)
+                        b.withValue(Data.MIMETYPE, op.mimetype).withValue(Data.IS_READ_ONLY, 1)
+                        ProviderTypes.toProvider(op.mimetype, op.data).forEachIndexed { i, v -> b.withValue("data${i + 1}", v) }
+                        b.build()
+                    }
+                    is ProviderOp.UpdateRaw -> {
+                        val b = ContentProviderOperation.newUpdate(ContentUris.withAppendedId(rawUri, op.rawId))
+                            .withValue(RawContacts.SYNC1, op.hash)
+                            .withValue(RawContacts.DIRTY, 0)
+                        if (op.photoAction != "keep") b.withValue(RawContacts.SYNC2, op.photoHash)
+                        b.build()
+                    }
+                    is ProviderOp.DeleteDataOf -> ContentProviderOperation.newDelete(dataUri)
+                        .withSelection("${Data.RAW_CONTACT_ID} = ?", arrayOf(op.rawId.toString()))
+                        .build()
+                    is ProviderOp.DeleteRaw -> ContentProviderOperation.newDelete(rawUri)
+                        .withSelection(
+                            "${RawContacts.ACCOUNT_TYPE} = ? AND ${RawContacts.ACCOUNT_NAME} = ? AND ${RawContacts.SOURCE_ID} = ?",
+                            arrayOf(account.type, account.name, op.sourceId),
+                        )
+                        .build()
+                }
+            }
+        }
+        return out
+    }
+
+}
