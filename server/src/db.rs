@@ -8,6 +8,7 @@ use rusqlite::Connection;
 const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("schema_2_backups.sql"),
+    include_str!("schema_3_console.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -86,6 +86,19 @@ impl Request {
         }
     }
 
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.header("cookie")?
+            .split(';')
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// An `application/x-www-form-urlencoded` body as pairs.
+    pub fn form(&self) -> Vec<(String, String)> {
+        parse_query(&String::from_utf8_lossy(&self.body))
+    }
+
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         serde_json::from_slice(&self.body).map_err(|e| {
             ApiError::BadRequest(format!("invalid JSON body: {}", redacted_json_error(&e)))
@@ -126,6 +139,31 @@ impl Response {
             content_type,
             headers: Vec::new(),
             body,
+        }
+    }
+
+    pub fn html(status: u16, body: String) -> Response {
+        Response {
+            status,
+            content_type: "text/html; charset=utf-8",
+            headers: vec![
+                ("Cache-Control".into(), "no-store".into()),
+                ("X-Frame-Options".into(), "DENY".into()),
+                (
+                    "Content-Security-Policy".into(),
+                    "default-src 'self'; style-src 'unsafe-inline'".into(),
+                ),
+            ],
+            body: body.into_bytes(),
+        }
+    }
+
+    pub fn redirect(to: &str) -> Response {
+        Response {
+            status: 303,
+            content_type: "text/plain",
+            headers: vec![("Location".into(), to.to_owned())],
+            body: Vec::new(),
         }
     }
 

@@ -3,6 +3,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod admin_api;
+pub mod console;
 pub mod db;
 pub mod device_api;
 pub mod error;

@@ -98,6 +98,9 @@ pub const ROUTES: &[Route] = &[
 ];
 
 pub fn dispatch(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
+    if req.path == "/console" || req.path.starts_with("/console/") {
+        return Ok(crate::console::dispatch(ctx, req));
+    }
     let mut path_matched = false;
     for route in ROUTES {
         if let Some(params) = match_pattern(route.pattern, &req.path) {
