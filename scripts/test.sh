@@ -45,6 +45,14 @@ mvn -B -f tests/jvm/pom.xml test 2>&1 | tee -a "$log" | grep -Ev '^\[INFO\] (Dow
 step "Android shell: compile android/ (shell + example) against android-all (API 34), plain-JVM tests"
 mvn -B -f tests/android/pom.xml test 2>&1 | tee -a "$log" | grep -Ev '^\[INFO\] (Download|Copying|Building|---|$)'
 
+step "Admin console in headless chromium (playwright-core, Debian's chromium)"
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+(cd tests/browser && npm ci --no-audit --no-fund --silent)
+# Screenshots: target/screenshots/*.png
+(cd tests/browser && npm test) 2>&1 | tee -a "$log"
+
 # One closing line for the whole run (cargo ends on a doc-test line that often says 0).
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 # Surefire's per-project summaries: "Tests run: N, Failures: F, Errors: E, Skipped: S" alone.
@@ -56,4 +64,9 @@ done < <(grep -E '^\[(INFO|ERROR|WARNING)\] Tests run: [0-9]+, Failures: [0-9]+,
   | sed -E 's/.*Tests run: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+), Skipped: ([0-9]+)$/\1 \2 \3 \4/')
 failed=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 failed=$((failed + jvm_failed))
+# node:test's TAP summary ("# pass N", "# fail N").
+node_pass=$(grep -E '^# pass [0-9]+$' "$log" | awk '{s+=$3} END {print s+0}')
+node_fail=$(grep -E '^# fail [0-9]+$' "$log" | awk '{s+=$3} END {print s+0}')
+passed=$((passed + node_pass))
+failed=$((failed + node_fail))
 printf '\ntotal: %s passed, %s failed\n' "$passed" "$failed"

@@ -76,6 +76,10 @@ enum Command {
         /// Keep the server database, phone and state here instead of a temporary folder.
         #[arg(long)]
         workdir: Option<PathBuf>,
+        /// After the steps, keep the server and the phone running (the phone runs run-due
+        /// every few seconds) and print the console's address; Ctrl-C stops both.
+        #[arg(long)]
+        serve: bool,
     },
 }
 
@@ -104,6 +108,31 @@ fn open_agent(cli: &Cli) -> Result<Agent<SqliteStore>, Box<dyn std::error::Error
         AgentConfig::new(cli.home.join("agent-state.db")),
         store,
     )?)
+}
+
+/// Keeps the demo's server and phone running until Ctrl-C.
+fn serve_demo(demo: &mut contacts_agent::demo::Demo) -> Result<(), Box<dyn std::error::Error>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))?;
+    println!("\nConsole: {}/console/login", demo.server.url());
+    println!("Sign in with the admin token: {}", demo.admin_token);
+    println!("The demo phone runs run-due every 5 seconds. Ctrl-C stops the server and the phone.");
+    while !stop.load(Ordering::SeqCst) {
+        if let Err(e) = demo.agent.run_due() {
+            eprintln!("run-due: {e}");
+        }
+        for _ in 0..50 {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    println!("stopped");
+    Ok(())
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
@@ -204,14 +233,20 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
         }
-        Command::Demo { users, workdir } => {
+        Command::Demo {
+            users,
+            workdir,
+            serve,
+        } => {
             let opts = contacts_agent::demo::DemoOptions {
                 users: *users,
                 workdir: workdir.clone(),
             };
             let mut out = std::io::stdout();
-            let demo = contacts_agent::demo::run(opts, &mut out)?;
-            drop(demo);
+            let mut demo = contacts_agent::demo::run(opts, &mut out)?;
+            if *serve {
+                serve_demo(&mut demo)?;
+            }
         }
     }
     Ok(())

@@ -59,7 +59,9 @@ fn session(ctx: &Ctx, req: &Request) -> Option<Session> {
 }
 
 fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fn csrf_input(s: &Session) -> String {
@@ -73,7 +75,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub fn dispatch(ctx: &mut Ctx, req: &Request) -> Response {
     match route(ctx, req) {
         Ok(r) => r,
-        Err(e) => Response::html(e.status(), page("Error", &format!("<p>{}</p>", esc(&e.to_string())))),
+        Err(e) => Response::html(
+            e.status(),
+            page("Error", &format!("<p>{}</p>", esc(&e.to_string()))),
+        ),
     }
 }
 
@@ -93,31 +98,50 @@ fn route(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
         let form = req.form();
         let given = field(&form, "csrf").unwrap_or("");
         if !constant_time_eq(given.as_bytes(), s.csrf.as_bytes()) {
-            return Ok(Response::html(403, page("Refused", "<p>The form was not issued by this console (CSRF check failed).</p>")));
+            return Ok(Response::html(
+                403,
+                page(
+                    "Refused",
+                    "<p>The form was not issued by this console (CSRF check failed).</p>",
+                ),
+            ));
         }
         if p == "/console/logout" {
             if let Some(id) = req.cookie(COOKIE) {
-                ctx.conn.execute("DELETE FROM console_sessions WHERE id = ?1", [id])?;
+                ctx.conn
+                    .execute("DELETE FROM console_sessions WHERE id = ?1", [id])?;
             }
-            return Ok(Response::redirect("/console/login")
-                .with_header("Set-Cookie", format!("{COOKIE}=; Path=/console; Max-Age=0; HttpOnly; SameSite=Strict")));
+            return Ok(Response::redirect("/console/login").with_header(
+                "Set-Cookie",
+                format!("{COOKIE}=; Path=/console; Max-Age=0; HttpOnly; SameSite=Strict"),
+            ));
         }
         if let Some(a) = match_pattern("/console/devices/{id}/sync", p) {
             repo::force_sync(&ctx.conn, &a["id"])?;
-            return Ok(Response::redirect(&format!("/console/devices/{}?synced=1", a["id"])));
+            return Ok(Response::redirect(&format!(
+                "/console/devices/{}?synced=1",
+                a["id"]
+            )));
         }
         if let Some(a) = match_pattern("/console/policies/{id}", p) {
             let input = PolicyInput {
                 name: field(&form, "name").unwrap_or("").to_owned(),
                 basic_type: parse_enum(field(&form, "basic_type"))?,
-                additional_groups: form.iter().filter(|(k, _)| k == "group").map(|(_, v)| v.clone()).collect(),
+                additional_groups: form
+                    .iter()
+                    .filter(|(k, _)| k == "group")
+                    .map(|(_, v)| v.clone())
+                    .collect(),
                 sync_interval: parse_enum(field(&form, "sync_interval"))?,
                 backup_interval: parse_enum(field(&form, "backup_interval"))?,
             };
             let tx = ctx.conn.transaction()?;
             repo::update_policy(&tx, &a["id"], &input)?;
             tx.commit()?;
-            return Ok(Response::redirect(&format!("/console/policies/{}?saved=1", a["id"])));
+            return Ok(Response::redirect(&format!(
+                "/console/policies/{}?saved=1",
+                a["id"]
+            )));
         }
         return Err(ApiError::NotFound("no such form".into()));
     }
@@ -131,7 +155,10 @@ fn route(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
         let data = repo::backup_data(&ctx.conn, &a["id"], &a["backup_id"])?;
         return Ok(Response::bytes("application/zip", data).with_header(
             "Content-Disposition",
-            format!("attachment; filename=\"{}.zip\"", a["backup_id"].replace('"', "")),
+            format!(
+                "attachment; filename=\"{}.zip\"",
+                a["backup_id"].replace('"', "")
+            ),
         ));
     }
     if let Some(a) = match_pattern("/console/devices/{id}", p) {
@@ -158,7 +185,9 @@ fn parse_enum<T: serde::de::DeserializeOwned>(v: Option<&str>) -> Result<T, ApiE
 }
 
 fn login_page(error: Option<&str>) -> Response {
-    let msg = error.map(|e| format!("<p class=warn>{}</p>", esc(e))).unwrap_or_default();
+    let msg = error
+        .map(|e| format!("<p class=warn>{}</p>", esc(e)))
+        .unwrap_or_default();
     Response::html(
         if error.is_some() { 401 } else { 200 },
         page(
@@ -183,8 +212,10 @@ fn login(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
         "INSERT INTO console_sessions (id, csrf, created_at) VALUES (?1, ?2, datetime('now'))",
         [&id, &csrf],
     )?;
-    Ok(Response::redirect("/console")
-        .with_header("Set-Cookie", format!("{COOKIE}={id}; Path=/console; HttpOnly; SameSite=Strict")))
+    Ok(Response::redirect("/console").with_header(
+        "Set-Cookie",
+        format!("{COOKIE}={id}; Path=/console; HttpOnly; SameSite=Strict"),
+    ))
 }
 
 fn or_dash(v: &Option<String>) -> String {
@@ -196,9 +227,19 @@ fn devices(ctx: &Ctx, s: &Session) -> Result<Response, ApiError> {
     let mut rows = String::new();
     for d in repo::list_devices(&ctx.conn)? {
         let st = device_status_of(&ctx.conn, &d.id)?;
-        let failing = st.last_sync_result.as_deref().is_some_and(|r| r.starts_with("failed"));
-        let overdue = st.next_expected_sync.as_deref().is_some_and(|n| n < now.as_str());
-        let mark = if failing || overdue { "<span class=warn title=\"failing or overdue\">⚠</span>" } else { "" };
+        let failing = st
+            .last_sync_result
+            .as_deref()
+            .is_some_and(|r| r.starts_with("failed"));
+        let overdue = st
+            .next_expected_sync
+            .as_deref()
+            .is_some_and(|n| n < now.as_str());
+        let mark = if failing || overdue {
+            "<span class=warn title=\"failing or overdue\">⚠</span>"
+        } else {
+            ""
+        };
         let _ = write!(
             rows,
             "<tr><td>{mark} <a href=\"/console/devices/{id}\">{name}</a></td><td>{user}</td><td>{policy}</td><td>{last}</td>\
@@ -266,18 +307,30 @@ fn device(ctx: &Ctx, req: &Request, s: &Session, id: &str) -> Result<Response, A
     let q = req.query("q").unwrap_or("").to_lowercase();
     let offset = req.query_usize("offset", 0, usize::MAX)?;
     let entries = match repo::status(&ctx.conn, id)? {
-        Some((r, _)) => reported_snapshot(&ctx.conn, id, &r)?.map(|(e, _)| e).unwrap_or_default(),
+        Some((r, _)) => reported_snapshot(&ctx.conn, id, &r)?
+            .map(|(e, _)| e)
+            .unwrap_or_default(),
         None => Vec::new(),
     };
     let mut matched = Vec::new();
     for (cid, _) in &entries {
-        let Ok(u) = repo::get_user(&ctx.conn, cid) else { continue };
+        let Ok(u) = repo::get_user(&ctx.conn, cid) else {
+            continue;
+        };
         let c = &u.contact;
         let hay = format!(
             "{} {} {}",
             c.display_name,
-            c.phones.iter().map(|p| p.number.as_str()).collect::<Vec<_>>().join(" "),
-            c.emails.iter().map(|e| e.address.as_str()).collect::<Vec<_>>().join(" ")
+            c.phones
+                .iter()
+                .map(|p| p.number.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            c.emails
+                .iter()
+                .map(|e| e.address.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
         )
         .to_lowercase();
         if q.is_empty() || hay.contains(&q) {
@@ -298,17 +351,35 @@ fn device(ctx: &Ctx, req: &Request, s: &Session, id: &str) -> Result<Response, A
             b,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&c.display_name),
-            esc(&c.phones.iter().map(|p| p.number.as_str()).collect::<Vec<_>>().join(", ")),
-            esc(&c.emails.iter().map(|e| e.address.as_str()).collect::<Vec<_>>().join(", ")),
+            esc(&c
+                .phones
+                .iter()
+                .map(|p| p.number.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")),
+            esc(&c
+                .emails
+                .iter()
+                .map(|e| e.address.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")),
             esc(&u.groups.join(", "))
         );
     }
     b.push_str("</table>");
     if offset + PAGE < matched.len() {
-        let _ = write!(b, "<a id=next-page href=\"?q={}&offset={}\">Next page</a>", esc(&q), offset + PAGE);
+        let _ = write!(
+            b,
+            "<a id=next-page href=\"?q={}&offset={}\">Next page</a>",
+            esc(&q),
+            offset + PAGE
+        );
     }
     b.push_str("</section>");
-    Ok(Response::html(200, page(&format!("Device {}", st.device_name), &b)))
+    Ok(Response::html(
+        200,
+        page(&format!("Device {}", st.device_name), &b),
+    ))
 }
 
 fn policies(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -338,15 +409,37 @@ fn select(name: &str, options: &[(&str, &str)], current: &str) -> String {
 fn policy_editor(ctx: &Ctx, req: &Request, s: &Session, id: &str) -> Result<Response, ApiError> {
     use contacts_agent_protocol::{BackupInterval as B, BasicType as T, SyncInterval as I};
     let p = repo::get_policy(&ctx.conn, id)?;
-    let types: Vec<(&str, &str)> = [T::None, T::UserGroups, T::AllGroups].iter().map(|t| (t.as_str(), t.label())).collect();
-    let intervals: Vec<(&str, &str)> = [I::Disabled, I::Daily, I::Weekly, I::Monthly].iter().map(|i| (i.as_str(), i.label())).collect();
-    let backups: Vec<(&str, &str)> = [B::Off, B::Daily, B::Weekly, B::Monthly].iter().map(|b| (b.as_str(), b.as_str())).collect();
+    let types: Vec<(&str, &str)> = [T::None, T::UserGroups, T::AllGroups]
+        .iter()
+        .map(|t| (t.as_str(), t.label()))
+        .collect();
+    let intervals: Vec<(&str, &str)> = [I::Disabled, I::Daily, I::Weekly, I::Monthly]
+        .iter()
+        .map(|i| (i.as_str(), i.label()))
+        .collect();
+    let backups: Vec<(&str, &str)> = [B::Off, B::Daily, B::Weekly, B::Monthly]
+        .iter()
+        .map(|b| (b.as_str(), b.as_str()))
+        .collect();
     let mut groups = String::new();
     for g in repo::list_groups(&ctx.conn)? {
-        let checked = if p.additional_groups.contains(&g.id) { " checked" } else { "" };
-        let _ = write!(groups, "<label><input type=checkbox name=group value=\"{}\"{checked}> {}</label> ", esc(&g.id), esc(&g.name));
+        let checked = if p.additional_groups.contains(&g.id) {
+            " checked"
+        } else {
+            ""
+        };
+        let _ = write!(
+            groups,
+            "<label><input type=checkbox name=group value=\"{}\"{checked}> {}</label> ",
+            esc(&g.id),
+            esc(&g.name)
+        );
     }
-    let saved = if req.query("saved").is_some() { "<p id=saved>Saved. Devices on this policy apply it on their next run.</p>" } else { "" };
+    let saved = if req.query("saved").is_some() {
+        "<p id=saved>Saved. Devices on this policy apply it on their next run.</p>"
+    } else {
+        ""
+    };
     let body = format!(
         "{saved}<form method=post>{csrf}<dl><dt>Name</dt><dd><input name=name value=\"{name}\"></dd>\
          <dt>Basic sync type</dt><dd>{types}</dd><dt>Additional groups</dt><dd>{groups}</dd>\
@@ -358,7 +451,10 @@ fn policy_editor(ctx: &Ctx, req: &Request, s: &Session, id: &str) -> Result<Resp
         intervals = select("sync_interval", &intervals, p.sync_interval.as_str()),
         backups = select("backup_interval", &backups, p.backup_interval.as_str()),
     );
-    Ok(Response::html(200, page(&format!("Policy {}", p.name), &body)))
+    Ok(Response::html(
+        200,
+        page(&format!("Policy {}", p.name), &body),
+    ))
 }
 
 fn users(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
@@ -366,7 +462,13 @@ fn users(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
     let (total, users) = repo::list_users(&ctx.conn, req.query("q"), offset, PAGE)?;
     let mut rows = String::new();
     for u in users {
-        let _ = write!(rows, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&u.id), esc(&u.contact.display_name), esc(&u.groups.join(", ")));
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&u.id),
+            esc(&u.contact.display_name),
+            esc(&u.groups.join(", "))
+        );
     }
     Ok(Response::html(200, page("Users", &format!("<p>{total} users</p><table><tr><th>Id</th><th>Name</th><th>Groups</th></tr>{rows}</table>"))))
 }
@@ -374,9 +476,21 @@ fn users(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
 fn groups(ctx: &Ctx) -> Result<Response, ApiError> {
     let mut rows = String::new();
     for g in repo::list_groups(&ctx.conn)? {
-        let _ = write!(rows, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&g.id), esc(&g.name), g.member_count);
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&g.id),
+            esc(&g.name),
+            g.member_count
+        );
     }
-    Ok(Response::html(200, page("Groups", &format!("<table><tr><th>Id</th><th>Name</th><th>Members</th></tr>{rows}</table>"))))
+    Ok(Response::html(
+        200,
+        page(
+            "Groups",
+            &format!("<table><tr><th>Id</th><th>Name</th><th>Members</th></tr>{rows}</table>"),
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -385,6 +499,9 @@ mod tests {
 
     #[test]
     fn escaping_neutralises_markup() {
-        assert_eq!(esc("<script>alert('x')</script> & \""), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;");
+        assert_eq!(
+            esc("<script>alert('x')</script> & \""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;"
+        );
     }
 }
