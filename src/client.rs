@@ -263,12 +263,10 @@ impl Client {
     }
 
     pub fn photo(&self, hash: &str) -> Result<Vec<u8>, ClientError> {
-        let path = format!("/v1/device/photos/{}", url_encode(hash));
-        let a = self.request("GET", &path, None, None, MAX_PHOTO_BYTES, true)?;
-        match a.status {
-            200 => Ok(a.body),
-            _ => Err(status_error(a)),
-        }
+        self.get_bytes(
+            &format!("/v1/device/photos/{}", url_encode(hash)),
+            MAX_PHOTO_BYTES,
+        )
     }
 
     pub fn report_status(&self, body: &str) -> Result<(), ClientError> {
@@ -288,18 +286,10 @@ impl Client {
     }
 
     pub fn commands(&self) -> Result<CommandList, ClientError> {
-        let a = self.request(
-            "GET",
-            "/v1/device/commands",
-            None,
-            None,
-            MAX_SMALL_BYTES,
-            true,
-        )?;
-        match a.status {
-            200 => parse(&a.body, "command list"),
-            _ => Err(status_error(a)),
-        }
+        parse(
+            &self.get_bytes("/v1/device/commands", MAX_SMALL_BYTES)?,
+            "command list",
+        )
     }
 
     /// Uploads a backup archive. The payload checksum is the idempotency key, so a retried
@@ -333,23 +323,22 @@ impl Client {
 
     /// This device's backups, newest first.
     pub fn list_backups(&self) -> Result<Vec<BackupInfo>, ClientError> {
-        let a = self.request(
-            "GET",
-            "/v1/device/backups",
-            None,
-            None,
-            MAX_SMALL_BYTES,
-            true,
-        )?;
-        match a.status {
-            200 => parse(&a.body, "backup list"),
-            _ => Err(status_error(a)),
-        }
+        parse(
+            &self.get_bytes("/v1/device/backups", MAX_SMALL_BYTES)?,
+            "backup list",
+        )
     }
 
     pub fn download_backup(&self, id: &str) -> Result<Vec<u8>, ClientError> {
-        let path = format!("/v1/device/backups/{}", url_encode(id));
-        let a = self.request("GET", &path, None, None, MAX_BACKUP_BYTES, true)?;
+        self.get_bytes(
+            &format!("/v1/device/backups/{}", url_encode(id)),
+            MAX_BACKUP_BYTES,
+        )
+    }
+
+    /// A GET that must answer 200: its body, or the server's error.
+    fn get_bytes(&self, path: &str, limit: u64) -> Result<Vec<u8>, ClientError> {
+        let a = self.request("GET", path, None, None, limit, true)?;
         match a.status {
             200 => Ok(a.body),
             _ => Err(status_error(a)),
