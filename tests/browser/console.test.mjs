@@ -77,10 +77,16 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
+// A form post navigates (often through a redirect): wait for that navigation to finish
+// before touching the page again.
+async function submit(page, selector) {
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
+}
+
 async function signIn(page, password = token) {
   await page.goto(url + '/console/login');
   await page.fill('input[name=password]', password);
-  await Promise.all([page.waitForLoadState(), page.click('button[type=submit]')]);
+  await submit(page, 'button[type=submit]');
 }
 
 async function until(what, fn, ms = 20000) {
@@ -136,7 +142,7 @@ test('the device page shows the seed\'s fields; a policy change reaches the phon
   await page.selectOption('#basic_type', 'all_groups');
   await page.uncheck('input[name=group][value=harvey]');
   await page.screenshot({ path: join(shots, 'policy-editor.png'), fullPage: true });
-  await Promise.all([page.waitForLoadState(), page.click('#save')]);
+  await submit(page, '#save');
   assert.match(await page.textContent('#saved'), /Saved/);
 
   const groups = (await admin('GET', '/v1/admin/groups')).map((g) => g.id);
@@ -159,7 +165,7 @@ test('Synchronize contacts moves Last contacts sync within seconds', async () =>
   const before = (await page.textContent('#last-sync')).trim();
   assert.notEqual(before, '—');
   await new Promise((r) => setTimeout(r, 1100)); // timestamps have second resolution
-  await Promise.all([page.waitForLoadState(), page.click('#sync-now')]);
+  await submit(page, '#sync-now');
   await until('the forced sync', async () => {
     await page.reload();
     return (await page.textContent('#last-sync')).trim() !== before;
