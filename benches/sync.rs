@@ -77,6 +77,7 @@ fn bench_diff() {
         .collect();
     let store: Vec<IndexEntry> = (0..n)
         .map(|i| IndexEntry {
+            raw_id: i as i64,
             id: format!("u-{i:06}"),
             hash: format!("{:032x}", if i % 100 == 0 { i * 3 } else { i * 7 }),
             photo_hash: None,
@@ -410,7 +411,7 @@ fn bench_backup_10k() {
     agent
         .enroll(&f.server.url(), &f.code, "bench", false)
         .unwrap();
-    let no = std::sync::atomic::AtomicBool::new(false);
+    let no = contacts_agent::interrupt::Scope::never();
 
     let (t_read, count) = best_of(3, || {
         let mut after = None;

@@ -2,8 +2,6 @@
 //! status. Everything the OS shell or the CLI calls goes through here.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Local, SecondsFormat, Utc};
@@ -12,10 +10,14 @@ use contacts_agent_protocol::{BackupInterval, BasicType, Policy, SyncInterval};
 
 use crate::backup::{self, RestoreReport};
 use crate::client::{Client, ClientOptions, PolicyFetch};
-use crate::error::Error;
+use crate::error::{Error, Remedy};
+use crate::interrupt::{Interruptor, Scope};
+use crate::run_lock::{self, RunLock};
 use crate::schedule::{self, Jitter, NextRun};
-use crate::state::{BackupState, Counts, Enrollment, RunKind, RunRecord, State, SyncState};
-use crate::store::{ContactStore, StoredContact};
+use crate::state::{
+    Attention, BackupState, Counts, Enrollment, RunKind, RunRecord, State, SyncState,
+};
+use crate::store::{ContactStore, EntryState, StoredContact};
 use crate::sync::{self, fingerprint};
 
 #[derive(Debug, Clone)]
@@ -28,6 +30,9 @@ pub struct AgentConfig {
     /// A push hook can call run-due sooner.
     pub command_poll: Duration,
     pub client: ClientOptions,
+    /// How long a run waits for another run on the same state folder before failing with
+    /// "another run is in progress".
+    pub lock_wait: Duration,
 }
 
 impl AgentConfig {
@@ -45,6 +50,7 @@ impl AgentConfig {
             page_size: 500,
             command_poll: Duration::from_secs(30 * 60),
             client: ClientOptions::default(),
+            lock_wait: Duration::from_secs(60),
         }
     }
 }
@@ -61,6 +67,9 @@ pub enum Reason {
     Retry,
     /// Someone called sync directly (CLI `sync`, app button).
     Manual,
+    /// The store no longer holds what the last sync left (contacts deleted, edited or
+    /// doubled on the phone): put back whatever the interval says.
+    Repair,
 }
 
 impl Reason {
@@ -71,6 +80,7 @@ impl Reason {
             Reason::Scheduled => "scheduled",
             Reason::Retry => "retry after failure",
             Reason::Manual => "manual",
+            Reason::Repair => "repair",
         }
     }
 }
@@ -90,13 +100,38 @@ pub struct BackupReport {
     pub new_on_server: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RunDueReport {
+    /// The command poll or policy check failed (a sync, if due, still ran or was tried).
+    pub poll: Option<Error>,
     /// `None` when no sync was due.
-    pub sync: Option<Result<SyncReport, String>>,
+    pub sync: Option<Result<SyncReport, Error>>,
     /// `None` when no backup was due.
-    pub backup: Option<Result<BackupReport, String>>,
+    pub backup: Option<Result<BackupReport, Error>>,
     pub next_wake_up: DateTime<Utc>,
+}
+
+impl RunDueReport {
+    /// The failures of this run that only a person can fix (the CLI exits non-zero on them).
+    pub fn needs_action(&self) -> impl Iterator<Item = &Error> {
+        let sync = self.sync.as_ref().and_then(|r| r.as_ref().err());
+        let backup = self.backup.as_ref().and_then(|r| r.as_ref().err());
+        [self.poll.as_ref(), sync, backup]
+            .into_iter()
+            .flatten()
+            .filter(|e| e.remedy() == Remedy::NeedsAction)
+    }
+}
+
+/// The store does not hold what the last successful sync left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drift {
+    /// Managed contacts the last sync left.
+    pub expected: u64,
+    /// Managed contacts the store holds now (not deleted by the user).
+    pub found: u64,
+    /// Raw contacts edited, deleted or doubled since.
+    pub changed: u64,
 }
 
 /// What `status` shows: the console's sync-status block, from the device's side.
@@ -124,6 +159,10 @@ pub struct StatusView {
     pub next_backup: Option<DateTime<Utc>>,
     pub pending_reports: usize,
     pub recent_runs: Vec<RunRecord>,
+    /// A failure only a person can fix (re-enroll, grant the contacts permission).
+    pub attention: Option<Attention>,
+    /// The store no longer holds what the last sync left (`run-due` repairs it).
+    pub drift: Option<Drift>,
 }
 
 type Now = Box<dyn Fn() -> DateTime<Utc> + Send>;
@@ -133,7 +172,7 @@ pub struct Agent<S: ContactStore> {
     state: State,
     store: S,
     now: Now,
-    interrupt: Arc<AtomicBool>,
+    interruptor: Interruptor,
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -148,7 +187,7 @@ impl<S: ContactStore> Agent<S> {
             state,
             store,
             now: Box::new(Utc::now),
-            interrupt: Arc::new(AtomicBool::new(false)),
+            interruptor: Interruptor::new(),
         })
     }
 
@@ -157,9 +196,21 @@ impl<S: ContactStore> Agent<S> {
         self.now = Box::new(now);
     }
 
-    /// A flag that, once set, stops the current run at its next page or batch.
-    pub fn interrupt_handle(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.interrupt)
+    /// Stops the calls running when it is used, at their next page, batch or retry wait.
+    pub fn interrupt_handle(&self) -> Interruptor {
+        self.interruptor.clone()
+    }
+
+    /// Starts one call that writes: its interrupt scope, then the state folder's run lock
+    /// (waiting a bounded time for a run that holds it).
+    fn begin(&self) -> Result<(Scope, RunLock), Error> {
+        let scope = self.interruptor.scope();
+        let lock = RunLock::acquire(
+            &run_lock::lock_path(&self.config.state_path),
+            self.config.lock_wait,
+            &scope,
+        )?;
+        Ok((scope, lock))
     }
 
     pub fn store(&mut self) -> &mut S {
@@ -177,10 +228,12 @@ impl<S: ContactStore> Agent<S> {
         device_name: &str,
         force: bool,
     ) -> Result<String, Error> {
+        let (scope, _lock) = self.begin()?;
         if let (Some(e), false) = (self.state.enrollment()?, force) {
             return Err(Error::AlreadyEnrolled(e.device_id));
         }
-        let client = Client::new(server_url, None, self.config.client.clone())?;
+        let client =
+            Client::new(server_url, None, self.config.client.clone())?.with_interrupt(scope);
         let answer = client.enroll(code, device_name)?;
         let enrollment = Enrollment {
             server_url: crate::client::check_url(server_url)?,
@@ -188,17 +241,19 @@ impl<S: ContactStore> Agent<S> {
             token: answer.token,
         };
         self.state.set_enrollment(&enrollment, (self.now)())?;
+        self.state.clear_attention()?;
         log::info!("enrolled as device {}", answer.device_id);
         Ok(answer.device_id)
     }
 
-    fn client(&self) -> Result<(Client, Enrollment), Error> {
+    fn client(&self, scope: &Scope) -> Result<(Client, Enrollment), Error> {
         let e = self.state.enrollment()?.ok_or(Error::NotEnrolled)?;
         let client = Client::new(
             &e.server_url,
             Some(e.token.clone()),
             self.config.client.clone(),
-        )?;
+        )?
+        .with_interrupt(scope.clone());
         Ok((client, e))
     }
 
@@ -208,26 +263,26 @@ impl<S: ContactStore> Agent<S> {
 
     /// Syncs now, whatever the schedule says.
     pub fn sync_now(&mut self) -> Result<SyncReport, Error> {
-        let (client, _) = self.client()?;
-        let report = self.run_sync(&client, Reason::Manual, &[]);
-        self.report(&client, &[], report.is_ok());
+        let (scope, _lock) = self.begin()?;
+        let (client, _) = self.client(&scope)?;
+        let report = self.run_sync(&client, &scope, Reason::Manual, &[]);
+        self.report(&client, &[]);
         report
     }
 
     fn run_sync(
         &mut self,
         client: &Client,
+        scope: &Scope,
         reason: Reason,
         _commands: &[String],
     ) -> Result<SyncReport, Error> {
-        self.interrupt
-            .store(false, std::sync::atomic::Ordering::Relaxed);
         let started = (self.now)();
         let run = self
             .state
             .start_run(RunKind::Sync, reason.as_str(), started)?;
         let mut counts = Counts::default();
-        let result = self.sync_inner(client, &mut counts);
+        let result = self.sync_inner(client, scope, &mut counts);
         counts.bytes_received = client.take_bytes_received();
         let ended = (self.now)();
         match result {
@@ -237,6 +292,7 @@ impl<S: ContactStore> Agent<S> {
                     store_fingerprint: Some(outcome.store_fingerprint),
                     synced_policy_version: Some(outcome.policy_version.unwrap_or(policy.version)),
                     managed_count: outcome.managed_count,
+                    photos_pending: outcome.photos_pending,
                 };
                 self.state.finish_sync_ok(run, ended, &counts, &new_state)?;
                 log::info!(
@@ -256,8 +312,7 @@ impl<S: ContactStore> Agent<S> {
             }
             Err(e) => {
                 log::warn!("sync failed ({}): {e}", reason.as_str());
-                self.state
-                    .finish_failed(run, RunKind::Sync, ended, &e.to_string(), &counts)?;
+                self.record_failure(run, RunKind::Sync, &e, &counts)?;
                 if let Ok(index) = self.store.managed_index() {
                     self.state.set_managed_count(index.len() as u64)?;
                 }
@@ -266,9 +321,38 @@ impl<S: ContactStore> Agent<S> {
         }
     }
 
+    /// Records a failed run: on the backoff schedule when it may recover by itself, as
+    /// "needs action" (status, no backoff) when only a person can fix it.
+    fn record_failure(
+        &self,
+        run: i64,
+        kind: RunKind,
+        e: &Error,
+        counts: &Counts,
+    ) -> Result<(), Error> {
+        let now = (self.now)();
+        match e.remedy() {
+            Remedy::NeedsAction => {
+                let attention = Attention {
+                    kind: crate::ffi::FailureKind::of(e).as_str().to_owned(),
+                    message: e.to_string(),
+                    since: now,
+                };
+                self.state
+                    .finish_needs_action(run, kind, now, &attention, counts)?;
+            }
+            Remedy::Retry => {
+                self.state
+                    .finish_failed(run, kind, now, &e.to_string(), counts)?;
+            }
+        }
+        Ok(())
+    }
+
     fn sync_inner(
         &mut self,
         client: &Client,
+        scope: &Scope,
         counts: &mut Counts,
     ) -> Result<(Policy, sync::SyncOutcome), Error> {
         let prior = self.state.sync_state()?;
@@ -287,7 +371,7 @@ impl<S: ContactStore> Agent<S> {
         let mut run = sync::Run {
             prior: &prior,
             page_size: self.config.page_size,
-            interrupt: &self.interrupt,
+            interrupt: scope,
             before_apply: &mut before_apply,
         };
         let outcome = sync::sync(client, &mut self.store, &mut run, counts)?;
@@ -299,37 +383,62 @@ impl<S: ContactStore> Agent<S> {
     }
 
     /// What the OS scheduler calls: polls commands, refreshes the policy, runs a sync if one
-    /// is due (or forced), reports status, and says when to wake up next.
+    /// is due (or forced, or the store drifted from what the last sync left), backs up if
+    /// due, reports status, and says when to wake up next.
+    ///
+    /// Fails as a whole only when nothing could run: not enrolled, another run in progress,
+    /// the server refusing the device (401/403: re-enroll), or an interrupt. Other failures
+    /// of a step are recorded and returned in the report.
     pub fn run_due(&mut self) -> Result<RunDueReport, Error> {
-        let (client, _) = self.client()?;
+        let (scope, _lock) = self.begin()?;
+        let (client, _) = self.client(&scope)?;
+        let mut poll = None;
         let commands = match client.commands() {
             Ok(list) => list.commands.into_iter().map(|c| c.id).collect::<Vec<_>>(),
             Err(e) => {
-                log::warn!("could not poll commands: {e}");
+                poll = Some(Error::from(e));
                 Vec::new()
             }
         };
-        if let Err(e) = self.refresh_policy(&client) {
-            log::warn!("could not refresh the policy: {e}");
+        if poll.is_none() {
+            poll = self.refresh_policy(&client).err();
+        }
+        if let Some(e) = &poll {
+            log::warn!("command poll / policy check failed: {e}");
+            let run = self.state.start_run(RunKind::Poll, "poll", (self.now)())?;
+            self.record_failure(run, RunKind::Poll, e, &Counts::default())?;
+            if matches!(e, Error::Interrupted) || e.remedy() == Remedy::NeedsAction {
+                // Nothing will get past a server that refuses the device.
+                return Err(poll.unwrap_or(Error::Interrupted));
+            }
+        } else if self
+            .state
+            .attention()?
+            .is_some_and(|a| a.kind == crate::ffi::FailureKind::Unauthorized.as_str())
+        {
+            self.state.clear_attention()?;
         }
         let now = (self.now)();
         let reason = if !commands.is_empty() {
             Some(Reason::Forced)
         } else {
-            self.sync_due_reason(now)?
+            match self.sync_due_reason(now)? {
+                Some(r) => Some(r),
+                None => self.repair_due()?,
+            }
         };
         let sync = match reason {
             Some(reason) => {
-                let result = self.run_sync(&client, reason, &commands);
+                let result = self.run_sync(&client, &scope, reason, &commands);
                 let done: &[String] = if result.is_ok() { &commands } else { &[] };
-                self.report(&client, done, result.is_ok());
-                Some(result.map_err(|e| e.to_string()))
+                self.report(&client, done);
+                Some(result)
             }
             None => None,
         };
         let backup = if self.next_backup()?.is_due((self.now)()) {
-            let result = self.run_backup(&client).map_err(|e| e.to_string());
-            self.report(&client, &[], sync.as_ref().is_none_or(|r| r.is_ok()));
+            let result = self.run_backup(&client, &scope);
+            self.report(&client, &[]);
             Some(result)
         } else {
             None
@@ -337,10 +446,68 @@ impl<S: ContactStore> Agent<S> {
         if sync.is_none() && backup.is_none() {
             self.flush_reports(&client);
         }
+        scope.check()?;
         Ok(RunDueReport {
+            poll,
             sync,
             backup,
             next_wake_up: self.next_wake_up()?,
+        })
+    }
+
+    /// Compares the store with what the last successful sync left: count and fingerprint of
+    /// the managed index, and whether the user touched any of it. Cheap (one index read, no
+    /// network). `None` before the first sync.
+    pub fn drift(&mut self) -> Result<Option<Drift>, Error> {
+        let st = self.state.sync_state()?;
+        let Some(expected_fp) = st.store_fingerprint else {
+            return Ok(None);
+        };
+        let index = self.store.managed_index()?;
+        let mut held: Vec<&str> = index
+            .iter()
+            .filter(|e| e.state != EntryState::Deleted)
+            .map(|e| e.id.as_str())
+            .collect();
+        held.sort_unstable();
+        let live = held.len();
+        held.dedup();
+        let changed = index
+            .iter()
+            .filter(|e| e.state != EntryState::Clean)
+            .count()
+            + (live - held.len());
+        let same = fingerprint(&index) == expected_fp && index.len() as u64 == st.managed_count;
+        if same && changed == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Drift {
+            expected: st.managed_count,
+            found: held.len() as u64,
+            changed: changed as u64,
+        }))
+    }
+
+    /// A repair sync is due when the store drifted, whatever the interval ("disabled" means
+    /// "don't fetch again", not "let the phone drift"). After a failed sync the backoff
+    /// schedule decides instead: its retry is a full sync and repairs as well.
+    fn repair_due(&mut self) -> Result<Option<Reason>, Error> {
+        if self.state.clock(RunKind::Sync)?.clock.consecutive_failures > 0 {
+            return Ok(None);
+        }
+        Ok(match self.drift() {
+            Ok(Some(d)) => {
+                log::info!(
+                    "the phone holds {} of the {} business contacts the last sync left ({} changed); repairing",
+                    d.found,
+                    d.expected,
+                    d.changed
+                );
+                Some(Reason::Repair)
+            }
+            Ok(None) => None,
+            // An unreadable store: the sync attempt records why (permission, provider).
+            Err(_) => Some(Reason::Repair),
         })
     }
 
@@ -359,23 +526,21 @@ impl<S: ContactStore> Agent<S> {
 
     /// Backs up the phone's personal contacts now, whatever the schedule says.
     pub fn backup_now(&mut self) -> Result<BackupReport, Error> {
-        let (client, _) = self.client()?;
-        let result = self.run_backup(&client);
-        self.report(&client, &[], true);
+        let (scope, _lock) = self.begin()?;
+        let (client, _) = self.client(&scope)?;
+        let result = self.run_backup(&client, &scope);
+        self.report(&client, &[]);
         result
     }
 
-    fn run_backup(&mut self, client: &Client) -> Result<BackupReport, Error> {
-        self.interrupt
-            .store(false, std::sync::atomic::Ordering::Relaxed);
+    fn run_backup(&mut self, client: &Client, scope: &Scope) -> Result<BackupReport, Error> {
         let run = self
             .state
             .start_run(RunKind::Backup, "backup", (self.now)())?;
         let path = self.config.work_dir().join("backup-upload.zip");
         let result = (|| -> Result<BackupReport, Error> {
             let created_at = ts((self.now)());
-            let (manifest, _) =
-                backup::write_archive(&mut self.store, &path, &created_at, &self.interrupt)?;
+            let (manifest, _) = backup::write_archive(&mut self.store, &path, &created_at, scope)?;
             let bytes = std::fs::read(&path)
                 .map_err(|e| Error::Io(format!("reading the backup archive: {e}")))?;
             let (info, new_on_server) =
@@ -403,13 +568,7 @@ impl<S: ContactStore> Agent<S> {
             }
             Err(e) => {
                 log::warn!("backup failed: {e}");
-                self.state.finish_failed(
-                    run,
-                    RunKind::Backup,
-                    now,
-                    &e.to_string(),
-                    &Counts::default(),
-                )?;
+                self.record_failure(run, RunKind::Backup, e, &Counts::default())?;
             }
         }
         result
@@ -417,7 +576,7 @@ impl<S: ContactStore> Agent<S> {
 
     /// This device's backups on the server, newest first.
     pub fn list_backups(&self) -> Result<Vec<BackupInfo>, Error> {
-        let (client, _) = self.client()?;
+        let (client, _) = self.client(&self.interruptor.scope())?;
         Ok(client.list_backups()?)
     }
 
@@ -430,9 +589,8 @@ impl<S: ContactStore> Agent<S> {
         account: Option<&str>,
         progress: backup::Progress,
     ) -> Result<RestoreReport, Error> {
-        let (client, _) = self.client()?;
-        self.interrupt
-            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let (scope, _lock) = self.begin()?;
+        let (client, _) = self.client(&scope)?;
         let run = self
             .state
             .start_run(RunKind::Restore, "restore", (self.now)())?;
@@ -455,7 +613,7 @@ impl<S: ContactStore> Agent<S> {
                 &mut self.store,
                 &vcf,
                 account,
-                &self.interrupt,
+                &scope,
                 progress,
                 &mut report,
             )
@@ -480,8 +638,7 @@ impl<S: ContactStore> Agent<S> {
                 Ok(report)
             }
             Err(e) => {
-                self.state
-                    .finish_failed(run, RunKind::Restore, now, &e.to_string(), &counts)?;
+                self.record_failure(run, RunKind::Restore, &e, &counts)?;
                 Err(e)
             }
         }
@@ -504,13 +661,15 @@ impl<S: ContactStore> Agent<S> {
         if !next.is_due(now) {
             return Ok(None);
         }
-        Ok(Some(if clock.consecutive_failures > 0 {
-            Reason::Retry
-        } else if pending {
-            Reason::PolicyApplied
-        } else {
-            Reason::Scheduled
-        }))
+        Ok(Some(
+            if clock.consecutive_failures > 0 || self.state.attention()?.is_some() {
+                Reason::Retry
+            } else if pending {
+                Reason::PolicyApplied
+            } else {
+                Reason::Scheduled
+            },
+        ))
     }
 
     fn jitter(&self) -> Result<Jitter, Error> {
@@ -550,7 +709,10 @@ impl<S: ContactStore> Agent<S> {
         Ok(soonest.map_or(poll, |t| t.min(poll)).max(now))
     }
 
-    pub fn status(&self) -> Result<StatusView, Error> {
+    /// The status, with the contacts the store really holds now (one index read): never a
+    /// count remembered from the last sync for a phone that lost them since.
+    pub fn status(&mut self) -> Result<StatusView, Error> {
+        let drift = self.drift().ok().flatten();
         let now = (self.now)();
         let enrollment = self.state.enrollment()?;
         let policy = self.state.policy()?;
@@ -579,7 +741,7 @@ impl<S: ContactStore> Agent<S> {
             last_sync_result: sync_clock.last_result,
             last_successful_sync: sync_clock.clock.last_success,
             consecutive_failures: sync_clock.clock.consecutive_failures,
-            managed_count: st.managed_count,
+            managed_count: drift.map_or(st.managed_count, |d| d.found),
             has_sync_token: st.sync_token.is_some(),
             last_backup: backup_clock.last_attempt,
             last_backup_result: backup_clock.last_result,
@@ -591,6 +753,8 @@ impl<S: ContactStore> Agent<S> {
             },
             pending_reports: self.state.pending_reports()?.len(),
             recent_runs: self.state.recent_runs(10)?,
+            attention: self.state.attention()?,
+            drift,
         })
     }
 
@@ -602,17 +766,15 @@ impl<S: ContactStore> Agent<S> {
         Ok(self.store.managed_contacts(offset, limit)?)
     }
 
-    fn status_report(&mut self, completed: &[String], fresh: bool) -> Result<StatusReport, Error> {
+    fn status_report(&mut self, completed: &[String]) -> Result<StatusReport, Error> {
         let v = self.status()?;
         let st = self.state.sync_state()?;
-        // Right after a successful sync the state holds what the store was read as; after a
-        // failure the store may have changed under it, so read the store.
-        let (managed_count, managed_fingerprint) = match (&st.store_fingerprint, fresh) {
-            (Some(fp), true) => (st.managed_count, fp.clone()),
-            _ => {
-                let index = self.store.managed_index()?;
-                (index.len() as u64, fingerprint(&index))
-            }
+        // Always what the store holds now, never what the last sync left: the console must
+        // not say "verified" for a phone that lost its contacts since. One index read.
+        let (managed_count, managed_fingerprint) = match self.store.managed_index() {
+            Ok(index) => sync::held_fingerprint(&index),
+            // Unreadable (permission revoked): say so rather than repeat the last sync's.
+            Err(_) => (0, String::new()),
         };
         Ok(StatusReport {
             reported_at: ts((self.now)()),
@@ -635,8 +797,8 @@ impl<S: ContactStore> Agent<S> {
 
     /// Queues a fresh status report and delivers every queued one it can. A report that
     /// cannot be delivered now stays queued; nothing here fails the run.
-    fn report(&mut self, client: &Client, completed: &[String], fresh: bool) {
-        let queued = self.status_report(completed, fresh).and_then(|r| {
+    fn report(&mut self, client: &Client, completed: &[String]) {
+        let queued = self.status_report(completed).and_then(|r| {
             let body = serde_json::to_string(&r).map_err(|e| Error::Protocol(e.to_string()))?;
             self.state.queue_report(&body, (self.now)())?;
             Ok(())

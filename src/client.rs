@@ -14,6 +14,8 @@ use contacts_agent_protocol::Policy;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
+use crate::interrupt::Scope;
+
 const MAX_PAGE_BYTES: u64 = 64 * 1024 * 1024;
 const MAX_PHOTO_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_SMALL_BYTES: u64 = 4 * 1024 * 1024;
@@ -31,6 +33,12 @@ pub enum ClientError {
     Timeout(String),
     #[error("the server rejected the device credentials (HTTP 401); enroll the device again")]
     Unauthorized,
+    #[error(
+        "the server refused this device (HTTP 403); ask the admin to re-enable it, or enroll again"
+    )]
+    Forbidden,
+    #[error("the request was interrupted")]
+    Interrupted,
     #[error("the server no longer knows this sync token (HTTP 410)")]
     TokenExpired,
     #[error("the server answered HTTP {status}: {message}")]
@@ -96,6 +104,9 @@ pub struct Client {
     token: Option<String>,
     opts: ClientOptions,
     bytes_received: Cell<u64>,
+    /// Looked at before each attempt and during retry waits. A request already on the wire
+    /// runs to its answer or its timeout: ureq offers no way to abort it from outside.
+    interrupt: Scope,
 }
 
 /// Checks the server URL: http or https, a host, no credentials in it, and http only for
@@ -172,7 +183,14 @@ impl Client {
             token,
             opts,
             bytes_received: Cell::new(0),
+            interrupt: Scope::never(),
         })
+    }
+
+    /// Makes retries and their waits stop when `scope`'s call is interrupted.
+    pub fn with_interrupt(mut self, scope: Scope) -> Self {
+        self.interrupt = scope;
+        self
     }
 
     /// Body bytes received since the last call.
@@ -377,6 +395,9 @@ impl Client {
     ) -> Result<Answer, ClientError> {
         let mut attempt = 1;
         loop {
+            self.interrupt
+                .check()
+                .map_err(|_| ClientError::Interrupted)?;
             let result = self.attempt(method, path, headers, body, limit);
             let retry_after = match &result {
                 Ok(a) if a.status == 429 || a.status >= 500 => {
@@ -401,7 +422,9 @@ impl Client {
                 "{method} {} failed (attempt {attempt}); retrying in {wait:?}",
                 path_only(path)
             );
-            std::thread::sleep(wait);
+            self.interrupt
+                .sleep(wait)
+                .map_err(|_| ClientError::Interrupted)?;
             attempt += 1;
         }
     }
@@ -463,8 +486,12 @@ impl Client {
         }
         self.bytes_received
             .set(self.bytes_received.get() + bytes.len() as u64);
-        if status == 401 && self.token.is_some() {
-            return Err(ClientError::Unauthorized);
+        if self.token.is_some() {
+            match status {
+                401 => return Err(ClientError::Unauthorized),
+                403 => return Err(ClientError::Forbidden),
+                _ => {}
+            }
         }
         Ok(Answer {
             status,

@@ -129,6 +129,31 @@ fn classify(known: Option<&IndexEntry>, hash: &str) -> Option<Action> {
     }
 }
 
+/// ContactsProvider does not keep SOURCE_ID unique, so a phone can hold two raw contacts of
+/// our account with one server id (two syncs that raced, a restored device). Keeps one per
+/// id and returns the raw ids of the others, to delete. The one kept is the most useful:
+/// not deleted by the user, then clean, then the oldest raw contact (lowest `_ID`).
+pub fn split_duplicates(mut index: Vec<IndexEntry>) -> (Vec<IndexEntry>, Vec<i64>) {
+    fn rank(e: &IndexEntry) -> (u8, i64) {
+        let state = match e.state {
+            EntryState::Clean => 0,
+            EntryState::Dirty => 1,
+            EntryState::Deleted => 2,
+        };
+        (state, e.raw_id)
+    }
+    index.sort_unstable_by(|a, b| a.id.cmp(&b.id).then_with(|| rank(a).cmp(&rank(b))));
+    let mut extra = Vec::new();
+    index.dedup_by(|later, kept| {
+        let same = later.id == kept.id;
+        if same {
+            extra.push(later.raw_id);
+        }
+        same
+    });
+    (index, extra)
+}
+
 /// The whole diff at once: `server` is the complete set of `(id, hash)`.
 pub fn full_diff<'a, I>(
     server: I,
@@ -156,6 +181,7 @@ mod tests {
 
     fn entry(id: &str, hash: &str, state: EntryState) -> IndexEntry {
         IndexEntry {
+            raw_id: 0,
             id: id.into(),
             hash: hash.into(),
             photo_hash: None,
@@ -265,6 +291,50 @@ mod tests {
                 phone.managed.iter().map(|(i, (h, _))| (i.clone(), h.clone())).collect();
             prop_assert_eq!(held, server);
         }
+    }
+
+    fn arb_raw_index() -> impl Strategy<Value = Vec<IndexEntry>> {
+        prop::collection::vec(("[a-d]", "[0-2]", arb_state()), 0..30).prop_map(|v| {
+            v.into_iter()
+                .enumerate()
+                .map(|(raw, (id, hash, state))| IndexEntry {
+                    raw_id: raw as i64 + 1,
+                    ..entry(&id, &hash, state)
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn duplicates_leave_exactly_one_raw_contact_per_id(index in arb_raw_index()) {
+            let (kept, extra) = split_duplicates(index.clone());
+            let ids: std::collections::BTreeSet<&str> = index.iter().map(|e| e.id.as_str()).collect();
+            // One entry per id, every id still there, and kept + removed = what was there.
+            prop_assert_eq!(kept.len(), ids.len());
+            prop_assert_eq!(kept.iter().map(|e| e.id.as_str()).collect::<std::collections::BTreeSet<_>>(), ids);
+            let mut all: Vec<i64> = kept.iter().map(|e| e.raw_id).chain(extra.iter().copied()).collect();
+            all.sort_unstable();
+            let mut before: Vec<i64> = index.iter().map(|e| e.raw_id).collect();
+            before.sort_unstable();
+            prop_assert_eq!(all, before);
+            // The kept one is never worse than a removed one of the same id.
+            for e in &index {
+                let k = kept.iter().find(|k| k.id == e.id).unwrap();
+                let rank = |s: EntryState| match s { EntryState::Clean => 0, EntryState::Dirty => 1, EntryState::Deleted => 2 };
+                prop_assert!(rank(k.state) <= rank(e.state));
+            }
+        }
+    }
+
+    #[test]
+    fn a_clean_copy_is_kept_over_a_deleted_older_one() {
+        let mut a = entry("1", "h", EntryState::Deleted);
+        a.raw_id = 5;
+        let mut b = entry("1", "h", EntryState::Clean);
+        b.raw_id = 9;
+        let (kept, extra) = split_duplicates(vec![a, b]);
+        assert_eq!((kept[0].raw_id, extra), (9, vec![5]));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use thiserror::Error;
 use crate::backup::archive::ArchiveError;
 use crate::client::ClientError;
 use crate::diff::DiffError;
+use crate::interrupt::Interrupted;
 use crate::state::StateError;
 use crate::store::StoreError;
 
@@ -16,7 +17,7 @@ pub enum Error {
     #[error("this device is already enrolled (device {0}); use --force to enroll again")]
     AlreadyEnrolled(String),
     #[error(transparent)]
-    Server(#[from] ClientError),
+    Server(ClientError),
     #[error("the server broke the protocol: {0}")]
     Protocol(String),
     #[error(transparent)]
@@ -31,6 +32,24 @@ pub enum Error {
     Io(String),
     #[error("the server holds no backup of this device")]
     NoBackups,
+    /// Another run holds the state folder's lock (`run_lock`).
+    #[error("another run is in progress on this state folder (waited {waited_secs} s); try again when it has finished")]
+    Busy { waited_secs: u64 },
+}
+
+impl From<ClientError> for Error {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Interrupted => Error::Interrupted,
+            other => Error::Server(other),
+        }
+    }
+}
+
+impl From<Interrupted> for Error {
+    fn from(_: Interrupted) -> Self {
+        Error::Interrupted
+    }
 }
 
 impl From<DiffError> for Error {
@@ -39,18 +58,47 @@ impl From<DiffError> for Error {
     }
 }
 
+/// What a failure asks for, decided here once: the schedule, the CLI's exit code and the
+/// public API all read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remedy {
+    /// Try again later on the backoff schedule: the network, the server or the phone's
+    /// provider may recover by themselves.
+    Retry,
+    /// Nothing will change until a person acts (re-enroll, grant the contacts permission,
+    /// fix the configuration): retried only at the ordinary poll, never in a backoff loop.
+    NeedsAction,
+}
+
 impl Error {
-    /// Worth retrying on the backoff schedule (the server or network may recover), as opposed
-    /// to needing a person (enrollment, configuration).
-    pub fn is_transient(&self) -> bool {
+    pub fn remedy(&self) -> Remedy {
         match self {
-            Error::Server(e) => e.is_transient(),
-            Error::Protocol(_) | Error::Store(_) | Error::Interrupted | Error::Io(_) => true,
-            Error::NotEnrolled
-            | Error::AlreadyEnrolled(_)
+            Error::Server(
+                ClientError::Unauthorized
+                | ClientError::Forbidden
+                | ClientError::InvalidUrl(_)
+                | ClientError::InsecureUrl,
+            )
+            | Error::Store(StoreError::PermissionDenied(_)) => Remedy::NeedsAction,
+            // A server that answers wrongly may be fixed; retried on the backoff schedule.
+            Error::Server(_) => Remedy::Retry,
+            // A full disk, a dead provider process, a server bug: may recover by itself.
+            Error::Protocol(_)
+            | Error::Store(_)
             | Error::State(_)
             | Error::Archive(_)
-            | Error::NoBackups => false,
+            | Error::Interrupted
+            | Error::Io(_)
+            | Error::Busy { .. } => Remedy::Retry,
+            Error::NotEnrolled | Error::AlreadyEnrolled(_) | Error::NoBackups => {
+                Remedy::NeedsAction
+            }
         }
+    }
+
+    /// Worth retrying on the backoff schedule (the server or network may recover), as opposed
+    /// to needing a person (enrollment, permission, configuration).
+    pub fn is_transient(&self) -> bool {
+        self.remedy() == Remedy::Retry
     }
 }

@@ -5,8 +5,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -14,6 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::agent::{self, Agent as Core, AgentConfig as CoreConfig};
 use crate::client::ClientError;
 use crate::error::Error;
+use crate::interrupt::Interruptor;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{ContactStore, StoreError};
 
@@ -44,6 +44,12 @@ pub struct AgentConfig {
 pub enum AgentError {
     #[error("not enrolled: {reason}")]
     NotEnrolled { reason: String },
+    /// The server refused the device (401/403): enroll again.
+    #[error("unauthorized: {reason}")]
+    Unauthorized { reason: String },
+    /// READ_CONTACTS / WRITE_CONTACTS is missing: ask the user for it.
+    #[error("permission denied: {reason}")]
+    PermissionDenied { reason: String },
     #[error("network: {reason}")]
     Network { reason: String },
     #[error("server: {reason}")]
@@ -56,6 +62,9 @@ pub enum AgentError {
     Storage { reason: String },
     #[error("backup: {reason}")]
     Backup { reason: String },
+    /// Another run holds the state folder.
+    #[error("busy: {reason}")]
+    Busy { reason: String },
     #[error("interrupted: {reason}")]
     Interrupted { reason: String },
     #[error("invalid argument: {reason}")]
@@ -64,31 +73,124 @@ pub enum AgentError {
     Internal { reason: String },
 }
 
-impl From<Error> for AgentError {
-    fn from(e: Error) -> Self {
-        let reason = e.to_string();
+/// What kind of failure a run met, for the host app to act on. `FailureKind::of` is the one
+/// place an internal error is classified; `AgentError` and `RunFailure` both follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    NotEnrolled,
+    Unauthorized,
+    PermissionDenied,
+    Network,
+    Server,
+    Protocol,
+    ProviderUnavailable,
+    Store,
+    Storage,
+    Backup,
+    Busy,
+    Interrupted,
+    InvalidArgument,
+    Internal,
+}
+
+const KINDS: [(FailureKind, &str); 14] = [
+    (FailureKind::NotEnrolled, "not_enrolled"),
+    (FailureKind::Unauthorized, "unauthorized"),
+    (FailureKind::PermissionDenied, "permission_denied"),
+    (FailureKind::Network, "network"),
+    (FailureKind::Server, "server"),
+    (FailureKind::Protocol, "protocol"),
+    (FailureKind::ProviderUnavailable, "provider_unavailable"),
+    (FailureKind::Store, "store"),
+    (FailureKind::Storage, "storage"),
+    (FailureKind::Backup, "backup"),
+    (FailureKind::Busy, "busy"),
+    (FailureKind::Interrupted, "interrupted"),
+    (FailureKind::InvalidArgument, "invalid_argument"),
+    (FailureKind::Internal, "internal"),
+];
+
+impl FailureKind {
+    pub fn of(e: &Error) -> FailureKind {
         match e {
-            Error::NotEnrolled | Error::AlreadyEnrolled(_) => AgentError::NotEnrolled { reason },
+            Error::NotEnrolled | Error::AlreadyEnrolled(_) => FailureKind::NotEnrolled,
             Error::Server(c) => match c {
-                ClientError::Transport(_) | ClientError::Timeout(_) => {
-                    AgentError::Network { reason }
-                }
+                ClientError::Transport(_) | ClientError::Timeout(_) => FailureKind::Network,
                 ClientError::InvalidUrl(_) | ClientError::InsecureUrl => {
-                    AgentError::InvalidArgument { reason }
+                    FailureKind::InvalidArgument
                 }
                 ClientError::Malformed { .. } | ClientError::TooLarge { .. } => {
-                    AgentError::Protocol { reason }
+                    FailureKind::Protocol
                 }
-                ClientError::Unauthorized
-                | ClientError::TokenExpired
-                | ClientError::Status { .. } => AgentError::Server { reason },
+                ClientError::Unauthorized | ClientError::Forbidden => FailureKind::Unauthorized,
+                ClientError::Interrupted => FailureKind::Interrupted,
+                ClientError::TokenExpired | ClientError::Status { .. } => FailureKind::Server,
             },
-            Error::Protocol(_) => AgentError::Protocol { reason },
-            Error::Store(StoreError::Refused(_)) => AgentError::InvalidArgument { reason },
-            Error::Store(_) => AgentError::Store { reason },
-            Error::State(_) | Error::Io(_) => AgentError::Storage { reason },
-            Error::Archive(_) | Error::NoBackups => AgentError::Backup { reason },
-            Error::Interrupted => AgentError::Interrupted { reason },
+            Error::Protocol(_) => FailureKind::Protocol,
+            Error::Store(StoreError::PermissionDenied(_)) => FailureKind::PermissionDenied,
+            Error::Store(StoreError::ProviderUnavailable(_)) => FailureKind::ProviderUnavailable,
+            Error::Store(StoreError::Refused(_)) => FailureKind::InvalidArgument,
+            Error::Store(_) => FailureKind::Store,
+            Error::State(_) | Error::Io(_) => FailureKind::Storage,
+            Error::Archive(_) | Error::NoBackups => FailureKind::Backup,
+            Error::Busy { .. } => FailureKind::Busy,
+            Error::Interrupted => FailureKind::Interrupted,
+        }
+    }
+
+    /// The word stored in the agent state and shown in status.
+    pub fn as_str(self) -> &'static str {
+        KINDS
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map_or("internal", |(_, w)| w)
+    }
+
+    pub fn parse(word: &str) -> FailureKind {
+        KINDS
+            .iter()
+            .find(|(_, w)| *w == word)
+            .map_or(FailureKind::Internal, |(k, _)| *k)
+    }
+}
+
+impl From<Error> for AgentError {
+    fn from(e: Error) -> Self {
+        let kind = FailureKind::of(&e);
+        let reason = e.to_string();
+        match kind {
+            FailureKind::NotEnrolled => AgentError::NotEnrolled { reason },
+            FailureKind::Unauthorized => AgentError::Unauthorized { reason },
+            FailureKind::PermissionDenied => AgentError::PermissionDenied { reason },
+            FailureKind::Network => AgentError::Network { reason },
+            FailureKind::Server => AgentError::Server { reason },
+            FailureKind::Protocol => AgentError::Protocol { reason },
+            FailureKind::ProviderUnavailable | FailureKind::Store => AgentError::Store { reason },
+            FailureKind::Storage => AgentError::Storage { reason },
+            FailureKind::Backup => AgentError::Backup { reason },
+            FailureKind::Busy => AgentError::Busy { reason },
+            FailureKind::Interrupted => AgentError::Interrupted { reason },
+            FailureKind::InvalidArgument => AgentError::InvalidArgument { reason },
+            FailureKind::Internal => AgentError::Internal { reason },
+        }
+    }
+}
+
+/// One step's failure inside a `RunDueResult`, typed like `AgentError`.
+#[derive(Debug, Clone)]
+pub struct RunFailure {
+    pub kind: FailureKind,
+    pub message: String,
+    /// Only a person can fix it (re-enroll, grant the permission); not retried on backoff.
+    pub needs_action: bool,
+}
+
+impl From<&Error> for RunFailure {
+    fn from(e: &Error) -> Self {
+        RunFailure {
+            kind: FailureKind::of(e),
+            message: e.to_string(),
+            needs_action: e.remedy() == crate::error::Remedy::NeedsAction,
         }
     }
 }
@@ -128,6 +230,8 @@ pub struct SyncStatus {
     pub last_backup_result: Option<String>,
     pub next_backup_ms: Option<i64>,
     pub pending_reports: u32,
+    /// A failure only a person can fix, until a run gets past it.
+    pub needs_action: Option<RunFailure>,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +242,8 @@ pub struct SyncResult {
     pub deleted: u64,
     pub unchanged: u64,
     pub contacts_on_phone: u64,
+    pub duplicates_removed: u64,
+    pub photos_failed: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -158,10 +264,12 @@ pub struct RestoreResult {
 
 #[derive(Debug, Clone)]
 pub struct RunDueResult {
+    /// The command poll or policy check failed (the server was not reachable, say).
+    pub poll_error: Option<RunFailure>,
     pub sync: Option<SyncResult>,
-    pub sync_error: Option<String>,
+    pub sync_error: Option<RunFailure>,
     pub backup: Option<BackupResult>,
-    pub backup_error: Option<String>,
+    pub backup_error: Option<RunFailure>,
     pub next_wake_up_ms: i64,
 }
 
@@ -184,6 +292,8 @@ impl From<agent::SyncReport> for SyncResult {
             deleted: r.counts.deleted,
             unchanged: r.counts.unchanged,
             contacts_on_phone: r.managed_count,
+            duplicates_removed: r.counts.duplicates_removed,
+            photos_failed: r.counts.photos_failed,
         }
     }
 }
@@ -238,7 +348,7 @@ impl<S: ContactStore + ?Sized> ContactStore for Box<S> {
 
 pub struct Agent {
     inner: Mutex<Core<DynStore>>,
-    interrupt: Arc<AtomicBool>,
+    interrupt: Interruptor,
 }
 
 impl Agent {
@@ -312,15 +422,16 @@ impl Agent {
             let r = a.run_due()?;
             let (sync, sync_error) = match r.sync {
                 Some(Ok(s)) => (Some(s.into()), None),
-                Some(Err(e)) => (None, Some(e)),
+                Some(Err(e)) => (None, Some(RunFailure::from(&e))),
                 None => (None, None),
             };
             let (backup, backup_error) = match r.backup {
                 Some(Ok(b)) => (Some(b.into()), None),
-                Some(Err(e)) => (None, Some(e)),
+                Some(Err(e)) => (None, Some(RunFailure::from(&e))),
                 None => (None, None),
             };
             Ok(RunDueResult {
+                poll_error: r.poll.as_ref().map(RunFailure::from),
                 sync,
                 sync_error,
                 backup,
@@ -370,6 +481,11 @@ impl Agent {
                 last_backup_result: v.last_backup_result,
                 next_backup_ms: ms(v.next_backup),
                 pending_reports: u32::try_from(v.pending_reports).unwrap_or(u32::MAX),
+                needs_action: v.attention.map(|a| RunFailure {
+                    kind: FailureKind::parse(&a.kind),
+                    message: a.message,
+                    needs_action: true,
+                }),
             })
         })
     }
@@ -399,7 +515,7 @@ impl Agent {
     }
 
     pub fn interrupt(&self) {
-        self.interrupt.store(true, Ordering::Relaxed);
+        self.interrupt.interrupt();
     }
 }
 

@@ -14,7 +14,9 @@ pub mod demo;
 pub mod diff;
 pub mod error;
 pub mod ffi;
+pub mod interrupt;
 pub mod logging;
+pub mod run_lock;
 pub mod schedule;
 pub mod state;
 pub mod status_table;
@@ -25,7 +27,8 @@ pub use agent::{Reason, RunDueReport, StatusView, SyncReport};
 pub use error::Error;
 pub use ffi::{
     bridge_benchmark, library_version, Agent, AgentConfig, AgentError, BackupResult,
-    BridgeBenchmark, ManagedContact, RestoreResult, RunDueResult, SyncResult, SyncStatus,
+    BridgeBenchmark, FailureKind, ManagedContact, RestoreResult, RunDueResult, RunFailure,
+    SyncResult, SyncStatus,
 };
 
 uniffi::include_scaffolding!("contacts_agent");

@@ -159,19 +159,42 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::RunDue => {
             let mut agent = open_agent(&cli)?;
             let r = agent.run_due()?;
-            match r.sync {
-                None => println!("nothing due"),
+            if let Some(e) = &r.poll {
+                println!("command poll failed: {e}");
+            }
+            match &r.sync {
+                None => println!("sync: nothing due"),
                 Some(Ok(s)) => println!(
-                    "sync ({}) ok: +{} ~{} -{}; {} contacts on the phone",
+                    "sync ({}) ok: +{} ~{} -{}; {} contacts on the phone{}",
                     s.reason.as_str(),
                     s.counts.inserted,
                     s.counts.updated,
                     s.counts.deleted,
-                    s.managed_count
+                    s.managed_count,
+                    if s.counts.duplicates_removed > 0 {
+                        format!("; {} duplicates removed", s.counts.duplicates_removed)
+                    } else {
+                        String::new()
+                    }
                 ),
                 Some(Err(e)) => println!("sync failed: {e}"),
             }
+            match &r.backup {
+                None => {}
+                Some(Ok(b)) => println!(
+                    "backup ok: {} contacts, {} bytes",
+                    b.backup.contact_count, b.backup.size
+                ),
+                Some(Err(e)) => println!("backup failed: {e}"),
+            }
             println!("next wake-up: {}", r.next_wake_up.to_rfc3339());
+            let action = r
+                .needs_action()
+                .next()
+                .map(|e| format!("needs action: {e}"));
+            if let Some(message) = action {
+                return Err(message.into());
+            }
         }
         Command::Backup => {
             let mut agent = open_agent(&cli)?;
@@ -216,7 +239,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Status => {
-            let agent = open_agent(&cli)?;
+            let mut agent = open_agent(&cli)?;
             print!("{}", status_table::render(&agent.status()?));
         }
         Command::Contacts { offset, limit } => {

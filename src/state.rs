@@ -14,6 +14,7 @@ use crate::schedule::RunClock;
 const MIGRATIONS: &[&str] = &[
     include_str!("state_schema.sql"),
     include_str!("state_schema_2_backup.sql"),
+    include_str!("state_schema_3_attention.sql"),
 ];
 /// Undelivered reports beyond this are dropped oldest-first: the newest says it all.
 const MAX_PENDING_REPORTS: i64 = 50;
@@ -41,6 +42,8 @@ pub enum RunKind {
     Sync,
     Backup,
     Restore,
+    /// The command poll and policy check at the start of `run-due` (recorded when it fails).
+    Poll,
 }
 
 impl RunKind {
@@ -49,6 +52,7 @@ impl RunKind {
             RunKind::Sync => "sync",
             RunKind::Backup => "backup",
             RunKind::Restore => "restore",
+            RunKind::Poll => "poll",
         }
     }
 }
@@ -59,6 +63,17 @@ pub struct SyncState {
     pub store_fingerprint: Option<String>,
     pub synced_policy_version: Option<u64>,
     pub managed_count: u64,
+    /// Photos the provider did not take in the last sync (retried by the next one).
+    pub photos_pending: u64,
+}
+
+/// A failure only a person can fix, shown in status until a run gets past it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attention {
+    /// `unauthorized`, `permission_denied`, … (`ffi::FailureKind` in words).
+    pub kind: String,
+    pub message: String,
+    pub since: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -69,6 +84,10 @@ pub struct Counts {
     pub unchanged: u64,
     /// Deletes of ids the phone did not hold.
     pub ignored: u64,
+    /// Extra raw contacts with an id already held (SOURCE_ID is not unique), removed.
+    pub duplicates_removed: u64,
+    /// Photos the provider did not take; the next sync tries them again.
+    pub photos_failed: u64,
     pub full_fetch: bool,
     pub bytes_received: u64,
 }
@@ -209,7 +228,8 @@ impl State {
 
     pub fn sync_state(&self) -> Result<SyncState, StateError> {
         Ok(self.conn.query_row(
-            "SELECT sync_token, store_fingerprint, synced_policy_version, managed_count FROM sync_state",
+            "SELECT sync_token, store_fingerprint, synced_policy_version, managed_count,
+                    photos_pending FROM sync_state",
             [],
             |r| {
                 Ok(SyncState {
@@ -217,6 +237,7 @@ impl State {
                     store_fingerprint: r.get(1)?,
                     synced_policy_version: r.get::<_, Option<i64>>(2)?.map(|v| v as u64),
                     managed_count: r.get::<_, i64>(3)? as u64,
+                    photos_pending: r.get::<_, i64>(4)? as u64,
                 })
             },
         )?)
@@ -299,14 +320,16 @@ impl State {
         upsert_clock_success(&tx, RunKind::Sync, now, new_series, "ok")?;
         tx.execute(
             "UPDATE sync_state SET sync_token = ?1, store_fingerprint = ?2,
-                    synced_policy_version = ?3, managed_count = ?4",
+                    synced_policy_version = ?3, managed_count = ?4, photos_pending = ?5",
             params![
                 new_state.sync_token,
                 new_state.store_fingerprint,
                 new_state.synced_policy_version.map(|v| v as i64),
-                new_state.managed_count as i64
+                new_state.managed_count as i64,
+                new_state.photos_pending as i64
             ],
         )?;
+        tx.execute("DELETE FROM attention", [])?;
         tx.commit()?;
         Ok(())
     }
@@ -386,8 +409,9 @@ impl State {
     ) -> Result<(), StateError> {
         let tx = self.conn.unchecked_transaction()?;
         finish_run(&tx, run, now, "failed", Some(error), counts)?;
-        if kind == RunKind::Restore {
-            // A restore is asked for by a person; it has no schedule to back off.
+        if matches!(kind, RunKind::Restore | RunKind::Poll) {
+            // A restore is asked for by a person; a failed poll is followed by the sync or
+            // its absence, which keep their own clock. Neither has a schedule to back off.
             tx.commit()?;
             return Ok(());
         }
@@ -402,6 +426,62 @@ impl State {
         Ok(())
     }
 
+    /// Records a failed run that needs a person (re-enroll, grant a permission): in the run
+    /// history and the status, without counting a failure on the backoff schedule — retrying
+    /// sooner would not help; the run is tried again at the ordinary poll.
+    pub fn finish_needs_action(
+        &self,
+        run: i64,
+        kind: RunKind,
+        now: DateTime<Utc>,
+        attention: &Attention,
+        counts: &Counts,
+    ) -> Result<(), StateError> {
+        let tx = self.conn.unchecked_transaction()?;
+        finish_run(&tx, run, now, "failed", Some(&attention.message), counts)?;
+        if kind != RunKind::Restore && kind != RunKind::Poll {
+            tx.execute(
+                "INSERT INTO clocks (kind, last_attempt, last_result) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (kind) DO UPDATE SET last_attempt = ?2, last_result = ?3",
+                params![
+                    kind.as_str(),
+                    ts(now),
+                    format!("needs action: {}", attention.message)
+                ],
+            )?;
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO attention (singleton, kind, message, since)
+             VALUES (1, ?1, ?2, COALESCE((SELECT since FROM attention WHERE kind = ?1), ?3))",
+            params![attention.kind, attention.message, ts(attention.since)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn attention(&self) -> Result<Option<Attention>, StateError> {
+        let row = self
+            .conn
+            .query_row("SELECT kind, message, since FROM attention", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?))
+            })
+            .optional()?;
+        row.map(|(kind, message, since)| {
+            Ok(Attention {
+                kind,
+                message,
+                since: parse_ts(Some(since))?.unwrap_or_default(),
+            })
+        })
+        .transpose()
+    }
+
+    /// A run got past what needed a person (the poll answered, the store was writable).
+    pub fn clear_attention(&self) -> Result<(), StateError> {
+        self.conn.execute("DELETE FROM attention", [])?;
+        Ok(())
+    }
+
     pub fn set_managed_count(&self, n: u64) -> Result<(), StateError> {
         self.conn
             .execute("UPDATE sync_state SET managed_count = ?1", [n as i64])?;
@@ -411,7 +491,8 @@ impl State {
     pub fn recent_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StateError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, kind, reason, started_at, ended_at, outcome, error, inserted, updated,
-                    deleted, unchanged, ignored, full_fetch, bytes_received
+                    deleted, unchanged, ignored, full_fetch, bytes_received,
+                    duplicates_removed, photos_failed
              FROM runs ORDER BY id DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit as i64], |r| {
@@ -431,6 +512,8 @@ impl State {
                     ignored: r.get::<_, i64>(11)? as u64,
                     full_fetch: r.get(12)?,
                     bytes_received: r.get::<_, i64>(13)? as u64,
+                    duplicates_removed: r.get::<_, i64>(14)? as u64,
+                    photos_failed: r.get::<_, i64>(15)? as u64,
                 },
             })
         })?;
@@ -475,7 +558,8 @@ fn finish_run(
 ) -> Result<(), rusqlite::Error> {
     tx.execute(
         "UPDATE runs SET ended_at = ?2, outcome = ?3, error = ?4, inserted = ?5, updated = ?6,
-                deleted = ?7, unchanged = ?8, ignored = ?9, full_fetch = ?10, bytes_received = ?11
+                deleted = ?7, unchanged = ?8, ignored = ?9, full_fetch = ?10, bytes_received = ?11,
+                duplicates_removed = ?12, photos_failed = ?13
          WHERE id = ?1",
         params![
             run,
@@ -488,7 +572,9 @@ fn finish_run(
             c.unchanged as i64,
             c.ignored as i64,
             c.full_fetch,
-            c.bytes_received as i64
+            c.bytes_received as i64,
+            c.duplicates_removed as i64,
+            c.photos_failed as i64
         ],
     )?;
     Ok(())

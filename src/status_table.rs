@@ -91,6 +91,21 @@ pub fn render(v: &StatusView) -> String {
             },
         ),
     ];
+    if let Some(d) = v.drift {
+        rows.push((
+            "Phone vs last sync",
+            format!(
+                "drifted: {} of {} business contacts held, {} edited, deleted or doubled; the next run-due repairs it",
+                d.found, d.expected, d.changed
+            ),
+        ));
+    }
+    if let Some(a) = &v.attention {
+        rows.push((
+            "Needs action",
+            format!("{} (since {})", a.message, when(Some(a.since))),
+        ));
+    }
     if v.consecutive_failures > 0 {
         rows.push(("Consecutive failures", v.consecutive_failures.to_string()));
     }

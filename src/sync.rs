@@ -6,17 +6,19 @@
 //! otherwise the full set is fetched and diffed. So a sync cut off after any batch converges
 //! on the next run.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashMap;
 
 use contacts_agent_protocol::hash::set_fingerprint;
 use contacts_agent_protocol::wire::Upsert;
 
 use crate::client::{Client, ClientError};
-use crate::diff::{Action, Differ};
+use crate::diff::{split_duplicates, Action, Differ};
 use crate::error::Error;
+use crate::interrupt::Scope;
 use crate::state::{Counts, SyncState};
 use crate::store::{
-    pack_batches, ContactStore, ContactWrite, IndexEntry, PhotoWrite, StoreOp, MAX_BATCH_OPS,
+    pack_batches, ContactStore, ContactWrite, EntryState, IndexEntry, PhotoWrite, StoreOp,
+    MAX_BATCH_OPS,
 };
 
 /// The server's side of a sync, so the engine can be driven by the HTTP client or a test.
@@ -49,10 +51,34 @@ pub struct SyncOutcome {
     pub policy_version: Option<u64>,
     pub store_fingerprint: String,
     pub managed_count: u64,
+    /// Photos the store did not take (its SYNC2 does not name them after the sync).
+    pub photos_pending: u64,
 }
 
+/// The store's managed index as the engine last left it: every raw contact of our account,
+/// tombstones and duplicates included, so any change shows.
 pub fn fingerprint(index: &[IndexEntry]) -> String {
     set_fingerprint(index.iter().map(|e| (e.id.as_str(), e.hash.as_str())))
+}
+
+/// What the phone really holds, in the server's terms (`set_fingerprint` of id and hash):
+/// equal to the server's fingerprint of the device's set only when every contact is there,
+/// once, unedited. Tombstones are left out; an edited contact counts with an empty hash.
+/// Returns the number of contacts held and the fingerprint (the status report's fields).
+pub fn held_fingerprint(index: &[IndexEntry]) -> (u64, String) {
+    let held: Vec<(&str, &str)> = index
+        .iter()
+        .filter(|e| e.state != EntryState::Deleted)
+        .map(|e| {
+            let hash = if e.state == EntryState::Clean {
+                e.hash.as_str()
+            } else {
+                ""
+            };
+            (e.id.as_str(), hash)
+        })
+        .collect();
+    (held.len() as u64, set_fingerprint(held.iter().copied()))
 }
 
 /// A full fetch may have to start over once if the server drops the snapshot mid-way.
@@ -63,7 +89,7 @@ pub struct Run<'a> {
     /// The sync state after the last successful sync.
     pub prior: &'a SyncState,
     pub page_size: usize,
-    pub interrupt: &'a AtomicBool,
+    pub interrupt: &'a Scope,
     /// Called with the first page's policy version before anything is written, so the caller
     /// can fetch and check a new policy first; an error stops the sync untouched.
     pub before_apply: &'a mut dyn FnMut(Option<u64>) -> Result<(), Error>,
@@ -97,14 +123,34 @@ fn sync_once<S: ContactStore + ?Sized>(
     allow_delta: bool,
 ) -> Result<SyncOutcome, Error> {
     let applied = &mut false;
+    let interrupt = run.interrupt;
     let index = store.managed_index()?;
     let store_fp = fingerprint(&index);
+    let (index, extra) = split_duplicates(index);
+    if !extra.is_empty() {
+        // Before anything else, so every later write names exactly one raw contact.
+        log::warn!(
+            "{} duplicate raw contacts of our account found; keeping one per id",
+            extra.len()
+        );
+        counts.duplicates_removed += extra.len() as u64;
+        *applied = true;
+        apply(
+            store,
+            extra
+                .into_iter()
+                .map(|raw_id| StoreOp::DeleteRaw { raw_id })
+                .collect(),
+            interrupt,
+        )?;
+    }
     let mut differ = Differ::new(index);
     let prior = run.prior;
-    let interrupt = run.interrupt;
     let since = match &prior.sync_token {
         Some(t)
             if allow_delta
+                && !*applied
+                && prior.photos_pending == 0
                 && prior.store_fingerprint.as_deref() == Some(store_fp.as_str())
                 && !differ.store_has_local_changes() =>
         {
@@ -121,8 +167,10 @@ fn sync_once<S: ContactStore + ?Sized>(
     let mut cursor = since;
     let mut full = cursor.is_none();
     let mut first = true;
+    // Photo hashes this sync asked the store to write, to check after it.
+    let mut photos: HashMap<String, String> = HashMap::new();
     let (sync_token, policy_version) = loop {
-        check(interrupt)?;
+        interrupt.check()?;
         let page = source.page(cursor.as_deref(), run.page_size)?;
         if first {
             (run.before_apply)(page.policy_version)?;
@@ -143,6 +191,13 @@ fn sync_once<S: ContactStore + ?Sized>(
         }
         for up in page.upserts {
             plan_upsert(source, &mut differ, up, &mut ops, counts)?;
+        }
+        for op in &ops {
+            if let StoreOp::Insert(w) | StoreOp::Update(w) = op {
+                if let PhotoWrite::Set { hash, .. } = &w.photo {
+                    photos.insert(w.id.clone(), hash.clone());
+                }
+            }
         }
         *applied |= !ops.is_empty();
         apply(store, ops, interrupt)?;
@@ -168,23 +223,31 @@ fn sync_once<S: ContactStore + ?Sized>(
             policy_version,
             store_fingerprint: store_fp,
             managed_count: differ.managed_count() as u64,
+            photos_pending: 0,
         });
     }
     let after = store.managed_index()?;
+    let photos_pending = after
+        .iter()
+        .filter(|e| {
+            photos
+                .get(&e.id)
+                .is_some_and(|h| e.photo_hash.as_ref() != Some(h))
+        })
+        .count() as u64;
+    if photos_pending > 0 {
+        log::warn!(
+            "{photos_pending} photos were not taken by the store; the next sync retries them"
+        );
+    }
+    counts.photos_failed = photos_pending;
     Ok(SyncOutcome {
         sync_token,
         policy_version,
         store_fingerprint: fingerprint(&after),
         managed_count: after.len() as u64,
+        photos_pending,
     })
-}
-
-fn check(interrupt: &AtomicBool) -> Result<(), Error> {
-    if interrupt.load(Ordering::Relaxed) {
-        Err(Error::Interrupted)
-    } else {
-        Ok(())
-    }
 }
 
 fn plan_upsert(
@@ -199,15 +262,21 @@ fn plan_upsert(
             "a contact arrived without an id or hash".into(),
         ));
     }
-    let Some(action) = differ.upsert(&up.id, &up.hash)? else {
-        counts.unchanged += 1;
-        return Ok(());
+    let wanted_photo = up.contact.photo.as_ref().map(|p| p.hash.clone());
+    let action = match differ.upsert(&up.id, &up.hash)? {
+        Some(action) => action,
+        // Same content, but the store's SYNC2 does not name the photo the contact has: a
+        // photo write that failed (or never ran) is done again.
+        None if differ.photo_hash(&up.id) != wanted_photo.as_deref() => Action::Update,
+        None => {
+            counts.unchanged += 1;
+            return Ok(());
+        }
     };
     let current_photo = match action {
         Action::Update => differ.photo_hash(&up.id).map(str::to_owned),
         _ => None,
     };
-    let wanted_photo = up.contact.photo.as_ref().map(|p| p.hash.clone());
     let mut hash = up.hash;
     let photo = match (wanted_photo, current_photo) {
         (None, None) => PhotoWrite::Keep,
@@ -255,10 +324,10 @@ fn plan_upsert(
 fn apply<S: ContactStore + ?Sized>(
     store: &mut S,
     ops: Vec<StoreOp>,
-    interrupt: &AtomicBool,
+    interrupt: &Scope,
 ) -> Result<(), Error> {
     for batch in pack_batches(ops, MAX_BATCH_OPS) {
-        check(interrupt)?;
+        interrupt.check()?;
         store.apply_batch(&batch)?;
     }
     Ok(())

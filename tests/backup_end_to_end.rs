@@ -270,7 +270,7 @@ fn a_full_disk_fails_the_backup_cleanly_and_it_is_retried_soon() {
     std::os::unix::fs::symlink("/dev/full", w.path("backup-upload.zip")).unwrap();
     let r = agent.run_due().unwrap();
     let err = r.backup.unwrap().unwrap_err();
-    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.to_string().contains("No space left on device"), "{err}");
     assert!(backups(&w).is_empty());
     assert_eq!(personal_keys(&mut agent), before);
     let status = agent.status().unwrap();

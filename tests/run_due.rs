@@ -104,7 +104,10 @@ fn a_failed_run_backs_off_is_recorded_and_its_report_is_delivered_later() {
     advance(&now, Duration::days(2));
     let r = agent.run_due().unwrap();
     let err = r.sync.unwrap().unwrap_err();
-    assert!(err.contains("could not reach the server"), "{err}");
+    assert!(
+        err.to_string().contains("could not reach the server"),
+        "{err}"
+    );
     let t = *now.lock().unwrap();
     assert!(
         r.next_wake_up >= t + Duration::minutes(1) && r.next_wake_up <= t + Duration::seconds(76),

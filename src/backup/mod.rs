@@ -8,12 +8,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use archive::{ArchiveWriter, Manifest};
 use vcard::SkipReason;
 
 use crate::error::Error;
+use crate::interrupt::Scope;
 use crate::store::{ContactStore, PersonalData, MAX_BATCH_OPS};
 
 /// Personal contacts read from the store per call.
@@ -23,28 +23,20 @@ fn io(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::Io(format!("{what}: {e}"))
 }
 
-fn check(interrupt: &AtomicBool) -> Result<(), Error> {
-    if interrupt.load(Ordering::Relaxed) {
-        Err(Error::Interrupted)
-    } else {
-        Ok(())
-    }
-}
-
 /// Writes every personal contact to an archive at `path`, page by page. Nothing is
 /// written to the store. On error the partial file is removed.
 pub fn write_archive<S: ContactStore + ?Sized>(
     store: &mut S,
     path: &Path,
     created_at: &str,
-    interrupt: &AtomicBool,
+    interrupt: &Scope,
 ) -> Result<(Manifest, u64), Error> {
     let result = (|| {
         let file = File::create(path).map_err(io("creating the backup archive"))?;
         let mut writer = ArchiveWriter::new(BufWriter::new(file))?;
         let mut after = None;
         loop {
-            check(interrupt)?;
+            interrupt.check()?;
             let page = store.personal_page(after, PAGE)?;
             let Some(last) = page.last() else { break };
             after = Some(last.raw_id);
@@ -104,7 +96,7 @@ pub fn restore_into<S: ContactStore + ?Sized>(
     store: &mut S,
     vcf: &str,
     account: Option<&str>,
-    interrupt: &AtomicBool,
+    interrupt: &Scope,
     progress: Progress,
     report: &mut RestoreReport,
 ) -> Result<(), Error> {
@@ -140,7 +132,7 @@ pub fn restore_into<S: ContactStore + ?Sized>(
             if batch.is_empty() {
                 return Ok(());
             }
-            check(interrupt)?;
+            interrupt.check()?;
             store.insert_personal(account, batch)?;
             report.restored += batch.len() as u64;
             progress(report.restored, total);

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::personal::{PersonalContact, PersonalData};
 use super::rows::{
     from_rows, known_mime as mime, personal_from_rows, personal_to_rows, to_rows, DataRow,
+    OWNED_MIMETYPES,
 };
 use super::{ContactWrite, EntryState, IndexEntry, PhotoWrite, StoreOp, StoredContact};
 use contacts_agent_protocol::PhotoRef;
@@ -33,8 +34,18 @@ impl From<DataRow> for Row {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     Insert(Write),
-    Update(Write),
+    Update(Update),
     Delete { id: String },
+    DeleteRaw { raw_id: i64 },
+}
+
+/// An update: the shell deletes the raw contact's rows of `owned_mimetypes` only (never the
+/// Photo row, never another app's rows), then inserts `rows`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Update {
+    #[serde(flatten)]
+    pub write: Write,
+    pub owned_mimetypes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +58,8 @@ pub struct Write {
     pub photo_action: String,
     pub photo_hash: Option<String>,
     /// Base64 image bytes with `set`. The Android adapter writes them to the raw contact's
-    /// display-photo file, never into the batch.
+    /// display-photo file after the batch, never into it, and sets SYNC2 to `photo_hash`
+    /// (resetting the DIRTY flag that write raised) only once the file write succeeded.
     pub photo: Option<String>,
 }
 
@@ -75,8 +87,12 @@ pub fn encode_ops(ops: &[StoreOp]) -> Result<Vec<u8>, serde_json::Error> {
         .iter()
         .map(|op| match op {
             StoreOp::Insert(w) => Op::Insert(write(w)),
-            StoreOp::Update(w) => Op::Update(write(w)),
+            StoreOp::Update(w) => Op::Update(Update {
+                write: write(w),
+                owned_mimetypes: OWNED_MIMETYPES.iter().map(|m| (*m).to_owned()).collect(),
+            }),
             StoreOp::Delete { id } => Op::Delete { id: id.clone() },
+            StoreOp::DeleteRaw { raw_id } => Op::DeleteRaw { raw_id: *raw_id },
         })
         .collect();
     serde_json::to_vec(&ops)
@@ -84,6 +100,7 @@ pub fn encode_ops(ops: &[StoreOp]) -> Result<Vec<u8>, serde_json::Error> {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Entry {
+    pub raw_id: i64,
     pub id: String,
     pub hash: String,
     pub photo_hash: Option<String>,
@@ -103,6 +120,7 @@ pub fn decode_index(bytes: &[u8]) -> Result<Vec<IndexEntry>, String> {
                 other => return Err(format!("unknown entry state {other:?}")),
             };
             Ok(IndexEntry {
+                raw_id: e.raw_id,
                 id: e.id,
                 hash: e.hash,
                 photo_hash: e.photo_hash,
@@ -211,6 +229,7 @@ mod tests {
                 photo: PhotoWrite::Clear,
             }),
             StoreOp::Delete { id: "u-3".into() },
+            StoreOp::DeleteRaw { raw_id: 42 },
         ]
     }
 
@@ -222,11 +241,18 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/bridge_batch.json"
         );
+        if std::env::var_os("UPDATE_FIXTURES").is_some() {
+            // Through the typed shapes, so the file keeps the fields in their declared order.
+            let ops: Vec<Op> =
+                serde_json::from_slice(&encode_ops(&sample_batch()).unwrap()).unwrap();
+            let pretty = serde_json::to_string_pretty(&ops).unwrap();
+            std::fs::write(path, pretty + "\n").unwrap();
+        }
         let fixture: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         assert_eq!(
             encoded, fixture,
-            "regenerate {path} from encode_ops(sample_batch())"
+            "regenerate {path}: UPDATE_FIXTURES=1 cargo test --lib the_android_fixture"
         );
     }
 }

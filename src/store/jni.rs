@@ -84,11 +84,30 @@ pub struct JniStore {
     account_type: String,
 }
 
+/// Exception classes the `ContactStoreBridge` contract gives a meaning to (declared in
+/// `ContactStoreBridge.kt`), plus the platform's own for the same cases. Matched by exact
+/// class name: the bridge never needs an app class loader on a thread Rust attached.
+const PERMISSION_DENIED: [&str; 2] = [
+    "app.contactsagent.sdk.ContactStorePermissionException",
+    "java.lang.SecurityException",
+];
+const UNAVAILABLE: [&str; 2] = [
+    "app.contactsagent.sdk.ContactStoreUnavailableException",
+    "android.os.DeadObjectException",
+];
+
 fn bridge_err(what: &str, e: jni::errors::Error) -> StoreError {
     match e {
         // The class name only: an exception message from a content provider may quote data.
         jni::errors::Error::CaughtJavaException { name, .. } => {
-            StoreError::Bridge(format!("{what}: the Kotlin store threw {name}"))
+            let name = name.replace('/', ".");
+            if PERMISSION_DENIED.contains(&name.as_str()) {
+                StoreError::PermissionDenied(format!("{what}: {name}"))
+            } else if UNAVAILABLE.contains(&name.as_str()) {
+                StoreError::ProviderUnavailable(format!("{what}: {name}"))
+            } else {
+                StoreError::Bridge(format!("{what}: the Kotlin store threw {name}"))
+            }
         }
         other => StoreError::Bridge(format!("{what}: {other}")),
     }

@@ -13,13 +13,16 @@ use thiserror::Error;
 
 pub use personal::{Address, AddressKind, PersonalContact, PersonalData};
 
-/// ContactsProvider's `applyBatch` is limited to about 500 operations before it must yield;
-/// a batch never holds more provider operations than this.
-pub const MAX_BATCH_OPS: usize = 500;
+/// ContactsProvider's `applyBatch` refuses more than 500 operations between yield points
+/// (`MAX_OPERATIONS_PER_YIELD_POINT`); like DAVx5's `BatchOperation` we stop one short, so a
+/// batch never holds more provider operations than this (docs/contacts-provider-model.md).
+pub const MAX_BATCH_OPS: usize = 499;
 
 /// One managed contact as the store knows it: enough to diff without reading its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexEntry {
+    /// The provider's `RawContacts._ID`: tells apart two raw contacts with one SOURCE_ID.
+    pub raw_id: i64,
     pub id: String,
     pub hash: String,
     pub photo_hash: Option<String>,
@@ -41,9 +44,14 @@ pub enum StoreOp {
     Insert(ContactWrite),
     /// Replace the data rows of the managed raw contact with this id.
     Update(ContactWrite),
-    /// Sync-adapter delete of the managed raw contact with this id (tombstone included).
+    /// Sync-adapter delete of every managed raw contact with this id (tombstones included).
     Delete {
         id: String,
+    },
+    /// Sync-adapter delete of one raw contact of our account by its `_ID`: the extra copies
+    /// when SOURCE_ID (which the provider does not keep unique) names several.
+    DeleteRaw {
+        raw_id: i64,
     },
 }
 
@@ -85,6 +93,12 @@ pub enum StoreError {
     Refused(String),
     #[error("the contact store bridge failed: {0}")]
     Bridge(String),
+    /// READ_CONTACTS / WRITE_CONTACTS is not granted (or was revoked mid-run).
+    #[error("the app may not read or write contacts ({0}); grant the contacts permission")]
+    PermissionDenied(String),
+    /// The provider process died or is busy: nothing was written, try again later.
+    #[error("the contacts provider is unavailable ({0}); will retry")]
+    ProviderUnavailable(String),
     #[error("the contact store is not readable: {0}")]
     Corrupt(String),
 }
@@ -143,7 +157,7 @@ pub fn provider_ops(op: &StoreOp) -> usize {
     match op {
         StoreOp::Insert(w) => 1 + rows::data_row_count(&w.data) + photo(&w.photo),
         StoreOp::Update(w) => 2 + rows::data_row_count(&w.data) + photo(&w.photo),
-        StoreOp::Delete { .. } => 1,
+        StoreOp::Delete { .. } | StoreOp::DeleteRaw { .. } => 1,
     }
 }
 

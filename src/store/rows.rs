@@ -12,6 +12,22 @@ pub const MIME_ORGANIZATION: &str = "vnd.android.cursor.item/organization";
 pub const MIME_POSTAL: &str = "vnd.android.cursor.item/postal-address_v2";
 pub const MIME_NOTE: &str = "vnd.android.cursor.item/note";
 pub const MIME_EVENT: &str = "vnd.android.cursor.item/contact_event";
+/// `Photo.CONTENT_ITEM_TYPE`: written by the provider itself when a display photo file is
+/// written, never by a batch of ours; `PHOTO_FILE_ID` is `DATA14`.
+pub const MIME_PHOTO: &str = "vnd.android.cursor.item/photo";
+
+/// The mimetypes a business contact's rows are written with (`to_rows`): an update replaces
+/// exactly these on our raw contact. The Photo row (written through the display-photo file)
+/// and rows other apps added are never ours to delete (DAVx5's `AndroidContact.update` does
+/// the same; docs/contacts-provider-model.md).
+pub const OWNED_MIMETYPES: [&str; 6] = [
+    MIME_NAME,
+    MIME_PHONE,
+    MIME_EMAIL,
+    MIME_ORGANIZATION,
+    MIME_POSTAL,
+    MIME_NOTE,
+];
 /// `ContactsContract.CommonDataKinds.Event.TYPE_BIRTHDAY`, kept as text like the other types.
 const EVENT_BIRTHDAY: &str = "birthday";
 
@@ -313,6 +329,7 @@ mod tests {
         };
         let rows = to_rows(&c);
         assert_eq!(rows.len(), data_row_count(&c));
+        assert!(rows.iter().all(|r| OWNED_MIMETYPES.contains(&r.mimetype)));
         let back = from_rows(rows.into_iter().map(|r| (r.mimetype, r.data)));
         assert_eq!(back, c);
     }

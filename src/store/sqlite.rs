@@ -1,7 +1,18 @@
-//! The host's stand-in for the phone's contact store: a SQLite file shaped like
-//! ContactsProvider (see `phone_schema.sql`). Managed contacts live under our account type;
-//! personal contacts (any other account, or none) sit beside them and are never written by
-//! the sync.
+//! The host's stand-in for the phone's contact store: a SQLite file that follows
+//! ContactsProvider's rules as written down in `docs/contacts-provider-model.md`, so that a
+//! test passing here means something on a phone. The rules it enforces itself, whoever
+//! calls it:
+//! - a write that is not the sync adapter's (`Caller::App`) sets DIRTY on the raw contact,
+//!   a photo file write included; the sync adapter's writes leave DIRTY as the values say;
+//! - an app's delete only marks the raw contact DELETED (a tombstone); the sync adapter's
+//!   delete removes it with its data rows;
+//! - a photo is a Photo data row pointing at a photo file, written through the raw
+//!   contact's display-photo file, never part of a batch;
+//! - SOURCE_ID is not unique: nothing stops two raw contacts with one server id;
+//! - a batch holds at most `MAX_BATCH_OPS` operations and is all or nothing.
+//!
+//! Managed contacts live under our account type; personal contacts (any other account, or
+//! none) sit beside them and are never written by the sync.
 
 use std::path::Path;
 
@@ -11,6 +22,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use super::personal::{PersonalContact, PersonalData};
 use super::rows::{
     from_rows, known_mime, personal_from_rows, personal_to_rows, to_rows, DataRow, MIME_NAME,
+    MIME_PHOTO, OWNED_MIMETYPES,
 };
 use super::{
     provider_ops, ContactStore, ContactWrite, EntryState, IndexEntry, PhotoWrite, StoreError,
@@ -18,12 +30,96 @@ use super::{
 };
 use crate::db;
 
-const MIGRATIONS: &[&str] = &[include_str!("phone_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("phone_schema.sql"),
+    include_str!("phone_schema_2_provider.sql"),
+];
+
+/// Who writes. ContactsProvider tells them apart by the `caller_is_syncadapter` query
+/// parameter on the URI, and decides DIRTY and DELETED by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// Our sync adapter (every batch the engine sends).
+    SyncAdapter,
+    /// The phone's user, another app, or our own non-sync-adapter photo write.
+    App,
+}
 
 pub struct SqliteStore {
     conn: Connection,
     account_type: String,
     account_name: String,
+    /// Test hook: the provider refuses display-photo writes (a full disk, a bad image).
+    photo_writes_fail: bool,
+}
+
+/// What the provider does when anyone but a sync adapter changes a raw contact or its data:
+/// DIRTY = 1 (so the account's sync adapter knows to look) and a new VERSION.
+fn touched(tx: &Connection, caller: Caller, raw: i64) -> rusqlite::Result<()> {
+    let dirty = if caller == Caller::App {
+        "dirty = 1, "
+    } else {
+        ""
+    };
+    tx.prepare_cached(&format!(
+        "UPDATE raw_contacts SET {dirty}version = version + 1 WHERE _id = ?1"
+    ))?
+    .execute([raw])?;
+    Ok(())
+}
+
+/// Deletes a raw contact as `caller`: the sync adapter removes it with its data rows; anyone
+/// else leaves a tombstone (DELETED = 1, DIRTY = 1) for the account's sync adapter.
+fn delete_raw(tx: &Connection, caller: Caller, raw: i64) -> rusqlite::Result<usize> {
+    match caller {
+        Caller::SyncAdapter => tx
+            .prepare_cached("DELETE FROM raw_contacts WHERE _id = ?1")?
+            .execute([raw]),
+        Caller::App => tx
+            .prepare_cached(
+                "UPDATE raw_contacts SET deleted = 1, dirty = 1, version = version + 1
+                 WHERE _id = ?1",
+            )?
+            .execute([raw]),
+    }
+}
+
+/// Writes a raw contact's display photo the way ContactsProvider does for
+/// `RawContacts/<id>/display_photo`: the image goes to a photo file and the raw contact's
+/// Photo data row (replaced, never doubled) points at it with `PHOTO_FILE_ID` (`data14`).
+/// The provider writes that row itself through a URI without the sync-adapter flag, so the
+/// raw contact is marked DIRTY whoever wrote the file (docs/contacts-provider-model.md).
+/// On a phone the row lands asynchronously after the stream closes; here at once.
+fn write_display_photo(tx: &Transaction, raw: i64, bytes: &[u8]) -> rusqlite::Result<()> {
+    delete_photo_rows(tx, raw)?;
+    tx.prepare_cached("INSERT INTO photo_files (bytes) VALUES (?1)")?
+        .execute([bytes])?;
+    let file = tx.last_insert_rowid();
+    tx.prepare_cached("INSERT INTO data (raw_contact_id, mimetype, data14) VALUES (?1, ?2, ?3)")?
+        .execute(params![raw, MIME_PHOTO, file])?;
+    touched(tx, Caller::App, raw)
+}
+
+/// Removes the raw contact's Photo rows and their files.
+fn delete_photo_rows(tx: &Connection, raw: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "DELETE FROM photo_files WHERE _id IN
+             (SELECT data14 FROM data WHERE raw_contact_id = ?1 AND mimetype = ?2)",
+    )?
+    .execute(params![raw, MIME_PHOTO])?;
+    tx.prepare_cached("DELETE FROM data WHERE raw_contact_id = ?1 AND mimetype = ?2")?
+        .execute(params![raw, MIME_PHOTO])?;
+    Ok(())
+}
+
+/// The display photo of a raw contact, read through its Photo row.
+fn read_display_photo(conn: &Connection, raw: i64) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.prepare_cached(
+        "SELECT f.bytes FROM data d JOIN photo_files f ON f._id = d.data14
+         WHERE d.raw_contact_id = ?1 AND d.mimetype = ?2 ORDER BY d._id LIMIT 1",
+    )?
+    .query_row(params![raw, MIME_PHOTO], |r| r.get(0))
+    .optional()
 }
 
 impl SqliteStore {
@@ -43,11 +139,17 @@ impl SqliteStore {
             conn,
             account_type: account_type.to_owned(),
             account_name: "Company contacts".to_owned(),
+            photo_writes_fail: false,
         }
     }
 
     pub fn account_type(&self) -> &str {
         &self.account_type
+    }
+
+    /// Test hook: from now on the provider refuses (or accepts again) display-photo writes.
+    pub fn fail_photo_writes(&mut self, fail: bool) {
+        self.photo_writes_fail = fail;
     }
 
     /// Adds a contact the way the phone's user (or another app's account) would.
@@ -64,8 +166,13 @@ impl SqliteStore {
         }
         let tx = self.conn.transaction()?;
         tx.execute(
-            "INSERT INTO raw_contacts (account_type, account_name, display_name) VALUES (?1, ?2, ?3)",
-            params![account_type, account_type.map(|_| "user"), data.display_name],
+            "INSERT INTO raw_contacts (account_type, account_name, display_name, dirty)
+             VALUES (?1, ?2, ?3, 1)",
+            params![
+                account_type,
+                account_type.map(|_| "user"),
+                data.display_name
+            ],
         )?;
         let raw_id = tx.last_insert_rowid();
         insert_rows(&tx, raw_id, data)?;
@@ -73,25 +180,26 @@ impl SqliteStore {
         Ok(raw_id)
     }
 
-    /// Fingerprint of everything outside our account, rows included: equal before and after a
-    /// sync proves the sync did not touch personal contacts.
+    /// Fingerprint of everything outside our account, rows and photo files included: equal
+    /// before and after a sync proves the sync did not touch personal contacts.
     pub fn personal_fingerprint(&self) -> Result<(usize, String), StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT r._id, r.account_type, r.dirty, r.deleted, r.display_name,
+            "SELECT r._id, r.account_type, r.dirty, r.deleted, r.display_name, r.version,
                     d._id, d.mimetype, d.data1, d.data2, d.data3, d.data4, d.data5,
-                    d.data6, d.data7, d.data8, d.data9, d.data10
+                    d.data6, d.data7, d.data8, d.data9, d.data10, d.data14, f.bytes
              FROM raw_contacts r LEFT JOIN data d ON d.raw_contact_id = r._id
+                  LEFT JOIN photo_files f ON d.mimetype = ?2 AND f._id = d.data14
              WHERE r.account_type IS NULL OR r.account_type <> ?1
              ORDER BY r._id, d._id",
         )?;
-        let mut rows = stmt.query([&self.account_type])?;
+        let mut rows = stmt.query(params![self.account_type, MIME_PHOTO])?;
         let mut lines = Vec::new();
         let mut contacts = std::collections::HashSet::new();
         while let Some(row) = rows.next()? {
             let raw: i64 = row.get(0)?;
             contacts.insert(raw);
             let mut line = String::new();
-            for i in 0..17 {
+            for i in 0..20 {
                 let v: Option<String> =
                     row.get::<_, rusqlite::types::Value>(i).map(|v| match v {
                         rusqlite::types::Value::Null => None,
@@ -109,50 +217,134 @@ impl SqliteStore {
         Ok((contacts.len(), fp))
     }
 
-    /// What ContactsProvider does when the user edits a contact: the change lands and the raw
-    /// contact is marked DIRTY for its sync adapter.
+    /// The phone's user edits a business contact's name: the change lands and the provider
+    /// marks the raw contact DIRTY for its sync adapter.
     pub fn user_edits_managed(
         &mut self,
         id: &str,
         new_display_name: &str,
     ) -> Result<bool, StoreError> {
         let tx = self.conn.transaction()?;
-        let raw = managed_raw_id(&tx, &self.account_type, id)?;
-        let Some(raw) = raw else { return Ok(false) };
+        let Some(raw) = managed_raw_id(&tx, &self.account_type, id)? else {
+            return Ok(false);
+        };
         tx.execute(
             "UPDATE data SET data1 = ?2 WHERE raw_contact_id = ?1 AND mimetype = ?3",
             params![raw, new_display_name, MIME_NAME],
         )?;
         tx.execute(
-            "UPDATE raw_contacts SET dirty = 1, display_name = ?2 WHERE _id = ?1",
+            "UPDATE raw_contacts SET display_name = ?2 WHERE _id = ?1",
             params![raw, new_display_name],
         )?;
+        touched(&tx, Caller::App, raw)?;
         tx.commit()?;
         Ok(true)
     }
 
-    /// What ContactsProvider does when the user deletes a sync adapter's contact: it stays as
-    /// a tombstone (DELETED = 1) until the adapter purges it.
+    /// The phone's user deletes a sync adapter's contact: it stays as a tombstone
+    /// (DELETED = 1) until the adapter purges it.
     pub fn user_deletes_managed(&mut self, id: &str) -> Result<bool, StoreError> {
-        let n = self.conn.execute(
-            "UPDATE raw_contacts SET deleted = 1, dirty = 1 WHERE account_type = ?1 AND sourceid = ?2",
-            params![self.account_type, id],
-        )?;
-        Ok(n > 0)
+        let tx = self.conn.transaction()?;
+        let raws = managed_raw_ids(&tx, &self.account_type, id)?;
+        for raw in &raws {
+            delete_raw(&tx, Caller::App, *raw)?;
+        }
+        tx.commit()?;
+        Ok(!raws.is_empty())
     }
 
-    /// What happens when the phone's user deletes some of their own contacts.
+    /// The phone's user deletes some of their own contacts. The provider removes a
+    /// device-local contact at once (no sync adapter will purge it) and leaves a tombstone
+    /// for an account's sync adapter otherwise.
     pub fn user_deletes_personal(&mut self, raw_ids: &[i64]) -> Result<usize, StoreError> {
         let tx = self.conn.transaction()?;
         let mut n = 0;
         for id in raw_ids {
-            n += tx.execute(
-                "DELETE FROM raw_contacts WHERE _id = ?1 AND (account_type IS NULL OR account_type <> ?2)",
-                params![id, self.account_type],
-            )?;
+            let account: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT account_type FROM raw_contacts WHERE _id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let caller = match account {
+                None => continue,
+                Some(Some(a)) if a == self.account_type => continue,
+                Some(None) => Caller::SyncAdapter,
+                Some(Some(_)) => Caller::App,
+            };
+            n += delete_raw(&tx, caller, *id)?;
         }
         tx.commit()?;
         Ok(n)
+    }
+
+    /// Another app (a messenger, say) adds a data row of its own mimetype to one of our raw
+    /// contacts, without the sync-adapter flag: the provider marks the contact DIRTY.
+    pub fn another_app_adds_row(
+        &mut self,
+        id: &str,
+        mimetype: &str,
+        data1: &str,
+    ) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let Some(raw) = managed_raw_id(&tx, &self.account_type, id)? else {
+            return Ok(false);
+        };
+        tx.execute(
+            "INSERT INTO data (raw_contact_id, mimetype, data1) VALUES (?1, ?2, ?3)",
+            params![raw, mimetype, data1],
+        )?;
+        touched(&tx, Caller::App, raw)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// The data rows of another mimetype than ours on the managed contact `id`: `data1`s.
+    pub fn foreign_rows(&self, id: &str, mimetype: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.data1 FROM data d JOIN raw_contacts r ON r._id = d.raw_contact_id
+             WHERE r.account_type = ?1 AND r.sourceid = ?2 AND d.mimetype = ?3 ORDER BY d._id",
+        )?;
+        let rows = stmt.query_map(params![self.account_type, id, mimetype], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// What a second sync racing the first leaves behind on a phone (the provider does not
+    /// keep SOURCE_ID unique): another raw contact of our account with the same id, hash and
+    /// rows. Returns its raw id.
+    pub fn duplicate_managed(&mut self, id: &str) -> Result<Option<i64>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let Some(raw) = managed_raw_id(&tx, &self.account_type, id)? else {
+            return Ok(None);
+        };
+        tx.execute(
+            "INSERT INTO raw_contacts (account_type, account_name, sourceid, sync1, sync2, display_name)
+             SELECT account_type, account_name, sourceid, sync1, NULL, display_name
+             FROM raw_contacts WHERE _id = ?1",
+            [raw],
+        )?;
+        let copy = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO data (raw_contact_id, mimetype, data1, data2, data3, data4, data5,
+                               data6, data7, data8, data9, data10)
+             SELECT ?2, mimetype, data1, data2, data3, data4, data5, data6, data7, data8,
+                    data9, data10
+             FROM data WHERE raw_contact_id = ?1 AND mimetype <> ?3",
+            params![raw, copy, MIME_PHOTO],
+        )?;
+        tx.commit()?;
+        Ok(Some(copy))
+    }
+
+    /// Raw contacts of our account, tombstones and duplicates included.
+    pub fn managed_raw_count(&self) -> Result<usize, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM raw_contacts WHERE account_type = ?1",
+            [&self.account_type],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
     }
 
     pub fn managed_count(&self) -> Result<usize, StoreError> {
@@ -164,30 +356,69 @@ impl SqliteStore {
         Ok(n as usize)
     }
 
+    /// The display photo of the managed contact `id`, through its Photo data row.
     pub fn photo(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(raw) = managed_raw_id(&self.conn, &self.account_type, id)? else {
+            return Ok(None);
+        };
+        Ok(read_display_photo(&self.conn, raw)?)
+    }
+
+    /// `(dirty, deleted)` of the managed contact `id`.
+    pub fn flags(&self, id: &str) -> Result<Option<(bool, bool)>, StoreError> {
         Ok(self
             .conn
             .query_row(
-                "SELECT photo FROM raw_contacts WHERE account_type = ?1 AND sourceid = ?2",
+                "SELECT dirty, deleted FROM raw_contacts WHERE account_type = ?1 AND sourceid = ?2
+                 ORDER BY _id LIMIT 1",
                 params![self.account_type, id],
-                |r| r.get::<_, Option<Vec<u8>>>(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()?
-            .flatten())
+            .optional()?)
+    }
+
+    /// Writes `bytes` as the display photo of our raw contact `raw` the way the Android
+    /// shell does: the file write (the provider marks the contact DIRTY, whoever writes),
+    /// then, only once it succeeded, SYNC2 = the photo's hash and DIRTY = 0 as the sync
+    /// adapter. A failed write leaves SYNC2 as it was, so the next sync sees the mismatch.
+    fn store_photo(&mut self, raw: i64, hash: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        if self.photo_writes_fail {
+            return Err(StoreError::Refused("the provider refused the photo".into()));
+        }
+        let tx = self.conn.transaction()?;
+        write_display_photo(&tx, raw, bytes)?;
+        tx.commit()?;
+        self.conn
+            .prepare_cached("UPDATE raw_contacts SET sync2 = ?2, dirty = 0 WHERE _id = ?1")?
+            .execute(params![raw, hash])?;
+        Ok(())
     }
 }
 
+/// The first raw contact of our account with this SOURCE_ID (there may be several).
 fn managed_raw_id(
     conn: &Connection,
     account_type: &str,
     id: &str,
 ) -> Result<Option<i64>, rusqlite::Error> {
-    conn.query_row(
-        "SELECT _id FROM raw_contacts WHERE account_type = ?1 AND sourceid = ?2",
-        params![account_type, id],
-        |r| r.get(0),
-    )
+    conn.prepare_cached(
+        "SELECT _id FROM raw_contacts WHERE account_type = ?1 AND sourceid = ?2
+         ORDER BY _id LIMIT 1",
+    )?
+    .query_row(params![account_type, id], |r| r.get(0))
     .optional()
+}
+
+fn managed_raw_ids(
+    conn: &Connection,
+    account_type: &str,
+    id: &str,
+) -> Result<Vec<i64>, rusqlite::Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT _id FROM raw_contacts WHERE account_type = ?1 AND sourceid = ?2 ORDER BY _id",
+    )?;
+    let rows = stmt.query_map(params![account_type, id], |r| r.get(0))?;
+    rows.collect()
 }
 
 type RawRows = Vec<(String, [Option<String>; 10])>;
@@ -238,86 +469,73 @@ fn write_rows(tx: &Transaction, raw_id: i64, rows: Vec<DataRow>) -> Result<(), r
     Ok(())
 }
 
-/// The account a managed write goes to.
+/// The account a managed write goes to. Every write here is the sync adapter's.
 struct Account<'a> {
     kind: &'a str,
     name: &'a str,
 }
 
 impl Account<'_> {
-    fn insert(&self, tx: &Transaction, w: &ContactWrite) -> Result<(), StoreError> {
-        let (photo_hash, photo) = match &w.photo {
-            PhotoWrite::Set { hash, bytes } => (Some(hash.as_str()), Some(bytes.as_slice())),
-            PhotoWrite::Keep | PhotoWrite::Clear => (None, None),
-        };
+    /// Inserts the raw contact and its rows; SYNC2 stays empty until its photo is written.
+    fn insert(&self, tx: &Transaction, w: &ContactWrite) -> Result<i64, StoreError> {
         tx.prepare_cached(
-            "INSERT INTO raw_contacts (account_type, account_name, sourceid, sync1, sync2, display_name, photo)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO raw_contacts (account_type, account_name, sourceid, sync1, display_name)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
         .execute(params![
             self.kind,
             self.name,
             w.id,
             w.hash,
-            photo_hash,
-            w.data.display_name,
-            photo
-        ])
-        .map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                StoreError::Refused(format!("managed contact #{} already exists", w.id))
-            }
-            other => other.into(),
-        })?;
-        insert_rows(tx, tx.last_insert_rowid(), &w.data)?;
-        Ok(())
+            w.data.display_name
+        ])?;
+        let raw = tx.last_insert_rowid();
+        insert_rows(tx, raw, &w.data)?;
+        Ok(raw)
     }
 
-    fn update(&self, tx: &Transaction, w: &ContactWrite) -> Result<(), StoreError> {
+    /// Replaces the rows of our mimetypes only (the Photo row and other apps' rows stay),
+    /// the hash, and clears DIRTY. A photo to set is written after the batch.
+    fn update(&self, tx: &Transaction, w: &ContactWrite) -> Result<i64, StoreError> {
         let raw = managed_raw_id(tx, self.kind, &w.id)?.ok_or_else(|| {
             StoreError::Refused(format!("no managed contact #{} to update", w.id))
         })?;
-        tx.prepare_cached("DELETE FROM data WHERE raw_contact_id = ?1")?
-            .execute([raw])?;
-        insert_rows(tx, raw, &w.data)?;
-        tx.prepare_cached(
-            "UPDATE raw_contacts SET sync1 = ?2, display_name = ?3, dirty = 0, deleted = 0 WHERE _id = ?1",
-        )?
-        .execute(params![raw, w.hash, w.data.display_name])?;
-        match &w.photo {
-            PhotoWrite::Keep => {}
-            PhotoWrite::Set { hash, bytes } => {
-                tx.execute(
-                    "UPDATE raw_contacts SET sync2 = ?2, photo = ?3 WHERE _id = ?1",
-                    params![raw, hash, bytes],
-                )?;
-            }
-            PhotoWrite::Clear => {
-                tx.execute(
-                    "UPDATE raw_contacts SET sync2 = NULL, photo = NULL WHERE _id = ?1",
-                    [raw],
-                )?;
+        {
+            let mut del =
+                tx.prepare_cached("DELETE FROM data WHERE raw_contact_id = ?1 AND mimetype = ?2")?;
+            for mime in OWNED_MIMETYPES {
+                del.execute(params![raw, mime])?;
             }
         }
-        Ok(())
+        insert_rows(tx, raw, &w.data)?;
+        tx.prepare_cached(
+            "UPDATE raw_contacts SET sync1 = ?2, display_name = ?3, dirty = 0,
+                    version = version + 1 WHERE _id = ?1",
+        )?
+        .execute(params![raw, w.hash, w.data.display_name])?;
+        if w.photo == PhotoWrite::Clear {
+            delete_photo_rows(tx, raw)?;
+            tx.prepare_cached("UPDATE raw_contacts SET sync2 = NULL WHERE _id = ?1")?
+                .execute([raw])?;
+        }
+        Ok(raw)
     }
 }
 
 impl ContactStore for SqliteStore {
     fn managed_index(&mut self) -> Result<Vec<IndexEntry>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT sourceid, sync1, sync2, dirty, deleted FROM raw_contacts
-             WHERE account_type = ?1 AND sourceid IS NOT NULL",
+            "SELECT _id, sourceid, sync1, sync2, dirty, deleted FROM raw_contacts
+             WHERE account_type = ?1 AND sourceid IS NOT NULL ORDER BY _id",
         )?;
         let rows = stmt.query_map([&self.account_type], |r| {
-            let dirty: bool = r.get(3)?;
-            let deleted: bool = r.get(4)?;
+            let dirty: bool = r.get(4)?;
+            let deleted: bool = r.get(5)?;
             Ok(IndexEntry {
-                id: r.get(0)?,
-                hash: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                photo_hash: r.get(2)?,
+                raw_id: r.get(0)?,
+                id: r.get(1)?,
+                hash: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                photo_hash: r.get(3)?,
                 state: if deleted {
                     EntryState::Deleted
                 } else if dirty {
@@ -343,20 +561,40 @@ impl ContactStore for SqliteStore {
             name: &self.account_name,
         };
         let tx = self.conn.transaction()?;
+        let mut photos = Vec::new();
         for op in ops {
             match op {
-                StoreOp::Insert(w) => account.insert(&tx, w)?,
-                StoreOp::Update(w) => account.update(&tx, w)?,
+                StoreOp::Insert(w) | StoreOp::Update(w) => {
+                    let raw = match op {
+                        StoreOp::Insert(_) => account.insert(&tx, w)?,
+                        _ => account.update(&tx, w)?,
+                    };
+                    if let PhotoWrite::Set { hash, bytes } = &w.photo {
+                        photos.push((raw, &w.id, hash, bytes));
+                    }
+                }
                 StoreOp::Delete { id } => {
                     // Only ever our own account: the WHERE clause is the safety net.
+                    for raw in managed_raw_ids(&tx, account.kind, id)? {
+                        delete_raw(&tx, Caller::SyncAdapter, raw)?;
+                    }
+                }
+                StoreOp::DeleteRaw { raw_id } => {
                     tx.prepare_cached(
-                        "DELETE FROM raw_contacts WHERE account_type = ?1 AND sourceid = ?2",
+                        "DELETE FROM raw_contacts WHERE _id = ?1 AND account_type = ?2",
                     )?
-                    .execute(params![account.kind, id])?;
+                    .execute(params![raw_id, account.kind])?;
                 }
             }
         }
         tx.commit()?;
+        // After the batch, as on the phone: the provider writes photos from a file, outside
+        // any batch. One failing photo does not undo the contacts; the next sync retries it.
+        for (raw, id, hash, bytes) in photos {
+            if let Err(e) = self.store_photo(raw, hash, bytes) {
+                log::warn!("photo of contact #{id} not written: {e}");
+            }
+        }
         Ok(())
     }
 
@@ -368,7 +606,7 @@ impl ContactStore for SqliteStore {
         let mut stmt = self.conn.prepare_cached(
             "SELECT _id, sourceid, sync1, sync2 FROM raw_contacts
              WHERE account_type = ?1 AND sourceid IS NOT NULL AND deleted = 0
-             ORDER BY sourceid LIMIT ?2 OFFSET ?3",
+             ORDER BY sourceid, _id LIMIT ?2 OFFSET ?3",
         )?;
         let heads = stmt
             .query_map(
@@ -404,14 +642,14 @@ impl ContactStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<PersonalContact>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT _id, photo FROM raw_contacts
+            "SELECT _id FROM raw_contacts
              WHERE (account_type IS NULL OR account_type <> ?1) AND deleted = 0 AND _id > ?2
              ORDER BY _id LIMIT ?3",
         )?;
         let heads = stmt
             .query_map(
                 params![self.account_type, after.unwrap_or(0), limit as i64],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<Vec<u8>>>(1)?)),
+                |r| r.get::<_, i64>(0),
             )?
             .collect::<Result<Vec<_>, _>>()?;
         let (Some(first), Some(last)) = (heads.first(), heads.last()) else {
@@ -424,7 +662,7 @@ impl ContactStore for SqliteStore {
              FROM data WHERE raw_contact_id BETWEEN ?1 AND ?2 ORDER BY raw_contact_id, _id",
         )?;
         let mut by_raw: std::collections::HashMap<i64, RawRows> = std::collections::HashMap::new();
-        let mut rows = rows_stmt.query(params![first.0, last.0])?;
+        let mut rows = rows_stmt.query(params![first, last])?;
         while let Some(r) = rows.next()? {
             let mut data: [Option<String>; 10] = Default::default();
             for (i, slot) in data.iter_mut().enumerate() {
@@ -433,10 +671,10 @@ impl ContactStore for SqliteStore {
             by_raw.entry(r.get(0)?).or_default().push((r.get(1)?, data));
         }
         let mut out = Vec::with_capacity(heads.len());
-        for (raw_id, photo) in heads {
+        for raw_id in heads {
             let rows = by_raw.remove(&raw_id).unwrap_or_default();
             let mut data = personal_from_rows(rows.into_iter().map(|(m, d)| (known_mime(&m), d)));
-            data.photo = photo;
+            data.photo = read_display_photo(&self.conn, raw_id)?;
             out.push(PersonalContact { raw_id, data });
         }
         Ok(out)
@@ -446,6 +684,8 @@ impl ContactStore for SqliteStore {
         super::refuse_managed_account(account, &self.account_type)
     }
 
+    /// Restore inserts as an app (the user's own contacts: DIRTY, so their own account's
+    /// sync adapter uploads them), photos through the display-photo file.
     fn insert_personal(
         &mut self,
         account: Option<&str>,
@@ -462,16 +702,15 @@ impl ContactStore for SqliteStore {
         let tx = self.conn.transaction()?;
         for c in contacts {
             tx.prepare_cached(
-                "INSERT INTO raw_contacts (account_type, account_name, display_name, photo)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO raw_contacts (account_type, account_name, display_name, dirty)
+                 VALUES (?1, ?2, ?3, 1)",
             )?
-            .execute(params![
-                account,
-                account.map(|_| "user"),
-                c.display_name,
-                c.photo
-            ])?;
-            write_rows(&tx, tx.last_insert_rowid(), personal_to_rows(c))?;
+            .execute(params![account, account.map(|_| "user"), c.display_name])?;
+            let raw = tx.last_insert_rowid();
+            write_rows(&tx, raw, personal_to_rows(c))?;
+            if let Some(photo) = &c.photo {
+                write_display_photo(&tx, raw, photo)?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -500,12 +739,36 @@ mod tests {
         })
     }
 
+    fn with_photo(id: &str, photo: &[u8]) -> ContactWrite {
+        ContactWrite {
+            id: id.into(),
+            hash: format!("h{id}"),
+            data: contact(id),
+            photo: PhotoWrite::Set {
+                hash: format!("p{id}"),
+                bytes: photo.to_vec(),
+            },
+        }
+    }
+
+    fn entry(s: &mut SqliteStore, id: &str) -> IndexEntry {
+        s.managed_index()
+            .unwrap()
+            .into_iter()
+            .find(|e| e.id == id)
+            .unwrap()
+    }
+
     #[test]
     fn a_failing_batch_leaves_nothing_behind() {
         let mut s = SqliteStore::open_in_memory("acme").unwrap();
         s.apply_batch(&[insert("1")]).unwrap();
-        // The second insert of "1" violates the unique index: the whole batch rolls back.
-        let err = s.apply_batch(&[insert("2"), insert("1")]).unwrap_err();
+        // The update of a contact that is not there fails: the whole batch rolls back.
+        let mut missing = with_photo("9", b"x");
+        missing.photo = PhotoWrite::Keep;
+        let err = s
+            .apply_batch(&[insert("2"), StoreOp::Update(missing)])
+            .unwrap_err();
         assert!(matches!(err, StoreError::Refused(_)), "{err}");
         let ids: Vec<String> = s
             .managed_index()
@@ -514,6 +777,134 @@ mod tests {
             .map(|e| e.id)
             .collect();
         assert_eq!(ids, ["1"]);
+    }
+
+    #[test]
+    fn source_id_is_not_unique_like_on_the_phone() {
+        let mut s = SqliteStore::open_in_memory("acme").unwrap();
+        s.apply_batch(&[insert("1")]).unwrap();
+        s.apply_batch(&[insert("1")]).unwrap();
+        let idx = s.managed_index().unwrap();
+        assert_eq!(idx.len(), 2);
+        assert_ne!(idx[0].raw_id, idx[1].raw_id);
+        // A sync-adapter delete by id removes every copy.
+        s.apply_batch(&[StoreOp::Delete { id: "1".into() }])
+            .unwrap();
+        assert_eq!(s.managed_raw_count().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_photo_is_a_data_row_written_after_the_batch_and_leaves_the_contact_clean() {
+        let mut s = SqliteStore::open_in_memory("acme").unwrap();
+        s.apply_batch(&[StoreOp::Insert(with_photo("1", b"jpeg"))])
+            .unwrap();
+        assert_eq!(s.photo("1").unwrap().as_deref(), Some(&b"jpeg"[..]));
+        let e = entry(&mut s, "1");
+        assert_eq!(e.photo_hash.as_deref(), Some("p1"));
+        assert_eq!(
+            e.state,
+            EntryState::Clean,
+            "DIRTY reset after the photo write"
+        );
+        let photo_rows: i64 = s
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM data WHERE mimetype = ?1 AND data14 IS NOT NULL",
+                [MIME_PHOTO],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(photo_rows, 1);
+    }
+
+    #[test]
+    fn a_photo_file_write_marks_the_contact_dirty() {
+        let mut s = SqliteStore::open_in_memory("acme").unwrap();
+        s.apply_batch(&[insert("1")]).unwrap();
+        let raw = entry(&mut s, "1").raw_id;
+        let tx = s.conn.transaction().unwrap();
+        write_display_photo(&tx, raw, b"selfie").unwrap();
+        tx.commit().unwrap();
+        assert_eq!(entry(&mut s, "1").state, EntryState::Dirty);
+    }
+
+    #[test]
+    fn a_failed_photo_write_leaves_sync2_empty_and_the_contacts_written() {
+        let mut s = SqliteStore::open_in_memory("acme").unwrap();
+        s.fail_photo_writes(true);
+        s.apply_batch(&[StoreOp::Insert(with_photo("1", b"jpeg"))])
+            .unwrap();
+        let e = entry(&mut s, "1");
+        assert_eq!(e.photo_hash, None);
+        assert_eq!(e.hash, "h1");
+        assert_eq!(s.photo("1").unwrap(), None);
+    }
+
+    #[test]
+    fn an_update_keeps_the_photo_row_and_other_apps_rows() {
+        let mut s = SqliteStore::open_in_memory("acme").unwrap();
+        s.apply_batch(&[StoreOp::Insert(with_photo("1", b"jpeg"))])
+            .unwrap();
+        let chat = "vnd.android.cursor.item/vnd.example.chat";
+        assert!(s.another_app_adds_row("1", chat, "chat-42").unwrap());
+        assert_eq!(entry(&mut s, "1").state, EntryState::Dirty);
+        let mut w = with_photo("1", b"");
+        w.hash = "h1-new".into();
+        w.data.display_name = "New Name".into();
+        w.photo = PhotoWrite::Keep;
+        s.apply_batch(&[StoreOp::Update(w)]).unwrap();
+        let e = entry(&mut s, "1");
+        assert_eq!((e.hash.as_str(), e.state), ("h1-new", EntryState::Clean));
+        assert_eq!(e.photo_hash.as_deref(), Some("p1"));
+        assert_eq!(s.photo("1").unwrap().as_deref(), Some(&b"jpeg"[..]));
+        assert_eq!(s.foreign_rows("1", chat).unwrap(), ["chat-42"]);
+        let stored = s.managed_contacts(0, 10).unwrap();
+        assert_eq!(stored[0].data.display_name, "New Name");
+    }
+
+    #[test]
+    fn a_cleared_photo_removes_the_row_and_the_file() {
+        let mut s = SqliteStore::open_in_memory("acme").unwrap();
+        s.apply_batch(&[StoreOp::Insert(with_photo("1", b"jpeg"))])
+            .unwrap();
+        let mut w = with_photo("1", b"");
+        w.photo = PhotoWrite::Clear;
+        s.apply_batch(&[StoreOp::Update(w)]).unwrap();
+        assert_eq!(entry(&mut s, "1").photo_hash, None);
+        assert_eq!(s.photo("1").unwrap(), None);
+        let files: i64 = s
+            .conn
+            .query_row("SELECT COUNT(*) FROM photo_files", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(files, 0);
+    }
+
+    #[test]
+    fn a_user_delete_leaves_a_tombstone_and_a_sync_adapter_delete_removes_it() {
+        let mut s = SqliteStore::open_in_memory("acme").unwrap();
+        s.apply_batch(&[insert("1")]).unwrap();
+        assert!(s.user_deletes_managed("1").unwrap());
+        assert_eq!(s.flags("1").unwrap(), Some((true, true)));
+        assert_eq!(s.managed_raw_count().unwrap(), 1);
+        let raw = entry(&mut s, "1").raw_id;
+        s.apply_batch(&[StoreOp::DeleteRaw { raw_id: raw }])
+            .unwrap();
+        assert_eq!(s.managed_raw_count().unwrap(), 0);
+        let rows: i64 = s
+            .conn
+            .query_row("SELECT COUNT(*) FROM data", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 0, "data rows go with their raw contact");
+    }
+
+    #[test]
+    fn delete_raw_never_reaches_another_account() {
+        let mut s = SqliteStore::open_in_memory("acme").unwrap();
+        let personal = s.add_personal(None, &contact("p")).unwrap();
+        let before = s.personal_fingerprint().unwrap();
+        s.apply_batch(&[StoreOp::DeleteRaw { raw_id: personal }])
+            .unwrap();
+        assert_eq!(s.personal_fingerprint().unwrap(), before);
     }
 
     #[test]

@@ -12,9 +12,17 @@ fun runContactsAgent(stateDir: String): Long {
     Agent(config).use { agent ->
         try {
             val result = agent.runDue()
-            result.syncError?.let { println("sync failed, will retry: $it") }
+            result.syncError?.let { failure ->
+                when {
+                    failure.kind == FailureKind.PERMISSION_DENIED -> println("ask for the contacts permission")
+                    failure.needsAction -> println("needs a person: ${failure.message}")
+                    else -> println("sync failed, will retry: ${failure.message}")
+                }
+            }
         } catch (e: AgentException.NotEnrolled) {
             println("enroll first: ${e.message}")
+        } catch (e: AgentException.Unauthorized) {
+            println("the server refused this device; enroll again: ${e.message}")
         }
         return agent.nextWakeUpMs()
     }

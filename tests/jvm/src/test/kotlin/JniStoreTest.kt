@@ -16,7 +16,7 @@ import java.util.TreeMap
 
 /** An in-memory ContactStoreBridge: what the Android adapter does, minus ContactsProvider. */
 class MemoryStore : ContactStoreBridge {
-    data class Managed(val hash: String, val photoHash: String?, val rows: JSONArray, val state: String)
+    data class Managed(val rawId: Long, val hash: String, val photoHash: String?, val rows: JSONArray, val state: String)
 
     val managed = TreeMap<String, Managed>()
     val personal = TreeMap<Long, JSONObject>()
@@ -29,7 +29,7 @@ class MemoryStore : ContactStoreBridge {
         calls++
         val out = JSONArray()
         for ((id, m) in managed) {
-            out.put(JSONObject().put("id", id).put("hash", m.hash).put("photo_hash", m.photoHash ?: JSONObject.NULL).put("state", m.state))
+            out.put(JSONObject().put("raw_id", m.rawId).put("id", id).put("hash", m.hash).put("photo_hash", m.photoHash ?: JSONObject.NULL).put("state", m.state))
         }
         return out.toString().toByteArray()
     }
@@ -44,6 +44,7 @@ class MemoryStore : ContactStoreBridge {
         val list = (0 until arr.length()).map { arr.getJSONObject(it) }
         val seen = HashSet<String>()
         for (op in list) {
+            if (op.getString("op") == "delete_raw") continue
             val id = op.getString("id")
             val exists = if (id in seen) true else managed.containsKey(id)
             when (op.getString("op")) {
@@ -55,6 +56,11 @@ class MemoryStore : ContactStoreBridge {
             seen.add(id)
         }
         for (op in list) {
+            if (op.getString("op") == "delete_raw") {
+                val raw = op.getLong("raw_id")
+                managed.entries.removeIf { it.value.rawId == raw }
+                continue
+            }
             val id = op.getString("id")
             if (op.getString("op") == "delete") {
                 managed.remove(id)
@@ -65,7 +71,7 @@ class MemoryStore : ContactStoreBridge {
                 "clear" -> null
                 else -> managed[id]?.photoHash
             }
-            managed[id] = Managed(op.getString("hash"), photo, op.getJSONArray("rows"), "clean")
+            managed[id] = Managed(managed[id]?.rawId ?: nextRaw++, op.getString("hash"), photo, op.getJSONArray("rows"), "clean")
         }
     }
 
@@ -164,7 +170,10 @@ class JniStoreTest {
         withAgent(store) { agent ->
             agent.enroll(server.url, code, "jni phone")
             val failed = agent.runDue()
-            val error = requireNotNull(failed.syncError) { "the sync should have failed" }
+            val failure = requireNotNull(failed.syncError) { "the sync should have failed" }
+            val error = failure.message
+            assertEquals(FailureKind.STORE, failure.kind)
+            assertEquals(false, failure.needsAction)
             assertTrue(error.contains("threw java.lang.IllegalStateException"), error)
             assertTrue(!error.contains("content provider died"), "exception messages are not forwarded: $error")
             assertTrue(agent.status().lastSyncResult!!.startsWith("failed"))
@@ -190,7 +199,7 @@ class JniStoreTest {
                 agent.enroll(server.url, code, "jni phone")
                 val e = assertThrows<AgentException.Store> { agent.syncNow() }
                 assertTrue(e.message!!.contains("not readable"), e.message)
-                garbage.answer = """[{"id":"1","hash":"h","photo_hash":null,"state":"exploded"}]""".toByteArray()
+                garbage.answer = """[{"raw_id":1,"id":"1","hash":"h","photo_hash":null,"state":"exploded"}]""".toByteArray()
                 val e2 = assertThrows<AgentException.Store> { agent.syncNow() }
                 assertTrue(e2.message!!.contains("unknown entry state"), e2.message)
                 assertEquals(0, agent.managedContacts(UInt.MAX_VALUE, UInt.MAX_VALUE).size)
