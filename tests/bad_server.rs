@@ -59,6 +59,11 @@ impl Evil {
     }
 
     fn with_policy(policy: &'static str, script: Script) -> Evil {
+        Evil::with(policy, Duration::ZERO, script)
+    }
+
+    /// `commands_delay`: how long the command poll takes to answer.
+    fn with(policy: &'static str, commands_delay: Duration, script: Script) -> Evil {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(Mutex::new(Vec::new()));
@@ -74,6 +79,7 @@ impl Evil {
                 let answer = if path.starts_with("/v1/device/policy") {
                     response("200 OK", policy)
                 } else if path.starts_with("/v1/device/commands") {
+                    std::thread::sleep(commands_delay);
                     response("200 OK", r#"{"commands":[]}"#)
                 } else if path.starts_with("/v1/device/status") {
                     response("204 No Content", "")
@@ -382,4 +388,57 @@ fn a_malformed_policy_stops_the_sync_before_anything_is_written() {
     assert!(err.contains("malformed policy"), "{err}");
     assert!(err.contains("unknown variant"), "{err}");
     assert_eq!(p.agent.store().managed_index().unwrap().len(), 2);
+}
+
+#[test]
+fn an_interrupt_during_the_command_poll_stops_the_run_before_it_syncs() {
+    let evil = Evil::with(
+        POLICY,
+        Duration::from_millis(600),
+        page(r#"{"upserts":[],"deletes":[],"next_token":"t","more":false}"#),
+    );
+    let mut p = phone(&evil);
+    let stop = p.agent.interrupt_handle();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        stop.interrupt();
+    });
+    // The interrupt lands while the poll is on the wire: nothing resets it, so the sync that
+    // would follow never starts.
+    let err = p.agent.run_due().unwrap_err();
+    t.join().unwrap();
+    assert!(matches!(err, contacts_agent::Error::Interrupted), "{err}");
+    assert!(
+        evil.contact_calls().is_empty(),
+        "no sync after the interrupt"
+    );
+    // The next call is not affected by the old interrupt.
+    assert!(p.agent.run_due().unwrap().sync.unwrap().is_ok());
+}
+
+#[test]
+fn an_interrupt_ends_a_retry_wait_at_once() {
+    let evil = Evil::start(Box::new(|_, _| {
+        b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 25\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+    }));
+    let mut p = phone(&evil);
+    let stop = p.agent.interrupt_handle();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        stop.interrupt();
+    });
+    let started = Instant::now();
+    let err = p.agent.sync_now().unwrap_err();
+    t.join().unwrap();
+    assert!(matches!(err, contacts_agent::Error::Interrupted), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "waited {:?} of a 25 s Retry-After",
+        started.elapsed()
+    );
+    assert_eq!(
+        evil.contact_calls().len(),
+        1,
+        "no retry after the interrupt"
+    );
 }

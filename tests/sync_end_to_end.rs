@@ -5,11 +5,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{held, World};
+use common::{held, Faulty, World};
 use contacts_agent::store::sqlite::SqliteStore;
-use contacts_agent::store::{
-    ContactStore, IndexEntry, PersonalContact, PersonalData, StoreError, StoreOp, StoredContact,
-};
+use contacts_agent::store::{ContactStore, StoredContact};
 use serde_json::{json, Value};
 
 #[test]
@@ -106,47 +104,6 @@ fn an_expired_sync_token_falls_back_to_a_full_fetch() {
     assert_eq!(held(&mut agent), w.members(&["harvey"]));
 }
 
-/// A real SQLite phone that fails the batch after `ok_batches` successful ones, like a
-/// process killed or a provider crashing mid-sync.
-struct FailAfter {
-    inner: SqliteStore,
-    ok_batches: usize,
-    seen: usize,
-}
-
-impl ContactStore for FailAfter {
-    fn managed_index(&mut self) -> Result<Vec<IndexEntry>, StoreError> {
-        self.inner.managed_index()
-    }
-    fn apply_batch(&mut self, ops: &[StoreOp]) -> Result<(), StoreError> {
-        if self.seen == self.ok_batches {
-            return Err(StoreError::Bridge("injected failure".into()));
-        }
-        self.seen += 1;
-        self.inner.apply_batch(ops)
-    }
-    fn managed_contacts(&mut self, o: usize, l: usize) -> Result<Vec<StoredContact>, StoreError> {
-        self.inner.managed_contacts(o, l)
-    }
-    fn personal_page(
-        &mut self,
-        after: Option<i64>,
-        limit: usize,
-    ) -> Result<Vec<PersonalContact>, StoreError> {
-        self.inner.personal_page(after, limit)
-    }
-    fn check_personal_account(&self, account: Option<&str>) -> Result<(), StoreError> {
-        self.inner.check_personal_account(account)
-    }
-    fn insert_personal(
-        &mut self,
-        account: Option<&str>,
-        c: &[PersonalData],
-    ) -> Result<(), StoreError> {
-        self.inner.insert_personal(account, c)
-    }
-}
-
 #[test]
 fn a_sync_interrupted_after_any_batch_converges_on_the_next_run() {
     let w = World::new(1500);
@@ -180,11 +137,7 @@ fn a_sync_interrupted_after_any_batch_converges_on_the_next_run() {
         let store = SqliteStore::open(&dir.path().join("phone.db"), common::ACCOUNT).unwrap();
         let mut config = contacts_agent::agent::AgentConfig::new(dir.path().join("state.db"));
         config.page_size = 200;
-        let failing = FailAfter {
-            inner: store,
-            ok_batches: k,
-            seen: 0,
-        };
+        let failing = Faulty::failing_after(store, k);
         let mut agent = contacts_agent::agent::Agent::open(config.clone(), failing).unwrap();
         let first = agent.sync_now();
         if first.is_ok() {

@@ -229,6 +229,12 @@ pub fn force_sync(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, 
     Response::json(202, &json!({ "command_id": id }))
 }
 
+pub fn revoke_device(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let code = repo::revoke_device(&ctx.conn, param(p, "id"))?;
+    Response::json(200, &json!({ "enrollment_code": code }))
+}
+
 pub fn device_commands(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
     repo::get_device(&ctx.conn, param(p, "id"))?;

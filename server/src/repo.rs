@@ -517,6 +517,20 @@ pub fn create_device(
     Ok((id, code))
 }
 
+/// Revokes a device's token (a lost phone, a re-issued one): its next request answers 401
+/// and it must enroll again with the fresh single-use code returned here.
+pub fn revoke_device(conn: &Connection, id: &str) -> Result<String, ApiError> {
+    let code = random_hex(12)?;
+    let n = conn.execute(
+        "UPDATE devices SET token_hash = NULL, enrollment_code = ?2 WHERE id = ?1",
+        params![id, code],
+    )?;
+    if n == 0 {
+        return Err(ApiError::NotFound(format!("no device {id}")));
+    }
+    Ok(code)
+}
+
 /// Trades a single-use enrollment code for a device token. Only the token's hash is kept.
 pub fn enroll(conn: &Connection, code: &str, name: &str) -> Result<(String, String), ApiError> {
     let id: String = conn

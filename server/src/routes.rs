@@ -74,6 +74,11 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/v1/admin/devices/{id}", admin::get_device),
     r("PUT", "/v1/admin/devices/{id}/policy", admin::assign_policy),
     r("POST", "/v1/admin/devices/{id}/sync", admin::force_sync),
+    r(
+        "POST",
+        "/v1/admin/devices/{id}/revoke",
+        admin::revoke_device,
+    ),
     r("GET", "/v1/admin/devices/{id}/status", admin::device_status),
     r(
         "GET",

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use contacts_agent::agent::{Agent, AgentConfig};
 use contacts_agent::demo::admin::AdminClient;
 use contacts_agent::store::sqlite::SqliteStore;
-use contacts_agent::store::ContactStore;
+use contacts_agent::store::{
+    ContactStore, IndexEntry, PersonalContact, PersonalData, StoreError, StoreOp, StoredContact,
+};
 use contacts_agent_server::{seed, Config, Server};
 use serde_json::{json, Value};
 
@@ -130,4 +132,71 @@ pub fn held<S: ContactStore>(agent: &mut Agent<S>) -> std::collections::BTreeSet
         .into_iter()
         .map(|e| e.id)
         .collect()
+}
+
+/// A real SQLite phone that starts failing after `ok_batches` successful batches, like a
+/// process killed or a provider crashing mid-sync, or (with `fail_reads`) every call, like a
+/// permission revoked. Only injects the failure: everything else is the real store.
+pub struct Faulty {
+    pub inner: SqliteStore,
+    pub ok_batches: usize,
+    pub seen: usize,
+    pub error: fn() -> StoreError,
+    pub fail_reads: bool,
+}
+
+impl Faulty {
+    pub fn failing_after(inner: SqliteStore, ok_batches: usize) -> Faulty {
+        Faulty {
+            inner,
+            ok_batches,
+            seen: 0,
+            error: || StoreError::Bridge("injected failure".into()),
+            fail_reads: false,
+        }
+    }
+
+    pub fn healthy(inner: SqliteStore) -> Faulty {
+        Faulty::failing_after(inner, usize::MAX)
+    }
+
+    fn failing(&self) -> bool {
+        self.seen >= self.ok_batches
+    }
+}
+
+impl ContactStore for Faulty {
+    fn managed_index(&mut self) -> Result<Vec<IndexEntry>, StoreError> {
+        if self.fail_reads && self.failing() {
+            return Err((self.error)());
+        }
+        self.inner.managed_index()
+    }
+    fn apply_batch(&mut self, ops: &[StoreOp]) -> Result<(), StoreError> {
+        if self.failing() {
+            return Err((self.error)());
+        }
+        self.seen += 1;
+        self.inner.apply_batch(ops)
+    }
+    fn managed_contacts(&mut self, o: usize, l: usize) -> Result<Vec<StoredContact>, StoreError> {
+        self.inner.managed_contacts(o, l)
+    }
+    fn personal_page(
+        &mut self,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<PersonalContact>, StoreError> {
+        self.inner.personal_page(after, limit)
+    }
+    fn check_personal_account(&self, account: Option<&str>) -> Result<(), StoreError> {
+        self.inner.check_personal_account(account)
+    }
+    fn insert_personal(
+        &mut self,
+        account: Option<&str>,
+        c: &[PersonalData],
+    ) -> Result<(), StoreError> {
+        self.inner.insert_personal(account, c)
+    }
 }
