@@ -68,6 +68,22 @@ class AgentApiTest {
     }
 
     @Test
+    fun `a revoked device is AgentException Unauthorized and status says to enroll again`() {
+        val code = server.device(listOf("mike"), "kotlin-revoked")
+        Agent(config()).use { agent ->
+            agent.enroll(server.url, code, "JVM phone")
+            assertNull(agent.runDue().syncError)
+            server.revoke(code)
+            val e = assertThrows<AgentException.Unauthorized> { agent.runDue() }
+            assertTrue(e.message!!.contains("enroll the device again"), e.message)
+            val notice = requireNotNull(agent.status().needsAction) { "status should say what to do" }
+            assertEquals(FailureKind.UNAUTHORIZED, notice.kind)
+            assertTrue(notice.needsAction)
+            assertEquals(0u, agent.status().consecutiveFailures, "no backoff loop")
+        }
+    }
+
+    @Test
     fun `errors arrive as typed exceptions and the JVM carries on`() {
         Agent(config()).use { agent ->
             val notEnrolled = assertThrows<AgentException.NotEnrolled> { agent.syncNow() }

@@ -23,10 +23,13 @@ class MemoryStore : ContactStoreBridge {
     private var nextRaw = 1L
     var batches = 0
     var failOnBatch = -1
+    /** Every call throws what the ContactsProvider adapter throws without the permission. */
+    var permissionDenied = false
     var calls = 0
 
     override fun managedIndex(): ByteArray {
         calls++
+        if (permissionDenied) throw ContactStorePermissionException()
         val out = JSONArray()
         for ((id, m) in managed) {
             out.put(JSONObject().put("raw_id", m.rawId).put("id", id).put("hash", m.hash).put("photo_hash", m.photoHash ?: JSONObject.NULL).put("state", m.state))
@@ -36,6 +39,7 @@ class MemoryStore : ContactStoreBridge {
 
     override fun applyBatch(ops: ByteArray) {
         calls++
+        if (permissionDenied) throw ContactStorePermissionException()
         batches++
         if (batches == failOnBatch) throw IllegalStateException("content provider died")
         keys = null
@@ -182,6 +186,28 @@ class JniStoreTest {
             agent.syncNow()
             val expected = server.members("engineering") + server.members("support") + server.members("finance")
             assertEquals(expected, store.managed.keys)
+        }
+    }
+
+    @Test
+    fun `a missing permission is a typed failure that needs the user, not a backoff loop`() {
+        val code = server.device(listOf("mike"), "jni-permission")
+        val store = MemoryStore().apply { permissionDenied = true }
+        withAgent(store) { agent ->
+            agent.enroll(server.url, code, "jni phone")
+            val failure = requireNotNull(agent.runDue().syncError) { "the sync should have failed" }
+            assertEquals(FailureKind.PERMISSION_DENIED, failure.kind)
+            assertTrue(failure.needsAction)
+            assertTrue(failure.message.contains("grant the contacts permission"), failure.message)
+            assertEquals(FailureKind.PERMISSION_DENIED, agent.status().needsAction?.kind)
+            assertEquals(0u, agent.status().consecutiveFailures)
+            assertThrows<AgentException.PermissionDenied> { agent.syncNow() }
+            // Granted: the very next run syncs, and the notice goes.
+            store.permissionDenied = false
+            val run = agent.runDue()
+            assertEquals(null, run.syncError)
+            assertEquals(server.members("mike"), store.managed.keys)
+            assertEquals(null, agent.status().needsAction)
         }
     }
 

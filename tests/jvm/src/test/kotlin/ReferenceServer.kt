@@ -54,12 +54,21 @@ class ReferenceServer(users: Int) : AutoCloseable {
     fun members(group: String): Set<String> =
         Regex("\"([^\"]+)\"").findAll(admin("GET", "/v1/admin/groups/$group/members")).map { it.groupValues[1] }.toSet()
 
+    private val devicesByCode = HashMap<String, String>()
+
     /** A device on a policy "none + the given groups"; returns its enrollment code. */
     fun device(groups: List<String>, policyId: String): String {
         val groupsJson = groups.joinToString(",") { "\"$it\"" }
         admin("POST", "/v1/admin/policies", """{"id":"$policyId","name":"$policyId","basic_type":"none","additional_groups":[$groupsJson],"sync_interval":"daily"}""")
         val created = admin("POST", "/v1/admin/devices", """{"name":"jvm","policy_id":"$policyId"}""")
-        return Regex("\"enrollment_code\":\"([0-9a-f]+)\"").find(created)!!.groupValues[1]
+        val code = Regex("\"enrollment_code\":\"([0-9a-f]+)\"").find(created)!!.groupValues[1]
+        devicesByCode[code] = Regex("\"id\":\"(d-[0-9a-f]+)\"").find(created)!!.groupValues[1]
+        return code
+    }
+
+    /** Revokes the token of the device enrolled with [code] (the admin's "retire device"). */
+    fun revoke(code: String) {
+        admin("POST", "/v1/admin/devices/${devicesByCode.getValue(code)}/revoke", "{}")
     }
 
     override fun close() {
