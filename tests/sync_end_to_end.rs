@@ -74,7 +74,10 @@ fn user_edits_and_deletions_of_business_contacts_are_put_back() {
     agent.sync_now().unwrap();
     let before: Vec<StoredContact> = agent.managed_contacts(0, 10_000).unwrap();
     let (a, b) = (before[0].id.clone(), before[1].id.clone());
-    assert!(agent.store().user_edits_managed(&a, "Mine Now").unwrap());
+    assert!(agent
+        .store()
+        .user_adds_phone(&a, "+48 999 000 111")
+        .unwrap());
     assert!(agent.store().user_deletes_managed(&b).unwrap());
     let r = agent.sync_now().unwrap();
     assert!(r.counts.full_fetch, "local changes force a full comparison");

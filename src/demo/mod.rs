@@ -396,9 +396,9 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     walk.admin.delete(&format!("/v1/admin/users/{}", ids[3]))?;
     expected.remove(&ids[3]);
     let edited = ids.get(4).cloned().unwrap_or_default();
-    agent
-        .store()
-        .user_edits_managed(&edited, "Edited On Phone")?;
+    // Our rows are read-only, so an in-place edit is ignored by the provider; what does land
+    // is a row the user adds (a number), which the provider marks DIRTY.
+    agent.store().user_adds_phone(&edited, "+48 000 000 000")?;
     let deleted_by_user = expected.iter().nth(10).cloned().unwrap_or_default();
     agent.store().user_deletes_managed(&deleted_by_user)?;
     let _: Value = walk
@@ -413,7 +413,7 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     });
     let restored = on_phone
         .iter()
-        .any(|c| c.id == edited && c.data.display_name != "Edited On Phone")
+        .any(|c| c.id == edited && c.data.phones.iter().all(|p| p.number != "+48 000 000 000"))
         && on_phone.iter().any(|c| c.id == deleted_by_user);
     if !changed_ok || !restored {
         return Err(DemoError::Check {

@@ -9,6 +9,8 @@
 //! - a photo is a Photo data row pointing at a photo file, written through the raw
 //!   contact's display-photo file, never part of a batch;
 //! - SOURCE_ID is not unique: nothing stops two raw contacts with one server id;
+//! - read-only raw contacts and data rows (ours are) ignore an app's updates silently, but
+//!   an app may still add data rows to them or delete them;
 //! - a batch holds at most `MAX_BATCH_OPS` operations and is all or nothing.
 //!
 //! Managed contacts live under our account type; personal contacts (any other account, or
@@ -217,8 +219,9 @@ impl SqliteStore {
         Ok((contacts.len(), fp))
     }
 
-    /// The phone's user edits a business contact's name: the change lands and the provider
-    /// marks the raw contact DIRTY for its sync adapter.
+    /// The phone's user (or an app) edits a business contact's name in place: a non-sync-
+    /// adapter update of its Name row. Our rows are read-only, so the provider matches
+    /// nothing and changes nothing (no error, no DIRTY). Returns whether anything changed.
     pub fn user_edits_managed(
         &mut self,
         id: &str,
@@ -228,13 +231,28 @@ impl SqliteStore {
         let Some(raw) = managed_raw_id(&tx, &self.account_type, id)? else {
             return Ok(false);
         };
-        tx.execute(
-            "UPDATE data SET data1 = ?2 WHERE raw_contact_id = ?1 AND mimetype = ?3",
+        let n = tx.execute(
+            "UPDATE data SET data1 = ?2
+             WHERE raw_contact_id = ?1 AND mimetype = ?3 AND is_read_only = 0",
             params![raw, new_display_name, MIME_NAME],
         )?;
+        if n > 0 {
+            touched(&tx, Caller::App, raw)?;
+        }
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    /// The phone's user adds a phone number to a business contact: an app's insert of a
+    /// data row, which read-only flags do not stop; the provider marks the contact DIRTY.
+    pub fn user_adds_phone(&mut self, id: &str, number: &str) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let Some(raw) = managed_raw_id(&tx, &self.account_type, id)? else {
+            return Ok(false);
+        };
         tx.execute(
-            "UPDATE raw_contacts SET display_name = ?2 WHERE _id = ?1",
-            params![raw, new_display_name],
+            "INSERT INTO data (raw_contact_id, mimetype, data1, data2) VALUES (?1, ?2, ?3, 'mobile')",
+            params![raw, super::rows::MIME_PHONE, number],
         )?;
         touched(&tx, Caller::App, raw)?;
         tx.commit()?;
@@ -439,15 +457,22 @@ fn read_rows(conn: &Connection, raw: i64) -> Result<RawRows, rusqlite::Error> {
     rows.collect()
 }
 
+/// A managed contact's rows, read-only for apps like the shell writes them
+/// (`Data.IS_READ_ONLY`).
 fn insert_rows(tx: &Transaction, raw_id: i64, data: &ContactData) -> Result<(), rusqlite::Error> {
-    write_rows(tx, raw_id, to_rows(data))
+    write_rows(tx, raw_id, to_rows(data), true)
 }
 
-fn write_rows(tx: &Transaction, raw_id: i64, rows: Vec<DataRow>) -> Result<(), rusqlite::Error> {
+fn write_rows(
+    tx: &Transaction,
+    raw_id: i64,
+    rows: Vec<DataRow>,
+    read_only: bool,
+) -> Result<(), rusqlite::Error> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO data (raw_contact_id, mimetype, data1, data2, data3, data4, data5,
-                           data6, data7, data8, data9, data10)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                           data6, data7, data8, data9, data10, is_read_only)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
     for row in rows {
         let d = &row.data;
@@ -463,7 +488,8 @@ fn write_rows(tx: &Transaction, raw_id: i64, rows: Vec<DataRow>) -> Result<(), r
             d[6],
             d[7],
             d[8],
-            d[9]
+            d[9],
+            read_only
         ])?;
     }
     Ok(())
@@ -479,8 +505,9 @@ impl Account<'_> {
     /// Inserts the raw contact and its rows; SYNC2 stays empty until its photo is written.
     fn insert(&self, tx: &Transaction, w: &ContactWrite) -> Result<i64, StoreError> {
         tx.prepare_cached(
-            "INSERT INTO raw_contacts (account_type, account_name, sourceid, sync1, display_name)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO raw_contacts (account_type, account_name, sourceid, sync1, display_name,
+                                       raw_contact_is_read_only)
+             VALUES (?1, ?2, ?3, ?4, ?5, 1)",
         )?
         .execute(params![
             self.kind,
@@ -707,7 +734,7 @@ impl ContactStore for SqliteStore {
             )?
             .execute(params![account, account.map(|_| "user"), c.display_name])?;
             let raw = tx.last_insert_rowid();
-            write_rows(&tx, raw, personal_to_rows(c))?;
+            write_rows(&tx, raw, personal_to_rows(c), false)?;
             if let Some(photo) = &c.photo {
                 write_display_photo(&tx, raw, photo)?;
             }
@@ -777,6 +804,29 @@ mod tests {
             .map(|e| e.id)
             .collect();
         assert_eq!(ids, ["1"]);
+    }
+
+    #[test]
+    fn a_version_1_phone_migrates_its_photos_to_photo_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("phone.db");
+        {
+            // The phone model as the first release left it: the photo a column, SOURCE_ID
+            // unique.
+            let c = db::open(&path, &MIGRATIONS[..1]).unwrap();
+            c.execute(
+                "INSERT INTO raw_contacts (account_type, account_name, sourceid, sync1, sync2, photo)
+                 VALUES ('acme', 'Company contacts', '7', 'h7', 'p7', x'FFD8')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut s = SqliteStore::open(&path, "acme").unwrap();
+        assert_eq!(s.photo("7").unwrap(), Some(vec![0xFF, 0xD8]));
+        assert_eq!(entry(&mut s, "7").photo_hash.as_deref(), Some("p7"));
+        // SOURCE_ID is no longer unique after the migration.
+        s.apply_batch(&[insert("7")]).unwrap();
+        assert_eq!(s.managed_raw_count().unwrap(), 2);
     }
 
     #[test]
@@ -939,10 +989,15 @@ mod tests {
     }
 
     #[test]
-    fn user_edits_and_deletes_show_in_the_index() {
+    fn a_users_added_row_and_delete_show_in_the_index_but_an_in_place_edit_is_ignored() {
         let mut s = SqliteStore::open_in_memory("acme").unwrap();
         s.apply_batch(&[insert("1"), insert("2")]).unwrap();
-        assert!(s.user_edits_managed("1", "Changed").unwrap());
+        assert!(
+            !s.user_edits_managed("1", "Changed").unwrap(),
+            "our rows are read-only: an app's update matches nothing"
+        );
+        assert_eq!(entry(&mut s, "1").state, EntryState::Clean);
+        assert!(s.user_adds_phone("1", "+48 1").unwrap());
         assert!(s.user_deletes_managed("2").unwrap());
         let mut idx = s.managed_index().unwrap();
         idx.sort_by(|a, b| a.id.cmp(&b.id));
