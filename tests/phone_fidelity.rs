@@ -355,3 +355,34 @@ fn a_revoked_device_makes_run_due_exit_non_zero_and_status_say_enroll_again() {
         "no backoff: {shown}"
     );
 }
+
+#[test]
+fn a_permission_revoked_between_two_batches_leaves_a_phone_that_converges() {
+    let w = World::new(300);
+    w.set_policy("all_groups", &[], "daily");
+    let mut agent = w.agent_with(Faulty {
+        error: || StoreError::PermissionDenied("test: WRITE_CONTACTS".into()),
+        fail_reads: true,
+        ..Faulty::failing_after(w.phone(), 1)
+    });
+    let personal = agent.store().inner.personal_fingerprint().unwrap();
+    let err = agent.run_due().unwrap().sync.unwrap().unwrap_err();
+    assert!(
+        err.to_string().contains("grant the contacts permission"),
+        "{err}"
+    );
+    // One whole batch landed, nothing half-written.
+    let partial = agent.store().inner.managed_raw_count().unwrap();
+    assert!(partial > 0 && partial < 300, "{partial}");
+    agent.store().ok_batches = usize::MAX;
+    agent.run_due().unwrap().sync.unwrap().unwrap();
+    let groups: Vec<&str> = contacts_agent_server::seed::GROUPS
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(held(&mut agent), w.members(&groups));
+    assert_eq!(
+        agent.store().inner.personal_fingerprint().unwrap(),
+        personal
+    );
+}
