@@ -16,7 +16,6 @@ use thiserror::Error;
 
 use crate::interrupt::Scope;
 
-const MAX_PAGE_BYTES: u64 = 64 * 1024 * 1024;
 const MAX_PHOTO_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_SMALL_BYTES: u64 = 4 * 1024 * 1024;
 const MAX_BACKUP_BYTES: u64 = 256 * 1024 * 1024;
@@ -76,6 +75,9 @@ pub struct ClientOptions {
     /// A Retry-After longer than this is not waited for in-process: the run fails as
     /// transient and the scheduler's backoff takes over.
     pub max_retry_wait: Duration,
+    /// The largest contacts page the agent reads; a larger answer makes the sync ask again
+    /// for fewer contacts per page.
+    pub max_page_bytes: u64,
 }
 
 impl Default for ClientOptions {
@@ -86,6 +88,7 @@ impl Default for ClientOptions {
             max_attempts: 4,
             retry_base: Duration::from_millis(500),
             max_retry_wait: Duration::from_secs(30),
+            max_page_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -263,7 +266,7 @@ impl Client {
             Some(t) => format!("/v1/device/contacts?limit={limit}&since={}", url_encode(t)),
             None => format!("/v1/device/contacts?limit={limit}"),
         };
-        let a = self.request("GET", &path, None, None, MAX_PAGE_BYTES, true)?;
+        let a = self.request("GET", &path, None, None, self.opts.max_page_bytes, true)?;
         match a.status {
             200 => {
                 let page: ContactsPage = parse(&a.body, "contacts page")?;

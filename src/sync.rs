@@ -169,9 +169,19 @@ fn sync_once<S: ContactStore + ?Sized>(
     let mut first = true;
     // Photo hashes this sync asked the store to write, to check after it.
     let mut photos: HashMap<String, String> = HashMap::new();
+    let mut page_size = run.page_size.max(1);
     let (sync_token, policy_version) = loop {
         interrupt.check()?;
-        let page = source.page(cursor.as_deref(), run.page_size)?;
+        let page = match source.page(cursor.as_deref(), page_size) {
+            // Some contacts are large (long notes, many numbers): ask again for fewer per
+            // page rather than fail on every run. The cursor carries the offset, not the size.
+            Err(ClientError::TooLarge { .. }) if page_size > 1 => {
+                page_size = (page_size / 4).max(1);
+                log::warn!("a contacts page was too large; asking for {page_size} per page");
+                continue;
+            }
+            other => other?,
+        };
         if first {
             (run.before_apply)(page.policy_version)?;
             // The server may answer a delta request with the full set.

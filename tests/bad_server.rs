@@ -125,6 +125,10 @@ struct Phone {
 
 /// An enrolled agent whose phone holds managed contacts "1" and "2" and one personal contact.
 fn phone(evil: &Evil) -> Phone {
+    phone_with(evil, |_| {})
+}
+
+fn phone_with(evil: &Evil, tweak: impl FnOnce(&mut AgentConfig)) -> Phone {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SqliteStore::open(&dir.path().join("phone.db"), "biz").unwrap();
     store.apply_batch(&[managed("1"), managed("2")]).unwrap();
@@ -137,6 +141,7 @@ fn phone(evil: &Evil) -> Phone {
     let mut config = AgentConfig::new(dir.path().join("state.db"));
     config.client.retry_base = Duration::from_millis(5);
     config.client.request_timeout = Duration::from_secs(5);
+    tweak(&mut config);
     let agent = Agent::open(config, store).unwrap();
     agent
         .state()
@@ -441,4 +446,44 @@ fn an_interrupt_ends_a_retry_wait_at_once() {
         1,
         "no retry after the interrupt"
     );
+}
+
+#[test]
+fn a_page_too_large_to_read_makes_the_sync_ask_for_fewer_contacts() {
+    // Contact "big" carries a 3 KB note: any page holding it exceeds the phone's 2 KB cap.
+    let big = format!(
+        r#"{{"id":"big","hash":"b","contact":{{"given_name":"B","family_name":"B","display_name":"B B","note":"{}"}}}}"#,
+        "x".repeat(1500)
+    );
+    let evil = Evil::start(Box::new(move |path, _| {
+        let limit: usize = path
+            .split("limit=")
+            .nth(1)
+            .and_then(|v| v.split('&').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let body = if limit > 1 {
+            format!(r#"{{"upserts":[{big},{big}],"deletes":[],"next_token":"t","more":false}}"#)
+        } else {
+            format!(r#"{{"upserts":[{big}],"deletes":[],"next_token":"t","more":false}}"#)
+        };
+        response("200 OK", &body)
+    }));
+    let mut p = phone_with(&evil, |c| {
+        c.page_size = 50;
+        c.client.max_page_bytes = 2_000;
+    });
+    let r = p.agent.sync_now().unwrap();
+    assert_eq!(r.counts.inserted, 1);
+    let ids: Vec<String> = p
+        .agent
+        .store()
+        .managed_index()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, ["big"]);
+    // 50 → 12 → 3 → 1: it kept asking with smaller pages until one fit.
+    assert!(evil.contact_calls().len() >= 3);
 }
