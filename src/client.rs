@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 use crate::interrupt::Scope;
+use crate::tls::{Trust, TrustConnector, TrustError};
 
 const MAX_PHOTO_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_SMALL_BYTES: u64 = 4 * 1024 * 1024;
@@ -38,6 +39,8 @@ pub enum ClientError {
     Forbidden,
     #[error("the request was interrupted")]
     Interrupted,
+    #[error("TLS settings: {0}")]
+    Trust(#[from] TrustError),
     #[error("the server no longer knows this sync token (HTTP 410)")]
     TokenExpired,
     #[error("the server answered HTTP {status}: {message}")]
@@ -78,6 +81,8 @@ pub struct ClientOptions {
     /// The largest contacts page the agent reads; a larger answer makes the sync ask again
     /// for fewer contacts per page.
     pub max_page_bytes: u64,
+    /// An organisation's CA and SPKI pins, beyond the public roots (`tls.rs`).
+    pub trust: Trust,
 }
 
 impl Default for ClientOptions {
@@ -89,6 +94,7 @@ impl Default for ClientOptions {
             retry_base: Duration::from_millis(500),
             max_retry_wait: Duration::from_secs(30),
             max_page_bytes: 64 * 1024 * 1024,
+            trust: Trust::default(),
         }
     }
 }
@@ -180,8 +186,16 @@ impl Client {
             .max_redirects(0)
             .user_agent(concat!("contacts-agent/", env!("CARGO_PKG_VERSION")))
             .build();
+        let agent = if opts.trust.is_default() {
+            config.into()
+        } else {
+            use ureq::unversioned::resolver::DefaultResolver;
+            use ureq::unversioned::transport::{Connector, TcpConnector};
+            let connector = TcpConnector::default().chain(TrustConnector::new(&opts.trust)?);
+            ureq::Agent::with_parts(config, connector, DefaultResolver::default())
+        };
         Ok(Client {
-            agent: config.into(),
+            agent,
             base,
             token,
             opts,

@@ -77,7 +77,8 @@ impl Error {
                 ClientError::Unauthorized
                 | ClientError::Forbidden
                 | ClientError::InvalidUrl(_)
-                | ClientError::InsecureUrl,
+                | ClientError::InsecureUrl
+                | ClientError::Trust(_),
             )
             | Error::Store(StoreError::PermissionDenied(_)) => Remedy::NeedsAction,
             // A server that answers wrongly may be fixed; retried on the backoff schedule.

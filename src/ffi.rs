@@ -38,6 +38,8 @@ pub struct AgentConfig {
     pub account_type: String,
     pub page_size: u32,
     pub command_poll_seconds: u32,
+    pub ca_certificate_pem: Option<String>,
+    pub spki_pins: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +118,7 @@ impl FailureKind {
             Error::NotEnrolled | Error::AlreadyEnrolled(_) => FailureKind::NotEnrolled,
             Error::Server(c) => match c {
                 ClientError::Transport(_) | ClientError::Timeout(_) => FailureKind::Network,
-                ClientError::InvalidUrl(_) | ClientError::InsecureUrl => {
+                ClientError::InvalidUrl(_) | ClientError::InsecureUrl | ClientError::Trust(_) => {
                     FailureKind::InvalidArgument
                 }
                 ClientError::Malformed { .. } | ClientError::TooLarge { .. } => {
@@ -389,6 +391,13 @@ impl Agent {
         core_config.page_size = (config.page_size as usize).clamp(1, 2000);
         core_config.command_poll =
             Duration::from_secs(u64::from(config.command_poll_seconds.max(60)));
+        core_config.client.trust = crate::tls::Trust {
+            extra_ca_pem: config.ca_certificate_pem.clone(),
+            spki_pins: config.spki_pins.clone(),
+        };
+        // Refuse a bad CA or pin now, not on the first sync.
+        crate::tls::client_config(&core_config.client.trust)
+            .map_err(|e| AgentError::from(Error::Server(ClientError::Trust(e))))?;
         let core = Core::open(core_config, store)?;
         Ok(Agent {
             interrupt: core.interrupt_handle(),
@@ -552,6 +561,8 @@ mod tests {
             account_type: "acme".into(),
             page_size: 500,
             command_poll_seconds: 1800,
+            ca_certificate_pem: None,
+            spki_pins: vec![],
         })
         .unwrap();
         // interrupt() only stops a running call: the next one starts clean and fails for

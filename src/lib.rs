@@ -22,6 +22,7 @@ pub mod state;
 pub mod status_table;
 pub mod store;
 pub mod sync;
+pub mod tls;
 
 pub use agent::{Reason, RunDueReport, StatusView, SyncReport};
 pub use error::Error;

@@ -25,6 +25,12 @@ struct Cli {
     /// Account type that owns the managed contacts in the store.
     #[arg(long, default_value = "app.contactsagent.business", global = true)]
     account_type: String,
+    /// PEM file of an organisation's CA to trust besides the public roots.
+    #[arg(long, env = "CONTACTS_AGENT_CA_CERT", global = true)]
+    ca_cert: Option<PathBuf>,
+    /// SPKI pin of the server's key or its CA's, `sha256/<base64>`; repeat for several.
+    #[arg(long = "pin", global = true)]
+    pins: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -104,10 +110,19 @@ fn main() -> ExitCode {
 fn open_agent(cli: &Cli) -> Result<Agent<SqliteStore>, Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&cli.home)?;
     let store = SqliteStore::open(&cli.home.join("phone.db"), &cli.account_type)?;
-    Ok(Agent::open(
-        AgentConfig::new(cli.home.join("agent-state.db")),
-        store,
-    )?)
+    let mut config = AgentConfig::new(cli.home.join("agent-state.db"));
+    config.client.trust = contacts_agent::tls::Trust {
+        extra_ca_pem: cli
+            .ca_cert
+            .as_ref()
+            .map(|p| {
+                std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read the CA file {}: {e}", p.display()))
+            })
+            .transpose()?,
+        spki_pins: cli.pins.clone(),
+    };
+    Ok(Agent::open(config, store)?)
 }
 
 /// Keeps the demo's server and phone running until Ctrl-C.
