@@ -14,7 +14,7 @@ use contacts_agent_protocol::Policy;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
-use crate::interrupt::Scope;
+use crate::interrupt::{HookGuard, Scope};
 use crate::tls::{Trust, TrustConnector, TrustError};
 
 const MAX_PHOTO_BYTES: u64 = 16 * 1024 * 1024;
@@ -113,9 +113,10 @@ pub struct Client {
     token: Option<String>,
     opts: ClientOptions,
     bytes_received: Cell<u64>,
-    /// Looked at before each attempt and during retry waits. A request already on the wire
-    /// runs to its answer or its timeout: ureq offers no way to abort it from outside.
+    /// Looked at before each attempt and during retry waits; an interrupt also shuts the
+    /// ureq agent down, which cuts a request already on the wire.
     interrupt: Scope,
+    _cut_on_interrupt: Option<HookGuard>,
 }
 
 /// Checks the server URL: http or https, a host, no credentials in it, and http only for
@@ -201,11 +202,14 @@ impl Client {
             opts,
             bytes_received: Cell::new(0),
             interrupt: Scope::never(),
+            _cut_on_interrupt: None,
         })
     }
 
-    /// Makes retries and their waits stop when `scope`'s call is interrupted.
+    /// Makes requests, retries and their waits stop when `scope`'s call is interrupted.
     pub fn with_interrupt(mut self, scope: Scope) -> Self {
+        let agent = self.agent.clone();
+        self._cut_on_interrupt = Some(scope.on_interrupt(move || agent.clone().shutdown()));
         self.interrupt = scope;
         self
     }

@@ -62,7 +62,7 @@ impl Evil {
         Evil::with(policy, Duration::ZERO, script)
     }
 
-    /// `commands_delay`: how long the command poll takes to answer.
+    /// `commands_delay`: how long the first command poll takes to answer.
     fn with(policy: &'static str, commands_delay: Duration, script: Script) -> Evil {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -70,6 +70,7 @@ impl Evil {
         let log = Arc::clone(&hits);
         std::thread::spawn(move || {
             let mut n = 0;
+            let mut polled = false;
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let Some(path) = read_request(&mut stream) else {
@@ -79,7 +80,9 @@ impl Evil {
                 let answer = if path.starts_with("/v1/device/policy") {
                     response("200 OK", policy)
                 } else if path.starts_with("/v1/device/commands") {
-                    std::thread::sleep(commands_delay);
+                    if !std::mem::replace(&mut polled, true) {
+                        std::thread::sleep(commands_delay);
+                    }
                     response("200 OK", r#"{"commands":[]}"#)
                 } else if path.starts_with("/v1/device/status") {
                     response("204 No Content", "")
@@ -399,20 +402,29 @@ fn a_malformed_policy_stops_the_sync_before_anything_is_written() {
 fn an_interrupt_during_the_command_poll_stops_the_run_before_it_syncs() {
     let evil = Evil::with(
         POLICY,
-        Duration::from_millis(600),
+        Duration::from_secs(3),
         page(r#"{"upserts":[],"deletes":[],"next_token":"t","more":false}"#),
     );
-    let mut p = phone(&evil);
+    let mut p = phone_with(&evil, |c| {
+        c.client.request_timeout = Duration::from_secs(30)
+    });
     let stop = p.agent.interrupt_handle();
     let t = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(200));
         stop.interrupt();
     });
-    // The interrupt lands while the poll is on the wire: nothing resets it, so the sync that
-    // would follow never starts.
+    // The interrupt lands while the poll is on the wire: the request is cut at once (not
+    // left to its 30 s timeout), and nothing resets the interrupt, so the sync that would
+    // follow never starts.
+    let started = Instant::now();
     let err = p.agent.run_due().unwrap_err();
     t.join().unwrap();
     assert!(matches!(err, contacts_agent::Error::Interrupted), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the poll ran {:?}",
+        started.elapsed()
+    );
     assert!(
         evil.contact_calls().is_empty(),
         "no sync after the interrupt"
