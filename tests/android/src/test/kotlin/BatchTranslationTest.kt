@@ -1,8 +1,10 @@
-// Plain-JVM tests of the shell's translation (Robolectric is not used: see the README), on
-// the batch the Rust core really sends (tests/fixtures/bridge_batch.json, pinned by a Rust test).
+// Plain-JVM tests of the shell's translation on the batch the Rust core really sends
+// (tests/fixtures/bridge_batch.json, pinned by a Rust test). The operations it becomes are
+// run against a ContactsProvider stand-in in the Robolectric tests.
 package app.contactsagent.android
 
 import org.json.JSONArray
+import org.json.JSONObject
 import org.junit.jupiter.api.Assertions.assertArrayEquals
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertNull
@@ -16,30 +18,58 @@ class BatchTranslationTest {
     private val batch = JSONArray(File(repo, "tests/fixtures/bridge_batch.json").readText())
 
     @Test
-    fun `inserts reference their raw contact, updates replace rows of a known raw contact, deletes go by source id`() {
+    fun `inserts reference their raw contact, updates replace only owned rows, deletes go by source id or raw id`() {
         assertEquals(listOf("u-2"), BatchTranslation.updatedIds(batch))
-        val t = BatchTranslation.translate(batch, mapOf("u-2" to 42L))
-        assertEquals(3, t.groups.size)
+        assertEquals(setOf(42L), BatchTranslation.deletedRawIds(batch))
+        val t = BatchTranslation.translate(batch, mapOf("u-2" to 7L))
+        assertEquals(4, t.groups.size)
 
+        // Insert: SYNC2 is not in the batch (set once the photo file is stored).
         val insert = t.groups[0]
-        assertEquals(ProviderOp.InsertRaw("u-1", "h1", "p1"), insert[0])
+        assertEquals(ProviderOp.InsertRaw("u-1", "h1"), insert[0])
         val rows = insert.drop(1).map { it as ProviderOp.InsertData }
         assertEquals(3, rows.size)
         assertTrue(rows.all { it.backRef == 0 && it.rawId == null })
         assertEquals("vnd.android.cursor.item/phone_v2", rows[1].mimetype)
         assertEquals(listOf("+48 600 100 200", "mobile"), rows[1].data.take(2))
 
+        // Update with photo_action clear: hash + DIRTY, SYNC2 cleared, owned rows and the
+        // Photo row deleted, new rows inserted.
+        val owned = batch.getJSONObject(1).getJSONArray("owned_mimetypes").let { a -> (0 until a.length()).map { a.getString(it) } }
+        assertTrue("vnd.android.cursor.item/name" in owned && "vnd.android.cursor.item/phone_v2" in owned, "$owned")
         val update = t.groups[1]
-        assertEquals(ProviderOp.UpdateRaw(42L, "h2", null, "clear"), update[0])
-        assertEquals(ProviderOp.DeleteDataOf(42L), update[1])
-        assertTrue(update.drop(2).all { it is ProviderOp.InsertData && it.rawId == 42L && it.backRef == null })
+        assertEquals(ProviderOp.UpdateRaw(7L, "h2", clearPhoto = true), update[0])
+        assertEquals(ProviderOp.DeleteOwnedData(7L, owned.filter { it != BatchTranslation.PHOTO_MIMETYPE }), update[1])
+        assertEquals(ProviderOp.DeletePhoto(7L), update[2])
+        assertTrue(update.drop(3).all { it is ProviderOp.InsertData && it.rawId == 7L && it.backRef == null })
 
-        assertEquals(listOf(ProviderOp.DeleteRaw("u-3")), t.groups[2])
-        assertEquals(3 + 1 + 2 + 3 + 1, BatchTranslation.size(t.groups))
+        assertEquals(listOf(ProviderOp.DeleteBySource("u-3")), t.groups[2])
+        assertEquals(listOf(ProviderOp.DeleteRawById(42L)), t.groups[3])
+        assertEquals(4 + 6 + 1 + 1, BatchTranslation.size(t.groups))
 
-        assertEquals(2, t.photos.size)
+        // Only the insert's photo is written (after the batch), with its hash for SYNC2.
+        assertEquals(1, t.photos.size)
+        assertEquals(0, t.photos[0].group)
+        assertNull(t.photos[0].rawId)
+        assertEquals("p1", t.photos[0].hash)
         assertArrayEquals(byteArrayOf(0xFF.toByte(), 0xD8.toByte(), 0xFF.toByte()), t.photos[0].bytes)
-        assertNull(t.photos[1].bytes)
+    }
+
+    @Test
+    fun `an update with a photo never touches SYNC2 in the batch, and never deletes the Photo row by mimetype`() {
+        val op = JSONObject(batch.getJSONObject(1).toString())
+            .put("photo_action", "set").put("photo_hash", "p9").put("photo", "/9j/")
+            .put("owned_mimetypes", JSONArray(listOf("vnd.android.cursor.item/name", BatchTranslation.PHOTO_MIMETYPE)))
+        val t = BatchTranslation.translate(JSONArray().put(op), mapOf("u-2" to 7L))
+        val group = t.groups.single()
+        assertEquals(ProviderOp.UpdateRaw(7L, "h2", clearPhoto = false), group[0])
+        assertEquals(ProviderOp.DeleteOwnedData(7L, listOf("vnd.android.cursor.item/name")), group[1])
+        assertTrue(group.none { it is ProviderOp.DeletePhoto })
+        assertEquals(7L, t.photos.single().rawId)
+        assertEquals("p9", t.photos.single().hash)
+        // An update that names no owned mimetypes is refused rather than guessed.
+        op.remove("owned_mimetypes")
+        assertThrows<IllegalArgumentException> { BatchTranslation.translate(JSONArray().put(op), mapOf("u-2" to 7L)) }
     }
 
     @Test

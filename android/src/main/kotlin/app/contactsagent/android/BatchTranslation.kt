@@ -8,61 +8,90 @@ import org.json.JSONObject
  * operations, grouped per contact so a batch can be split at contact boundaries. No Android
  * classes here: ContactsContractStore turns these into ContentProviderOperations. Everything
  * is keyed by our account type + SOURCE_ID, or by a raw contact id that was looked up in
- * our account: nothing can reach another account's rows.
+ * (or is checked against) our account: nothing can reach another account's rows.
  */
 sealed class ProviderOp {
-    /** A raw contact in our account; [hash] goes to SYNC1, [photoHash] to SYNC2. */
-    data class InsertRaw(val sourceId: String, val hash: String, val photoHash: String?) : ProviderOp()
+    /**
+     * A raw contact in our account: SOURCE_ID = server id, SYNC1 = content hash. SYNC2 (the
+     * photo hash) stays null here: it is set only once the photo file is stored.
+     */
+    data class InsertRaw(val sourceId: String, val hash: String) : ProviderOp()
 
     /** A data row of the raw contact inserted [backRef] operations earlier in the group, or of [rawId]. */
     data class InsertData(val rawId: Long?, val backRef: Int?, val mimetype: String, val data: List<String?>) : ProviderOp()
 
-    /** Replaces hash (and photo hash) of an existing managed raw contact; clears DIRTY. */
-    data class UpdateRaw(val rawId: Long, val hash: String, val photoHash: String?, val photoAction: String) : ProviderOp()
+    /**
+     * New content hash of an existing managed raw contact; clears DIRTY. [clearPhoto] also
+     * clears SYNC2. A photo `set` never touches SYNC2 here (it follows the file write).
+     */
+    data class UpdateRaw(val rawId: Long, val hash: String, val clearPhoto: Boolean) : ProviderOp()
 
-    /** Removes the data rows of one of our raw contacts before its new rows are inserted. */
-    data class DeleteDataOf(val rawId: Long) : ProviderOp()
+    /**
+     * Removes the raw contact's data rows of [mimetypes] (the ones the core writes) before
+     * the new rows go in; the Photo row and other apps' rows stay.
+     */
+    data class DeleteOwnedData(val rawId: Long, val mimetypes: List<String>) : ProviderOp()
 
-    /** Sync-adapter delete of our raw contact with this SOURCE_ID (tombstone included). */
-    data class DeleteRaw(val sourceId: String) : ProviderOp()
+    /** photo_action `clear`: the raw contact's Photo row. */
+    data class DeletePhoto(val rawId: Long) : ProviderOp()
+
+    /** Sync-adapter delete of every raw contact of our account with this SOURCE_ID (tombstones included). */
+    data class DeleteBySource(val sourceId: String) : ProviderOp()
+
+    /** Sync-adapter delete of one raw contact by _ID, still restricted to our account. */
+    data class DeleteRawById(val rawId: Long) : ProviderOp()
 }
 
-/** A photo written through the raw contact's display_photo file after its batch commits. */
-class PhotoWrite(val sourceId: String, val bytes: ByteArray?)
+/**
+ * A photo written through the raw contact's display_photo file after the batch commits.
+ * [group] is the index of the contact's group; [rawId] is null for an insert (known once the
+ * batch has run).
+ */
+class PhotoWrite(val group: Int, val rawId: Long?, val hash: String, val bytes: ByteArray)
 
 class Translation(val groups: List<List<ProviderOp>>, val photos: List<PhotoWrite>)
 
 object BatchTranslation {
-    /** Ids the batch updates: the store looks them up (one query) before translating. */
+    /** ContactsContract.CommonDataKinds.Photo.CONTENT_ITEM_TYPE: never ours to delete by mimetype. */
+    const val PHOTO_MIMETYPE = "vnd.android.cursor.item/photo"
+
+    /** Ids the batch updates by SOURCE_ID: the store looks them up (one query) before translating. */
     fun updatedIds(ops: JSONArray): List<String> =
-        (0 until ops.length()).map { ops.getJSONObject(it) }
-            .filter { it.getString("op") == "update" }
-            .map { it.getString("id") }
+        objects(ops).filter { it.getString("op") == "update" && !it.has("raw_id") }.map { it.getString("id") }
+
+    /** Raw contacts the batch deletes by _ID: an update never goes to one of these. */
+    fun deletedRawIds(ops: JSONArray): Set<Long> =
+        objects(ops).filter { it.getString("op") == "delete_raw" }.map { it.getLong("raw_id") }.toSet()
 
     /** [rawIds]: SOURCE_ID → _ID of our account's raw contacts named by updates. */
     fun translate(ops: JSONArray, rawIds: Map<String, Long>): Translation {
         val groups = ArrayList<List<ProviderOp>>()
         val photos = ArrayList<PhotoWrite>()
-        for (i in 0 until ops.length()) {
-            val op = ops.getJSONObject(i)
-            val id = op.getString("id")
+        for (op in objects(ops)) {
             when (op.getString("op")) {
-                "delete" -> groups.add(listOf(ProviderOp.DeleteRaw(id)))
+                "delete" -> groups.add(listOf(ProviderOp.DeleteBySource(op.getString("id"))))
+                "delete_raw" -> groups.add(listOf(ProviderOp.DeleteRawById(op.getLong("raw_id"))))
                 "insert" -> {
+                    val id = op.getString("id")
                     val group = ArrayList<ProviderOp>()
-                    group.add(ProviderOp.InsertRaw(id, op.getString("hash"), photoHash(op)))
+                    group.add(ProviderOp.InsertRaw(id, op.getString("hash")))
                     rows(op).forEach { (mime, data) -> group.add(ProviderOp.InsertData(null, 0, mime, data)) }
+                    photoSet(op)?.let { (hash, bytes) -> photos.add(PhotoWrite(groups.size, null, hash, bytes)) }
                     groups.add(group)
-                    photo(op, id)?.let(photos::add)
                 }
                 "update" -> {
-                    val rawId = rawIds[id] ?: throw IllegalStateException("no managed raw contact for an update")
+                    val id = op.getString("id")
+                    val rawId = if (op.has("raw_id")) op.getLong("raw_id")
+                    else rawIds[id] ?: throw IllegalStateException("no managed raw contact for an update")
+                    val action = op.getString("photo_action")
+                    val owned = owned(op)
                     val group = ArrayList<ProviderOp>()
-                    group.add(ProviderOp.UpdateRaw(rawId, op.getString("hash"), photoHash(op), op.getString("photo_action")))
-                    group.add(ProviderOp.DeleteDataOf(rawId))
+                    group.add(ProviderOp.UpdateRaw(rawId, op.getString("hash"), clearPhoto = action == "clear"))
+                    if (owned.isNotEmpty()) group.add(ProviderOp.DeleteOwnedData(rawId, owned))
+                    if (action == "clear") group.add(ProviderOp.DeletePhoto(rawId))
                     rows(op).forEach { (mime, data) -> group.add(ProviderOp.InsertData(rawId, null, mime, data)) }
+                    photoSet(op)?.let { (hash, bytes) -> photos.add(PhotoWrite(groups.size, rawId, hash, bytes)) }
                     groups.add(group)
-                    photo(op, id)?.let(photos::add)
                 }
                 else -> throw IllegalArgumentException("unknown operation")
             }
@@ -70,13 +99,17 @@ object BatchTranslation {
         return Translation(groups, photos)
     }
 
-    private fun photoHash(op: JSONObject): String? =
-        if (op.isNull("photo_hash")) null else op.getString("photo_hash")
+    private fun objects(ops: JSONArray): List<JSONObject> = (0 until ops.length()).map { ops.getJSONObject(it) }
 
-    private fun photo(op: JSONObject, id: String): PhotoWrite? = when (op.getString("photo_action")) {
-        "set" -> PhotoWrite(id, java.util.Base64.getDecoder().decode(op.getString("photo")))
-        "clear" -> PhotoWrite(id, null)
-        else -> null
+    /** The core's mimetypes, minus Photo whatever the core sends: the photo has its own path. */
+    private fun owned(op: JSONObject): List<String> {
+        val list = op.optJSONArray("owned_mimetypes") ?: throw IllegalArgumentException("an update without owned_mimetypes")
+        return (0 until list.length()).map { list.getString(it) }.filter { it != PHOTO_MIMETYPE }.distinct()
+    }
+
+    private fun photoSet(op: JSONObject): Pair<String, ByteArray>? {
+        if (op.getString("photo_action") != "set") return null
+        return op.getString("photo_hash") to java.util.Base64.getDecoder().decode(op.getString("photo"))
     }
 
     private fun rows(op: JSONObject): List<Pair<String, List<String?>>> {
@@ -88,6 +121,6 @@ object BatchTranslation {
         }
     }
 
-    /** Provider operations a list of groups becomes (for the ~450-operation batch cap). */
+    /** Provider operations a list of groups becomes (the core packs ≤ 499 per batch). */
     fun size(groups: List<List<ProviderOp>>): Int = groups.sumOf { it.size }
 }

@@ -5,30 +5,39 @@ import android.accounts.Account
 import android.content.ContentProviderOperation
 import android.content.ContentResolver
 import android.content.ContentUris
+import android.content.ContentValues
 import android.content.Context
 import android.content.pm.PackageManager
+import android.database.Cursor
 import android.net.Uri
 import android.os.DeadObjectException
 import android.os.TransactionTooLargeException
 import android.provider.ContactsContract
+import android.provider.ContactsContract.CommonDataKinds.Photo
 import android.provider.ContactsContract.Data
 import android.provider.ContactsContract.RawContacts
+import android.util.Log
 import app.contactsagent.sdk.ContactStoreBridge
+import app.contactsagent.sdk.ContactStorePermissionException
+import app.contactsagent.sdk.ContactStoreUnavailableException
 import org.json.JSONArray
 import org.json.JSONObject
-
-/** READ_CONTACTS or WRITE_CONTACTS is missing: the run fails with this name in its status. */
-class ContactsPermissionMissingException : SecurityException("contacts permission not granted")
-
-/** The phone is busy or the provider process died: nothing was written, try again later. */
-class ContactsProviderUnavailableException(cause: Throwable) : IllegalStateException("contacts provider unavailable", cause)
+import java.io.IOException
 
 /**
  * ContactStoreBridge over ContactsProvider. Managed contacts are raw contacts of [account]
- * (SOURCE_ID = server id, SYNC1 = content hash, SYNC2 = photo hash), written as the sync
- * adapter and read-only for the user. It translates; the Rust core decides.
+ * (SOURCE_ID = server id, SYNC1 = content hash, SYNC2 = hash of the photo the provider has
+ * stored), written as the sync adapter and read-only for the user. It translates; the Rust
+ * core decides.
+ *
+ * [photoWaitMs]: how long to wait for the provider to process a written photo (it does so in
+ * the background after the file is closed; DAVx5 waits 7 s).
  */
-class ContactsContractStore(private val context: Context, private val account: Account) : ContactStoreBridge {
+class ContactsContractStore(
+    private val context: Context,
+    private val account: Account,
+    private val photoWaitMs: Long = 7_000,
+) : ContactStoreBridge {
     private val resolver: ContentResolver = context.contentResolver
 
     private val builder = OperationBuilder(account)
@@ -37,106 +46,197 @@ class ContactsContractStore(private val context: Context, private val account: A
 
     private fun requirePermissions() {
         for (p in listOf(Manifest.permission.READ_CONTACTS, Manifest.permission.WRITE_CONTACTS)) {
-            if (context.checkSelfPermission(p) != PackageManager.PERMISSION_GRANTED) throw ContactsPermissionMissingException()
+            if (context.checkSelfPermission(p) != PackageManager.PERMISSION_GRANTED) throw ContactStorePermissionException()
         }
     }
 
-    /** Makes the account's contacts visible to the dialer and car Bluetooth. */
-    fun ensureVisible() {
+    /**
+     * Every entry point: the permission check, then the provider's own failures as the two
+     * exceptions the core gives a meaning to. A SecurityException from the provider means the
+     * permission was revoked while we ran; DeadObjectException that its process died (the
+     * batch in flight was rolled back with it).
+     */
+    private inline fun <T> guarded(block: () -> T): T {
         requirePermissions()
-        val values = android.content.ContentValues().apply {
+        try {
+            return block()
+        } catch (e: ContactStorePermissionException) {
+            throw e
+        } catch (e: SecurityException) {
+            throw ContactStorePermissionException(e)
+        } catch (e: DeadObjectException) {
+            throw ContactStoreUnavailableException(e)
+        }
+    }
+
+    /**
+     * ContentResolver.query answers null when the provider died (it swallows the
+     * RemoteException): an empty answer would read as "no contacts here", so it is an error.
+     */
+    private fun query(uri: Uri, projection: Array<String>, selection: String, args: Array<String>, sort: String?): Cursor =
+        resolver.query(uri, projection, selection, args, sort)
+            ?: throw ContactStoreUnavailableException(null)
+
+    /** Makes the account's contacts visible to the dialer and car Bluetooth. */
+    fun ensureVisible() = guarded {
+        val values = ContentValues().apply {
             put(ContactsContract.Settings.ACCOUNT_NAME, account.name)
             put(ContactsContract.Settings.ACCOUNT_TYPE, account.type)
             put(ContactsContract.Settings.SHOULD_SYNC, 1)
             put(ContactsContract.Settings.UNGROUPED_VISIBLE, 1)
         }
         resolver.insert(asSyncAdapter(ContactsContract.Settings.CONTENT_URI), values)
+        Unit
     }
 
-    override fun managedIndex(): ByteArray {
-        requirePermissions()
+    override fun managedIndex(): ByteArray = guarded {
         val out = JSONArray()
-        resolver.query(
+        query(
             asSyncAdapter(RawContacts.CONTENT_URI),
-            arrayOf(RawContacts.SOURCE_ID, RawContacts.SYNC1, RawContacts.SYNC2, RawContacts.DIRTY, RawContacts.DELETED),
+            arrayOf(RawContacts._ID, RawContacts.SOURCE_ID, RawContacts.SYNC1, RawContacts.SYNC2, RawContacts.DIRTY, RawContacts.DELETED),
             "${RawContacts.ACCOUNT_TYPE} = ? AND ${RawContacts.ACCOUNT_NAME} = ? AND ${RawContacts.SOURCE_ID} IS NOT NULL",
             arrayOf(account.type, account.name), null,
-        )?.use { c ->
+        ).use { c ->
             while (c.moveToNext()) {
                 val state = when {
-                    c.getInt(4) != 0 -> "deleted"
-                    c.getInt(3) != 0 -> "dirty"
+                    c.getInt(5) != 0 -> "deleted"
+                    c.getInt(4) != 0 -> "dirty"
                     else -> "clean"
                 }
-                out.put(JSONObject().put("id", c.getString(0)).put("hash", c.getString(1) ?: "")
-                    .put("photo_hash", c.getString(2) ?: JSONObject.NULL).put("state", state))
+                out.put(JSONObject().put("raw_id", c.getLong(0)).put("id", c.getString(1)).put("hash", c.getString(2) ?: "")
+                    .put("photo_hash", c.getString(3) ?: JSONObject.NULL).put("state", state))
             }
         }
-        return out.toString().toByteArray()
+        out.toString().toByteArray()
     }
 
-    private fun rawIdsBySource(ids: List<String>): Map<String, Long> {
+    /**
+     * SOURCE_ID → _ID for the updates of a batch. SOURCE_ID is not unique in the provider; the
+     * core removes duplicates before it updates, and should two still be there, the one
+     * chosen is the one the core keeps (not deleted, then clean, then the lowest _ID),
+     * never one the same batch deletes.
+     */
+    private fun rawIdsBySource(ids: List<String>, excluded: Set<Long>): Map<String, Long> {
         if (ids.isEmpty()) return emptyMap()
         val found = HashMap<String, Long>()
-        ids.chunked(500).forEach { chunk ->
+        ids.distinct().chunked(400).forEach { chunk ->
             val marks = chunk.joinToString(",") { "?" }
-            resolver.query(
+            query(
                 asSyncAdapter(RawContacts.CONTENT_URI), arrayOf(RawContacts._ID, RawContacts.SOURCE_ID),
                 "${RawContacts.ACCOUNT_TYPE} = ? AND ${RawContacts.ACCOUNT_NAME} = ? AND ${RawContacts.SOURCE_ID} IN ($marks)",
-                arrayOf(account.type, account.name) + chunk, null,
-            )?.use { c -> while (c.moveToNext()) found[c.getString(1)] = c.getLong(0) }
+                arrayOf(account.type, account.name) + chunk,
+                "${RawContacts.DELETED} DESC, ${RawContacts.DIRTY} DESC, ${RawContacts._ID} DESC",
+            ).use { c ->
+                // Best last: later rows overwrite earlier ones.
+                while (c.moveToNext()) if (c.getLong(0) !in excluded) found[c.getString(1)] = c.getLong(0)
+            }
         }
         return found
     }
 
-    /** Applies groups; on TransactionTooLargeException splits in half (at contact boundaries). */
-    private fun apply(groups: List<List<ProviderOp>>) {
-        if (groups.isEmpty()) return
-        try {
+    /**
+     * Applies groups; on TransactionTooLargeException (the Binder parcel, ~1 MB) splits in
+     * half at contact boundaries, back references being per group. Returns the raw contact
+     * _ID each group inserted (null for the others), in order.
+     */
+    private fun apply(groups: List<List<ProviderOp>>): List<Long?> {
+        if (groups.isEmpty()) return emptyList()
+        val results = try {
             resolver.applyBatch(ContactsContract.AUTHORITY, builder.build(groups))
         } catch (e: TransactionTooLargeException) {
             if (groups.size == 1) throw e
-            apply(groups.subList(0, groups.size / 2))
-            apply(groups.subList(groups.size / 2, groups.size))
-        } catch (e: DeadObjectException) {
-            throw ContactsProviderUnavailableException(e)
+            return apply(groups.subList(0, groups.size / 2)) + apply(groups.subList(groups.size / 2, groups.size))
         }
+        val inserted = ArrayList<Long?>(groups.size)
+        var index = 0
+        for (group in groups) {
+            inserted += if (group.firstOrNull() is ProviderOp.InsertRaw) results[index].uri?.let(ContentUris::parseId) else null
+            index += group.size
+        }
+        return inserted
     }
 
-    override fun applyBatch(ops: ByteArray) {
-        requirePermissions()
+    override fun applyBatch(ops: ByteArray) = guarded {
         val json = JSONArray(String(ops))
-        val translation = BatchTranslation.translate(json, rawIdsBySource(BatchTranslation.updatedIds(json)))
-        apply(translation.groups)
-        if (translation.photos.isEmpty()) return
-        val ids = rawIdsBySource(translation.photos.map { it.sourceId })
+        val rawIds = rawIdsBySource(BatchTranslation.updatedIds(json), BatchTranslation.deletedRawIds(json))
+        val translation = BatchTranslation.translate(json, rawIds)
+        val inserted = apply(translation.groups)
         for (p in translation.photos) {
-            val rawId = ids[p.sourceId] ?: continue
-            val rawUri = ContentUris.withAppendedId(RawContacts.CONTENT_URI, rawId)
-            val bytes = p.bytes
-            if (bytes == null) {
-                resolver.delete(
-                    asSyncAdapter(Data.CONTENT_URI),
-                    "${Data.RAW_CONTACT_ID} = ? AND ${Data.MIMETYPE} = ?",
-                    arrayOf(rawId.toString(), ContactsContract.CommonDataKinds.Photo.CONTENT_ITEM_TYPE),
-                )
-            } else {
-                // Never a blob in the batch (the 1 MB Binder limit): the display_photo file.
-                val photoUri = Uri.withAppendedPath(rawUri, RawContacts.DisplayPhoto.CONTENT_DIRECTORY)
-                resolver.openAssetFileDescriptor(photoUri, "rw")?.use { fd ->
-                    fd.createOutputStream().use { it.write(bytes) }
-                }
+            val rawId = p.rawId ?: inserted[p.group] ?: continue
+            if (!writePhoto(rawId, p.hash, p.bytes)) {
+                // SYNC2 keeps its old value: the core sees the mismatch and sends it again.
+                Log.w(TAG, "a contact photo was not stored; the next sync retries it")
             }
         }
     }
 
+    private fun rawUri(rawId: Long): Uri = ContentUris.withAppendedId(RawContacts.CONTENT_URI, rawId)
+
+    private fun displayPhotoUri(rawId: Long): Uri =
+        Uri.withAppendedPath(rawUri(rawId), RawContacts.DisplayPhoto.CONTENT_DIRECTORY)
+
+    /** PHOTO_FILE_ID (0 when none) and IS_READ_ONLY of the raw contact's Photo rows. */
+    private fun photoRows(rawId: Long): List<Pair<Long, Boolean>> {
+        val out = ArrayList<Pair<Long, Boolean>>()
+        query(
+            Data.CONTENT_URI, arrayOf(Photo.PHOTO_FILE_ID, Data.IS_READ_ONLY),
+            "${Data.RAW_CONTACT_ID} = ? AND ${Data.MIMETYPE} = ?", arrayOf(rawId.toString(), Photo.CONTENT_ITEM_TYPE), null,
+        ).use { c -> while (c.moveToNext()) out += (if (c.isNull(0)) 0L else c.getLong(0)) to (c.getInt(1) != 0) }
+        return out
+    }
+
+    /**
+     * Writes [bytes] to the raw contact's display photo, never as a blob in a batch (the 1 MB
+     * Binder limit). The provider processes the file in the background once the stream is
+     * closed, writing the Photo row through plain (not sync-adapter) URIs, which marks the
+     * raw contact DIRTY (docs/contacts-provider-model.md, rule 2). So, like DAVx5's
+     * PhotoBuilder.insertPhoto: wait until the provider has stored a new photo file, then, as
+     * the sync adapter, record its hash in SYNC2 and clear DIRTY. False when the file was
+     * refused or not processed in time (SYNC2 unchanged).
+     */
+    private fun writePhoto(rawId: Long, hash: String, bytes: ByteArray): Boolean {
+        var before = photoRows(rawId)
+        if (before.any { it.second }) {
+            // The provider updates an existing Photo row as a plain caller, which read-only
+            // rows ignore (model rule 8a): remove such a row first so it inserts a new one.
+            resolver.delete(
+                asSyncAdapter(Data.CONTENT_URI),
+                "${Data.RAW_CONTACT_ID} = ? AND ${Data.MIMETYPE} = ? AND ${Data.IS_READ_ONLY} = 1",
+                arrayOf(rawId.toString(), Photo.CONTENT_ITEM_TYPE),
+            )
+            before = photoRows(rawId)
+        }
+        val oldFiles = before.map { it.first }.toSet()
+        try {
+            val fd = resolver.openAssetFileDescriptor(displayPhotoUri(rawId), "w") ?: return false
+            fd.use { it.createOutputStream().use { out -> out.write(bytes) } }
+        } catch (e: IOException) {
+            return false
+        }
+        // System.nanoTime, not SystemClock: monotonic on a phone, and real time under Robolectric.
+        val deadline = System.nanoTime() + photoWaitMs * 1_000_000
+        while (photoRows(rawId).none { it.first != 0L && it.first !in oldFiles }) {
+            if (System.nanoTime() - deadline >= 0) return false
+            Thread.sleep(PHOTO_POLL_MS)
+        }
+        val values = ContentValues().apply {
+            put(RawContacts.SYNC2, hash)
+            put(RawContacts.DIRTY, 0)
+        }
+        resolver.update(
+            asSyncAdapter(rawUri(rawId)), values,
+            "${RawContacts.ACCOUNT_TYPE} = ? AND ${RawContacts.ACCOUNT_NAME} = ?", arrayOf(account.type, account.name),
+        )
+        return true
+    }
+
     private fun dataRows(rawIds: List<Long>): Map<Long, JSONArray> {
         val rows = HashMap<Long, JSONArray>()
-        rawIds.chunked(500).forEach { chunk ->
+        rawIds.chunked(400).forEach { chunk ->
             val marks = chunk.joinToString(",") { "?" }
             val cols = arrayOf(Data.RAW_CONTACT_ID, Data.MIMETYPE) + (1..10).map { "data$it" }
-            resolver.query(Data.CONTENT_URI, cols, "${Data.RAW_CONTACT_ID} IN ($marks)", chunk.map { it.toString() }.toTypedArray(), "${Data._ID}")
-                ?.use { c ->
+            query(Data.CONTENT_URI, cols, "${Data.RAW_CONTACT_ID} IN ($marks)", chunk.map { it.toString() }.toTypedArray(), Data._ID)
+                .use { c ->
                     while (c.moveToNext()) {
                         val mime = c.getString(1)
                         val values = ProviderTypes.fromProvider(mime, (0 until 10).map { if (c.isNull(2 + it)) null else c.getString(2 + it) })
@@ -148,31 +248,29 @@ class ContactsContractStore(private val context: Context, private val account: A
         return rows
     }
 
-    override fun managedContacts(offset: Int, limit: Int): ByteArray {
-        requirePermissions()
+    override fun managedContacts(offset: Int, limit: Int): ByteArray = guarded {
         val heads = ArrayList<Triple<Long, String, Pair<String?, String?>>>()
-        resolver.query(
+        query(
             RawContacts.CONTENT_URI, arrayOf(RawContacts._ID, RawContacts.SOURCE_ID, RawContacts.SYNC1, RawContacts.SYNC2),
-            "${RawContacts.ACCOUNT_TYPE} = ? AND ${RawContacts.ACCOUNT_NAME} = ? AND ${RawContacts.DELETED} = 0",
-            arrayOf(account.type, account.name), "${RawContacts.SOURCE_ID} LIMIT $limit OFFSET $offset",
-        )?.use { c -> while (c.moveToNext()) heads += Triple(c.getLong(0), c.getString(1), c.getString(2) to c.getString(3)) }
+            "${RawContacts.ACCOUNT_TYPE} = ? AND ${RawContacts.ACCOUNT_NAME} = ? AND ${RawContacts.DELETED} = 0 AND ${RawContacts.SOURCE_ID} IS NOT NULL",
+            arrayOf(account.type, account.name), "${RawContacts.SOURCE_ID}, ${RawContacts._ID} LIMIT $limit OFFSET $offset",
+        ).use { c -> while (c.moveToNext()) heads += Triple(c.getLong(0), c.getString(1), c.getString(2) to c.getString(3)) }
         val rows = dataRows(heads.map { it.first })
         val out = JSONArray()
         for ((raw, id, hashes) in heads) {
             out.put(JSONObject().put("id", id).put("hash", hashes.first ?: "").put("photo_hash", hashes.second ?: JSONObject.NULL)
                 .put("rows", rows[raw] ?: JSONArray()))
         }
-        return out.toString().toByteArray()
+        out.toString().toByteArray()
     }
 
-    override fun personalPage(after: Long, limit: Int): ByteArray {
-        requirePermissions()
+    override fun personalPage(after: Long, limit: Int): ByteArray = guarded {
         val ids = ArrayList<Long>()
-        resolver.query(
+        query(
             RawContacts.CONTENT_URI, arrayOf(RawContacts._ID),
             "(${RawContacts.ACCOUNT_TYPE} IS NULL OR ${RawContacts.ACCOUNT_TYPE} != ?) AND ${RawContacts.DELETED} = 0 AND ${RawContacts._ID} > ?",
             arrayOf(account.type, after.toString()), "${RawContacts._ID} LIMIT $limit",
-        )?.use { c -> while (c.moveToNext()) ids += c.getLong(0) }
+        ).use { c -> while (c.moveToNext()) ids += c.getLong(0) }
         val rows = dataRows(ids)
         val out = JSONArray()
         for (id in ids) {
@@ -180,18 +278,16 @@ class ContactsContractStore(private val context: Context, private val account: A
             out.put(JSONObject().put("raw_id", id).put("rows", rows[id] ?: JSONArray())
                 .put("photo", photo?.let { java.util.Base64.getEncoder().encodeToString(it) } ?: JSONObject.NULL))
         }
-        return out.toString().toByteArray()
+        out.toString().toByteArray()
     }
 
     private fun readDisplayPhoto(rawId: Long): ByteArray? = try {
-        val uri = Uri.withAppendedPath(ContentUris.withAppendedId(RawContacts.CONTENT_URI, rawId), RawContacts.DisplayPhoto.CONTENT_DIRECTORY)
-        resolver.openAssetFileDescriptor(uri, "r")?.use { fd -> fd.createInputStream().use { it.readBytes() } }
+        resolver.openAssetFileDescriptor(displayPhotoUri(rawId), "r")?.use { fd -> fd.createInputStream().use { it.readBytes() } }
     } catch (e: java.io.FileNotFoundException) {
         null
     }
 
-    override fun insertPersonal(account: String?, contacts: ByteArray) {
-        requirePermissions()
+    override fun insertPersonal(account: String?, contacts: ByteArray) = guarded {
         check(account != this.account.type) { "personal contacts never go into the managed account" }
         val items = JSONArray(String(contacts))
         val ops = ArrayList<ContentProviderOperation>()
@@ -218,12 +314,21 @@ class ContactsContractStore(private val context: Context, private val account: A
                 ops += b.build()
             }
         }
-        // All or nothing per call, like the core asks (it sends at most ~500 operations).
+        // All or nothing per call, like the core asks (it sends at most 499 operations).
         val results = resolver.applyBatch(ContactsContract.AUTHORITY, ops)
         for ((index, bytes) in photos) {
             val raw = results[index].uri ?: continue
-            resolver.openAssetFileDescriptor(Uri.withAppendedPath(raw, RawContacts.DisplayPhoto.CONTENT_DIRECTORY), "rw")
-                ?.use { fd -> fd.createOutputStream().use { it.write(bytes) } }
+            try {
+                resolver.openAssetFileDescriptor(Uri.withAppendedPath(raw, RawContacts.DisplayPhoto.CONTENT_DIRECTORY), "w")
+                    ?.use { fd -> fd.createOutputStream().use { it.write(bytes) } }
+            } catch (e: IOException) {
+                Log.w(TAG, "a restored contact's photo was not stored")
+            }
         }
+    }
+
+    private companion object {
+        const val TAG = "ContactsAgent"
+        const val PHOTO_POLL_MS = 50L
     }
 }

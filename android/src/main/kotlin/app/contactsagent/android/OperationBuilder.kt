@@ -5,13 +5,15 @@ import android.content.ContentProviderOperation
 import android.content.ContentUris
 import android.net.Uri
 import android.provider.ContactsContract
+import android.provider.ContactsContract.CommonDataKinds.Photo
 import android.provider.ContactsContract.Data
 import android.provider.ContactsContract.RawContacts
 
 /**
  * Provider operations as ContentProviderOperations: always as the sync adapter of [account],
- * back references offset per contact group, data rows read-only, deletes keyed by our
- * account type + name + SOURCE_ID. No Context needed, so it is tested on a plain JVM with
+ * back references offset per contact group, data rows read-only, every raw-contact update
+ * and delete restricted to our account type + name in its selection (and by the account
+ * parameters of the sync-adapter URI). No Context needed, so it is tested on a plain JVM with
  * the real framework classes from android-all.
  */
 class OperationBuilder(private val account: Account) {
@@ -25,6 +27,7 @@ class OperationBuilder(private val account: Account) {
         val out = ArrayList<ContentProviderOperation>()
         val rawUri = asSyncAdapter(RawContacts.CONTENT_URI)
         val dataUri = asSyncAdapter(Data.CONTENT_URI)
+        val ours = "${RawContacts.ACCOUNT_TYPE} = ? AND ${RawContacts.ACCOUNT_NAME} = ?"
         for (group in groups) {
             val start = out.size
             for (op in group) {
@@ -34,7 +37,8 @@ class OperationBuilder(private val account: Account) {
                         .withValue(RawContacts.ACCOUNT_NAME, account.name)
                         .withValue(RawContacts.SOURCE_ID, op.sourceId)
                         .withValue(RawContacts.SYNC1, op.hash)
-                        .withValue(RawContacts.SYNC2, op.photoHash)
+                        // Set after the photo file is stored (ContactsContractStore.writePhoto).
+                        .withValue(RawContacts.SYNC2, null)
                         .withValue(RawContacts.RAW_CONTACT_IS_READ_ONLY, 1)
                         .build()
                     is ProviderOp.InsertData -> {
@@ -47,24 +51,36 @@ class OperationBuilder(private val account: Account) {
                     }
                     is ProviderOp.UpdateRaw -> {
                         val b = ContentProviderOperation.newUpdate(ContentUris.withAppendedId(rawUri, op.rawId))
+                            .withSelection(ours, arrayOf(account.type, account.name))
                             .withValue(RawContacts.SYNC1, op.hash)
                             .withValue(RawContacts.DIRTY, 0)
-                        if (op.photoAction != "keep") b.withValue(RawContacts.SYNC2, op.photoHash)
+                        if (op.clearPhoto) b.withValue(RawContacts.SYNC2, null)
                         b.build()
                     }
-                    is ProviderOp.DeleteDataOf -> ContentProviderOperation.newDelete(dataUri)
-                        .withSelection("${Data.RAW_CONTACT_ID} = ?", arrayOf(op.rawId.toString()))
-                        .build()
-                    is ProviderOp.DeleteRaw -> ContentProviderOperation.newDelete(rawUri)
+                    is ProviderOp.DeleteOwnedData -> {
+                        val marks = op.mimetypes.joinToString(",") { "?" }
+                        ContentProviderOperation.newDelete(dataUri)
+                            .withSelection(
+                                "${Data.RAW_CONTACT_ID} = ? AND ${Data.MIMETYPE} IN ($marks)",
+                                arrayOf(op.rawId.toString()) + op.mimetypes,
+                            )
+                            .build()
+                    }
+                    is ProviderOp.DeletePhoto -> ContentProviderOperation.newDelete(dataUri)
                         .withSelection(
-                            "${RawContacts.ACCOUNT_TYPE} = ? AND ${RawContacts.ACCOUNT_NAME} = ? AND ${RawContacts.SOURCE_ID} = ?",
-                            arrayOf(account.type, account.name, op.sourceId),
+                            "${Data.RAW_CONTACT_ID} = ? AND ${Data.MIMETYPE} = ?",
+                            arrayOf(op.rawId.toString(), Photo.CONTENT_ITEM_TYPE),
                         )
+                        .build()
+                    is ProviderOp.DeleteBySource -> ContentProviderOperation.newDelete(rawUri)
+                        .withSelection("$ours AND ${RawContacts.SOURCE_ID} = ?", arrayOf(account.type, account.name, op.sourceId))
+                        .build()
+                    is ProviderOp.DeleteRawById -> ContentProviderOperation.newDelete(rawUri)
+                        .withSelection("${RawContacts._ID} = ? AND $ours", arrayOf(op.rawId.toString(), account.type, account.name))
                         .build()
                 }
             }
         }
         return out
     }
-
 }

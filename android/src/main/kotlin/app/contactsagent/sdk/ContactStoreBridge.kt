@@ -7,16 +7,26 @@ package app.contactsagent.sdk
  * already computed what to insert, update and delete.
  *
  * Calls arrive on whatever thread runs the agent (a background thread). A thrown exception
- * fails the current batch cleanly: the core reports it and the next sync converges.
+ * fails the current batch cleanly: the core reports it and the next sync converges. Two
+ * failures have a meaning of their own: throw exactly [ContactStorePermissionException] or
+ * [ContactStoreUnavailableException] (the core matches the class name, not subclasses).
  */
 interface ContactStoreBridge {
-    /** Every managed contact: `[{"id","hash","photo_hash","state":"clean|dirty|deleted"}]`. */
+    /**
+     * Every raw contact of our account that carries a server id, deleted ones included:
+     * `[{"raw_id","id","hash","photo_hash","state":"clean|dirty|deleted"}]`. Two raw contacts
+     * with one server id (SOURCE_ID is not unique in ContactsProvider) are both listed; the
+     * core decides which to remove.
+     */
     fun managedIndex(): ByteArray
 
     /**
-     * Applies one batch atomically (one applyBatch): `[{"op":"insert|update","id","hash",
+     * Applies one batch atomically (one applyBatch): `[{"op":"insert","id","hash",
      * "display_name","rows":[{"mimetype","data":[10 values]}],"photo_action":"keep|set|clear",
-     * "photo_hash","photo"(base64)} | {"op":"delete","id"}]`.
+     * "photo_hash","photo"(base64)} | {"op":"update", …the same…, "owned_mimetypes":[…]}
+     * | {"op":"delete","id"} | {"op":"delete_raw","raw_id"}]`. An update replaces only the
+     * rows of `owned_mimetypes`. A photo `set` is written to the raw contact's display photo
+     * after the batch; SYNC2 takes its hash only once that write succeeded.
      */
     fun applyBatch(ops: ByteArray)
 
@@ -29,6 +39,22 @@ interface ContactStoreBridge {
     /** Inserts personal contacts (restore) into [account] (null: device-local), all or none. */
     fun insertPersonal(account: String?, contacts: ByteArray)
 }
+
+/**
+ * READ_CONTACTS or WRITE_CONTACTS is not granted, or was revoked while a run was writing.
+ * The core reports "permission denied", which only the user can fix (not retried on the
+ * backoff schedule). Thrown as exactly this class: the core matches its name.
+ */
+class ContactStorePermissionException(cause: Throwable? = null) :
+    SecurityException("contacts permission not granted", cause)
+
+/**
+ * The contacts provider is unavailable (its process died mid-call): nothing of the failed
+ * batch was written; the core retries on its backoff schedule. The core matches exactly
+ * this class name.
+ */
+open class ContactStoreUnavailableException(cause: Throwable?) :
+    IllegalStateException("contacts provider unavailable", cause)
 
 /**
  * Hands a [ContactStoreBridge] to the Rust core. The uniffi bindings load the library

@@ -1,0 +1,289 @@
+// ContactsContractStore inside Robolectric against the ContactsProvider stand-in, fed bridge
+// batches (the JSON the Rust core sends, contract v2) directly: the shell's own behaviour,
+// case by case, without the core. The whole chain runs in ChainScenariosTest.
+package app.contactsagent.android
+
+import android.Manifest
+import android.accounts.Account
+import android.provider.ContactsContract.CommonDataKinds.Photo
+import app.contactsagent.sdk.ContactStorePermissionException
+import app.contactsagent.sdk.ContactStoreUnavailableException
+import app.contactsagent.testing.FakeContactsProvider
+import app.contactsagent.testing.FakeContactsProvider.Companion.sha256
+import app.contactsagent.testing.Images
+import app.contactsagent.testing.OtherApp
+import app.contactsagent.testing.PhoneUser
+import app.contactsagent.testing.PhotoFailure
+import app.contactsagent.testing.ShellTestRunner
+import org.json.JSONArray
+import org.json.JSONObject
+import org.junit.After
+import org.junit.Assert.assertArrayEquals
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertNull
+import org.junit.Assert.assertThrows
+import org.junit.Assert.assertTrue
+import org.junit.Before
+import org.junit.Test
+import org.junit.runner.RunWith
+import org.robolectric.RuntimeEnvironment
+import org.robolectric.Shadows.shadowOf
+import org.robolectric.annotation.Config
+import java.util.Base64
+import java.util.concurrent.CountDownLatch
+
+/** Bridge batches as the core writes them (src/store/bridge.rs). */
+object Ops {
+    const val NAME = "vnd.android.cursor.item/name"
+    const val PHONE = "vnd.android.cursor.item/phone_v2"
+    val OWNED = listOf(NAME, PHONE, "vnd.android.cursor.item/email_v2", "vnd.android.cursor.item/organization",
+        "vnd.android.cursor.item/postal-address_v2", "vnd.android.cursor.item/note")
+
+    private fun row(mime: String, vararg data: String?) =
+        JSONObject().put("mimetype", mime).put("data", JSONArray((0 until 10).map { data.getOrNull(it) ?: JSONObject.NULL }))
+
+    private fun write(op: String, id: String, hash: String, name: String, photoAction: String, photo: ByteArray?) =
+        JSONObject().put("op", op).put("id", id).put("hash", hash).put("display_name", name)
+            .put("rows", JSONArray().put(row(NAME, name, name.substringBefore(' '), name.substringAfter(' '))).put(row(PHONE, "+48 600 ${id.hashCode() % 1000}", "mobile")))
+            .put("photo_action", photoAction)
+            .put("photo_hash", photo?.let { sha256(it) } ?: JSONObject.NULL)
+            .put("photo", photo?.let { Base64.getEncoder().encodeToString(it) } ?: JSONObject.NULL)
+
+    fun insert(id: String, hash: String = "h-$id", name: String = "Anna Nowak", photo: ByteArray? = null) =
+        write("insert", id, hash, name, if (photo == null) "keep" else "set", photo)
+
+    fun update(id: String, hash: String, name: String = "Anna Nowak", photoAction: String = "keep", photo: ByteArray? = null) =
+        write("update", id, hash, name, photoAction, photo).put("owned_mimetypes", JSONArray(OWNED))
+
+    fun delete(id: String) = JSONObject().put("op", "delete").put("id", id)
+    fun deleteRaw(rawId: Long) = JSONObject().put("op", "delete_raw").put("raw_id", rawId)
+
+    fun batch(vararg ops: JSONObject): ByteArray = JSONArray(ops.toList()).toString().toByteArray()
+}
+
+@RunWith(ShellTestRunner::class)
+@Config(sdk = [34])
+class ContactsContractStoreTest {
+    private val account = Account("Company", "app.contactsagent.business")
+    private lateinit var provider: FakeContactsProvider
+    private lateinit var store: ContactsContractStore
+    private val app get() = RuntimeEnvironment.getApplication()
+
+    @Before
+    fun setUp() {
+        provider = FakeContactsProvider.install()
+        shadowOf(app).grantPermissions(Manifest.permission.READ_CONTACTS, Manifest.permission.WRITE_CONTACTS)
+        store = ContactsContractStore(app, account, photoWaitMs = 2_000)
+    }
+
+    @After
+    fun tearDown() = provider.close()
+
+    private fun ours() = provider.rawContacts("account_type = ?", account.type)
+    private fun raw(id: String) = provider.rawContacts("sourceid = ?", id).single()
+    private fun photoRow(rawId: Long) = provider.dataRows(rawId).singleOrNull { it.mimetype == Photo.CONTENT_ITEM_TYPE }
+    private fun index(): List<JSONObject> = JSONArray(String(store.managedIndex())).let { a -> (0 until a.length()).map { a.getJSONObject(it) } }
+
+    @Test
+    fun `an insert gets its photo hash in SYNC2 only once the provider has stored the photo, and ends clean`() {
+        val jpeg = Images.jpeg(1)
+        val gate = CountDownLatch(1)
+        provider.photoGate = gate
+        var failure: Throwable? = null
+        val run = Thread {
+            try {
+                store.applyBatch(Ops.batch(Ops.insert("u-1", photo = jpeg), Ops.insert("u-2")))
+            } catch (e: Throwable) {
+                failure = e
+            }
+        }.apply { start() }
+        // The batch has committed; the photo is written but the provider has not processed it.
+        while (ours().size < 2) Thread.sleep(5)
+        assertNull(raw("u-1").sync2)
+        gate.countDown()
+        run.join(10_000)
+        assertNull(failure)
+        val r = raw("u-1")
+        assertEquals("h-u-1", r.sync1)
+        assertEquals(sha256(jpeg), r.sync2)
+        assertEquals(0, r.dirty)
+        assertEquals(1, r.readOnly)
+        assertArrayEquals(jpeg, provider.photoBytes(photoRow(r.id)!!.photoFileId!!))
+        assertNull(raw("u-2").sync2)
+        assertTrue(provider.dataRows(r.id).filter { it.mimetype != Photo.CONTENT_ITEM_TYPE }.all { it.isReadOnly == 1 })
+        assertEquals(listOf("clean", "clean"), index().map { it.getString("state") })
+        assertEquals(ours().map { it.id }.toSet(), index().map { it.getLong("raw_id") }.toSet())
+    }
+
+    @Test
+    fun `an update replaces only the owned rows, the photo and another app's row stay, SYNC2 untouched`() {
+        val jpeg = Images.jpeg(2)
+        store.applyBatch(Ops.batch(Ops.insert("u-1", photo = jpeg)))
+        val r = raw("u-1")
+        val photo = photoRow(r.id)!!
+        val foreign = OtherApp(app.contentResolver).addRow(r.id)
+        assertEquals(1, raw("u-1").dirty)
+        store.applyBatch(Ops.batch(Ops.update("u-1", "h-2", name = "Anna Kowalska")))
+        val after = raw("u-1")
+        assertEquals("h-2" to 0, after.sync1 to after.dirty)
+        assertEquals(sha256(jpeg), after.sync2)
+        val rows = provider.dataRows(r.id)
+        assertEquals(photo.id to photo.photoFileId, photoRow(r.id)!!.let { it.id to it.photoFileId })
+        assertTrue(rows.any { it.id == foreign && it.mimetype == OtherApp.WHATSAPP })
+        assertEquals(listOf("Anna Kowalska"), rows.filter { it.mimetype == Ops.NAME }.map { it.data[0] })
+        assertEquals(1, rows.count { it.mimetype == Ops.PHONE })
+    }
+
+    @Test
+    fun `a new photo replaces the file after the batch, a cleared photo goes inside the batch`() {
+        store.applyBatch(Ops.batch(Ops.insert("u-1", photo = Images.jpeg(3))))
+        val rawId = raw("u-1").id
+        val second = Images.jpeg(4)
+        store.applyBatch(Ops.batch(Ops.update("u-1", "h-2", photoAction = "set", photo = second)))
+        assertEquals(sha256(second) to 0, raw("u-1").sync2 to raw("u-1").dirty)
+        assertArrayEquals(second, provider.photoBytes(photoRow(rawId)!!.photoFileId!!))
+        assertEquals(1, provider.photoFileCount())
+        store.applyBatch(Ops.batch(Ops.update("u-1", "h-3", photoAction = "clear")))
+        assertNull(photoRow(rawId))
+        assertNull(raw("u-1").sync2)
+        assertEquals(0, raw("u-1").dirty)
+        assertEquals(0, provider.photoFileCount())
+    }
+
+    @Test
+    fun `a photo the provider does not take leaves SYNC2 as it was and the rest of the batch stands`() {
+        store = ContactsContractStore(app, account, photoWaitMs = 300)
+        provider.photoFailure = PhotoFailure.PROCESSING
+        store.applyBatch(Ops.batch(Ops.insert("u-1", photo = Images.jpeg(5)), Ops.insert("u-2")))
+        provider.photoFailure = PhotoFailure.OPEN
+        store.applyBatch(Ops.batch(Ops.insert("u-3", photo = Images.jpeg(6))))
+        for (id in listOf("u-1", "u-2", "u-3")) {
+            assertNull(raw(id).sync2)
+            assertNull(photoRow(raw(id).id))
+            assertEquals(0, raw(id).dirty)
+        }
+        // An update's new photo refused: the old hash stays, so the core sends it again.
+        provider.photoFailure = PhotoFailure.NONE
+        val first = Images.jpeg(7)
+        store.applyBatch(Ops.batch(Ops.update("u-1", "h-2", photoAction = "set", photo = first)))
+        assertEquals(sha256(first), raw("u-1").sync2)
+        provider.photoFailure = PhotoFailure.PROCESSING
+        store.applyBatch(Ops.batch(Ops.update("u-1", "h-3", photoAction = "set", photo = Images.jpeg(8))))
+        assertEquals("h-3" to sha256(first), raw("u-1").sync1 to raw("u-1").sync2)
+        provider.awaitPhotos()
+        assertTrue(provider.photoErrors.isEmpty())
+    }
+
+    @Test
+    fun `photo processing slower than the wait leaves SYNC2 stays unset and the contact turns dirty when it lands`() {
+        store = ContactsContractStore(app, account, photoWaitMs = 200)
+        val gate = CountDownLatch(1)
+        provider.photoGate = gate
+        store.applyBatch(Ops.batch(Ops.insert("u-1", photo = Images.jpeg(9))))
+        assertNull(raw("u-1").sync2)
+        assertEquals(0, raw("u-1").dirty)
+        gate.countDown()
+        provider.awaitPhotos()
+        // The provider's own write marks it dirty: the next sync rewrites it and its photo.
+        assertEquals(1, raw("u-1").dirty)
+        assertEquals("dirty", index().single().getString("state"))
+    }
+
+    @Test
+    fun `duplicates are all listed, delete_raw removes exactly one raw contact of our account, updates go to the one kept`() {
+        store.applyBatch(Ops.batch(Ops.insert("u-1"), Ops.insert("u-1"), Ops.insert("u-2")))
+        val (first, second) = provider.rawContacts("sourceid = ?", "u-1").map { it.id }
+        PhoneUser(app.contentResolver).deleteContact(first)
+        assertEquals(
+            mapOf(first to "deleted", second to "clean"),
+            index().filter { it.getString("id") == "u-1" }.associate { it.getLong("raw_id") to it.getString("state") },
+        )
+        // The core keeps the clean copy: an update names it by SOURCE_ID and must land there.
+        store.applyBatch(Ops.batch(Ops.update("u-1", "h-new", name = "Anna Kowalska")))
+        assertEquals("h-new", provider.rawContact(second)!!.sync1)
+        assertEquals("h-u-1", provider.rawContact(first)!!.sync1)
+        // delete_raw of someone else's raw contact reaches nothing.
+        val personal = PhoneUser(app.contentResolver).addContact("Mum", "+48 1")
+        store.applyBatch(Ops.batch(Ops.deleteRaw(personal), Ops.deleteRaw(first)))
+        assertEquals(2, provider.dataRows(personal).size)
+        assertNull(provider.rawContact(first))
+        assertEquals(setOf("u-1", "u-2"), ours().map { it.sourceId }.toSet())
+        // In one batch with the delete_raw of a copy, an update goes to the other one.
+        store.applyBatch(Ops.batch(Ops.insert("u-2")))
+        val (a, b) = provider.rawContacts("sourceid = ?", "u-2").map { it.id }
+        store.applyBatch(Ops.batch(Ops.deleteRaw(a), Ops.update("u-2", "h-kept")))
+        assertNull(provider.rawContact(a))
+        assertEquals("h-kept", provider.rawContact(b)!!.sync1)
+        // delete by id removes every copy, tombstones included.
+        store.applyBatch(Ops.batch(Ops.delete("u-1"), Ops.delete("u-2")))
+        assertTrue(ours().isEmpty())
+    }
+
+    @Test
+    fun `a batch too large for the Binder is split in halves at contact boundaries and applied whole`() {
+        provider.maxOperationsPerTransaction = 5
+        store.applyBatch(Ops.batch(*(1..4).map { Ops.insert("u-$it") }.toTypedArray()))
+        assertEquals((1..4).map { "u-$it" }.toSet(), ours().map { it.sourceId }.toSet())
+        assertTrue(ours().all { provider.dataRows(it.id).size == 2 })
+        // 12 operations fail, then two halves of 6 fail, then four contacts of 3 pass.
+        assertEquals(listOf(12, 6, 3, 3, 6, 3, 3), provider.batchSizes)
+    }
+
+    @Test
+    fun `without the contacts permission every call throws ContactStorePermissionException and nothing is touched`() {
+        store.applyBatch(Ops.batch(Ops.insert("u-1")))
+        PhoneUser(app.contentResolver).addContact("Mum", "+48 1")
+        val before = provider.snapshot()
+        shadowOf(app).denyPermissions(Manifest.permission.WRITE_CONTACTS)
+        val calls = listOf<() -> Unit>(
+            { store.applyBatch(Ops.batch(Ops.insert("u-2"))) },
+            { store.managedIndex() },
+            { store.managedContacts(0, 10) },
+            { store.personalPage(-1, 10) },
+            { store.insertPersonal(null, "[]".toByteArray()) },
+            { store.ensureVisible() },
+        )
+        for (call in calls) assertEquals(ContactStorePermissionException::class.java, assertThrows(SecurityException::class.java) { call() }.javaClass)
+        assertEquals(before, provider.snapshot())
+    }
+
+    @Test
+    fun `a permission revoked mid-batch rolls the batch back and is reported as ContactStorePermissionException`() {
+        store.applyBatch(Ops.batch(Ops.insert("u-1")))
+        val before = provider.snapshot()
+        provider.revokeAtOperation = 4
+        val e = assertThrows(SecurityException::class.java) { store.applyBatch(Ops.batch(Ops.insert("u-2"), Ops.insert("u-3"))) }
+        assertEquals(ContactStorePermissionException::class.java, e.javaClass)
+        assertEquals(before, provider.snapshot())
+        provider.revokeAtOperation = null
+        provider.permissionDenied = true
+        assertEquals(ContactStorePermissionException::class.java, assertThrows(SecurityException::class.java) { store.managedIndex() }.javaClass)
+    }
+
+    @Test
+    fun `a dead provider is reported as ContactStoreUnavailableException, for writes and for reads`() {
+        provider.dead = true
+        val write = assertThrows(IllegalStateException::class.java) { store.applyBatch(Ops.batch(Ops.insert("u-1"))) }
+        assertEquals(ContactStoreUnavailableException::class.java, write.javaClass)
+        // ContentResolver.query answers null then; read as "no contacts" it would duplicate them all.
+        val read = assertThrows(IllegalStateException::class.java) { store.managedIndex() }
+        assertEquals(ContactStoreUnavailableException::class.java, read.javaClass)
+        assertTrue(provider.rawContacts().isEmpty())
+    }
+
+    @Test
+    fun `the account is made visible, and managed and personal reads keep to their own contacts`() {
+        store.ensureVisible()
+        assertEquals(1 to 1, provider.settings(account.type, account.name))
+        store.applyBatch(Ops.batch(Ops.insert("u-2"), Ops.insert("u-1", photo = Images.jpeg(10)), Ops.insert("u-3")))
+        PhoneUser(app.contentResolver).deleteContact(raw("u-3").id)
+        val mum = PhoneUser(app.contentResolver).addContact("Mum", "+48 1")
+        val page = JSONArray(String(store.managedContacts(0, 10)))
+        assertEquals(listOf("u-1", "u-2"), (0 until page.length()).map { page.getJSONObject(it).getString("id") })
+        assertEquals(sha256(Images.jpeg(10)), page.getJSONObject(0).getString("photo_hash"))
+        assertEquals(1, JSONArray(String(store.managedContacts(1, 10))).length())
+        val personal = JSONArray(String(store.personalPage(-1, 10)))
+        assertEquals(listOf(mum), (0 until personal.length()).map { personal.getJSONObject(it).getLong("raw_id") })
+        assertEquals("mobile", personal.getJSONObject(0).getJSONArray("rows").getJSONObject(1).getJSONArray("data").getString(1))
+    }
+}
