@@ -6,10 +6,9 @@
 mod common;
 
 use std::io::{Cursor, Read, Write};
-use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
-use common::World;
+use chrono::{Duration, Utc};
+use common::{clocked, World};
 use contacts_agent::agent::Agent;
 use contacts_agent::backup::archive::{ArchiveWriter, FORMAT, MANIFEST_NAME, PAYLOAD_NAME};
 use contacts_agent::client::{Client, ClientOptions};
@@ -205,13 +204,6 @@ fn the_server_keeps_the_newest_n_backups() {
         .collect();
     let newest: Vec<String> = ids.iter().rev().take(5).cloned().collect();
     assert_eq!(kept, newest);
-}
-
-fn clocked(agent: &mut Agent<SqliteStore>) -> Arc<Mutex<DateTime<Utc>>> {
-    let now = Arc::new(Mutex::new(Utc::now()));
-    let h = Arc::clone(&now);
-    agent.set_clock(move || *h.lock().unwrap());
-    now
 }
 
 #[test]

@@ -398,6 +398,15 @@ fn a_malformed_policy_stops_the_sync_before_anything_is_written() {
     assert_eq!(p.agent.store().managed_index().unwrap().len(), 2);
 }
 
+/// Interrupts the phone's agent from another thread after `ms` milliseconds.
+fn interrupt_after(p: &Phone, ms: u64) -> std::thread::JoinHandle<()> {
+    let stop = p.agent.interrupt_handle();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(ms));
+        stop.interrupt();
+    })
+}
+
 #[test]
 fn an_interrupt_during_the_command_poll_stops_the_run_before_it_syncs() {
     let evil = Evil::with(
@@ -408,11 +417,7 @@ fn an_interrupt_during_the_command_poll_stops_the_run_before_it_syncs() {
     let mut p = phone_with(&evil, |c| {
         c.client.request_timeout = Duration::from_secs(30)
     });
-    let stop = p.agent.interrupt_handle();
-    let t = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        stop.interrupt();
-    });
+    let t = interrupt_after(&p, 200);
     // The interrupt lands while the poll is on the wire: the request is cut at once (not
     // left to its 30 s timeout), and nothing resets the interrupt, so the sync that would
     // follow never starts.
@@ -439,11 +444,7 @@ fn an_interrupt_ends_a_retry_wait_at_once() {
         b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 25\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
     }));
     let mut p = phone(&evil);
-    let stop = p.agent.interrupt_handle();
-    let t = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
-        stop.interrupt();
-    });
+    let t = interrupt_after(&p, 300);
     let started = Instant::now();
     let err = p.agent.sync_now().unwrap_err();
     t.join().unwrap();

@@ -8,11 +8,9 @@
 mod common;
 
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
-use common::{held, Faulty, World, ACCOUNT};
-use contacts_agent::agent::Agent;
+use chrono::Duration;
+use common::{clocked, held, Faulty, World, ACCOUNT};
 use contacts_agent::store::sqlite::SqliteStore;
 use contacts_agent::store::{ContactStore, StoreError};
 use contacts_agent::Reason;
@@ -41,13 +39,6 @@ fn console_status(w: &World) -> Value {
     w.admin
         .get(&format!("/v1/admin/devices/{}/status", w.device))
         .unwrap()
-}
-
-fn clocked<S: ContactStore>(agent: &mut Agent<S>) -> Arc<Mutex<DateTime<Utc>>> {
-    let now = Arc::new(Mutex::new(Utc::now()));
-    let handle = Arc::clone(&now);
-    agent.set_clock(move || *handle.lock().unwrap());
-    now
 }
 
 #[test]

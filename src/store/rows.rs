@@ -121,18 +121,11 @@ fn read_common_row(
 /// The row readers match on these constants; a stored mimetype maps back to one of them
 /// (others, another app's rows, map to "" and are ignored).
 pub fn known_mime(m: &str) -> &'static str {
-    [
-        MIME_NAME,
-        MIME_PHONE,
-        MIME_EMAIL,
-        MIME_ORGANIZATION,
-        MIME_POSTAL,
-        MIME_NOTE,
-        MIME_EVENT,
-    ]
-    .into_iter()
-    .find(|k| *k == m)
-    .unwrap_or("")
+    OWNED_MIMETYPES
+        .into_iter()
+        .chain([MIME_EVENT])
+        .find(|k| *k == m)
+        .unwrap_or("")
 }
 
 pub fn data_row_count(c: &ContactData) -> usize {

@@ -123,6 +123,16 @@ impl World {
     }
 }
 
+/// Puts the agent on a clock the test moves by hand; returns the hand.
+pub fn clocked<S: ContactStore>(
+    agent: &mut Agent<S>,
+) -> std::sync::Arc<std::sync::Mutex<chrono::DateTime<chrono::Utc>>> {
+    let now = std::sync::Arc::new(std::sync::Mutex::new(chrono::Utc::now()));
+    let handle = std::sync::Arc::clone(&now);
+    agent.set_clock(move || *handle.lock().unwrap());
+    now
+}
+
 /// The ids and hashes of the managed contacts on a phone.
 pub fn held<S: ContactStore>(agent: &mut Agent<S>) -> std::collections::BTreeSet<String> {
     agent
