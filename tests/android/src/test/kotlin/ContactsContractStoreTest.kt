@@ -5,7 +5,10 @@ package app.contactsagent.android
 
 import android.Manifest
 import android.accounts.Account
+import android.content.ContentValues
+import android.provider.ContactsContract
 import android.provider.ContactsContract.CommonDataKinds.Photo
+import android.provider.ContactsContract.Data
 import app.contactsagent.sdk.ContactStorePermissionException
 import app.contactsagent.sdk.ContactStoreUnavailableException
 import app.contactsagent.testing.FakeContactsProvider
@@ -148,6 +151,25 @@ class ContactsContractStoreTest {
         assertNull(raw("u-1").sync2)
         assertEquals(0, raw("u-1").dirty)
         assertEquals(0, provider.photoFileCount())
+    }
+
+    @Test
+    fun `a read-only Photo row the provider would not update is replaced`() {
+        store.applyBatch(Ops.batch(Ops.insert("u-1")))
+        val rawId = raw("u-1").id
+        // A blob-route Photo row written as sync adapter with IS_READ_ONLY (e.g. by an older shell).
+        app.contentResolver.insert(
+            Data.CONTENT_URI.buildUpon().appendQueryParameter(ContactsContract.CALLER_IS_SYNCADAPTER, "true").build(),
+            ContentValues().apply {
+                put(Data.RAW_CONTACT_ID, rawId)
+                put(Data.MIMETYPE, Photo.CONTENT_ITEM_TYPE)
+                put(Data.IS_READ_ONLY, 1)
+            },
+        )
+        val jpeg = Images.jpeg(11)
+        store.applyBatch(Ops.batch(Ops.update("u-1", "h-2", photoAction = "set", photo = jpeg)))
+        assertEquals(sha256(jpeg) to 0, raw("u-1").sync2 to raw("u-1").dirty)
+        assertArrayEquals(jpeg, provider.photoBytes(photoRow(rawId)!!.photoFileId!!))
     }
 
     @Test

@@ -161,13 +161,10 @@ class ContactsContractStore(
         val rawIds = rawIdsBySource(BatchTranslation.updatedIds(json), BatchTranslation.deletedRawIds(json))
         val translation = BatchTranslation.translate(json, rawIds)
         val inserted = apply(translation.groups)
-        for (p in translation.photos) {
-            val rawId = p.rawId ?: inserted[p.group] ?: continue
-            if (!writePhoto(rawId, p.hash, p.bytes)) {
-                // SYNC2 keeps its old value: the core sees the mismatch and sends it again.
-                Log.w(TAG, "a contact photo was not stored; the next sync retries it")
-            }
-        }
+        val photos = translation.photos.mapNotNull { p -> (p.rawId ?: inserted[p.group])?.let { PendingPhoto(it, p.hash, p.bytes) } }
+        val failed = writePhotos(photos)
+        // SYNC2 of those keeps its old value: the core sees the mismatch and sends them again.
+        if (failed > 0) Log.w(TAG, "$failed contact photos were not stored; the next sync retries them")
     }
 
     private fun rawUri(rawId: Long): Uri = ContentUris.withAppendedId(RawContacts.CONTENT_URI, rawId)
@@ -175,28 +172,42 @@ class ContactsContractStore(
     private fun displayPhotoUri(rawId: Long): Uri =
         Uri.withAppendedPath(rawUri(rawId), RawContacts.DisplayPhoto.CONTENT_DIRECTORY)
 
-    /** PHOTO_FILE_ID (0 when none) and IS_READ_ONLY of the raw contact's Photo rows. */
-    private fun photoRows(rawId: Long): List<Pair<Long, Boolean>> {
-        val out = ArrayList<Pair<Long, Boolean>>()
-        query(
-            Data.CONTENT_URI, arrayOf(Photo.PHOTO_FILE_ID, Data.IS_READ_ONLY),
-            "${Data.RAW_CONTACT_ID} = ? AND ${Data.MIMETYPE} = ?", arrayOf(rawId.toString(), Photo.CONTENT_ITEM_TYPE), null,
-        ).use { c -> while (c.moveToNext()) out += (if (c.isNull(0)) 0L else c.getLong(0)) to (c.getInt(1) != 0) }
+    private class PendingPhoto(val rawId: Long, val hash: String, val bytes: ByteArray) {
+        var oldFiles: Set<Long> = emptySet()
+    }
+
+    /** raw contact _ID → (PHOTO_FILE_ID or 0, IS_READ_ONLY) of its Photo rows. */
+    private fun photoRows(rawIds: Collection<Long>): Map<Long, List<Pair<Long, Boolean>>> {
+        val out = HashMap<Long, MutableList<Pair<Long, Boolean>>>()
+        rawIds.distinct().chunked(400).forEach { chunk ->
+            query(
+                Data.CONTENT_URI, arrayOf(Data.RAW_CONTACT_ID, Photo.PHOTO_FILE_ID, Data.IS_READ_ONLY),
+                "${Data.MIMETYPE} = ? AND ${Data.RAW_CONTACT_ID} IN (${chunk.joinToString(",") { "?" }})",
+                arrayOf(Photo.CONTENT_ITEM_TYPE) + chunk.map { it.toString() }, null,
+            ).use { c ->
+                while (c.moveToNext()) {
+                    out.getOrPut(c.getLong(0)) { ArrayList() } += (if (c.isNull(1)) 0L else c.getLong(1)) to (c.getInt(2) != 0)
+                }
+            }
+        }
         return out
     }
 
     /**
-     * Writes [bytes] to the raw contact's display photo, never as a blob in a batch (the 1 MB
-     * Binder limit). The provider processes the file in the background once the stream is
-     * closed, writing the Photo row through plain (not sync-adapter) URIs, which marks the
-     * raw contact DIRTY (docs/contacts-provider-model.md, rule 2). So, like DAVx5's
+     * Writes each photo to its raw contact's display photo, never as a blob in a batch (the
+     * 1 MB Binder limit). The provider processes a file in the background once its stream is
+     * closed, writing the Photo row through plain (not sync-adapter) URIs, which marks the raw
+     * contact DIRTY (docs/contacts-provider-model.md, rule 2). So, like DAVx5's
      * PhotoBuilder.insertPhoto: wait until the provider has stored a new photo file, then, as
-     * the sync adapter, record its hash in SYNC2 and clear DIRTY. False when the file was
-     * refused or not processed in time (SYNC2 unchanged).
+     * the sync adapter, record its hash in SYNC2 and clear DIRTY. All files are written first
+     * and then waited for together (the provider processes them in parallel). Returns how
+     * many were refused or not processed within [photoWaitMs] (their SYNC2 unchanged).
      */
-    private fun writePhoto(rawId: Long, hash: String, bytes: ByteArray): Boolean {
-        var before = photoRows(rawId)
-        if (before.any { it.second }) {
+    private fun writePhotos(photos: List<PendingPhoto>): Int {
+        if (photos.isEmpty()) return 0
+        val rawIds = photos.map { it.rawId }
+        val readOnly = photoRows(rawIds).filterValues { rows -> rows.any { it.second } }.keys
+        for (rawId in readOnly) {
             // The provider updates an existing Photo row as a plain caller, which read-only
             // rows ignore (model rule 8a): remove such a row first so it inserts a new one.
             resolver.delete(
@@ -204,30 +215,41 @@ class ContactsContractStore(
                 "${Data.RAW_CONTACT_ID} = ? AND ${Data.MIMETYPE} = ? AND ${Data.IS_READ_ONLY} = 1",
                 arrayOf(rawId.toString(), Photo.CONTENT_ITEM_TYPE),
             )
-            before = photoRows(rawId)
         }
-        val oldFiles = before.map { it.first }.toSet()
-        try {
-            val fd = resolver.openAssetFileDescriptor(displayPhotoUri(rawId), "w") ?: return false
-            fd.use { it.createOutputStream().use { out -> out.write(bytes) } }
-        } catch (e: IOException) {
-            return false
+        val before = photoRows(rawIds)
+        val pending = ArrayList<PendingPhoto>()
+        for (p in photos) {
+            p.oldFiles = before[p.rawId].orEmpty().map { it.first }.toSet()
+            try {
+                val fd = resolver.openAssetFileDescriptor(displayPhotoUri(p.rawId), "w") ?: continue
+                fd.use { it.createOutputStream().use { out -> out.write(p.bytes) } }
+                pending += p
+            } catch (e: IOException) {
+                // Refused (no space, a provider that takes no photos): SYNC2 stays.
+            }
         }
+        var stored = 0
         // System.nanoTime, not SystemClock: monotonic on a phone, and real time under Robolectric.
         val deadline = System.nanoTime() + photoWaitMs * 1_000_000
-        while (photoRows(rawId).none { it.first != 0L && it.first !in oldFiles }) {
-            if (System.nanoTime() - deadline >= 0) return false
+        while (pending.isNotEmpty()) {
+            val now = photoRows(pending.map { it.rawId })
+            val done = pending.filter { p -> now[p.rawId].orEmpty().any { it.first != 0L && it.first !in p.oldFiles } }
+            for (p in done) {
+                val values = ContentValues().apply {
+                    put(RawContacts.SYNC2, p.hash)
+                    put(RawContacts.DIRTY, 0)
+                }
+                resolver.update(
+                    asSyncAdapter(rawUri(p.rawId)), values,
+                    "${RawContacts.ACCOUNT_TYPE} = ? AND ${RawContacts.ACCOUNT_NAME} = ?", arrayOf(account.type, account.name),
+                )
+            }
+            stored += done.size
+            pending.removeAll(done.toSet())
+            if (pending.isEmpty() || System.nanoTime() - deadline >= 0) break
             Thread.sleep(PHOTO_POLL_MS)
         }
-        val values = ContentValues().apply {
-            put(RawContacts.SYNC2, hash)
-            put(RawContacts.DIRTY, 0)
-        }
-        resolver.update(
-            asSyncAdapter(rawUri(rawId)), values,
-            "${RawContacts.ACCOUNT_TYPE} = ? AND ${RawContacts.ACCOUNT_NAME} = ?", arrayOf(account.type, account.name),
-        )
-        return true
+        return photos.size - stored
     }
 
     private fun dataRows(rawIds: List<Long>): Map<Long, JSONArray> {
