@@ -42,7 +42,7 @@ if ! command -v mvn >/dev/null || ! command -v javac >/dev/null; then
 fi
 mvn -B -f tests/jvm/pom.xml test 2>&1 | tee -a "$log" | grep -Ev '^\[INFO\] (Download|Copying|Building|---|$)'
 
-step "Android shell: compile android/ (shell + example) against android-all (API 34), plain-JVM tests"
+step "Android shell: compile android/ against android-all (API 34); Robolectric runs the shell's classes against the provider stand-in, end to end with the Rust library"
 mvn -B -f tests/android/pom.xml test 2>&1 | tee -a "$log" | grep -Ev '^\[INFO\] (Download|Copying|Building|---|$)'
 
 step "Admin console in headless chromium (playwright-core, Debian's chromium)"
