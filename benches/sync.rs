@@ -7,6 +7,9 @@
 //!   the no-change delta sync against a forced full fetch of the same set;
 //! - backup of 10,000 personal contacts: archive time and size against reading them alone,
 //!   upload over loopback, reader throughput, restore into an empty store;
+//! - first sync of 10,000 contacts of which 300 carry a photo (one request per photo on a
+//!   reused connection: where a server's write pattern meets Nagle and delayed ACKs), against
+//!   the same sync without photos in the same run;
 //! - peak RSS of a 100k-contact first sync, in a child process, against the same child's
 //!   RSS before syncing.
 #![allow(clippy::unwrap_used)]
@@ -37,7 +40,7 @@ fn main() {
     if std::env::var("BENCH_CHILD").is_ok() {
         return rss_child();
     }
-    // BENCH_ONLY=diff|sync|rss runs one part.
+    // BENCH_ONLY=diff|sync|photos|backup|rss runs one part.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let run = |part: &str| only.is_empty() || only == part;
     if run("diff") {
@@ -45,6 +48,9 @@ fn main() {
     }
     if run("sync") {
         bench_sync_10k();
+    }
+    if run("photos") {
+        bench_photos_10k();
     }
     if run("backup") {
         bench_backup_10k();
@@ -182,6 +188,8 @@ struct Fixture {
     admin: AdminClient,
     code: String,
     dir_path: std::path::PathBuf,
+    /// Users who belong to at least one group, in seed order.
+    server_users_in_groups: Vec<String>,
 }
 
 fn fixture(users: usize) -> Fixture {
@@ -197,6 +205,8 @@ fn fixture(users: usize) -> Fixture {
         admin_token: TOKEN.into(),
         workers: 2,
         keep_backups: 5,
+        tls: None,
+        limits: Default::default(),
     })
     .unwrap();
     let admin = AdminClient::new(&server.url(), TOKEN);
@@ -209,7 +219,15 @@ fn fixture(users: usize) -> Fixture {
             &json!({"name": "bench", "policy_id": "all"}),
         )
         .unwrap();
+    let mut in_groups = std::collections::BTreeSet::new();
+    for g in seed::GROUPS {
+        let members: Vec<String> = admin
+            .get(&format!("/v1/admin/groups/{}/members", g.0))
+            .unwrap();
+        in_groups.extend(members);
+    }
     Fixture {
+        server_users_in_groups: in_groups.into_iter().collect(),
         dir_path: dir.path().to_owned(),
         _dir: dir,
         server,
@@ -298,6 +316,87 @@ fn bench_sync_10k() {
         "  ratio no-change/full: time {:.3}, bytes {:.5}",
         t_nc.as_secs_f64() / t_full.as_secs_f64(),
         down_nc as f64 / down_f as f64
+    );
+}
+
+/// A 4 KB JPEG-looking photo, different for each `i`.
+fn photo_bytes(i: usize) -> Vec<u8> {
+    [0xFF, 0xD8, 0xFF, 0xE0]
+        .into_iter()
+        .chain((0..4096u32).map(|b| ((b ^ i as u32).wrapping_mul(2_654_435_761) >> 13) as u8))
+        .collect()
+}
+
+fn bench_photos_10k() {
+    let f = fixture(10_400);
+    // 300 photos on people the "all groups" policy syncs.
+    let mut with_photo = 0;
+    for i in 0..f.server_users_in_groups.len() {
+        if with_photo == 300 {
+            break;
+        }
+        if i % 30 != 0 {
+            continue;
+        }
+        let id = &f.server_users_in_groups[i];
+        let (status, _) = f
+            .admin
+            .raw(
+                "PUT",
+                &format!("/v1/admin/users/{id}/photo"),
+                Some(&photo_bytes(i)),
+            )
+            .unwrap();
+        assert!((200..300).contains(&status), "photo upload: {status}");
+        with_photo += 1;
+    }
+    let first_sync = |name: &str| {
+        let dir = f.dir_path.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::open(&dir.join("phone.db"), "bench").unwrap();
+        let mut agent = Agent::open(AgentConfig::new(dir.join("state.db")), store).unwrap();
+        let created: Value = f
+            .admin
+            .post(
+                "/v1/admin/devices",
+                &json!({"name": name, "policy_id": "all"}),
+            )
+            .unwrap();
+        let code = created["enrollment_code"].as_str().unwrap();
+        agent.enroll(&f.server.url(), code, name, false).unwrap();
+        let t = Instant::now();
+        let r = agent.sync_now().unwrap();
+        let took = t.elapsed();
+        let photos = agent
+            .store()
+            .managed_index()
+            .unwrap()
+            .iter()
+            .filter(|e| e.photo_hash.is_some())
+            .count();
+        (took, r.managed_count, photos)
+    };
+    let (t_photos, n, photos) = first_sync("photos-1");
+    let (t_photos2, _, _) = first_sync("photos-2");
+    // Baseline: the same directory without the photos.
+    for i in (0..f.server_users_in_groups.len()).step_by(30).take(300) {
+        let id = &f.server_users_in_groups[i];
+        f.admin
+            .delete(&format!("/v1/admin/users/{id}/photo"))
+            .unwrap();
+    }
+    let (t_plain, n_plain, _) = first_sync("plain");
+    println!("\nfirst sync of {n} contacts, {photos} with a 4 KB photo (one request each)");
+    println!(
+        "  with photos:         {:>10}  (again, a second phone: {})",
+        ms(t_photos),
+        ms(t_photos2)
+    );
+    println!(
+        "  baseline, no photos: {:>10}  ({n_plain} contacts); the photos cost {:.2} ms each",
+        ms(t_plain),
+        (t_photos.min(t_photos2).saturating_sub(t_plain)).as_secs_f64() * 1000.0
+            / photos.max(1) as f64
     );
 }
 

@@ -137,6 +137,8 @@ fn a_failed_run_backs_off_is_recorded_and_its_report_is_delivered_later() {
         admin_token: common::ADMIN_TOKEN.into(),
         workers: 2,
         keep_backups: 5,
+        tls: None,
+        limits: Default::default(),
     })
     .unwrap();
     advance(&now, Duration::minutes(5));

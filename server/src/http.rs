@@ -1,8 +1,15 @@
-//! A small request/response layer over tiny_http: parsing, body limits, JSON, routing by
-//! pattern. The route table itself is in `routes.rs`.
+//! Our request/response layer: the types every handler sees, JSON, routing by pattern. The
+//! connection side (hyper on tokio, limits, timeouts, TLS) is in `http/serve.rs`; the route
+//! table itself is in `routes.rs`.
+
+pub mod conn;
+pub mod limits;
+pub mod pool;
+pub mod serve;
+pub mod tls;
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::net::SocketAddr;
 
 use contacts_agent_protocol::wire::redacted_json_error;
 use serde::de::DeserializeOwned;
@@ -10,48 +17,33 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 
-pub const MAX_BODY: usize = 64 * 1024 * 1024;
-
 pub struct Request {
     pub method: String,
     pub path: String,
     pub query: Vec<(String, String)>,
+    /// Names in lower case.
     pub headers: Vec<(String, String)>,
+    /// Read in full before the handler runs, never past the route's body limit.
     pub body: Vec<u8>,
+    /// The client's address (the TCP peer; no proxy header is trusted).
+    pub peer: Option<SocketAddr>,
+    /// The request came over TLS that this server terminated.
+    pub tls: bool,
 }
 
 impl Request {
-    pub fn from_tiny(req: &mut tiny_http::Request) -> Result<Request, ApiError> {
-        let url = req.url().to_owned();
-        let (path, query) = match url.split_once('?') {
-            Some((p, q)) => (p.to_owned(), parse_query(q)),
-            None => (url, Vec::new()),
-        };
-        let headers = req
-            .headers()
-            .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_ascii_lowercase(),
-                    h.value.as_str().to_owned(),
-                )
-            })
-            .collect();
-        let mut body = Vec::new();
-        req.as_reader()
-            .take(MAX_BODY as u64 + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| ApiError::BadRequest(format!("could not read the request body: {e}")))?;
-        if body.len() > MAX_BODY {
-            return Err(ApiError::TooLarge(MAX_BODY));
-        }
-        Ok(Request {
-            method: req.method().as_str().to_owned(),
+    /// A request with no headers, peer or body: for handlers' unit tests.
+    pub fn new(method: &str, target: &str) -> Request {
+        let (path, query) = split_target(target);
+        Request {
+            method: method.to_owned(),
             path,
             query,
-            headers,
-            body,
-        })
+            headers: Vec::new(),
+            body: Vec::new(),
+            peer: None,
+            tls: false,
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -208,6 +200,14 @@ pub fn match_pattern(pattern: &'static str, path: &str) -> Option<Params> {
     }
 }
 
+/// `/path?query` → the path and the decoded query pairs.
+pub fn split_target(target: &str) -> (String, Vec<(String, String)>) {
+    match target.split_once('?') {
+        Some((p, q)) => (p.to_owned(), parse_query(q)),
+        None => (target.to_owned(), Vec::new()),
+    }
+}
+
 fn parse_query(q: &str) -> Vec<(String, String)> {
     q.split('&')
         .filter(|p| !p.is_empty())
@@ -255,6 +255,15 @@ mod tests {
     }
 
     #[test]
+    fn targets_split_into_path_and_query() {
+        let req = Request::new("GET", "/v1/device/contacts?since=a%20b&limit=5&flag");
+        assert_eq!(req.path, "/v1/device/contacts");
+        assert_eq!(req.query("since"), Some("a b"));
+        assert_eq!(req.query("limit"), Some("5"));
+        assert_eq!(req.query("flag"), Some(""));
+    }
+
+    #[test]
     fn percent_decoding_handles_edges() {
         assert_eq!(percent_decode("a%20b+c"), "a b c");
         assert_eq!(percent_decode("100%"), "100%");
@@ -263,13 +272,8 @@ mod tests {
 
     #[test]
     fn json_errors_do_not_echo_values() {
-        let req = Request {
-            method: "POST".into(),
-            path: "/".into(),
-            query: vec![],
-            headers: vec![],
-            body: br#"{"basic_type":"Secret Name"}"#.to_vec(),
-        };
+        let mut req = Request::new("POST", "/");
+        req.body = br#"{"basic_type":"Secret Name"}"#.to_vec();
         let err = req
             .json::<contacts_agent_protocol::Policy>()
             .err()

@@ -14,27 +14,41 @@ pub mod routes;
 pub mod seed;
 pub mod snapshot;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::Instant;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
-use crate::http::{Request, Response};
-use crate::routes::{dispatch, Ctx};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+pub use crate::http::limits::Limits;
+use crate::http::pool::Pool;
+use crate::http::serve::{accept_loop, Shared};
+pub use crate::http::tls::{TlsError, TlsFiles};
+use crate::routes::Ctx;
 
 pub struct Config {
     pub db_path: PathBuf,
     /// `127.0.0.1:0` picks a free port.
     pub bind: String,
     pub admin_token: String,
+    /// Blocking workers, each with its own SQLite connection: how many requests are handled
+    /// at once. Connections beyond that wait on the async side, costing no thread.
     pub workers: usize,
     /// Backups kept per device (older ones are deleted when a new one arrives).
     pub keep_backups: usize,
+    /// Serve HTTPS with this certificate and key; plain HTTP when `None`.
+    pub tls: Option<TlsFiles>,
+    /// Body limits per route class, timeouts, connection cap.
+    pub limits: Limits,
 }
 
 impl Config {
-    /// Loopback on a free port, four workers, five backups per device.
+    /// Loopback on a free port, four workers, five backups per device, plain HTTP, default
+    /// limits.
     pub fn local(db_path: PathBuf, admin_token: &str) -> Config {
         Config {
             db_path,
@@ -42,6 +56,8 @@ impl Config {
             admin_token: admin_token.to_owned(),
             workers: 4,
             keep_backups: 5,
+            tls: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -54,13 +70,22 @@ pub enum StartError {
     Db(#[from] db::DbError),
     #[error("the admin token must be at least 16 characters")]
     WeakAdminToken,
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot start the server's threads: {0}")]
+    Runtime(String),
 }
 
-/// A running server; dropping it stops the workers.
+/// A running server. `stop()` (or dropping it) stops accepting, lets requests in flight
+/// finish within `Limits::shutdown_grace`, and closes every connection, idle ones included.
 pub struct Server {
-    http: Arc<tiny_http::Server>,
     addr: SocketAddr,
-    workers: Vec<JoinHandle<()>>,
+    https: bool,
+    stop: Option<watch::Sender<bool>>,
+    /// Behind a mutex only so that `Server` is `Sync` (tests share one across threads).
+    stopped: Mutex<Option<mpsc::Receiver<()>>>,
+    runtime: Option<tokio::runtime::Runtime>,
+    grace: Duration,
 }
 
 impl Server {
@@ -70,35 +95,50 @@ impl Server {
         }
         // Migrate once before the workers open their own connections.
         db::open(&config.db_path)?;
-        let http = tiny_http::Server::http(&config.bind).map_err(|e| StartError::Bind {
-            addr: config.bind.clone(),
-            reason: e.to_string(),
-        })?;
-        let addr = http.server_addr().to_ip().ok_or_else(|| StartError::Bind {
-            addr: config.bind.clone(),
-            reason: "not an IP socket".into(),
-        })?;
-        let http = Arc::new(http);
-        let mut workers = Vec::new();
+        let tls = config.tls.as_ref().map(http::tls::acceptor).transpose()?;
+        let mut ctxs = Vec::new();
         for _ in 0..config.workers.max(1) {
-            let conn = db::open(&config.db_path)?;
-            let mut ctx = Ctx {
-                conn,
-                admin_token: config.admin_token.clone(),
-                keep_backups: config.keep_backups,
-            };
-            let http = Arc::clone(&http);
-            workers.push(std::thread::spawn(move || {
-                while let Ok(req) = http.recv() {
-                    serve(&mut ctx, req);
-                }
-            }));
+            ctxs.push(Ctx::new(db::open(&config.db_path)?, &config));
         }
-        log::info!("contacts-agent-server listening on {addr}");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(ctxs.len())
+            .thread_name("contacts-server")
+            .enable_all()
+            .build()
+            .map_err(|e| StartError::Runtime(e.to_string()))?;
+        let bind_err = |reason: String| StartError::Bind {
+            addr: config.bind.clone(),
+            reason,
+        };
+        let listener = {
+            let _in_runtime = runtime.enter();
+            listen(&config.bind).map_err(|e| bind_err(e.to_string()))?
+        };
+        let addr = listener.local_addr().map_err(|e| bind_err(e.to_string()))?;
+        let shared = Arc::new(Shared {
+            pool: Pool::new(ctxs),
+            limits: config.limits.clone(),
+            tls,
+        });
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (stopped_tx, stopped_rx) = mpsc::channel();
+        runtime.spawn(async move {
+            accept_loop(listener, shared, stop_rx).await;
+            let _ = stopped_tx.send(());
+        });
+        let https = config.tls.is_some();
+        log::info!(
+            "contacts-agent-server listening on {}://{addr}",
+            if https { "https" } else { "http" }
+        );
         Ok(Server {
-            http,
             addr,
-            workers,
+            https,
+            stop: Some(stop_tx),
+            stopped: Mutex::new(Some(stopped_rx)),
+            runtime: Some(runtime),
+            grace: config.limits.shutdown_grace,
         })
     }
 
@@ -106,8 +146,10 @@ impl Server {
         self.addr
     }
 
+    /// `http://` or `https://` and the address, as a client should call it.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn stop(mut self) {
@@ -115,11 +157,21 @@ impl Server {
     }
 
     fn shutdown(&mut self) {
-        for _ in &self.workers {
-            self.http.unblock();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
         }
-        for w in self.workers.drain(..) {
-            let _ = w.join();
+        let stopped = self
+            .stopped
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(stopped) = stopped {
+            let _ = stopped.recv_timeout(self.grace + Duration::from_secs(1));
+        }
+        if let Some(runtime) = self.runtime.take() {
+            // Whatever outlived the grace period is dropped with its connection; a handler
+            // still running finishes on its thread and returns its worker to a pool nobody uses.
+            runtime.shutdown_background();
         }
     }
 }
@@ -130,37 +182,17 @@ impl Drop for Server {
     }
 }
 
-fn serve(ctx: &mut Ctx, mut raw: tiny_http::Request) {
-    let started = Instant::now();
-    let method = raw.method().as_str().to_owned();
-    // The query string can carry search terms; log the path only.
-    let path = raw.url().split('?').next().unwrap_or("").to_owned();
-    let response = match Request::from_tiny(&mut raw) {
-        Ok(req) => match dispatch(ctx, &req) {
-            Ok(resp) => resp,
-            Err(e) => {
-                if e.status() >= 500 {
-                    log::error!("{method} {path}: {e}");
-                }
-                Response::from_error(&e)
-            }
-        },
-        Err(e) => Response::from_error(&e),
+/// A listening socket with a backlog for bursts (std's is 128).
+fn listen(bind: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let addr = bind.to_socket_addrs()?.next().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to bind")
+    })?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
     };
-    log::info!(
-        "{method} {path} -> {} ({} bytes, {} ms)",
-        response.status,
-        response.body.len(),
-        started.elapsed().as_millis()
-    );
-    let mut out = tiny_http::Response::from_data(response.body).with_status_code(response.status);
-    let headers = std::iter::once(("Content-Type".to_owned(), response.content_type.to_owned()))
-        .chain(response.headers);
-    for (k, v) in headers {
-        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-            out.add_header(h);
-        }
-    }
-    // A client that went away is its own problem; nothing to clean up here.
-    let _ = raw.respond(out);
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }

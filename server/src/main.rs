@@ -3,32 +3,42 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use contacts_agent_server::{seed, Config, Server};
+use contacts_agent_server::{seed, Config, Limits, Server, TlsFiles};
 
 #[derive(Parser)]
 #[command(
     version,
-    about = "Reference MDM server for contacts-agent (admin + device API over HTTP)"
+    about = "Reference MDM server for contacts-agent (admin + device API over HTTP or HTTPS)"
 )]
 struct Args {
     /// SQLite database file (created if missing).
     #[arg(long, default_value = "contacts-server.db")]
     db: PathBuf,
-    /// Address to listen on. Keep it on loopback: this server speaks plain HTTP; put a TLS
-    /// proxy in front of it for anything else.
+    /// Address to listen on. Without --tls-cert/--tls-key it speaks plain HTTP: keep it on
+    /// loopback then (the agent refuses plain HTTP anywhere else).
     #[arg(long, default_value = "127.0.0.1:8080")]
     bind: String,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Admin bearer token (at least 16 characters). Read from CONTACTS_ADMIN_TOKEN if unset.
     #[arg(long, env = "CONTACTS_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: String,
     /// Seed a deterministic demo company of this many users into an empty database.
     #[arg(long)]
     seed_users: Option<usize>,
+    /// Requests handled at once, each worker with its own SQLite connection.
     #[arg(long, default_value_t = 4)]
     workers: usize,
     /// Contact backups kept per device; older ones are deleted when a new one arrives.
     #[arg(long, default_value_t = 5)]
     keep_backups: usize,
+    /// Largest backup upload accepted, in MiB.
+    #[arg(long, default_value_t = 64)]
+    max_backup_mib: usize,
 }
 
 fn main() {
@@ -52,6 +62,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         admin_token: args.admin_token,
         workers: args.workers,
         keep_backups: args.keep_backups,
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert_chain, private_key)| TlsFiles {
+                cert_chain,
+                private_key,
+            }),
+        limits: Limits {
+            backup_body: args.max_backup_mib.saturating_mul(1024 * 1024),
+            ..Limits::default()
+        },
     })?;
     eprintln!("listening on {}", server.url());
     loop {

@@ -1,11 +1,12 @@
-//! The route table: every (method, path) the server answers. `docs/openapi.yaml` must list
-//! exactly these (a test compares them).
+//! The route table: every (method, path) the server answers, with the body it may carry.
+//! `docs/openapi.yaml` must list exactly these (a test compares them).
 
 use rusqlite::Connection;
 
 use crate::error::ApiError;
+use crate::http::limits::BodyClass;
 use crate::http::{match_pattern, Params, Request, Response};
-use crate::{admin_api as admin, device_api as device};
+use crate::{admin_api as admin, device_api as device, repo, Config};
 
 /// Per-worker context: its own database connection and the admin credential.
 pub struct Ctx {
@@ -15,19 +16,66 @@ pub struct Ctx {
     pub keep_backups: usize,
 }
 
+impl Ctx {
+    /// A worker's context from the server's configuration and its own connection.
+    pub fn new(conn: Connection, config: &Config) -> Ctx {
+        Ctx {
+            conn,
+            admin_token: config.admin_token.clone(),
+            keep_backups: config.keep_backups,
+        }
+    }
+}
+
 pub type Handler = fn(&mut Ctx, &Request, &Params) -> Result<Response, ApiError>;
 
 pub struct Route {
     pub method: &'static str,
     pub pattern: &'static str,
     pub handler: Handler,
+    /// What the route accepts as a body; the server refuses more with 413 before reading it.
+    pub body: BodyClass,
 }
 
+/// A route with a small body (JSON, forms, none); `.body(..)` for the few that take more.
 const fn r(method: &'static str, pattern: &'static str, handler: Handler) -> Route {
     Route {
         method,
         pattern,
         handler,
+        body: BodyClass::Small,
+    }
+}
+
+impl Route {
+    const fn body(self, body: BodyClass) -> Route {
+        Route { body, ..self }
+    }
+
+    /// Who may call it, from the path's family: the one place the HTTP layer learns it.
+    pub fn auth(&self) -> Auth {
+        auth_of(self.pattern)
+    }
+}
+
+/// The credential a path family takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// Enrollment (a one-time code in the body) and the console (its own sign-in).
+    None,
+    /// A device's bearer token.
+    Device,
+    /// The admin bearer token.
+    Admin,
+}
+
+fn auth_of(path: &str) -> Auth {
+    if path.starts_with("/v1/admin/") {
+        Auth::Admin
+    } else if path.starts_with("/v1/device/") {
+        Auth::Device
+    } else {
+        Auth::None
     }
 }
 
@@ -39,7 +87,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/v1/device/photos/{hash}", device::photo),
     r("POST", "/v1/device/status", device::status),
     r("GET", "/v1/device/commands", device::commands),
-    r("POST", "/v1/device/backups", device::upload_backup),
+    r("POST", "/v1/device/backups", device::upload_backup).body(BodyClass::Backup),
     r("GET", "/v1/device/backups", device::list_backups),
     r("GET", "/v1/device/backups/{id}", device::download_backup),
     // Admin API (bearer admin token).
@@ -48,7 +96,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/v1/admin/users/{id}", admin::get_user),
     r("PUT", "/v1/admin/users/{id}", admin::update_user),
     r("DELETE", "/v1/admin/users/{id}", admin::delete_user),
-    r("PUT", "/v1/admin/users/{id}/photo", admin::set_photo),
+    r("PUT", "/v1/admin/users/{id}/photo", admin::set_photo).body(BodyClass::Photo),
     r("DELETE", "/v1/admin/users/{id}/photo", admin::delete_photo),
     r("GET", "/v1/admin/groups", admin::list_groups),
     r("POST", "/v1/admin/groups", admin::create_group),
@@ -102,6 +150,57 @@ pub const ROUTES: &[Route] = &[
     ),
 ];
 
+/// What the HTTP layer needs before reading a body: its class and the caller's credential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteLimits {
+    pub body: BodyClass,
+    pub auth: Auth,
+}
+
+/// The limits of the route `dispatch` would pick; small bodies for anything it would refuse.
+pub fn route_limits(method: &str, path: &str) -> RouteLimits {
+    ROUTES
+        .iter()
+        .find(|r| r.method == method && match_pattern(r.pattern, path).is_some())
+        .map_or(
+            RouteLimits {
+                body: BodyClass::Small,
+                auth: auth_of(path),
+            },
+            |r| RouteLimits {
+                body: r.body,
+                auth: r.auth(),
+            },
+        )
+}
+
+/// Checks the credential a route takes, before its (large) body is read. The handler checks
+/// again with the body: this is the gate, not the authority.
+pub fn authorize(ctx: &Ctx, req: &Request, auth: Auth) -> Result<(), ApiError> {
+    match auth {
+        Auth::None => Ok(()),
+        Auth::Device => {
+            let token = req.bearer().ok_or(ApiError::Unauthorized)?;
+            repo::device_by_token(&ctx.conn, token).map(|_| ())
+        }
+        Auth::Admin => {
+            let given = req.bearer().ok_or(ApiError::Unauthorized)?.as_bytes();
+            let want = ctx.admin_token.as_bytes();
+            let same = given.len() == want.len()
+                && given
+                    .iter()
+                    .zip(want)
+                    .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                    == 0;
+            if same {
+                Ok(())
+            } else {
+                Err(ApiError::Unauthorized)
+            }
+        }
+    }
+}
+
 pub fn dispatch(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
     if req.path == "/console" || req.path.starts_with("/console/") {
         return Ok(crate::console::dispatch(ctx, req));
@@ -122,5 +221,51 @@ pub fn dispatch(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
         )))
     } else {
         Err(ApiError::NotFound("no such endpoint".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_in_a_known_family_with_its_credential() {
+        for route in ROUTES {
+            let expected = if route.pattern == "/v1/enroll" {
+                Auth::None
+            } else if route.pattern.starts_with("/v1/device/") {
+                Auth::Device
+            } else {
+                assert!(route.pattern.starts_with("/v1/admin/"), "{}", route.pattern);
+                Auth::Admin
+            };
+            assert_eq!(route.auth(), expected, "{}", route.pattern);
+        }
+    }
+
+    #[test]
+    fn only_photo_and_backup_uploads_take_large_bodies() {
+        let large: Vec<_> = ROUTES
+            .iter()
+            .filter(|r| r.body != BodyClass::Small)
+            .map(|r| (r.method, r.pattern, r.body))
+            .collect();
+        assert_eq!(
+            large,
+            [
+                ("POST", "/v1/device/backups", BodyClass::Backup),
+                ("PUT", "/v1/admin/users/{id}/photo", BodyClass::Photo),
+            ]
+        );
+        assert_eq!(
+            route_limits("POST", "/v1/device/backups").body,
+            BodyClass::Backup
+        );
+        assert_eq!(
+            route_limits("GET", "/v1/device/backups").body,
+            BodyClass::Small
+        );
+        assert_eq!(route_limits("POST", "/console/login").auth, Auth::None);
+        assert_eq!(route_limits("POST", "/nowhere").body, BodyClass::Small);
     }
 }

@@ -289,6 +289,8 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
         admin_token: admin_token.clone(),
         workers: 4,
         keep_backups: 5,
+        tls: None,
+        limits: Default::default(),
     })
     .map_err(setup_err)?;
     let _ = writeln!(

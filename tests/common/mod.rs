@@ -39,6 +39,8 @@ impl World {
             admin_token: ADMIN_TOKEN.into(),
             workers: 2,
             keep_backups: 5,
+            tls: None,
+            limits: Default::default(),
         })
         .unwrap();
         let admin = AdminClient::new(&server.url(), ADMIN_TOKEN);
