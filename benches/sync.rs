@@ -143,6 +143,10 @@ impl Proxy {
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let server = TcpStream::connect(target).unwrap();
+                // The proxy forwards each read as it comes; without this its own Nagle
+                // waits would show up as the server's.
+                client.set_nodelay(true).unwrap();
+                server.set_nodelay(true).unwrap();
                 pipe(
                     client.try_clone().unwrap(),
                     server.try_clone().unwrap(),
