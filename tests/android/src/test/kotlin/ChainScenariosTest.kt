@@ -42,10 +42,6 @@ import org.junit.runner.RunWith
 import org.robolectric.RuntimeEnvironment
 import org.robolectric.Shadows.shadowOf
 import org.robolectric.annotation.Config
-import java.net.URI
-import java.net.http.HttpClient
-import java.net.http.HttpRequest
-import java.net.http.HttpResponse
 import java.nio.file.Files
 
 @RunWith(ShellTestRunner::class)
@@ -70,17 +66,9 @@ class ChainScenariosTest {
         @JvmStatic
         fun stopServer() = server.close()
 
-        /**
-         * PUT /v1/admin/users/{id}/photo (docs/openapi.yaml) with binary bytes. ReferenceServer's
-         * admin() sends text bodies, so this reads its admin token.
-         */
+        /** PUT /v1/admin/users/{id}/photo (docs/openapi.yaml) with binary bytes. */
         fun putPhoto(userId: String, bytes: ByteArray) {
-            val token = ReferenceServer::class.java.getDeclaredField("token").apply { isAccessible = true }.get(server) as String
-            val req = HttpRequest.newBuilder(URI.create("${server.url}/v1/admin/users/$userId/photo"))
-                .header("Authorization", "Bearer $token").header("Content-Type", "application/octet-stream")
-                .PUT(HttpRequest.BodyPublishers.ofByteArray(bytes)).build()
-            val resp = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(req, HttpResponse.BodyHandlers.ofString())
-            check(resp.statusCode() == 204) { "photo upload: ${resp.statusCode()}" }
+            server.adminBytes("PUT", "/v1/admin/users/$userId/photo", bytes)
         }
 
         /** The server's own view of a user: its contact data and photo hash. */

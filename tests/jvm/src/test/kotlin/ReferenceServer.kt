@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit
 class ReferenceServer(users: Int) : AutoCloseable {
     private val dir: File = Files.createTempDirectory("contacts-server").toFile()
     private val token = "jvm-test-admin-token-0123456789"
-    // HTTP/1.1: the JDK client otherwise offers an h2c upgrade, which tiny_http leaves hanging.
+    // HTTP/1.1: the reference server speaks nothing else (no h2c upgrade to offer).
     private val http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()
     private val process: Process
     val url: String
@@ -40,11 +40,18 @@ class ReferenceServer(users: Int) : AutoCloseable {
         Thread { reader.forEachLine { } }.apply { isDaemon = true }.start()
     }
 
-    fun admin(method: String, path: String, body: String? = null): String {
+    fun admin(method: String, path: String, body: String? = null): String =
+        send(method, path, "application/json", if (body == null) HttpRequest.BodyPublishers.noBody() else HttpRequest.BodyPublishers.ofString(body))
+
+    /** An admin call with a binary body (a photo upload). */
+    fun adminBytes(method: String, path: String, body: ByteArray): String =
+        send(method, path, "application/octet-stream", HttpRequest.BodyPublishers.ofByteArray(body))
+
+    private fun send(method: String, path: String, type: String, body: HttpRequest.BodyPublisher): String {
         val req = HttpRequest.newBuilder(URI.create(url + path))
             .header("Authorization", "Bearer $token")
-            .header("Content-Type", "application/json")
-            .method(method, if (body == null) HttpRequest.BodyPublishers.noBody() else HttpRequest.BodyPublishers.ofString(body))
+            .header("Content-Type", type)
+            .method(method, body)
             .build()
         val resp = http.send(req, HttpResponse.BodyHandlers.ofString())
         check(resp.statusCode() in 200..299) { "$method $path -> ${resp.statusCode()} ${resp.body()}" }
