@@ -204,13 +204,8 @@ fn fixture(users: usize) -> Fixture {
         seed::seed_company(&mut conn, users, 42).unwrap();
     }
     let server = Server::start(Config {
-        db_path: db,
-        bind: "127.0.0.1:0".into(),
-        admin_token: TOKEN.into(),
         workers: 2,
-        keep_backups: 5,
-        tls: None,
-        limits: Default::default(),
+        ..Config::local(db, TOKEN)
     })
     .unwrap();
     let admin = AdminClient::new(&server.url(), TOKEN);

@@ -132,13 +132,9 @@ fn a_failed_run_backs_off_is_recorded_and_its_report_is_delivered_later() {
 
     // Back up on the same address: the retry succeeds and the queued reports go out.
     let server = Server::start(Config {
-        db_path: dir.path().join("server.db"),
         bind: addr.to_string(),
-        admin_token: common::ADMIN_TOKEN.into(),
         workers: 2,
-        keep_backups: 5,
-        tls: None,
-        limits: Default::default(),
+        ..Config::local(dir.path().join("server.db"), common::ADMIN_TOKEN)
     })
     .unwrap();
     advance(&now, Duration::minutes(5));

@@ -8,7 +8,8 @@ use serde_json::json;
 use crate::device_api::reported_snapshot;
 use crate::error::ApiError;
 use crate::http::{Params, Request, Response};
-use crate::repo::{self, PolicyInput};
+use crate::input::{self, json as body};
+use crate::repo::{self, DeviceState, PolicyInput};
 use crate::routes::Ctx;
 
 fn admin(ctx: &Ctx, req: &Request) -> Result<(), ApiError> {
@@ -42,13 +43,21 @@ pub fn list_users(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, 
     admin(ctx, req)?;
     let offset = req.query_usize("offset", 0, usize::MAX)?;
     let limit = req.query_usize("limit", 100, 1000)?;
-    let (total, users) = repo::list_users(&ctx.conn, req.query("q"), offset, limit)?;
+    let q = req.query("q");
+    if q.is_some_and(|q| input::text("q", q, input::SEARCH).is_err()) {
+        return Err(ApiError::BadRequest(format!(
+            "query parameter q is longer than {} characters",
+            input::SEARCH
+        )));
+    }
+    let (total, users) = repo::list_users(&ctx.conn, q, offset, limit)?;
     Response::json(200, &json!({ "total": total, "items": users }))
 }
 
 pub fn create_user(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
-    let body: NewUser = req.json()?;
+    let body: NewUser = body(req)?;
+    input::group_ids("groups", &body.groups, input::GROUPS_PER_USER)?;
     let tx = ctx.conn.transaction()?;
     let id = repo::create_user(&tx, body.id, body.contact)?;
     for g in &body.groups {
@@ -65,7 +74,7 @@ pub fn get_user(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, Ap
 
 pub fn update_user(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
-    let contact: ContactData = req.json()?;
+    let contact: ContactData = body(req)?;
     repo::update_user(&ctx.conn, param(p, "id"), contact)?;
     Response::json(200, &repo::get_user(&ctx.conn, param(p, "id"))?)
 }
@@ -78,9 +87,7 @@ pub fn delete_user(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response,
 
 pub fn set_photo(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
-    if req.body.is_empty() {
-        return Err(ApiError::BadRequest("the photo body is empty".into()));
-    }
+    input::photo(&req.body)?;
     repo::set_user_photo(&ctx.conn, param(p, "id"), Some(&req.body))?;
     Ok(Response::empty(204))
 }
@@ -106,7 +113,7 @@ pub fn list_groups(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response,
 
 pub fn create_group(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
-    let body: NewGroup = req.json()?;
+    let body: NewGroup = body(req)?;
     let id = repo::create_group(&ctx.conn, body.id, &body.name)?;
     Response::json(201, &repo::get_group(&ctx.conn, &id)?)
 }
@@ -141,14 +148,6 @@ pub fn remove_member(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Respons
     Ok(Response::empty(204))
 }
 
-#[derive(Deserialize)]
-struct NewPolicy {
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(flatten)]
-    input: PolicyInput,
-}
-
 pub fn list_policies(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
     Response::json(200, &repo::list_policies(&ctx.conn)?)
@@ -156,8 +155,16 @@ pub fn list_policies(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Respons
 
 pub fn create_policy(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
-    let body: NewPolicy = req.json()?;
-    let id = repo::create_policy(&ctx.conn, body.id, &body.input)?;
+    // `PolicyInput` and an optional `id`. Not `#[serde(flatten)]`: it would let unknown
+    // fields through.
+    let mut fields: serde_json::Value = body(req)?;
+    let id = match fields.as_object_mut().and_then(|m| m.remove("id")) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(id)) => Some(id),
+        Some(_) => return Err(ApiError::Unprocessable("id must be a string".into())),
+    };
+    let input: PolicyInput = input::from_value(fields)?;
+    let id = repo::create_policy(&ctx.conn, id, &input)?;
     Response::json(201, &repo::get_policy(&ctx.conn, &id)?)
 }
 
@@ -168,7 +175,7 @@ pub fn get_policy(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, 
 
 pub fn update_policy(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
-    let body: PolicyInput = req.json()?;
+    let body: PolicyInput = body(req)?;
     let tx = ctx.conn.transaction()?;
     repo::update_policy(&tx, param(p, "id"), &body)?;
     tx.commit()?;
@@ -192,9 +199,14 @@ pub fn list_devices(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response
 
 pub fn create_device(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
-    let body: NewDevice = req.json()?;
+    let body: NewDevice = body(req)?;
     let tx = ctx.conn.transaction()?;
-    let (id, code) = repo::create_device(&tx, &body.name, body.user_id.as_deref())?;
+    let (id, code) = repo::create_device(
+        &tx,
+        &body.name,
+        body.user_id.as_deref(),
+        ctx.enrollment_code_ttl,
+    )?;
     if let Some(p) = &body.policy_id {
         repo::assign_policy(&tx, &id, Some(p))?;
     }
@@ -210,16 +222,27 @@ pub fn get_device(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, 
     Response::json(200, &repo::get_device(&ctx.conn, param(p, "id"))?)
 }
 
+/// `policy_id` must be present: a policy id assigns it, `null` unassigns (the product's
+/// default, no contacts). `{}` is refused rather than read as `null`: a client that forgot
+/// the field must not empty every phone of the device.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Assign {
-    policy_id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    policy_id: Option<Option<String>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 pub fn assign_policy(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
-    let body: Assign = req.json()?;
-    repo::assign_policy(&ctx.conn, param(p, "id"), body.policy_id.as_deref())?;
+    let body: Assign = body(req)?;
+    let policy = body.policy_id.ok_or_else(|| {
+        ApiError::Unprocessable("policy_id is required (null unassigns the policy)".into())
+    })?;
+    repo::assign_policy(&ctx.conn, param(p, "id"), policy.as_deref())?;
     Response::json(200, &repo::get_device(&ctx.conn, param(p, "id"))?)
 }
 
@@ -231,8 +254,22 @@ pub fn force_sync(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, 
 
 pub fn revoke_device(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
-    let code = repo::revoke_device(&ctx.conn, param(p, "id"))?;
-    Response::json(200, &json!({ "enrollment_code": code }))
+    let code = repo::revoke_device(&ctx.conn, param(p, "id"), ctx.enrollment_code_ttl)?;
+    enrollment_code(ctx, param(p, "id"), code)
+}
+
+pub fn reissue_code(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let code = repo::reissue_enrollment_code(&ctx.conn, param(p, "id"), ctx.enrollment_code_ttl)?;
+    enrollment_code(ctx, param(p, "id"), code)
+}
+
+fn enrollment_code(ctx: &Ctx, id: &str, code: String) -> Result<Response, ApiError> {
+    let d = repo::get_device(&ctx.conn, id)?;
+    Response::json(
+        200,
+        &json!({ "enrollment_code": code, "expires_at": d.enrollment_code_expires_at }),
+    )
 }
 
 pub fn device_commands(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
@@ -246,6 +283,8 @@ pub fn device_commands(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Respo
 pub struct DeviceStatus {
     pub device_id: String,
     pub device_name: String,
+    pub state: DeviceState,
+    pub revoked_at: Option<String>,
     pub user_id: Option<String>,
     pub policy_id: Option<String>,
     pub policy_version: u64,
@@ -285,6 +324,8 @@ pub fn device_status_of(conn: &rusqlite::Connection, id: &str) -> Result<DeviceS
     Ok(DeviceStatus {
         device_id: d.id,
         device_name: d.name,
+        state: d.state,
+        revoked_at: d.revoked_at,
         user_id: d.user_id,
         policy_id: d.policy_id,
         policy_version: policy.version,

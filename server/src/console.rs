@@ -1,6 +1,8 @@
 //! The admin console: server-rendered pages over the same repository the admin API uses.
-//! Sign-in with the admin token sets an HttpOnly, SameSite=Strict session cookie; every form
-//! carries the session's CSRF token. Device tokens cannot sign in (they are not the admin
+//! Sign-in with the admin token sets an HttpOnly, SameSite=Strict session cookie (`Secure`
+//! over TLS or behind a TLS proxy); every form carries the session's CSRF token, and the
+//! sign-in form a pre-session one (double-submit cookie). Wrong sign-ins from one address
+//! are answered with a growing wait. Device tokens cannot sign in (they are not the admin
 //! token), and the console's cookie is worthless to the device API (bearer tokens only).
 
 use std::fmt::Write;
@@ -13,7 +15,13 @@ use crate::repo::{self, PolicyInput};
 use crate::routes::Ctx;
 
 const COOKIE: &str = "cas_session";
+/// The sign-in form's pre-session CSRF token (double-submit: cookie and hidden field).
+const LOGIN_COOKIE: &str = "cas_login";
 const PAGE: usize = 50;
+/// Wrong sign-ins from one address answered at once; each one after them doubles the wait
+/// before the next attempt is even read: 1 s, 2 s, 4 s ... up to `MAX_WAIT`.
+const FREE_ATTEMPTS: i64 = 3;
+const MAX_WAIT: i64 = 15 * 60;
 
 /// HTML-escapes text: contact names come from a directory anyone could have typed into.
 pub fn esc(s: &str) -> String {
@@ -82,13 +90,51 @@ pub fn dispatch(ctx: &mut Ctx, req: &Request) -> Response {
     }
 }
 
+/// Cookie attributes: `Secure` when the browser reached us over TLS, served by this server
+/// or by a proxy it was told about.
+fn cookie_attrs(ctx: &Ctx, req: &Request, path: &str) -> String {
+    let secure = if req.tls || ctx.behind_tls_proxy {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("Path={path}; HttpOnly; SameSite=Strict{secure}")
+}
+
+/// The address wrong sign-ins are counted against: the TCP peer or, behind a proxy, the
+/// address the proxy saw (the last `X-Forwarded-For` entry; earlier ones are the client's
+/// own to write).
+fn client(ctx: &Ctx, req: &Request) -> String {
+    if ctx.behind_tls_proxy {
+        if let Some(last) = req
+            .header("x-forwarded-for")
+            .and_then(|v| v.rsplit(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= 64)
+        {
+            return last.to_owned();
+        }
+    }
+    req.peer
+        .map_or_else(|| "unknown".to_owned(), |p| p.ip().to_string())
+}
+
 fn route(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
     let (m, p) = (req.method.as_str(), req.path.as_str());
+    if m != "GET" && m != "POST" {
+        return Ok(Response::html(
+            405,
+            page(
+                "Not allowed",
+                "<p>The console answers GET and POST only.</p>",
+            ),
+        )
+        .with_header("Allow", "GET, POST".into()));
+    }
     if p == "/console/login" {
         return match m {
-            "GET" => Ok(login_page(None)),
-            "POST" => login(ctx, req),
-            _ => Err(ApiError::MethodNotAllowed("use GET or POST".into())),
+            "GET" => login_page(ctx, req, 200, None),
+            _ => login(ctx, req),
         };
     }
     let Some(s) = session(ctx, req) else {
@@ -113,7 +159,10 @@ fn route(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
             }
             return Ok(Response::redirect("/console/login").with_header(
                 "Set-Cookie",
-                format!("{COOKIE}=; Path=/console; Max-Age=0; HttpOnly; SameSite=Strict"),
+                format!(
+                    "{COOKIE}=; Max-Age=0; {}",
+                    cookie_attrs(ctx, req, "/console")
+                ),
             ));
         }
         if let Some(a) = match_pattern("/console/devices/{id}/sync", p) {
@@ -144,9 +193,6 @@ fn route(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
             )));
         }
         return Err(ApiError::NotFound("no such form".into()));
-    }
-    if m != "GET" {
-        return Err(ApiError::MethodNotAllowed("use GET".into()));
     }
     if p == "/console" || p == "/console/" {
         return devices(ctx, &s);
@@ -184,38 +230,107 @@ fn parse_enum<T: serde::de::DeserializeOwned>(v: Option<&str>) -> Result<T, ApiE
         .map_err(|_| ApiError::Unprocessable("a field of the form has an unknown value".into()))
 }
 
-fn login_page(error: Option<&str>) -> Response {
+/// The sign-in form with a fresh pre-session CSRF token, in its cookie and in the form.
+fn login_page(
+    ctx: &Ctx,
+    req: &Request,
+    status: u16,
+    error: Option<&str>,
+) -> Result<Response, ApiError> {
     let msg = error
-        .map(|e| format!("<p class=warn>{}</p>", esc(e)))
+        .map(|e| format!("<p class=warn id=login-error>{}</p>", esc(e)))
         .unwrap_or_default();
-    Response::html(
-        if error.is_some() { 401 } else { 200 },
+    let token = repo::random_hex(16)?;
+    Ok(Response::html(
+        status,
         page(
             "Sign in",
             &format!(
-                "{msg}<form method=post action=/console/login><label>Admin token <input type=password name=password \
-                 autocomplete=current-password></label> <button type=submit>Sign in</button></form>"
+                "{msg}<form method=post action=/console/login><input type=hidden name=login_csrf value={token}>\
+                 <label>Admin token <input type=password name=password autocomplete=current-password></label> \
+                 <button type=submit>Sign in</button></form>"
             ),
         ),
     )
+    .with_header(
+        "Set-Cookie",
+        format!(
+            "{LOGIN_COOKIE}={token}; {}",
+            cookie_attrs(ctx, req, "/console/login")
+        ),
+    ))
+}
+
+/// The wait before the next attempt after `failures` wrong ones in a row, in seconds.
+fn login_wait(failures: i64) -> i64 {
+    if failures < FREE_ATTEMPTS {
+        0
+    } else {
+        1i64.checked_shl((failures - FREE_ATTEMPTS).min(20) as u32)
+            .unwrap_or(MAX_WAIT)
+            .min(MAX_WAIT)
+    }
 }
 
 fn login(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
     let form = req.form();
-    let given = field(&form, "password").unwrap_or("");
-    if !constant_time_eq(given.as_bytes(), ctx.admin_token.as_bytes()) {
-        return Ok(login_page(Some("Wrong admin token.")));
+    // The form must come from our own sign-in page: its token matches its cookie.
+    let given = field(&form, "login_csrf").unwrap_or("");
+    let expected = req.cookie(LOGIN_COOKIE).unwrap_or("");
+    if expected.is_empty() || !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        return login_page(
+            ctx,
+            req,
+            403,
+            Some("The sign-in form expired or was not issued by this console; sign in again."),
+        );
     }
+    let client = client(ctx, req);
+    let now = chrono::Utc::now().timestamp();
+    let (failures, locked_until) = repo::login_lock(&ctx.conn, &client, now)?;
+    if now < locked_until {
+        // Not even compared: guessing goes no faster than the wait.
+        let wait = locked_until - now;
+        return Ok(login_page(
+            ctx,
+            req,
+            429,
+            Some(&format!(
+                "Too many wrong sign-ins from this address; try again in {wait} s."
+            )),
+        )?
+        .with_header("Retry-After", wait.to_string()));
+    }
+    let password = field(&form, "password").unwrap_or("");
+    if !constant_time_eq(password.as_bytes(), ctx.admin_token.as_bytes()) {
+        let failures = failures + 1;
+        let wait = login_wait(failures);
+        repo::record_login_failure(&ctx.conn, &client, failures, now, now + wait)?;
+        // The address and the count, never what was typed.
+        log::warn!(
+            "console sign-in refused: wrong admin token from {client} ({failures} in a row); next attempt read after {wait} s"
+        );
+        return login_page(ctx, req, 401, Some("Wrong admin token."));
+    }
+    repo::clear_login_failures(&ctx.conn, &client)?;
     let id = repo::random_hex(32)?;
     let csrf = repo::random_hex(32)?;
     ctx.conn.execute(
         "INSERT INTO console_sessions (id, csrf, created_at) VALUES (?1, ?2, datetime('now'))",
         [&id, &csrf],
     )?;
-    Ok(Response::redirect("/console").with_header(
-        "Set-Cookie",
-        format!("{COOKIE}={id}; Path=/console; HttpOnly; SameSite=Strict"),
-    ))
+    Ok(Response::redirect("/console")
+        .with_header(
+            "Set-Cookie",
+            format!("{COOKIE}={id}; {}", cookie_attrs(ctx, req, "/console")),
+        )
+        .with_header(
+            "Set-Cookie",
+            format!(
+                "{LOGIN_COOKIE}=; Max-Age=0; {}",
+                cookie_attrs(ctx, req, "/console/login")
+            ),
+        ))
 }
 
 fn or_dash(v: &Option<String>) -> String {
@@ -242,10 +357,11 @@ fn devices(ctx: &Ctx, s: &Session) -> Result<Response, ApiError> {
         };
         let _ = write!(
             rows,
-            "<tr><td>{mark} <a href=\"/console/devices/{id}\">{name}</a></td><td>{user}</td><td>{policy}</td><td>{last}</td>\
-             <td>{next}</td><td>{result}</td></tr>",
+            "<tr><td>{mark} <a href=\"/console/devices/{id}\">{name}</a></td><td class=state>{state}</td><td>{user}</td>\
+             <td>{policy}</td><td>{last}</td><td>{next}</td><td>{result}</td></tr>",
             id = esc(&d.id),
             name = esc(&d.name),
+            state = d.state.label(),
             user = or_dash(&d.user_id),
             policy = or_dash(&d.policy_id),
             last = or_dash(&st.last_sync),
@@ -254,7 +370,7 @@ fn devices(ctx: &Ctx, s: &Session) -> Result<Response, ApiError> {
         );
     }
     let body = format!(
-        "<table><tr><th>Device</th><th>User</th><th>Policy</th><th>Last contacts sync</th><th>Next expected contacts sync</th>\
+        "<table><tr><th>Device</th><th>State</th><th>User</th><th>Policy</th><th>Last contacts sync</th><th>Next expected contacts sync</th>\
          <th>Last result</th></tr>{rows}</table><form method=post action=/console/logout>{}<button>Sign out</button></form>",
         csrf_input(s)
     );
@@ -267,6 +383,7 @@ fn device(ctx: &Ctx, req: &Request, s: &Session, id: &str) -> Result<Response, A
     let _ = write!(
         b,
         "<section id=sync-status><h2>Sync status</h2><dl>\
+         <dt>Device state</dt><dd id=device-state>{}</dd>\
          <dt>Sync type</dt><dd id=sync-type>{}</dd>\
          <dt>Additional groups</dt><dd>{}</dd>\
          <dt>Sync interval</dt><dd id=sync-interval>{}</dd>\
@@ -275,6 +392,11 @@ fn device(ctx: &Ctx, req: &Request, s: &Session, id: &str) -> Result<Response, A
          <dt>Last result</dt><dd id=last-result>{}</dd>\
          <dt>Contacts on the device</dt><dd id=contact-count>{}</dd></dl>\
          <form method=post action=\"/console/devices/{}/sync\">{}<button id=sync-now>Synchronize contacts</button></form>{}</section>",
+        match &st.revoked_at {
+            Some(at) if st.state == repo::DeviceState::Revoked =>
+                format!("<span class=warn>Revoked</span> on {}", esc(at)),
+            _ => st.state.label().to_owned(),
+        },
         esc(&st.sync_type_label),
         esc(&st.additional_groups.join(", ")),
         esc(&st.sync_interval_label),

@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("schema_2_backups.sql"),
     include_str!("schema_3_console.sql"),
+    include_str!("schema_4_devices.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -8,11 +8,13 @@ use contacts_agent_protocol::wire::{
 
 use crate::error::ApiError;
 use crate::http::{Params, Request, Response};
+use crate::input::{self, json as body};
 use crate::repo::{self, Device};
 use crate::routes::Ctx;
 use crate::snapshot::{self, Change, Since};
 
 pub const DEFAULT_PAGE: usize = 500;
+/// A larger `limit` is read as this one.
 pub const MAX_PAGE: usize = 2000;
 
 fn device(ctx: &Ctx, req: &Request) -> Result<Device, ApiError> {
@@ -21,7 +23,7 @@ fn device(ctx: &Ctx, req: &Request) -> Result<Device, ApiError> {
 }
 
 pub fn enroll(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
-    let body: EnrollRequest = req.json()?;
+    let body: EnrollRequest = body(req)?;
     let (device_id, token) =
         repo::enroll(&ctx.conn, body.enrollment_code.trim(), &body.device_name)?;
     Response::json(201, &EnrollResponse { device_id, token })
@@ -39,7 +41,12 @@ pub fn policy(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiE
 
 pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
     let d = device(ctx, req)?;
-    let limit = req.query_usize("limit", DEFAULT_PAGE, MAX_PAGE)?.max(1);
+    let limit = req.query_usize("limit", DEFAULT_PAGE, MAX_PAGE)?;
+    if limit == 0 {
+        return Err(ApiError::BadRequest(
+            "query parameter limit must be at least 1".into(),
+        ));
+    }
     let since = snapshot::parse_since(req.query("since"))
         .ok_or_else(|| ApiError::Gone("unknown sync token; fetch the full set".into()))?;
     let gone = || ApiError::Gone("sync token expired or unknown; fetch the full set".into());
@@ -88,31 +95,49 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
     };
     let full = base.is_none();
     let changes = snapshot::delta(base.as_deref().unwrap_or(&[]), &target);
-    let end = changes.len().min(offset.saturating_add(limit));
     let mut page = ContactsPage {
         upserts: Vec::new(),
         deletes: Vec::new(),
         next_token: String::new(),
-        more: end < changes.len(),
+        more: false,
         full,
         policy_version: Some(d.policy_version),
     };
-    for change in changes.get(offset..end).unwrap_or(&[]) {
-        match change {
-            Change::Delete(id) => page.deletes.push(id.clone()),
-            // A contact removed since the target snapshot is skipped here; the next sync's
-            // delta deletes it.
-            Change::Upsert(id) => {
-                if let Some((hash, contact)) = repo::contact_body(conn, id)? {
-                    page.upserts.push(Upsert {
+    // Cut by count and by bytes: the page ends before its JSON would pass PAGE_BYTES (the
+    // envelope and a cursor fit in the first 256). It always takes one change, so a sync
+    // always moves on.
+    let last = changes.len().min(offset.saturating_add(limit));
+    let mut end = offset;
+    let mut bytes = 256;
+    for change in changes.get(offset..last).unwrap_or(&[]) {
+        let (size, upsert) = match change {
+            Change::Delete(id) => (id.len() + 3, None),
+            Change::Upsert(id) => match repo::contact_body(conn, id)? {
+                Some((hash, contact, len)) => (
+                    len + id.len() + hash.len() + 32,
+                    Some(Upsert {
                         id: id.clone(),
                         hash,
                         contact,
-                    });
-                }
-            }
+                    }),
+                ),
+                // A contact removed since the target snapshot is skipped here; the next
+                // sync's delta deletes it.
+                None => (0, None),
+            },
+        };
+        if end > offset && bytes + size > input::PAGE_BYTES {
+            break;
+        }
+        bytes += size;
+        end += 1;
+        match (change, upsert) {
+            (Change::Delete(id), _) => page.deletes.push(id.clone()),
+            (Change::Upsert(_), Some(u)) => page.upserts.push(u),
+            (Change::Upsert(_), None) => {}
         }
     }
+    page.more = end < changes.len();
     page.next_token = if page.more {
         snapshot::cursor(base_token.as_deref(), &target_token, end)
     } else {
@@ -135,21 +160,38 @@ fn unchanged(token: &str, policy_version: u64) -> Result<Response, ApiError> {
     )
 }
 
+/// A photo, only for a device entitled to a contact that carries it; any other hash is 404,
+/// the same as one no contact carries.
 pub fn photo(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
-    device(ctx, req)?;
+    let d = device(ctx, req)?;
     let hash = p.get("hash").map(String::as_str).unwrap_or_default();
-    let bytes = repo::photo_by_hash(&ctx.conn, hash)?
+    let bytes = repo::photo_for_device(&ctx.conn, &d, hash)?
         .ok_or_else(|| ApiError::NotFound("no photo with that hash".into()))?;
     Ok(Response::bytes("application/octet-stream", bytes))
 }
 
 pub fn status(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
     let d = device(ctx, req)?;
-    let report: StatusReport = req.json()?;
+    let mut report: StatusReport = body(req)?;
+    input::status_report(&mut report)?;
     let tx = ctx.conn.transaction()?;
     repo::save_status(&tx, &d.id, &report)?;
     tx.commit()?;
     Ok(Response::empty(204))
+}
+
+/// A new token for this device; the one this request carries works until the new one is
+/// first used (`repo::rotate_token`).
+pub fn rotate_token(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    let d = device(ctx, req)?;
+    let token = repo::rotate_token(&ctx.conn, &d.id)?;
+    Response::json(
+        200,
+        &EnrollResponse {
+            device_id: d.id,
+            token,
+        },
+    )
 }
 
 pub fn commands(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {

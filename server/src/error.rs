@@ -9,6 +9,10 @@ pub enum ApiError {
     BadRequest(String),
     #[error("missing or invalid credentials")]
     Unauthorized,
+    /// A device token the admin revoked: the device must remove its managed contacts and
+    /// enroll again (a different code from `Unauthorized`, so the agent can tell them apart).
+    #[error("this device was revoked; remove its managed contacts and enroll again")]
+    Revoked,
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -29,7 +33,7 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::BadRequest(_) => 400,
-            ApiError::Unauthorized => 401,
+            ApiError::Unauthorized | ApiError::Revoked => 401,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed(_) => 405,
             ApiError::Conflict(_) => 409,
@@ -44,6 +48,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Revoked => "device_revoked",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",

@@ -8,6 +8,7 @@ pub mod db;
 pub mod device_api;
 pub mod error;
 pub mod http;
+pub mod input;
 pub mod repo;
 pub mod resolve;
 pub mod routes;
@@ -44,6 +45,11 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Body limits per route class, timeouts, connection cap.
     pub limits: Limits,
+    /// How long an enrollment code works (7 days by default).
+    pub enrollment_code_ttl: Duration,
+    /// A proxy in front terminates TLS: console cookies are `Secure` and sign-in waits
+    /// follow the address it saw (its `X-Forwarded-For`).
+    pub behind_tls_proxy: bool,
 }
 
 impl Config {
@@ -58,6 +64,8 @@ impl Config {
             keep_backups: 5,
             tls: None,
             limits: Limits::default(),
+            enrollment_code_ttl: Duration::from_secs(7 * 24 * 3600),
+            behind_tls_proxy: false,
         }
     }
 }

@@ -39,6 +39,13 @@ struct Args {
     /// Largest backup upload accepted, in MiB.
     #[arg(long, default_value_t = 64)]
     max_backup_mib: usize,
+    /// Days an enrollment code works before it expires.
+    #[arg(long, default_value_t = 7)]
+    enrollment_code_days: u64,
+    /// A proxy in front terminates TLS: console cookies are `Secure`, and wrong sign-ins are
+    /// counted per the address in its `X-Forwarded-For`.
+    #[arg(long)]
+    behind_tls_proxy: bool,
 }
 
 fn main() {
@@ -73,6 +80,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             backup_body: args.max_backup_mib.saturating_mul(1024 * 1024),
             ..Limits::default()
         },
+        enrollment_code_ttl: std::time::Duration::from_secs(
+            args.enrollment_code_days.saturating_mul(24 * 3600),
+        ),
+        behind_tls_proxy: args.behind_tls_proxy,
     })?;
     eprintln!("listening on {}", server.url());
     loop {

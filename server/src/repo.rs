@@ -12,6 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::input;
 use crate::resolve::entitled_groups;
 use crate::snapshot::{self, Entries};
 
@@ -19,7 +20,21 @@ use crate::snapshot::{self, Entries};
 pub const KEEP_SNAPSHOTS: i64 = 3;
 
 pub fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+    stamp(Utc::now())
+}
+
+fn stamp(t: chrono::DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// An id for a message: as given when it is a well-formed id, else not at all (a path
+/// segment can be anything a client typed).
+pub fn shown(id: &str) -> &str {
+    if valid_id(id) {
+        id
+    } else {
+        "(malformed id)"
+    }
 }
 
 pub fn random_hex(bytes: usize) -> Result<String, ApiError> {
@@ -51,6 +66,7 @@ pub struct User {
 }
 
 fn check_contact(c: &mut ContactData) -> Result<(), ApiError> {
+    input::contact(c)?;
     if c.display_name.trim().is_empty() {
         c.display_name = format!("{} {}", c.given_name, c.family_name)
             .trim()
@@ -112,7 +128,7 @@ pub fn update_user(conn: &Connection, id: &str, mut contact: ContactData) -> Res
             r.get(0)
         })
         .optional()?
-        .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
+        .ok_or_else(|| ApiError::NotFound(format!("no user {}", shown(id))))?;
     contact.photo = photo_hash.map(|hash| PhotoRef { hash });
     write_user_body(conn, id, &contact)
 }
@@ -137,20 +153,29 @@ pub fn set_user_photo(conn: &Connection, id: &str, photo: Option<&[u8]>) -> Resu
     write_user_body(conn, id, &user.contact)
 }
 
-pub fn photo_by_hash(conn: &Connection, hash: &str) -> Result<Option<Vec<u8>>, ApiError> {
+/// The photo with this hash if a contact the device is entitled to carries it; `None` both
+/// when no contact has it and when none of the device's does.
+pub fn photo_for_device(
+    conn: &Connection,
+    d: &Device,
+    hash: &str,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let groups_json = entitled_groups_json(conn, d)?;
     Ok(conn
-        .query_row(
-            "SELECT photo FROM users WHERE photo_hash = ?1 LIMIT 1",
-            [hash],
-            |r| r.get(0),
-        )
+        .prepare_cached(
+            "SELECT u.photo FROM users u WHERE u.photo_hash = ?1
+               AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id
+                           AND m.group_id IN (SELECT value FROM json_each(?2)))
+             LIMIT 1",
+        )?
+        .query_row(params![hash, groups_json], |r| r.get(0))
         .optional()?)
 }
 
 pub fn delete_user(conn: &Connection, id: &str) -> Result<(), ApiError> {
     let n = conn.execute("DELETE FROM users WHERE id = ?1", [id])?;
     if n == 0 {
-        return Err(ApiError::NotFound(format!("no user {id}")));
+        return Err(ApiError::NotFound(format!("no user {}", shown(id))));
     }
     Ok(())
 }
@@ -173,7 +198,7 @@ pub fn get_user(conn: &Connection, id: &str) -> Result<User, ApiError> {
             Ok((r.get(0)?, r.get(1)?))
         })
         .optional()?
-        .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
+        .ok_or_else(|| ApiError::NotFound(format!("no user {}", shown(id))))?;
     Ok(User {
         id: id.to_owned(),
         hash,
@@ -227,12 +252,10 @@ pub fn create_group(conn: &Connection, id: Option<String>, name: &str) -> Result
         None => format!("g-{}", random_hex(6)?),
     };
     check_id(&id)?;
-    if name.trim().is_empty() {
-        return Err(ApiError::Unprocessable("a group needs a name".into()));
-    }
+    let name = input::label("name", name)?;
     conn.execute(
         "INSERT INTO groups (id, name) VALUES (?1, ?2)",
-        params![id, name.trim()],
+        params![id, name],
     )
     .map_err(|e| match ApiError::from(e) {
         ApiError::Conflict(_) => ApiError::Conflict("a group with that id or name exists".into()),
@@ -260,14 +283,14 @@ pub fn get_group(conn: &Connection, id: &str) -> Result<Group, ApiError> {
     list_groups(conn)?
         .into_iter()
         .find(|g| g.id == id)
-        .ok_or_else(|| ApiError::NotFound(format!("no group {id}")))
+        .ok_or_else(|| ApiError::NotFound(format!("no group {}", shown(id))))
 }
 
 /// Deletes a group and drops it from every policy's additional groups, so no policy ever
 /// names a group that does not exist; devices on those policies get a new version.
 pub fn delete_group(tx: &Transaction, id: &str) -> Result<(), ApiError> {
     if tx.execute("DELETE FROM groups WHERE id = ?1", [id])? == 0 {
-        return Err(ApiError::NotFound(format!("no group {id}")));
+        return Err(ApiError::NotFound(format!("no group {}", shown(id))));
     }
     for p in list_policies(tx)? {
         if p.additional_groups.iter().any(|g| g == id) {
@@ -302,7 +325,9 @@ pub fn remove_member(conn: &Connection, group: &str, user: &str) -> Result<(), A
     )?;
     if n == 0 {
         return Err(ApiError::NotFound(format!(
-            "user {user} is not in group {group}"
+            "user {} is not in group {}",
+            shown(user),
+            shown(group)
         )));
     }
     Ok(())
@@ -359,9 +384,12 @@ impl PolicyRecord {
 }
 
 fn check_policy(conn: &Connection, p: &PolicyInput) -> Result<(), ApiError> {
-    if p.name.trim().is_empty() {
-        return Err(ApiError::Unprocessable("a policy needs a name".into()));
-    }
+    input::label("name", &p.name)?;
+    input::group_ids(
+        "additional_groups",
+        &p.additional_groups,
+        Policy::MAX_ADDITIONAL_GROUPS,
+    )?;
     let probe = Policy {
         version: 1,
         basic_type: p.basic_type,
@@ -380,7 +408,8 @@ fn check_policy(conn: &Connection, p: &PolicyInput) -> Result<(), ApiError> {
         )?;
         if !exists {
             return Err(ApiError::Unprocessable(format!(
-                "additional group {g:?} does not exist"
+                "additional group {} does not exist",
+                shown(g)
             )));
         }
     }
@@ -423,7 +452,7 @@ pub fn update_policy(conn: &Connection, id: &str, p: &PolicyInput) -> Result<(),
         params![id, p.name.trim(), enum_str(&p.basic_type), groups, enum_str(&p.sync_interval), enum_str(&p.backup_interval), now()],
     )?;
     if n == 0 {
-        return Err(ApiError::NotFound(format!("no policy {id}")));
+        return Err(ApiError::NotFound(format!("no policy {}", shown(id))));
     }
     conn.execute(
         "UPDATE devices SET policy_version = policy_version + 1 WHERE policy_id = ?1",
@@ -483,7 +512,7 @@ pub fn get_policy(conn: &Connection, id: &str) -> Result<PolicyRecord, ApiError>
             policy_from_row,
         )
         .optional()?
-        .ok_or_else(|| ApiError::NotFound(format!("no policy {id}")))?;
+        .ok_or_else(|| ApiError::NotFound(format!("no policy {}", shown(id))))?;
     build_policy(row)
 }
 
@@ -496,99 +525,223 @@ pub struct Device {
     pub user_id: Option<String>,
     pub policy_id: Option<String>,
     pub policy_version: u64,
+    /// The device holds a valid token (`state == Enrolled`).
     pub enrolled: bool,
+    pub state: DeviceState,
     pub created_at: String,
+    pub enrolled_at: Option<String>,
+    /// When the admin revoked the device; cleared when it enrolls again.
+    pub revoked_at: Option<String>,
+    /// While an enrollment code is outstanding: when it stops working.
+    pub enrollment_code_expires_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    /// Created (or re-issued a code) and never enrolled since.
+    AwaitingEnrollment,
+    Enrolled,
+    /// Its token was revoked; it may enroll again with a new code.
+    Revoked,
+}
+
+impl DeviceState {
+    pub fn label(self) -> &'static str {
+        match self {
+            DeviceState::AwaitingEnrollment => "Awaiting enrollment",
+            DeviceState::Enrolled => "Enrolled",
+            DeviceState::Revoked => "Revoked",
+        }
+    }
+}
+
+const DEVICE_COLUMNS: &str = "id, name, user_id, policy_id, policy_version, token_hash IS NOT NULL,
+    revoked_at, created_at, enrolled_at, enrollment_expires_at";
+
+fn device_row(r: &rusqlite::Row) -> rusqlite::Result<Device> {
+    let enrolled: bool = r.get(5)?;
+    let revoked_at: Option<String> = r.get(6)?;
+    let state = match (enrolled, &revoked_at) {
+        (true, _) => DeviceState::Enrolled,
+        (false, Some(_)) => DeviceState::Revoked,
+        (false, None) => DeviceState::AwaitingEnrollment,
+    };
+    Ok(Device {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        user_id: r.get(2)?,
+        policy_id: r.get(3)?,
+        policy_version: r.get::<_, i64>(4)? as u64,
+        enrolled,
+        state,
+        revoked_at,
+        created_at: r.get(7)?,
+        enrolled_at: r.get(8)?,
+        enrollment_code_expires_at: r.get(9)?,
+    })
+}
+
+/// A fresh single-use enrollment code and when it expires.
+fn new_code(ttl: std::time::Duration) -> Result<(String, String), ApiError> {
+    let ttl = chrono::Duration::from_std(ttl)
+        .map_err(|_| ApiError::Internal("enrollment code lifetime out of range".into()))?;
+    let expires = Utc::now()
+        .checked_add_signed(ttl)
+        .ok_or_else(|| ApiError::Internal("enrollment code lifetime out of range".into()))?;
+    Ok((random_hex(12)?, stamp(expires)))
 }
 
 pub fn create_device(
     conn: &Connection,
     name: &str,
     user_id: Option<&str>,
+    code_ttl: std::time::Duration,
 ) -> Result<(String, String), ApiError> {
+    let name = input::label("name", name)?;
     if let Some(u) = user_id {
         get_user(conn, u)?;
     }
     let id = format!("d-{}", random_hex(8)?);
-    let code = random_hex(12)?;
+    let (code, expires) = new_code(code_ttl)?;
     conn.execute(
-        "INSERT INTO devices (id, name, user_id, enrollment_code, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, name, user_id, code, now()],
+        "INSERT INTO devices (id, name, user_id, enrollment_code, enrollment_expires_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, name, user_id, code, expires, now()],
     )?;
     Ok((id, code))
 }
 
 /// Revokes a device's token (a lost phone, a re-issued one): its next request answers 401
-/// and it must enroll again with the fresh single-use code returned here.
-pub fn revoke_device(conn: &Connection, id: &str) -> Result<String, ApiError> {
-    let code = random_hex(12)?;
+/// `device_revoked`, and it may enroll again only with the fresh single-use code returned
+/// here.
+pub fn revoke_device(
+    conn: &Connection,
+    id: &str,
+    code_ttl: std::time::Duration,
+) -> Result<String, ApiError> {
+    let (code, expires) = new_code(code_ttl)?;
     let n = conn.execute(
-        "UPDATE devices SET token_hash = NULL, enrollment_code = ?2 WHERE id = ?1",
-        params![id, code],
+        "UPDATE devices SET revoked_token_hash = COALESCE(token_hash, revoked_token_hash),
+                token_hash = NULL, next_token_hash = NULL, revoked_at = ?3,
+                enrollment_code = ?2, enrollment_expires_at = ?4
+         WHERE id = ?1",
+        params![id, code, now(), expires],
     )?;
     if n == 0 {
-        return Err(ApiError::NotFound(format!("no device {id}")));
+        return Err(ApiError::NotFound(format!("no device {}", shown(id))));
     }
     Ok(code)
 }
 
-/// Trades a single-use enrollment code for a device token. Only the token's hash is kept.
+/// A new single-use enrollment code for a device, replacing any outstanding one: for a code
+/// that expired unused, or to move an enrolled device to a reset phone. A current token
+/// keeps working until the code is used.
+pub fn reissue_enrollment_code(
+    conn: &Connection,
+    id: &str,
+    code_ttl: std::time::Duration,
+) -> Result<String, ApiError> {
+    let (code, expires) = new_code(code_ttl)?;
+    let n = conn.execute(
+        "UPDATE devices SET enrollment_code = ?2, enrollment_expires_at = ?3 WHERE id = ?1",
+        params![id, code, expires],
+    )?;
+    if n == 0 {
+        return Err(ApiError::NotFound(format!("no device {}", shown(id))));
+    }
+    Ok(code)
+}
+
+/// Trades a single-use, unexpired enrollment code for a device token; an unknown, used or
+/// expired code is 401 alike. Only the token's hash is kept. An empty name keeps the one the
+/// admin gave.
 pub fn enroll(conn: &Connection, code: &str, name: &str) -> Result<(String, String), ApiError> {
+    input::text("enrollment_code", code, input::ENROLLMENT_CODE)?;
+    let name = if name.trim().is_empty() {
+        String::new()
+    } else {
+        input::label("device_name", name)?
+    };
     let id: String = conn
         .query_row(
-            "SELECT id FROM devices WHERE enrollment_code = ?1",
-            [code],
+            "SELECT id FROM devices WHERE enrollment_code = ?1 AND enrollment_expires_at > ?2",
+            params![code, now()],
             |r| r.get(0),
         )
         .optional()?
         .ok_or(ApiError::Unauthorized)?;
     let token = random_hex(32)?;
     conn.execute(
-        "UPDATE devices SET enrollment_code = NULL, token_hash = ?2, enrolled_at = ?3,
+        "UPDATE devices SET enrollment_code = NULL, enrollment_expires_at = NULL, token_hash = ?2,
+                next_token_hash = NULL, revoked_token_hash = NULL, revoked_at = NULL, enrolled_at = ?3,
                 name = CASE WHEN ?4 = '' THEN name ELSE ?4 END WHERE id = ?1",
         params![id, sha256_hex(token.as_bytes()), now(), name],
     )?;
     Ok((id, token))
 }
 
+/// The device a bearer token belongs to. A token handed out by `rotate_token` becomes the
+/// device's only token the first time it is used.
 pub fn device_by_token(conn: &Connection, token: &str) -> Result<Device, ApiError> {
-    let id: String = conn
-        .query_row(
-            "SELECT id FROM devices WHERE token_hash = ?1",
-            [sha256_hex(token.as_bytes())],
-            |r| r.get(0),
-        )
-        .optional()?
-        .ok_or(ApiError::Unauthorized)?;
+    let hash = sha256_hex(token.as_bytes());
+    let found: Option<(String, bool)> = conn
+        .prepare_cached(
+            "SELECT id, 0 FROM devices WHERE token_hash = ?1
+             UNION ALL SELECT id, 1 FROM devices WHERE next_token_hash = ?1",
+        )?
+        .query_row([&hash], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((id, rotated)) = found else {
+        let revoked: bool = conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM devices WHERE revoked_token_hash = ?1)")?
+            .query_row([&hash], |r| r.get(0))?;
+        return Err(if revoked {
+            ApiError::Revoked
+        } else {
+            ApiError::Unauthorized
+        });
+    };
+    if rotated {
+        conn.execute(
+            "UPDATE devices SET token_hash = next_token_hash, next_token_hash = NULL
+             WHERE id = ?1 AND next_token_hash = ?2",
+            params![id, hash],
+        )?;
+    }
     get_device(conn, &id)
 }
 
+/// Issues a new token for an enrolled device. The current one keeps working until the new
+/// one is first used, so an answer lost on the way leaves the device with a token that
+/// works; asking again replaces the pending one.
+pub fn rotate_token(conn: &Connection, device: &str) -> Result<String, ApiError> {
+    let token = random_hex(32)?;
+    let n = conn.execute(
+        "UPDATE devices SET next_token_hash = ?2 WHERE id = ?1 AND token_hash IS NOT NULL",
+        params![device, sha256_hex(token.as_bytes())],
+    )?;
+    if n == 0 {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(token)
+}
+
 pub fn get_device(conn: &Connection, id: &str) -> Result<Device, ApiError> {
-    conn.query_row(
-        "SELECT id, name, user_id, policy_id, policy_version, token_hash IS NOT NULL, created_at
-         FROM devices WHERE id = ?1",
-        [id],
-        |r| {
-            Ok(Device {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                user_id: r.get(2)?,
-                policy_id: r.get(3)?,
-                policy_version: r.get::<_, i64>(4)? as u64,
-                enrolled: r.get(5)?,
-                created_at: r.get(6)?,
-            })
-        },
-    )
+    conn.prepare_cached(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"
+    ))?
+    .query_row([id], device_row)
     .optional()?
-    .ok_or_else(|| ApiError::NotFound(format!("no device {id}")))
+    .ok_or_else(|| ApiError::NotFound(format!("no device {}", shown(id))))
 }
 
 pub fn list_devices(conn: &Connection) -> Result<Vec<Device>, ApiError> {
-    let mut stmt = conn.prepare_cached("SELECT id FROM devices ORDER BY created_at, id")?;
-    let ids: Vec<String> = stmt
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    ids.iter().map(|id| get_device(conn, id)).collect()
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices ORDER BY created_at, id"
+    ))?;
+    let rows = stmt.query_map([], device_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn assign_policy(
@@ -604,7 +757,7 @@ pub fn assign_policy(
         params![device, policy],
     )?;
     if n == 0 {
-        return Err(ApiError::NotFound(format!("no device {device}")));
+        return Err(ApiError::NotFound(format!("no device {}", shown(device))));
     }
     Ok(())
 }
@@ -634,8 +787,9 @@ pub fn device_policy(conn: &Connection, d: &Device) -> Result<Policy, ApiError> 
     })
 }
 
-/// The `(id, hash)` set the device's policy entitles it to, sorted by id.
-pub fn entitled_entries(conn: &Connection, d: &Device) -> Result<Entries, ApiError> {
+/// The groups whose members the device's policy entitles it to, as a JSON array (what
+/// `json_each` reads).
+fn entitled_groups_json(conn: &Connection, d: &Device) -> Result<String, ApiError> {
     let policy = device_policy(conn, d)?;
     let mine = match &d.user_id {
         Some(u) => user_groups(conn, u)?,
@@ -644,8 +798,12 @@ pub fn entitled_entries(conn: &Connection, d: &Device) -> Result<Entries, ApiErr
     let all: Vec<String> = list_groups(conn)?.into_iter().map(|g| g.id).collect();
     let groups: BTreeSet<String> =
         entitled_groups(policy.basic_type, &policy.additional_groups, &mine, &all);
-    let groups_json =
-        serde_json::to_string(&groups).map_err(|e| ApiError::Internal(e.to_string()))?;
+    serde_json::to_string(&groups).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// The `(id, hash)` set the device's policy entitles it to, sorted by id.
+pub fn entitled_entries(conn: &Connection, d: &Device) -> Result<Entries, ApiError> {
+    let groups_json = entitled_groups_json(conn, d)?;
     let mut stmt = conn.prepare_cached(
         "SELECT u.id, u.hash FROM users u
          WHERE EXISTS (SELECT 1 FROM memberships m
@@ -727,15 +885,18 @@ pub fn load_snapshot(
     }
 }
 
+/// A contact's hash, data and the length of its JSON (what it adds to a page, give or take
+/// the envelope: the stored body is the same serializer's output).
 pub fn contact_body(
     conn: &Connection,
     id: &str,
-) -> Result<Option<(String, ContactData)>, ApiError> {
+) -> Result<Option<(String, ContactData, usize)>, ApiError> {
     let row: Option<(String, String)> = conn
         .prepare_cached("SELECT hash, body FROM users WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    row.map(|(h, b)| Ok((h, parse_contact(&b)?))).transpose()
+    row.map(|(h, b)| Ok((h, parse_contact(&b)?, b.len())))
+        .transpose()
 }
 
 // ------------------------------------------------------------------- commands and status
@@ -748,8 +909,22 @@ pub struct CommandRecord {
     pub completed_at: Option<String>,
 }
 
+/// Queues "Synchronize contacts". While one is still pending, pressing again returns it
+/// rather than queueing another: one sync covers both, and a device's command list (and
+/// the `completed_commands` of its reports) stays short.
 pub fn force_sync(conn: &Connection, device: &str) -> Result<String, ApiError> {
     get_device(conn, device)?;
+    let pending: Option<String> = conn
+        .query_row(
+            "SELECT id FROM commands WHERE device_id = ?1 AND kind = 'sync_now'
+               AND completed_at IS NULL ORDER BY issued_at, id LIMIT 1",
+            [device],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = pending {
+        return Ok(id);
+    }
     let id = format!("c-{}", random_hex(8)?);
     conn.execute(
         "INSERT INTO commands (id, device_id, kind, issued_at) VALUES (?1, ?2, 'sync_now', ?3)",
@@ -896,5 +1071,50 @@ pub fn backup_data(conn: &Connection, device: &str, id: &str) -> Result<Vec<u8>,
         |r| r.get(0),
     )
     .optional()?
-    .ok_or_else(|| ApiError::NotFound(format!("no backup {id} for this device")))
+    .ok_or_else(|| ApiError::NotFound(format!("no backup {} for this device", shown(id))))
+}
+
+// ------------------------------------------------------------------------- console sign-in
+
+/// Consecutive wrong console sign-ins from one client address, and until when (Unix
+/// seconds) its next attempt is refused unread. Failures older than a day are forgotten.
+pub fn login_lock(conn: &Connection, client: &str, now: i64) -> Result<(i64, i64), ApiError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT failures, locked_until FROM console_login_failures
+             WHERE client = ?1 AND last_failure > ?2",
+        )?
+        .query_row(params![client, now - 86_400], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?
+        .unwrap_or((0, 0)))
+}
+
+/// Records a wrong sign-in: `failures` in a row, next attempt not before `locked_until`.
+pub fn record_login_failure(
+    conn: &Connection,
+    client: &str,
+    failures: i64,
+    now: i64,
+    locked_until: i64,
+) -> Result<(), ApiError> {
+    conn.execute(
+        "DELETE FROM console_login_failures WHERE last_failure <= ?1",
+        [now - 86_400],
+    )?;
+    conn.execute(
+        "INSERT OR REPLACE INTO console_login_failures (client, failures, last_failure, locked_until)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![client, failures, now, locked_until],
+    )?;
+    Ok(())
+}
+
+pub fn clear_login_failures(conn: &Connection, client: &str) -> Result<(), ApiError> {
+    conn.execute(
+        "DELETE FROM console_login_failures WHERE client = ?1",
+        [client],
+    )?;
+    Ok(())
 }

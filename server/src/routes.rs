@@ -14,6 +14,8 @@ pub struct Ctx {
     pub admin_token: String,
     /// Backups kept per device; older ones are deleted on upload.
     pub keep_backups: usize,
+    pub enrollment_code_ttl: std::time::Duration,
+    pub behind_tls_proxy: bool,
 }
 
 impl Ctx {
@@ -23,6 +25,8 @@ impl Ctx {
             conn,
             admin_token: config.admin_token.clone(),
             keep_backups: config.keep_backups,
+            enrollment_code_ttl: config.enrollment_code_ttl,
+            behind_tls_proxy: config.behind_tls_proxy,
         }
     }
 }
@@ -87,6 +91,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/v1/device/photos/{hash}", device::photo),
     r("POST", "/v1/device/status", device::status),
     r("GET", "/v1/device/commands", device::commands),
+    r("POST", "/v1/device/token", device::rotate_token),
     r("POST", "/v1/device/backups", device::upload_backup).body(BodyClass::Backup),
     r("GET", "/v1/device/backups", device::list_backups),
     r("GET", "/v1/device/backups/{id}", device::download_backup),
@@ -126,6 +131,11 @@ pub const ROUTES: &[Route] = &[
         "POST",
         "/v1/admin/devices/{id}/revoke",
         admin::revoke_device,
+    ),
+    r(
+        "POST",
+        "/v1/admin/devices/{id}/enrollment-code",
+        admin::reissue_code,
     ),
     r("GET", "/v1/admin/devices/{id}/status", admin::device_status),
     r(
@@ -205,20 +215,18 @@ pub fn dispatch(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
     if req.path == "/console" || req.path.starts_with("/console/") {
         return Ok(crate::console::dispatch(ctx, req));
     }
-    let mut path_matched = false;
+    let mut allowed = Vec::new();
     for route in ROUTES {
         if let Some(params) = match_pattern(route.pattern, &req.path) {
-            path_matched = true;
             if route.method == req.method {
                 return (route.handler)(ctx, req, &params);
             }
+            allowed.push(route.method);
         }
     }
-    if path_matched {
-        Err(ApiError::MethodNotAllowed(format!(
-            "{} is not allowed on this path",
-            req.method
-        )))
+    if !allowed.is_empty() {
+        let e = ApiError::MethodNotAllowed(format!("{} is not allowed on this path", req.method));
+        Ok(Response::from_error(&e).with_header("Allow", allowed.join(", ")))
     } else {
         Err(ApiError::NotFound("no such endpoint".into()))
     }

@@ -283,16 +283,7 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
         let mut conn = contacts_agent_server::db::open(&db_path).map_err(setup_err)?;
         seed::seed_company(&mut conn, opts.users, 42).map_err(setup_err)?;
     }
-    let server = Server::start(Config {
-        db_path,
-        bind: "127.0.0.1:0".into(),
-        admin_token: admin_token.clone(),
-        workers: 4,
-        keep_backups: 5,
-        tls: None,
-        limits: Default::default(),
-    })
-    .map_err(setup_err)?;
+    let server = Server::start(Config::local(db_path, &admin_token)).map_err(setup_err)?;
     let _ = writeln!(
         out,
         "Reference server on {} with {} seeded users in {} groups",

@@ -34,13 +34,8 @@ impl World {
             seed::seed_company(&mut conn, users, 42).unwrap();
         }
         let server = Server::start(Config {
-            db_path: db,
-            bind: "127.0.0.1:0".into(),
-            admin_token: ADMIN_TOKEN.into(),
             workers: 2,
-            keep_backups: 5,
-            tls: None,
-            limits: Default::default(),
+            ..Config::local(db, ADMIN_TOKEN)
         })
         .unwrap();
         let admin = AdminClient::new(&server.url(), ADMIN_TOKEN);

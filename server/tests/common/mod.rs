@@ -1,0 +1,268 @@
+//! What the server's own integration tests share: a server on loopback over a seeded
+//! database, and an HTTP/1.1 client written by hand (every header and byte is the test's).
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use contacts_agent_server::{seed, Config, Server};
+use serde_json::{json, Value};
+
+pub const ADMIN_TOKEN: &str = "server-tests-admin-token-0123456789";
+
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "HTTP {} answer is not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One request on its own connection (`Connection: close`), read to the end.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    // A server may answer (413, 401) before reading a body it refuses and close.
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    parse(&raw).unwrap_or_else(|| {
+        panic!(
+            "{method} {target}: not an HTTP answer: {:?}",
+            String::from_utf8_lossy(&raw[..raw.len().min(200)])
+        )
+    })
+}
+
+fn parse(raw: &[u8]) -> Option<Answer> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let rest = &raw[end + 4..];
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked {
+        dechunk(rest)?
+    } else {
+        match headers.iter().find(|(k, _)| k == "content-length") {
+            Some((_, n)) => rest.get(..n.parse::<usize>().ok()?)?.to_vec(),
+            None => rest.to_vec(),
+        }
+    };
+    Some(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&rest[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(rest.get(..size)?);
+        rest = rest.get(size + 2..)?;
+    }
+}
+
+/// A server over a seeded company of `users` people (groups `harvey`, `mike`, ...), with a
+/// policy `p` (no contacts + Harvey, daily).
+pub struct TestServer {
+    pub server: Server,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub fn start(users: usize) -> TestServer {
+        Self::start_with(users, |_| {})
+    }
+
+    pub fn start_with(users: usize, configure: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("server.db");
+        {
+            let mut conn = contacts_agent_server::db::open(&db).unwrap();
+            seed::seed_company(&mut conn, users, 42).unwrap();
+        }
+        let mut config = Config::local(db, ADMIN_TOKEN);
+        config.workers = 2;
+        configure(&mut config);
+        let server = Server::start(config).unwrap();
+        let t = TestServer { server, dir };
+        t.admin_ok(
+            "POST",
+            "/v1/admin/policies",
+            json!({"id": "p", "name": "P", "basic_type": "none",
+                   "additional_groups": ["harvey"], "sync_interval": "daily"}),
+        );
+        t
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
+        let auth = format!("Bearer {ADMIN_TOKEN}");
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        request(
+            self.addr(),
+            method,
+            path,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_bytes(),
+        )
+    }
+
+    /// An admin call that must succeed; its JSON answer (null when empty).
+    pub fn admin_ok(&self, method: &str, path: &str, body: Value) -> Value {
+        let body = (!body.is_null()).then_some(body);
+        let a = self.admin(method, path, body);
+        assert!(
+            (200..300).contains(&a.status),
+            "{method} {path} -> {}: {}",
+            a.status,
+            a.text()
+        );
+        if a.body.is_empty() {
+            Value::Null
+        } else {
+            a.json()
+        }
+    }
+
+    pub fn device(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
+        let auth = format!("Bearer {token}");
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        request(
+            self.addr(),
+            method,
+            path,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_bytes(),
+        )
+    }
+
+    /// Registers a device (user `u-000000`, policy `p`): `(device id, enrollment code)`.
+    pub fn new_device(&self, name: &str) -> (String, String) {
+        let created = self.admin_ok(
+            "POST",
+            "/v1/admin/devices",
+            json!({"name": name, "user_id": seed::user_id(0), "policy_id": "p"}),
+        );
+        (
+            created["device"]["id"].as_str().unwrap().to_owned(),
+            created["enrollment_code"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub fn enroll(&self, code: &str) -> Answer {
+        request(
+            self.addr(),
+            "POST",
+            "/v1/enroll",
+            &[("Content-Type", "application/json")],
+            json!({"enrollment_code": code, "device_name": "test phone"})
+                .to_string()
+                .as_bytes(),
+        )
+    }
+
+    /// A registered and enrolled device: `(device id, token)`.
+    pub fn enrolled_device(&self, name: &str) -> (String, String) {
+        let (id, code) = self.new_device(name);
+        let a = self.enroll(&code);
+        assert_eq!(a.status, 201, "{}", a.text());
+        (id, a.json()["token"].as_str().unwrap().to_owned())
+    }
+}
+
+/// The smallest archive `POST /v1/device/backups` takes: a ZIP of one empty stored file.
+pub fn tiny_zip() -> Vec<u8> {
+    let name = b"contacts.vcf";
+    let mut z = Vec::new();
+    z.extend_from_slice(b"PK\x03\x04");
+    z.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    z.extend_from_slice(&[0; 12]); // crc, sizes
+    z.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    z.extend_from_slice(&[0, 0]);
+    z.extend_from_slice(name);
+    let central = z.len() as u32;
+    z.extend_from_slice(b"PK\x01\x02");
+    z.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    z.extend_from_slice(&[0; 12]);
+    z.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    z.extend_from_slice(&[0; 12]);
+    z.extend_from_slice(&0u32.to_le_bytes());
+    z.extend_from_slice(name);
+    let central_len = z.len() as u32 - central;
+    z.extend_from_slice(b"PK\x05\x06");
+    z.extend_from_slice(&[0, 0, 0, 0, 1, 0, 1, 0]);
+    z.extend_from_slice(&central_len.to_le_bytes());
+    z.extend_from_slice(&central.to_le_bytes());
+    z.extend_from_slice(&[0, 0]);
+    z
+}
