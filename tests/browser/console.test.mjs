@@ -193,3 +193,26 @@ test('a forged form post is refused and an admin session cannot act as a device'
   assert.equal(asDevice, 401);
   await page.close();
 });
+
+test('a sign-in posted without the form\'s own token is refused, and a revoked device shows as revoked', async () => {
+  // Another site's form (or a script) posting the right token, but without the sign-in
+  // form's cookie and hidden field: no session.
+  const forged = await fetch(url + '/console/login', {
+    method: 'POST', redirect: 'manual',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: `password=${encodeURIComponent(token)}`,
+  });
+  assert.equal(forged.status, 403);
+  assert.ok(!(forged.headers.get('set-cookie') ?? '').includes('cas_session='));
+
+  const lost = await admin('POST', '/v1/admin/devices', { name: 'Lost phone' });
+  const code = (await admin('POST', `/v1/admin/devices/${lost.device.id}/revoke`)).enrollment_code;
+  assert.ok(code.length > 10);
+  const page = await browser.newPage();
+  await signIn(page);
+  assert.match(await page.textContent('body'), /Revoked/);
+  await page.goto(`${url}/console/devices/${lost.device.id}`);
+  assert.match(await page.textContent('#device-state'), /^Revoked on \d{4}-/);
+  await page.screenshot({ path: join(shots, 'revoked-device.png'), fullPage: true });
+  await page.close();
+});
