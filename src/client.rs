@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 use crate::interrupt::{HookGuard, Scope};
-use crate::tls::{Trust, TrustConnector, TrustError};
+use crate::tls::{Trust, TrustError};
 
 const MAX_PHOTO_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_SMALL_BYTES: u64 = 4 * 1024 * 1024;
@@ -187,14 +187,7 @@ impl Client {
             .max_redirects(0)
             .user_agent(concat!("contacts-agent/", env!("CARGO_PKG_VERSION")))
             .build();
-        let agent = if opts.trust.is_default() {
-            config.into()
-        } else {
-            use ureq::unversioned::resolver::DefaultResolver;
-            use ureq::unversioned::transport::{Connector, TcpConnector};
-            let connector = TcpConnector::default().chain(TrustConnector::new(&opts.trust)?);
-            ureq::Agent::with_parts(config, connector, DefaultResolver::default())
-        };
+        let agent = crate::tls::ureq_agent(config, &opts.trust)?;
         Ok(Client {
             agent,
             base,
@@ -531,6 +524,20 @@ fn transport_error(e: ureq::Error) -> ClientError {
     match e {
         ureq::Error::Timeout(t) => ClientError::Timeout(t.to_string()),
         ureq::Error::RequireHttpsOnly(_) | ureq::Error::TlsRequired => ClientError::InsecureUrl,
+        ureq::Error::Rustls(r) => ClientError::Transport(
+            crate::tls::describe_certificate_error(&r).unwrap_or_else(|| r.to_string()),
+        ),
+        // A handshake failure arrives wrapped in the I/O error of the TLS stream.
+        ureq::Error::Io(io) => {
+            match io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .and_then(crate::tls::describe_certificate_error)
+            {
+                Some(why) => ClientError::Transport(why),
+                None => ClientError::Transport(format!("io: {io}")),
+            }
+        }
         other => ClientError::Transport(other.to_string()),
     }
 }

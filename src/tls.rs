@@ -55,6 +55,56 @@ pub fn spki_pin(spki_der: &[u8]) -> String {
     format!("sha256/{}", STANDARD.encode(Sha256::digest(spki_der)))
 }
 
+/// The pin of a DER certificate's key (`sha256/<base64>` of its SubjectPublicKeyInfo), for
+/// configuring a pin from a certificate file.
+pub fn spki_pin_of_certificate(der: &[u8]) -> Option<String> {
+    let cert = CertificateDer::from(der);
+    let parsed = webpki::EndEntityCert::try_from(&cert).ok()?;
+    Some(spki_pin(parsed.subject_public_key_info().as_ref()))
+}
+
+/// A ureq agent with `config` that trusts what `trust` says: ureq's own TLS when nothing is
+/// added to the public roots, our connector otherwise.
+pub fn ureq_agent(config: ureq::config::Config, trust: &Trust) -> Result<ureq::Agent, TrustError> {
+    if trust.is_default() {
+        return Ok(config.into());
+    }
+    use ureq::unversioned::resolver::DefaultResolver;
+    use ureq::unversioned::transport::TcpConnector;
+    let connector = TcpConnector::default().chain(TrustConnector::new(trust)?);
+    Ok(ureq::Agent::with_parts(
+        config,
+        connector,
+        DefaultResolver::default(),
+    ))
+}
+
+/// Says in words why the server's certificate was refused (the error is shown to people).
+pub fn describe_certificate_error(e: &rustls::Error) -> Option<String> {
+    use rustls::CertificateError as C;
+    let why = match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer => {
+                "it is issued by a CA this device does not trust (configure the organisation's CA)"
+            }
+            C::Expired | C::ExpiredContext { .. } => "it has expired",
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                "it is not valid yet (check the device's clock)"
+            }
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                "it was not issued for this server's name"
+            }
+            C::Revoked => "it has been revoked",
+            _ => "it is not valid",
+        },
+        rustls::Error::General(m) if m.contains("SPKI pins") => {
+            "its key matches none of the configured SPKI pins"
+        }
+        _ => return None,
+    };
+    Some(format!("the server's TLS certificate was refused: {why}"))
+}
+
 fn parse_pin(pin: &str) -> Result<[u8; 32], TrustError> {
     let b64 = pin.strip_prefix("sha256/").unwrap_or(pin);
     let bytes = STANDARD
@@ -73,16 +123,20 @@ pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, TrustError> {
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    if let Some(pem) = &trust.extra_ca_pem {
-        let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| TrustError::BadCa)?;
-        if certs.is_empty() {
-            return Err(TrustError::BadCa);
+    let extra = match &trust.extra_ca_pem {
+        Some(pem) => {
+            let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| TrustError::BadCa)?;
+            if certs.is_empty() {
+                return Err(TrustError::BadCa);
+            }
+            certs
         }
-        for c in certs {
-            roots.add(c).map_err(|_| TrustError::BadCa)?;
-        }
+        None => Vec::new(),
+    };
+    for c in &extra {
+        roots.add(c.clone()).map_err(|_| TrustError::BadCa)?;
     }
     let pins = trust
         .spki_pins
@@ -90,11 +144,24 @@ pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, TrustError> {
         .map(|p| parse_pin(p))
         .collect::<Result<Vec<_>, _>>()?;
     let provider = provider();
-    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|_| TrustError::BadCa)?;
+    let verifier_for = |roots: RootCertStore| {
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|_| TrustError::BadCa)
+    };
+    // A configured CA whose own key is pinned: the server's chain must lead to that CA,
+    // which a second verification against it alone proves.
+    let mut pinned_cas = RootCertStore::empty();
+    for c in extra.iter().filter(|c| pin_matches(&pins, c)) {
+        pinned_cas.add(c.clone()).map_err(|_| TrustError::BadCa)?;
+    }
     let verifier = PinningVerifier {
-        inner: webpki,
+        inner: verifier_for(roots)?,
+        pinned_anchors: if pinned_cas.is_empty() {
+            None
+        } else {
+            Some(verifier_for(pinned_cas)?)
+        },
         pins,
     };
     let config = ClientConfig::builder_with_provider(provider)
@@ -108,22 +175,22 @@ pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, TrustError> {
     Ok(Arc::new(config))
 }
 
-/// webpki's verdict first; then, when pins are set, one certificate of the presented chain
-/// must carry a pinned key.
+fn pin_matches(pins: &[[u8; 32]], cert: &CertificateDer<'_>) -> bool {
+    let Ok(parsed) = webpki::EndEntityCert::try_from(cert) else {
+        return false;
+    };
+    let digest: [u8; 32] = Sha256::digest(parsed.subject_public_key_info().as_ref()).into();
+    pins.contains(&digest)
+}
+
+/// webpki's verdict first; then, when pins are set, the chain must carry a pinned key: the
+/// server's certificate, an intermediate it presents, or a configured CA it leads to.
 #[derive(Debug)]
 struct PinningVerifier {
     inner: Arc<WebPkiServerVerifier>,
+    /// Verifies against the configured CAs whose keys are pinned, and nothing else.
+    pinned_anchors: Option<Arc<WebPkiServerVerifier>>,
     pins: Vec<[u8; 32]>,
-}
-
-impl PinningVerifier {
-    fn pinned(&self, cert: &CertificateDer<'_>) -> bool {
-        let Ok(parsed) = webpki::EndEntityCert::try_from(cert) else {
-            return false;
-        };
-        let digest: [u8; 32] = Sha256::digest(parsed.subject_public_key_info().as_ref()).into();
-        self.pins.contains(&digest)
-    }
 }
 
 impl ServerCertVerifier for PinningVerifier {
@@ -138,11 +205,16 @@ impl ServerCertVerifier for PinningVerifier {
         let verified =
             self.inner
                 .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)?;
-        if self.pins.is_empty()
-            || std::iter::once(end_entity)
-                .chain(intermediates)
-                .any(|c| self.pinned(c))
-        {
+        let presented_pinned = std::iter::once(end_entity)
+            .chain(intermediates)
+            .any(|c| pin_matches(&self.pins, c));
+        let anchored_at_pinned_ca = || {
+            self.pinned_anchors.as_ref().is_some_and(|v| {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+                    .is_ok()
+            })
+        };
+        if self.pins.is_empty() || presented_pinned || anchored_at_pinned_ca() {
             Ok(verified)
         } else {
             log::warn!("the server's certificate chain matches none of the configured pins");

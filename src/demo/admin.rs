@@ -43,6 +43,23 @@ impl AdminClient {
         }
     }
 
+    /// An admin client that trusts what `trust` adds to the public roots (a private CA).
+    pub fn with_trust(
+        base: &str,
+        token: &str,
+        trust: &crate::tls::Trust,
+    ) -> Result<Self, crate::tls::TrustError> {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build();
+        Ok(AdminClient {
+            agent: crate::tls::ureq_agent(config, trust)?,
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+        })
+    }
+
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, AdminError> {
         self.call("GET", path, None)
     }
