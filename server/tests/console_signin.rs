@@ -1,6 +1,7 @@
 //! The console's sign-in from outside: its form carries its own CSRF token, wrong attempts
 //! from one address wait longer and longer (and are logged without what was typed), cookies
-//! are `Secure` behind a TLS proxy, and a revoked device shows as revoked.
+//! are `Secure` over TLS (the server's own or a proxy's), and a revoked device shows as
+//! revoked.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -219,4 +220,50 @@ fn the_console_answers_other_methods_with_405_and_allow() {
     let t = TestServer::start(1);
     let a = request(t.addr(), "DELETE", "/console/login", &[], b"");
     assert_eq!((a.status, a.header("allow")), (405, Some("GET, POST")));
+}
+
+/// Served over TLS by the server itself: its cookies are `Secure` without any setting.
+#[cfg(feature = "test-support")]
+#[test]
+fn over_tls_served_by_the_server_the_console_cookies_are_secure() {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    use contacts_agent_server::testing::{Leaf, TestCa};
+    use contacts_agent_server::{Config, Server};
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("console test CA").unwrap();
+    let mut config = Config::local(dir.path().join("server.db"), ADMIN_TOKEN);
+    config.tls = Some(
+        ca.leaf(Leaf::Good)
+            .unwrap()
+            .write(dir.path(), "good")
+            .unwrap(),
+    );
+    let server = Server::start(config).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(ca.cert_der())).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let conn =
+        rustls::ClientConnection::new(Arc::new(client), ServerName::try_from("localhost").unwrap())
+            .unwrap();
+    let mut tls =
+        rustls::StreamOwned::new(conn, std::net::TcpStream::connect(server.addr()).unwrap());
+    tls.write_all(b"GET /console/login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = tls.read_to_string(&mut answer);
+    let cookie = answer
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: cas_login="))
+        .unwrap_or_else(|| panic!("{answer}"));
+    assert!(cookie.contains("; Secure"), "{cookie}");
 }
