@@ -795,7 +795,11 @@ fn entitled_groups_json(conn: &Connection, d: &Device) -> Result<String, ApiErro
         Some(u) => user_groups(conn, u)?,
         None => Vec::new(),
     };
-    let all: Vec<String> = list_groups(conn)?.into_iter().map(|g| g.id).collect();
+    // Ids only: `list_groups` also counts every group's members.
+    let all: Vec<String> = conn
+        .prepare_cached("SELECT id FROM groups")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     let groups: BTreeSet<String> =
         entitled_groups(policy.basic_type, &policy.additional_groups, &mine, &all);
     serde_json::to_string(&groups).map_err(|e| ApiError::Internal(e.to_string()))
