@@ -9,7 +9,7 @@ use contacts_agent_protocol::wire::{BackupInfo, StatusReport};
 use contacts_agent_protocol::{BackupInterval, BasicType, Policy, SyncInterval};
 
 use crate::backup::{self, RestoreReport};
-use crate::client::{Client, ClientOptions, PolicyFetch};
+use crate::client::{Client, ClientError, ClientOptions, PolicyFetch};
 use crate::error::{Error, Remedy};
 use crate::interrupt::{Interruptor, Scope};
 use crate::run_lock::{self, RunLock};
@@ -17,7 +17,7 @@ use crate::schedule::{self, Jitter, NextRun};
 use crate::state::{
     Attention, BackupState, Counts, Enrollment, RunKind, RunRecord, State, SyncState,
 };
-use crate::store::{ContactStore, EntryState, StoredContact};
+use crate::store::{ContactStore, EntryState, StoreOp, StoredContact};
 use crate::sync::{self, fingerprint};
 
 #[derive(Debug, Clone)]
@@ -407,6 +407,9 @@ impl<S: ContactStore> Agent<S> {
             log::warn!("command poll / policy check failed: {e}");
             let run = self.state.start_run(RunKind::Poll, "poll", (self.now)())?;
             self.record_failure(run, RunKind::Poll, e, &Counts::default())?;
+            if matches!(e, Error::Server(ClientError::Revoked)) {
+                self.remove_business_contacts(&scope)?;
+            }
             if matches!(e, Error::Interrupted) || e.remedy() == Remedy::NeedsAction {
                 // Nothing will get past a server that refuses the device.
                 return Err(poll.unwrap_or(Error::Interrupted));
@@ -453,6 +456,27 @@ impl<S: ContactStore> Agent<S> {
             backup,
             next_wake_up: self.next_wake_up()?,
         })
+    }
+
+    /// The admin retired this device: the company's contacts leave the phone (every raw
+    /// contact of our account, by id, in batches; personal contacts are never named), and
+    /// the sync state is forgotten so a new enrollment starts from a full fetch.
+    fn remove_business_contacts(&mut self, scope: &Scope) -> Result<(), Error> {
+        let index = self.store.managed_index()?;
+        let mut ids: Vec<String> = index.into_iter().map(|e| e.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let n = ids.len();
+        for batch in crate::store::pack_batches(
+            ids.into_iter().map(|id| StoreOp::Delete { id }).collect(),
+            crate::store::MAX_BATCH_OPS,
+        ) {
+            scope.check()?;
+            self.store.apply_batch(&batch)?;
+        }
+        self.state.forget_sync()?;
+        log::warn!("device retired by the admin: {n} business contacts removed");
+        Ok(())
     }
 
     /// Compares the store with what the last successful sync left: count and fingerprint of

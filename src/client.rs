@@ -37,6 +37,8 @@ pub enum ClientError {
         "the server refused this device (HTTP 403); ask the admin to re-enable it, or enroll again"
     )]
     Forbidden,
+    #[error("the admin retired this device (HTTP 401 device_revoked); its business contacts are removed; enroll again with a new code")]
+    Revoked,
     #[error("the request was interrupted")]
     Interrupted,
     #[error("TLS settings: {0}")]
@@ -502,6 +504,11 @@ impl Client {
             .set(self.bytes_received.get() + bytes.len() as u64);
         if self.token.is_some() {
             match status {
+                401 if serde_json::from_slice::<ErrorBody>(&bytes)
+                    .is_ok_and(|b| b.error == "device_revoked") =>
+                {
+                    return Err(ClientError::Revoked)
+                }
                 401 => return Err(ClientError::Unauthorized),
                 403 => return Err(ClientError::Forbidden),
                 _ => {}

@@ -75,6 +75,7 @@ impl Error {
         match self {
             Error::Server(
                 ClientError::Unauthorized
+                | ClientError::Revoked
                 | ClientError::Forbidden
                 | ClientError::InvalidUrl(_)
                 | ClientError::InsecureUrl

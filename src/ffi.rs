@@ -124,7 +124,9 @@ impl FailureKind {
                 ClientError::Malformed { .. } | ClientError::TooLarge { .. } => {
                     FailureKind::Protocol
                 }
-                ClientError::Unauthorized | ClientError::Forbidden => FailureKind::Unauthorized,
+                ClientError::Unauthorized | ClientError::Revoked | ClientError::Forbidden => {
+                    FailureKind::Unauthorized
+                }
                 ClientError::Interrupted => FailureKind::Interrupted,
                 ClientError::TokenExpired | ClientError::Status { .. } => FailureKind::Server,
             },

@@ -243,6 +243,17 @@ impl State {
         )?)
     }
 
+    /// Forgets everything the last sync left (token, fingerprint, count, synced policy): the
+    /// business contacts are gone and the next sync starts from a full fetch.
+    pub fn forget_sync(&self) -> Result<(), StateError> {
+        self.conn.execute(
+            "UPDATE sync_state SET sync_token = NULL, store_fingerprint = NULL,
+                    synced_policy_version = NULL, managed_count = 0, photos_pending = 0",
+            [],
+        )?;
+        Ok(())
+    }
+
     /// Forgets the sync token, so the next sync fetches the full set.
     pub fn clear_sync_token(&self) -> Result<(), StateError> {
         self.conn

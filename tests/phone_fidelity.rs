@@ -315,7 +315,7 @@ fn two_concurrent_cli_syncs_on_one_home_never_duplicate() {
 }
 
 #[test]
-fn a_revoked_device_makes_run_due_exit_non_zero_and_status_say_enroll_again() {
+fn a_revoked_device_removes_its_business_contacts_and_run_due_exits_non_zero() {
     let w = World::new(300);
     let url = w.server.url();
     assert!(cli(&w, &["enroll", "--server", &url, "--code", &w.code])
@@ -323,6 +323,15 @@ fn a_revoked_device_makes_run_due_exit_non_zero_and_status_say_enroll_again() {
         .success());
     let first = cli(&w, &["run-due"]);
     assert!(first.status.success(), "{}", text(&first));
+    let phone_path = w.path("home").join("phone.db");
+    let mut personal = SqliteStore::open(&phone_path, ACCOUNT).unwrap();
+    personal
+        .add_personal(None, &contacts_agent_server::seed::person(1, 7))
+        .unwrap();
+    let personal_before = personal.personal_fingerprint().unwrap();
+    assert!(personal.managed_count().unwrap() > 0);
+    drop(personal);
+
     let _: Value = w
         .admin
         .post(
@@ -333,14 +342,21 @@ fn a_revoked_device_makes_run_due_exit_non_zero_and_status_say_enroll_again() {
     let refused = cli(&w, &["run-due"]);
     assert!(!refused.status.success(), "{}", text(&refused));
     assert!(
-        text(&refused).contains("enroll the device again"),
+        text(&refused).contains("retired this device"),
         "{}",
         text(&refused)
     );
+    let phone = SqliteStore::open(&phone_path, ACCOUNT).unwrap();
+    assert_eq!(
+        phone.managed_raw_count().unwrap(),
+        0,
+        "company data left the phone"
+    );
+    assert_eq!(phone.personal_fingerprint().unwrap(), personal_before);
     let status = cli(&w, &["status"]);
     let shown = text(&status);
     assert!(shown.contains("Needs action"), "{shown}");
-    assert!(shown.contains("enroll the device again"), "{shown}");
+    assert!(shown.contains("enroll again"), "{shown}");
     assert!(
         !shown.contains("Consecutive failures"),
         "no backoff: {shown}"

@@ -75,7 +75,8 @@ class AgentApiTest {
             assertNull(agent.runDue().syncError)
             server.revoke(code)
             val e = assertThrows<AgentException.Unauthorized> { agent.runDue() }
-            assertTrue(e.message!!.contains("enroll the device again"), e.message)
+            assertTrue(e.message!!.contains("enroll again"), e.message)
+            assertEquals(0uL, agent.status().contactsOnPhone, "the company's contacts left the phone")
             val notice = requireNotNull(agent.status().needsAction) { "status should say what to do" }
             assertEquals(FailureKind.UNAUTHORIZED, notice.kind)
             assertTrue(notice.needsAction)
