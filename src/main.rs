@@ -86,6 +86,10 @@ enum Command {
         /// every few seconds) and print the console's address; Ctrl-C stops both.
         #[arg(long)]
         serve: bool,
+        /// Everything over https: the server gets a certificate from a CA made for the demo,
+        /// which the phone trusts through its configuration (written to demo-ca.crt).
+        #[arg(long)]
+        tls: bool,
     },
 }
 
@@ -275,10 +279,12 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             users,
             workdir,
             serve,
+            tls,
         } => {
             let opts = contacts_agent::demo::DemoOptions {
                 users: *users,
                 workdir: workdir.clone(),
+                tls: *tls,
             };
             let mut out = std::io::stdout();
             let mut demo = contacts_agent::demo::run(opts, &mut out)?;

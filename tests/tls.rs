@@ -186,3 +186,22 @@ fn a_ca_or_pin_that_cannot_be_read_is_refused_before_any_connection() {
     );
     assert!(e.contains("SPKI pin must be sha256/"), "{e}");
 }
+
+#[test]
+fn the_whole_demo_runs_over_https() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_contacts-agent"))
+        .args(["demo", "--users", "200", "--tls"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("Reference server on https://127.0.0.1:"),
+        "{text}"
+    );
+}

@@ -8,13 +8,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use contacts_agent_protocol::{Email, EmailKind, Phone, PhoneKind, PostalAddress};
-use contacts_agent_server::{seed, Config, Server};
+use contacts_agent_server::testing::{Leaf, TestCa};
+use contacts_agent_server::{seed, Config, Server, TlsFiles};
 use serde_json::{json, Value};
 
 use crate::agent::{Agent, AgentConfig};
 use crate::status_table;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Address, AddressKind, ContactStore, PersonalData};
+use crate::tls::Trust;
 use admin::{AdminClient, AdminError};
 
 pub const ACCOUNT_TYPE: &str = "app.contactsagent.business";
@@ -40,6 +42,9 @@ pub struct DemoOptions {
     /// Where the server database, the phone and the agent state go (a fresh temporary
     /// folder when `None`).
     pub workdir: Option<PathBuf>,
+    /// Serve https with a certificate from a CA made for the demo, which the phone (and the
+    /// admin client) trust through their configuration, as an on-premises MDM would be.
+    pub tls: bool,
 }
 
 impl Default for DemoOptions {
@@ -47,6 +52,7 @@ impl Default for DemoOptions {
         DemoOptions {
             users: 2000,
             workdir: None,
+            tls: false,
         }
     }
 }
@@ -67,6 +73,24 @@ impl Drop for Demo {
             let _ = std::fs::remove_dir_all(&self.workdir);
         }
     }
+}
+
+/// A CA made for this demo and a server certificate for 127.0.0.1 it signs: the files the
+/// server serves, and the trust the phone is configured with (the CA is also written to
+/// `demo-ca.crt`, for `contacts-agent --ca-cert`).
+fn demo_tls(workdir: &Path) -> Result<(Option<TlsFiles>, Trust), DemoError> {
+    let ca = TestCa::new("contacts-agent demo CA").map_err(setup_err)?;
+    let files = ca
+        .leaf(Leaf::Good)
+        .map_err(setup_err)?
+        .write(workdir, "demo-server")
+        .map_err(setup_err)?;
+    std::fs::write(workdir.join("demo-ca.crt"), ca.cert_pem()).map_err(setup_err)?;
+    let trust = Trust {
+        extra_ca_pem: Some(ca.cert_pem()),
+        spki_pins: Vec::new(),
+    };
+    Ok((Some(files), trust))
 }
 
 fn setup_err(e: impl std::fmt::Display) -> DemoError {
@@ -283,7 +307,16 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
         let mut conn = contacts_agent_server::db::open(&db_path).map_err(setup_err)?;
         seed::seed_company(&mut conn, opts.users, 42).map_err(setup_err)?;
     }
-    let server = Server::start(Config::local(db_path, &admin_token)).map_err(setup_err)?;
+    let (tls, trust) = if opts.tls {
+        demo_tls(&workdir)?
+    } else {
+        (None, Trust::default())
+    };
+    let server = Server::start(Config {
+        tls,
+        ..Config::local(db_path, &admin_token)
+    })
+    .map_err(setup_err)?;
     let _ = writeln!(
         out,
         "Reference server on {} with {} seeded users in {} groups",
@@ -291,7 +324,14 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
         opts.users,
         seed::GROUPS.len()
     );
-    let admin = AdminClient::new(&server.url(), &admin_token);
+    if opts.tls {
+        let _ = writeln!(
+            out,
+            "Over https, with a certificate from the demo's own CA ({}), which the phone trusts by configuration",
+            workdir.join("demo-ca.crt").display()
+        );
+    }
+    let admin = AdminClient::with_trust(&server.url(), &admin_token, &trust).map_err(setup_err)?;
 
     // The phone's user: someone in exactly two groups, neither of them Harvey or Mike.
     let users: Value = admin.get("/v1/admin/users?limit=1000")?;
@@ -343,7 +383,9 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     store.insert_personal(None, local)?;
     store.insert_personal(Some("com.google"), google)?;
     let personal_before = store.personal_fingerprint()?;
-    let mut agent = Agent::open(AgentConfig::new(workdir.join("agent-state.db")), store)?;
+    let mut agent_config = AgentConfig::new(workdir.join("agent-state.db"));
+    agent_config.client.trust = trust;
+    let mut agent = Agent::open(agent_config, store)?;
     agent.enroll(&server.url(), &code, "Demo phone", true)?;
     let _ = writeln!(out, "Enrolled device {device} (its user is in groups {}); the phone holds {} personal contacts\n", user_groups.join(" and "), personal_before.0);
 
