@@ -844,6 +844,17 @@ impl<S: ContactStore> Agent<S> {
                         log::warn!("could not clear a delivered report: {e}");
                     }
                 }
+                // The server read it and refused it for good (a report it finds malformed):
+                // keeping it would block every later report behind it.
+                Err(ClientError::Status { status, .. })
+                    if (400..500).contains(&status) && status != 408 && status != 429 =>
+                {
+                    log::warn!("status report refused by the server (HTTP {status}); dropped");
+                    if let Err(e) = self.state.delete_report(id) {
+                        log::warn!("could not drop a refused report: {e}");
+                        return;
+                    }
+                }
                 Err(e) => {
                     log::warn!("status report not delivered, kept for later: {e}");
                     return;

@@ -59,11 +59,17 @@ impl Evil {
     }
 
     fn with_policy(policy: &'static str, script: Script) -> Evil {
-        Evil::with(policy, Duration::ZERO, script)
+        Evil::with(policy, Duration::ZERO, 0, script)
     }
 
-    /// `commands_delay`: how long the first command poll takes to answer.
-    fn with(policy: &'static str, commands_delay: Duration, script: Script) -> Evil {
+    /// `commands_delay`: how long the first command poll takes to answer;
+    /// `status_refusals`: how many status reports are refused with 422 before one is taken.
+    fn with(
+        policy: &'static str,
+        commands_delay: Duration,
+        status_refusals: usize,
+        script: Script,
+    ) -> Evil {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(Mutex::new(Vec::new()));
@@ -71,6 +77,7 @@ impl Evil {
         std::thread::spawn(move || {
             let mut n = 0;
             let mut polled = false;
+            let mut refused = 0;
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let Some(path) = read_request(&mut stream) else {
@@ -85,7 +92,15 @@ impl Evil {
                     }
                     response("200 OK", r#"{"commands":[]}"#)
                 } else if path.starts_with("/v1/device/status") {
-                    response("204 No Content", "")
+                    if refused < status_refusals {
+                        refused += 1;
+                        response(
+                            "422 Unprocessable Entity",
+                            r#"{"error":"unprocessable","message":"no"}"#,
+                        )
+                    } else {
+                        response("204 No Content", "")
+                    }
                 } else {
                     n += 1;
                     script(&path, n)
@@ -412,6 +427,7 @@ fn an_interrupt_during_the_command_poll_stops_the_run_before_it_syncs() {
     let evil = Evil::with(
         POLICY,
         Duration::from_secs(3),
+        0,
         page(r#"{"upserts":[],"deletes":[],"next_token":"t","more":false}"#),
     );
     let mut p = phone_with(&evil, |c| {
@@ -499,4 +515,28 @@ fn a_page_too_large_to_read_makes_the_sync_ask_for_fewer_contacts() {
     assert_eq!(ids, ["big"]);
     // 50 → 12 → 3 → 1: it kept asking with smaller pages until one fit.
     assert!(evil.contact_calls().len() >= 3);
+}
+
+#[test]
+fn a_status_report_the_server_refuses_is_dropped_and_does_not_block_later_ones() {
+    let evil = Evil::with(
+        POLICY,
+        Duration::ZERO,
+        1,
+        page(r#"{"upserts":[],"deletes":[],"next_token":"t","more":false}"#),
+    );
+    let mut p = phone(&evil);
+    // The first report is refused (422): dropped, not queued forever.
+    p.agent.sync_now().unwrap();
+    assert_eq!(p.agent.status().unwrap().pending_reports, 0);
+    p.agent.sync_now().unwrap();
+    assert_eq!(p.agent.status().unwrap().pending_reports, 0);
+    let statuses = evil
+        .hits
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(path, _)| path.starts_with("/v1/device/status"))
+        .count();
+    assert_eq!(statuses, 2, "one refused, one taken");
 }
