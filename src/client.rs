@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use contacts_agent_protocol::wire::{
-    redacted_json_error, BackupInfo, CommandList, ContactsPage, EnrollRequest, EnrollResponse,
-    ErrorBody,
+    redacted_json_error, url_encode, BackupInfo, CommandList, ContactsPage, EnrollRequest,
+    EnrollResponse, ErrorBody,
 };
 use contacts_agent_protocol::Policy;
 use serde::de::DeserializeOwned;
@@ -565,17 +565,6 @@ fn status_error(a: Answer) -> ClientError {
         message: message.chars().take(300).collect(),
         retry_after: a.retry_after,
     }
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -3,12 +3,14 @@
 //! configuration, and every way a certificate can be wrong refused with a clear error.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::Path;
 
+use common::held;
 use contacts_agent::agent::{Agent, AgentConfig};
 use contacts_agent::demo::admin::AdminClient;
 use contacts_agent::store::sqlite::SqliteStore;
-use contacts_agent::store::ContactStore;
 use contacts_agent::tls::{spki_pin_of_certificate, Trust};
 use contacts_agent_server::testing::{Leaf, TestCa};
 use contacts_agent_server::{seed, Config, Server};
@@ -78,16 +80,6 @@ fn agent(dir: &Path, trust: Trust) -> Agent<SqliteStore> {
     config.client.trust = trust;
     config.client.max_attempts = 1;
     Agent::open(config, store).unwrap()
-}
-
-fn held(agent: &mut Agent<SqliteStore>) -> std::collections::BTreeSet<String> {
-    agent
-        .store()
-        .managed_index()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect()
 }
 
 #[test]

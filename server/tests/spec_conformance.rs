@@ -545,16 +545,7 @@ struct Req {
     media: Option<String>,
 }
 
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+use contacts_agent_protocol::wire::url_encode as encode;
 
 impl Req {
     fn target(&self, path: &str) -> String {
