@@ -98,6 +98,32 @@ pub fn delete_photo(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response
     Ok(Response::empty(204))
 }
 
+/// Loads users with their memberships from an NDJSON body, all or nothing (`import.rs`).
+pub fn import(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let media = req
+        .header("content-type")
+        .and_then(|t| t.split(';').next())
+        .map(str::trim);
+    if media.is_some_and(|m| !m.eq_ignore_ascii_case(crate::import::NDJSON)) {
+        return Err(ApiError::BadRequest(format!(
+            "an import is {} (one user per line)",
+            crate::import::NDJSON
+        )));
+    }
+    let tx = ctx.conn.transaction()?;
+    let done = crate::import::ndjson(&tx, &req.body)?;
+    tx.commit()?;
+    log::info!(
+        "import: {} users ({} created, {} updated), {} memberships",
+        done.users,
+        done.created,
+        done.updated,
+        done.memberships
+    );
+    Response::json(200, &done)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewGroup {

@@ -8,6 +8,7 @@ pub mod db;
 pub mod device_api;
 pub mod error;
 pub mod http;
+pub mod import;
 pub mod input;
 pub mod repo;
 pub mod resolve;

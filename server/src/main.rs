@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
-use contacts_agent_server::{seed, Config, Limits, Server, TlsFiles};
+use clap::{Parser, Subcommand};
+use contacts_agent_server::{import, seed, Config, Limits, Server, TlsFiles};
 
 #[derive(Parser)]
 #[command(
@@ -11,8 +11,10 @@ use contacts_agent_server::{seed, Config, Limits, Server, TlsFiles};
     about = "Reference MDM server for contacts-agent (admin + device API over HTTP or HTTPS)"
 )]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// SQLite database file (created if missing).
-    #[arg(long, default_value = "contacts-server.db")]
+    #[arg(long, default_value = "contacts-server.db", global = true)]
     db: PathBuf,
     /// Address to listen on. Without --tls-cert/--tls-key it speaks plain HTTP: keep it on
     /// loopback then (the agent refuses plain HTTP anywhere else).
@@ -26,7 +28,7 @@ struct Args {
     tls_key: Option<PathBuf>,
     /// Admin bearer token (at least 16 characters). Read from CONTACTS_ADMIN_TOKEN if unset.
     #[arg(long, env = "CONTACTS_ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: String,
+    admin_token: Option<String>,
     /// Seed a deterministic demo company of this many users into an empty database.
     #[arg(long)]
     seed_users: Option<usize>,
@@ -48,6 +50,17 @@ struct Args {
     behind_tls_proxy: bool,
 }
 
+#[derive(Subcommand)]
+enum Command {
+    /// Load users with their group memberships from an NDJSON file (one user per line, as
+    /// `POST /v1/admin/import` takes it) into --db, in one transaction, and exit. A bad line
+    /// anywhere imports nothing; the error names its line number and field.
+    Import {
+        /// The NDJSON file.
+        file: PathBuf,
+    },
+}
+
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = Args::parse();
@@ -57,7 +70,29 @@ fn main() {
     }
 }
 
+fn import_file(
+    db: &std::path::Path,
+    file: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let data = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let mut conn = contacts_agent_server::db::open(db)?;
+    let tx = conn.transaction()?;
+    let done = import::ndjson(&tx, &data)?;
+    tx.commit()?;
+    eprintln!(
+        "imported {} users ({} created, {} updated), {} memberships",
+        done.users, done.created, done.updated, done.memberships
+    );
+    Ok(())
+}
+
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(Command::Import { file }) = &args.command {
+        return import_file(&args.db, file);
+    }
+    let admin_token = args
+        .admin_token
+        .ok_or("--admin-token (or CONTACTS_ADMIN_TOKEN) is required to serve")?;
     if let Some(n) = args.seed_users {
         let mut conn = contacts_agent_server::db::open(&args.db)?;
         let s = seed::seed_company(&mut conn, n, 42)?;
@@ -66,7 +101,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::start(Config {
         db_path: args.db,
         bind: args.bind,
-        admin_token: args.admin_token,
+        admin_token,
         workers: args.workers,
         keep_backups: args.keep_backups,
         tls: args

@@ -120,6 +120,55 @@ pub fn create_user(
     Ok(id)
 }
 
+/// Creates the user or replaces the contact data of the one with this id (its photo kept);
+/// `true` when created. The import's writer: `check_contact` runs here too.
+pub fn upsert_user(
+    conn: &Connection,
+    id: &str,
+    mut contact: ContactData,
+) -> Result<bool, ApiError> {
+    check_id(id)?;
+    check_contact(&mut contact)?;
+    let existing: Option<Option<String>> = conn
+        .prepare_cached("SELECT photo_hash FROM users WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    contact.photo = existing.clone().flatten().map(|hash| PhotoRef { hash });
+    let body = serde_json::to_string(&contact).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let hash = content_hash(&contact);
+    if existing.is_some() {
+        conn.prepare_cached(
+            "UPDATE users SET body = ?2, hash = ?3, updated_at = ?4 WHERE id = ?1",
+        )?
+        .execute(params![id, body, hash, now()])?;
+    } else {
+        conn.prepare_cached(
+            "INSERT INTO users (id, body, hash, updated_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![id, body, hash, now()])?;
+    }
+    Ok(existing.is_none())
+}
+
+/// Makes `groups` (which must exist) exactly the user's memberships.
+pub fn set_memberships(conn: &Connection, user: &str, groups: &[String]) -> Result<(), ApiError> {
+    conn.prepare_cached("DELETE FROM memberships WHERE user_id = ?1")?
+        .execute([user])?;
+    let mut insert = conn
+        .prepare_cached("INSERT OR IGNORE INTO memberships (group_id, user_id) VALUES (?1, ?2)")?;
+    for g in groups {
+        insert.execute(params![g, user])?;
+    }
+    Ok(())
+}
+
+/// Every group id.
+pub fn group_ids(conn: &Connection) -> Result<BTreeSet<String>, ApiError> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM groups")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Replaces a user's contact data. The photo is managed by its own endpoint and kept.
 pub fn update_user(conn: &Connection, id: &str, mut contact: ContactData) -> Result<(), ApiError> {
     check_contact(&mut contact)?;

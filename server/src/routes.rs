@@ -103,6 +103,7 @@ pub const ROUTES: &[Route] = &[
     r("DELETE", "/v1/admin/users/{id}", admin::delete_user),
     r("PUT", "/v1/admin/users/{id}/photo", admin::set_photo).body(BodyClass::Photo),
     r("DELETE", "/v1/admin/users/{id}/photo", admin::delete_photo),
+    r("POST", "/v1/admin/import", admin::import).body(BodyClass::Import),
     r("GET", "/v1/admin/groups", admin::list_groups),
     r("POST", "/v1/admin/groups", admin::create_group),
     r("GET", "/v1/admin/groups/{id}", admin::get_group),
@@ -252,7 +253,7 @@ mod tests {
     }
 
     #[test]
-    fn only_photo_and_backup_uploads_take_large_bodies() {
+    fn only_photo_backup_and_import_uploads_take_large_bodies() {
         let large: Vec<_> = ROUTES
             .iter()
             .filter(|r| r.body != BodyClass::Small)
@@ -263,6 +264,7 @@ mod tests {
             [
                 ("POST", "/v1/device/backups", BodyClass::Backup),
                 ("PUT", "/v1/admin/users/{id}/photo", BodyClass::Photo),
+                ("POST", "/v1/admin/import", BodyClass::Import),
             ]
         );
         assert_eq!(

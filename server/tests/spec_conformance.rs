@@ -520,6 +520,23 @@ impl<'t> Fixtures<'t> {
     fn binary(&mut self, media: &str, mode: Mode, gen: &mut Gen, max: Option<usize>) -> Vec<u8> {
         match media {
             "application/zip" => tiny_zip(),
+            // `POST /v1/admin/import`: ImportLine objects (`NewUser` with an id), fresh ids.
+            "application/x-ndjson" => {
+                let lines = if mode == Mode::Maximal {
+                    50
+                } else {
+                    1 + gen.below(3)
+                };
+                let mut out = String::new();
+                for _ in 0..lines {
+                    let n = self.fresh();
+                    let line = json!({"id": format!("imported-{n}"),
+                        "contact": {"given_name": "Imported", "family_name": format!("{n}"), "display_name": ""},
+                        "groups": ["mike"]});
+                    out.push_str(&format!("{line}\n"));
+                }
+                out.into_bytes()
+            }
             _ => {
                 let n = match (mode, max) {
                     (Mode::Maximal, Some(m)) => m,

@@ -13,6 +13,8 @@ pub enum BodyClass {
     Photo,
     /// A device's contact backup archive.
     Backup,
+    /// A bulk directory import (`POST /v1/admin/import`): 64 MiB, ~150,000 users.
+    Import,
 }
 
 #[derive(Clone, Debug)]
@@ -64,6 +66,7 @@ impl Limits {
             BodyClass::Small => self.small_body,
             BodyClass::Photo => self.photo_body,
             BodyClass::Backup => self.backup_body,
+            BodyClass::Import => 64 * 1024 * 1024,
         }
     }
 }
