@@ -254,3 +254,22 @@ fn the_import_command_loads_a_file_into_the_database_all_or_nothing() {
     let (total, _) = contacts_agent_server::repo::list_users(&conn, None, 0, 10).unwrap();
     assert_eq!(total, 2);
 }
+
+#[test]
+fn an_import_past_64_mib_is_refused_before_its_body_is_read() {
+    use std::io::{Read, Write};
+    let t = TestServer::start(1);
+    let mut s = std::net::TcpStream::connect(t.addr()).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    // Headers only: the answer must come without a byte of the body.
+    write!(
+        s,
+        "POST /v1/admin/import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nContent-Type: application/x-ndjson\r\nContent-Length: {}\r\n\r\n",
+        64 * 1024 * 1024 + 1
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 413");
+}
