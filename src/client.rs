@@ -10,7 +10,10 @@ use contacts_agent_protocol::wire::{
     redacted_json_error, url_encode, BackupInfo, CommandList, ContactsPage, EnrollRequest,
     EnrollResponse, ErrorBody,
 };
-use contacts_agent_protocol::Policy;
+use contacts_agent_protocol::wire::{
+    ProtocolRange, PROTOCOL_HEADER, PROTOCOL_RANGE_HEADER, PROTOCOL_VERSION,
+};
+use contacts_agent_protocol::{Policy, PolicyReadError};
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
@@ -55,6 +58,12 @@ pub enum ClientError {
     Malformed { what: &'static str, detail: String },
     #[error("the server's {what} exceeds {limit} bytes")]
     TooLarge { what: &'static str, limit: u64 },
+    /// A newer server's policy: a basic sync type or interval this version does not know.
+    #[error("the server sent a policy this agent does not understand ({field}); update the app")]
+    PolicyNotUnderstood { field: &'static str },
+    /// The server's `Contacts-Protocol-Supported` range leaves this agent's version out.
+    #[error("the server speaks protocol versions {server}, this agent speaks {ours}; update the app", ours = PROTOCOL_VERSION)]
+    ProtocolUnsupported { server: String },
 }
 
 impl ClientError {
@@ -256,7 +265,15 @@ impl Client {
         match a.status {
             304 => Ok(PolicyFetch::NotModified),
             200 => {
-                let policy: Policy = parse(&a.body, "policy")?;
+                let policy = Policy::from_json(&a.body).map_err(|e| match e {
+                    PolicyReadError::NotUnderstood { field } => {
+                        ClientError::PolicyNotUnderstood { field }
+                    }
+                    PolicyReadError::Malformed(e) => ClientError::Malformed {
+                        what: "policy",
+                        detail: redacted_json_error(&e),
+                    },
+                })?;
                 policy.validate().map_err(|e| ClientError::Malformed {
                     what: "policy",
                     detail: e.to_string(),
@@ -455,9 +472,11 @@ impl Client {
     ) -> Result<Answer, ClientError> {
         let url = format!("{}{}", self.base, path);
         let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        // Every request names the protocol version it is written in.
+        let version = PROTOCOL_VERSION.to_string();
         let result = match (method, body) {
             ("POST", Some(b)) => {
-                let mut req = self.agent.post(&url);
+                let mut req = self.agent.post(&url).header(PROTOCOL_HEADER, &version);
                 if let Some(a) = &auth {
                     req = req.header("Authorization", a);
                 }
@@ -467,7 +486,11 @@ impl Client {
                 req.send(b)
             }
             _ => {
-                let mut req = self.agent.get(&url).header("Accept", "application/json");
+                let mut req = self
+                    .agent
+                    .get(&url)
+                    .header("Accept", "application/json")
+                    .header(PROTOCOL_HEADER, &version);
                 if let Some(a) = &auth {
                     req = req.header("Authorization", a);
                 }
@@ -486,6 +509,16 @@ impl Client {
                 .map(str::to_owned)
         };
         let etag = header("etag");
+        // A server that states the versions it speaks and leaves ours out cannot be read
+        // safely; one that states none speaks version 1 (the header came with version 1).
+        if let Some(range) = header(PROTOCOL_RANGE_HEADER) {
+            if !ProtocolRange::parse(&range).is_some_and(|r| r.contains(PROTOCOL_VERSION)) {
+                return Err(ClientError::ProtocolUnsupported {
+                    server: ProtocolRange::parse(&range)
+                        .map_or_else(|| "(unreadable)".to_owned(), |r| r.to_string()),
+                });
+            }
+        }
         let retry_after =
             header("retry-after").and_then(|v| parse_retry_after(&v, chrono::Utc::now()));
         let mut bytes = Vec::new();

@@ -79,7 +79,10 @@ impl Error {
                 | ClientError::Forbidden
                 | ClientError::InvalidUrl(_)
                 | ClientError::InsecureUrl
-                | ClientError::Trust(_),
+                | ClientError::Trust(_)
+                // A newer server: only an update of the app helps.
+                | ClientError::PolicyNotUnderstood { .. }
+                | ClientError::ProtocolUnsupported { .. },
             )
             | Error::Store(StoreError::PermissionDenied(_)) => Remedy::NeedsAction,
             // A server that answers wrongly may be fixed; retried on the backoff schedule.

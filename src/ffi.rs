@@ -121,9 +121,10 @@ impl FailureKind {
                 ClientError::InvalidUrl(_) | ClientError::InsecureUrl | ClientError::Trust(_) => {
                     FailureKind::InvalidArgument
                 }
-                ClientError::Malformed { .. } | ClientError::TooLarge { .. } => {
-                    FailureKind::Protocol
-                }
+                ClientError::Malformed { .. }
+                | ClientError::TooLarge { .. }
+                | ClientError::PolicyNotUnderstood { .. }
+                | ClientError::ProtocolUnsupported { .. } => FailureKind::Protocol,
                 ClientError::Unauthorized | ClientError::Revoked | ClientError::Forbidden => {
                     FailureKind::Unauthorized
                 }

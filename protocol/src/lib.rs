@@ -11,4 +11,4 @@ pub mod wire;
 
 pub use contact::{ContactData, Email, EmailKind, Phone, PhoneKind, PhotoRef, PostalAddress};
 pub use hash::{content_hash, set_fingerprint};
-pub use policy::{BackupInterval, BasicType, Policy, PolicyError, SyncInterval};
+pub use policy::{BackupInterval, BasicType, Policy, PolicyError, PolicyReadError, SyncInterval};

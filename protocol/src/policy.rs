@@ -37,7 +37,6 @@ pub enum BackupInterval {
 /// A policy as the device receives it. `version` increases on every change the admin saves
 /// (or on assigning another policy), which is what "the policy was applied again" means.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Policy {
     pub version: u64,
     pub basic_type: BasicType,
@@ -57,6 +56,46 @@ pub enum PolicyError {
     DuplicateGroup(String),
     #[error("policy lists {0} additional groups; at most {max} are allowed", max = Policy::MAX_ADDITIONAL_GROUPS)]
     TooManyGroups(usize),
+}
+
+/// Why a device could not take a policy the server sent.
+#[derive(Debug, Error)]
+pub enum PolicyReadError {
+    /// A basic sync type, sync or backup interval this version does not know: a newer server.
+    /// Guessing would sync the wrong contacts or at the wrong times, so the device stops.
+    #[error("the server sent a policy this agent does not understand ({field}); update the app")]
+    NotUnderstood { field: &'static str },
+    #[error(transparent)]
+    Malformed(#[from] serde_json::Error),
+}
+
+impl Policy {
+    /// A policy from a server's answer. Unknown fields are ignored (must-ignore); an unknown
+    /// value in one of the three enums is `NotUnderstood`, not a parse error, so the device
+    /// can say "update the app" rather than "the server is broken".
+    pub fn from_json(bytes: &[u8]) -> Result<Policy, PolicyReadError> {
+        let value: serde_json::Value = serde_json::from_slice(bytes)?;
+        let word = |field: &str| value.get(field).and_then(serde_json::Value::as_str);
+        let known = [
+            ("basic_type", BasicType::ALL.map(BasicType::as_str).to_vec()),
+            (
+                "sync_interval",
+                SyncInterval::ALL.map(SyncInterval::as_str).to_vec(),
+            ),
+            (
+                "backup_interval",
+                BackupInterval::ALL.map(BackupInterval::as_str).to_vec(),
+            ),
+        ];
+        for (field, words) in known {
+            if let Some(w) = word(field) {
+                if !words.contains(&w) {
+                    return Err(PolicyReadError::NotUnderstood { field });
+                }
+            }
+        }
+        Ok(serde_json::from_value(value)?)
+    }
 }
 
 impl Policy {
@@ -85,6 +124,8 @@ impl Policy {
 }
 
 impl BasicType {
+    pub const ALL: [BasicType; 3] = [BasicType::None, BasicType::UserGroups, BasicType::AllGroups];
+
     pub fn as_str(self) -> &'static str {
         match self {
             BasicType::None => "none",
@@ -103,6 +144,13 @@ impl BasicType {
 }
 
 impl SyncInterval {
+    pub const ALL: [SyncInterval; 4] = [
+        SyncInterval::Disabled,
+        SyncInterval::Daily,
+        SyncInterval::Weekly,
+        SyncInterval::Monthly,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SyncInterval::Disabled => "disabled",
@@ -122,6 +170,13 @@ impl SyncInterval {
 }
 
 impl BackupInterval {
+    pub const ALL: [BackupInterval; 4] = [
+        BackupInterval::Off,
+        BackupInterval::Daily,
+        BackupInterval::Weekly,
+        BackupInterval::Monthly,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             BackupInterval::Off => "off",
@@ -165,8 +220,38 @@ mod tests {
     }
 
     #[test]
-    fn unknown_enum_values_do_not_parse() {
+    fn unknown_enum_values_are_a_policy_not_understood() {
         let json = r#"{"version":1,"basic_type":"some_groups","sync_interval":"daily","backup_interval":"off"}"#;
-        assert!(serde_json::from_str::<Policy>(json).is_err());
+        let err = Policy::from_json(json.as_bytes()).err();
+        assert!(
+            matches!(
+                err,
+                Some(PolicyReadError::NotUnderstood {
+                    field: "basic_type"
+                })
+            ),
+            "{err:?}"
+        );
+        let json =
+            r#"{"version":1,"basic_type":"none","sync_interval":"hourly","backup_interval":"off"}"#;
+        let msg = Policy::from_json(json.as_bytes())
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            msg.as_deref(),
+            Some("the server sent a policy this agent does not understand (sync_interval); update the app")
+        );
+    }
+
+    #[test]
+    fn unknown_policy_fields_are_ignored_and_a_missing_one_is_malformed() {
+        let json = r#"{"version":2,"basic_type":"all_groups","sync_interval":"weekly","backup_interval":"daily","fields":["phones"],"x":{"y":1}}"#;
+        let p = Policy::from_json(json.as_bytes()).ok();
+        assert_eq!(p.map(|p| p.sync_interval), Some(SyncInterval::Weekly));
+        let err = Policy::from_json(br#"{"version":2,"basic_type":"none"}"#).err();
+        assert!(
+            matches!(err, Some(PolicyReadError::Malformed(_))),
+            "{err:?}"
+        );
     }
 }

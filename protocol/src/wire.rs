@@ -1,5 +1,8 @@
 //! JSON bodies of the device API. `docs/openapi.yaml` is the normative description; these
 //! types are what the device and the reference server serialise.
+//!
+//! What the device reads ignores fields it does not know (must-ignore); what only the server
+//! reads (`EnrollRequest`) stays closed. The protocol version travels in a header both ways.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +25,6 @@ pub struct EnrollResponse {
 
 /// One page of `GET /v1/device/contacts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ContactsPage {
     #[serde(default)]
     pub upserts: Vec<Upsert>,
@@ -42,7 +44,6 @@ pub struct ContactsPage {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Upsert {
     pub id: String,
     pub hash: String,
@@ -99,6 +100,54 @@ pub struct Command {
 #[serde(rename_all = "snake_case")]
 pub enum CommandKind {
     SyncNow,
+    /// A command a newer server sends that this agent cannot carry out: left pending.
+    #[serde(other)]
+    Unrecognized,
+}
+
+/// Request and answer header naming the protocol version the message is written in.
+pub const PROTOCOL_HEADER: &str = "Contacts-Protocol";
+/// Answer header: the versions the server speaks, `<lowest>-<highest>` ("1-1").
+pub const PROTOCOL_RANGE_HEADER: &str = "Contacts-Protocol-Supported";
+/// The version this crate writes. A change a must-ignore reader survives (a new field, a new
+/// enum value with a documented fallback) keeps it; anything else takes a new one
+/// (`docs/openapi.yaml`, "Compatibility rules for vendors").
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Versions a peer speaks, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProtocolRange {
+    pub lowest: u32,
+    pub highest: u32,
+}
+
+impl ProtocolRange {
+    /// What this crate speaks.
+    pub const OURS: ProtocolRange = ProtocolRange {
+        lowest: PROTOCOL_VERSION,
+        highest: PROTOCOL_VERSION,
+    };
+
+    /// `"1-3"`, or a single `"1"`; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        let (lo, hi) = s.split_once('-').unwrap_or((s, s));
+        let range = ProtocolRange {
+            lowest: lo.trim().parse().ok()?,
+            highest: hi.trim().parse().ok()?,
+        };
+        (range.lowest <= range.highest).then_some(range)
+    }
+
+    pub fn contains(self, version: u32) -> bool {
+        (self.lowest..=self.highest).contains(&version)
+    }
+}
+
+impl std::fmt::Display for ProtocolRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.lowest, self.highest)
+    }
 }
 
 /// A stored backup of a device's personal contacts.
@@ -150,6 +199,44 @@ pub fn url_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protocol_ranges_parse_both_forms_and_refuse_nonsense() {
+        let r = ProtocolRange::parse("1-3");
+        assert_eq!(
+            r,
+            Some(ProtocolRange {
+                lowest: 1,
+                highest: 3
+            })
+        );
+        assert!(r.is_some_and(|r| r.contains(2) && !r.contains(4)));
+        assert_eq!(
+            ProtocolRange::parse(" 2 "),
+            Some(ProtocolRange {
+                lowest: 2,
+                highest: 2
+            })
+        );
+        for bad in ["", "3-1", "a", "1-", "-1"] {
+            assert_eq!(ProtocolRange::parse(bad), None, "{bad}");
+        }
+        assert_eq!(ProtocolRange::OURS.to_string(), "1-1");
+    }
+
+    #[test]
+    fn a_page_from_a_newer_server_reads_and_an_unknown_command_is_kept_apart() {
+        let page = r#"{"upserts":[{"id":"1","hash":"h","etag":"e","contact":{"given_name":"A","family_name":"B","display_name":"A B","x":1}}],
+            "deletes":[],"next_token":"t","more":false,"full":true,"server_time":"now"}"#;
+        let page = serde_json::from_str::<ContactsPage>(page).ok();
+        assert_eq!(page.map(|p| p.upserts.len()), Some(1));
+        let list = r#"{"commands":[{"id":"1","kind":"wipe_photos","issued_at":"t","by":"x"}]}"#;
+        let list = serde_json::from_str::<CommandList>(list).ok();
+        assert_eq!(
+            list.map(|l| l.commands[0].kind),
+            Some(CommandKind::Unrecognized)
+        );
+    }
 
     #[test]
     fn redacted_errors_keep_the_category_and_drop_the_value() {

@@ -27,12 +27,17 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// The request names a protocol version (`Contacts-Protocol`) this server does not speak.
+    #[error(
+        "this server speaks protocol versions {0}; the request names another (Contacts-Protocol)"
+    )]
+    UnsupportedProtocol(contacts_agent_protocol::wire::ProtocolRange),
 }
 
 impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::BadRequest(_) => 400,
+            ApiError::BadRequest(_) | ApiError::UnsupportedProtocol(_) => 400,
             ApiError::Unauthorized | ApiError::Revoked => 401,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed(_) => 405,
@@ -56,6 +61,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "too_large",
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::Internal(_) => "internal",
+            ApiError::UnsupportedProtocol(_) => "unsupported_protocol",
         }
     }
 }

@@ -7,11 +7,13 @@
 
 use chrono::DateTime;
 use contacts_agent_protocol::wire::StatusReport;
-use contacts_agent_protocol::ContactData;
+use contacts_agent_protocol::{ContactData, EmailKind, PhoneKind};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 use crate::http::Request;
+
+mod closed;
 
 // Lengths are in characters (Unicode scalar values), as JSON Schema's `maxLength` counts them.
 
@@ -108,10 +110,22 @@ pub fn contact(c: &ContactData) -> Result<(), ApiError> {
     count("phones", c.phones.len(), PHONES)?;
     for p in &c.phones {
         text("phones[].number", &p.number, PHONE_NUMBER)?;
+        if let PhoneKind::Unrecognized(_) = p.kind {
+            return Err(not_a_kind(
+                "phones[].kind",
+                &PhoneKind::ALL.map(|k| k.as_str().to_owned()),
+            ));
+        }
     }
     count("emails", c.emails.len(), EMAILS)?;
     for e in &c.emails {
         text("emails[].address", &e.address, EMAIL_ADDRESS)?;
+        if let EmailKind::Unrecognized(_) = e.kind {
+            return Err(not_a_kind(
+                "emails[].kind",
+                &EmailKind::ALL.map(|k| k.as_str().to_owned()),
+            ));
+        }
     }
     if let Some(a) = &c.address {
         for (field, v) in [
@@ -125,6 +139,12 @@ pub fn contact(c: &ContactData) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// Devices read a kind they do not know as `Unrecognized`; this server stores only kinds it
+/// knows, as its hash and console depend on them.
+fn not_a_kind(field: &str, known: &[String]) -> ApiError {
+    ApiError::Unprocessable(format!("{field} is not one of {}", known.join(", ")))
 }
 
 /// A list of group ids: at most `max`, each well-formed. Whether they exist is for the
@@ -201,47 +221,55 @@ pub fn status_report(r: &mut StatusReport) -> Result<(), ApiError> {
 
 /// The request body as `T`: malformed JSON is 400, well-formed JSON of the wrong shape (a
 /// missing or unknown field, a wrong type, an unknown enum value) is 422. Neither quotes the
-/// body.
+/// body. Unknown fields are refused here even where the protocol's types ignore them
+/// (`closed`): must-ignore is for devices reading answers, not for what this server is sent.
 pub fn json<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
-    serde_json::from_slice(&req.body).map_err(|e| {
-        // serde_json files some shape errors (a number where an enum belongs) under syntax:
-        // what decides is whether the body parses as JSON at all.
-        if serde_json::from_slice::<serde::de::IgnoredAny>(&req.body).is_ok() {
-            shape_error(&e)
-        } else {
-            ApiError::BadRequest(format!("invalid JSON body: {}", redacted(&e)))
+    // serde_json files some shape errors (a number where an enum belongs) under syntax: what
+    // decides is whether the body parses as JSON at all.
+    let value: serde_json::Value = serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {}", redacted(&e))))?;
+    from_value(value)
+}
+
+/// `T` from JSON already parsed, closed like `json`: any failure is the shape's (422).
+pub fn from_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
+    closed::from_value(v).map_err(|r| match r {
+        closed::Refusal::UnknownField(at) if at.is_empty() => {
+            ApiError::Unprocessable("the body has a field its schema does not list".into())
         }
+        closed::Refusal::UnknownField(at) => {
+            ApiError::Unprocessable(format!("{at} has a field its schema does not list"))
+        }
+        closed::Refusal::Shape(e) => shape_error(&e.to_string()),
     })
 }
 
-/// `T` from JSON already parsed: any failure is the shape's (422).
-pub fn from_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
-    serde_json::from_value(v).map_err(|e| shape_error(&e))
-}
-
-fn shape_error(e: &serde_json::Error) -> ApiError {
+fn shape_error(text: &str) -> ApiError {
     // The one message whose quoted part is ours (a field of our types), not the client's:
     // say which field is missing.
-    let text = e.to_string();
     let missing = text
         .strip_prefix("missing field `")
         .and_then(|rest| rest.split('`').next());
     ApiError::Unprocessable(match missing {
         Some(field) => format!("{field} is required"),
-        None => format!("the body does not fit the schema: {}", redacted(e)),
+        None => format!("the body does not fit the schema: {}", before_quote(text)),
     })
+}
+
+/// serde's message up to the first quoted value.
+fn before_quote(text: &str) -> &str {
+    text.split(['`', '"'])
+        .next()
+        .and_then(|t| t.split(" at line ").next())
+        .unwrap_or("")
+        .trim()
+        .trim_end_matches(':')
 }
 
 /// serde's message up to the first quoted value, and the position.
 fn redacted(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    let kind = text
-        .split(['`', '"'])
-        .next()
-        .and_then(|t| t.split(" at line ").next())
-        .unwrap_or("")
-        .trim()
-        .trim_end_matches(':');
+    let kind = before_quote(&text);
     if e.line() == 0 {
         kind.to_owned()
     } else {

@@ -1,6 +1,9 @@
 //! The route table: every (method, path) the server answers, with the body it may carry.
 //! `docs/openapi.yaml` must list exactly these (a test compares them).
 
+use contacts_agent_protocol::wire::{
+    ProtocolRange, PROTOCOL_HEADER, PROTOCOL_RANGE_HEADER, PROTOCOL_VERSION,
+};
 use rusqlite::Connection;
 
 use crate::error::ApiError;
@@ -216,6 +219,36 @@ pub fn dispatch(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
     if req.path == "/console" || req.path.starts_with("/console/") {
         return Ok(crate::console::dispatch(ctx, req));
     }
+    let answer = match protocol_refusal(req) {
+        Some(refusal) => Err(refusal),
+        None => dispatch_api(ctx, req),
+    };
+    // Server faults stay errors for the HTTP layer to log; every other answer says which
+    // protocol it is written in and which versions this server speaks.
+    let answer = match answer {
+        Err(e) if e.status() < 500 => Response::from_error(&e),
+        other => other?,
+    };
+    Ok(answer
+        .with_header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+        .with_header(PROTOCOL_RANGE_HEADER, ProtocolRange::OURS.to_string()))
+}
+
+/// A request naming a protocol version this server does not speak. No header is version 1,
+/// the version that introduced it.
+fn protocol_refusal(req: &Request) -> Option<ApiError> {
+    let named = req.header(&PROTOCOL_HEADER.to_ascii_lowercase())?;
+    if named
+        .trim()
+        .parse::<u32>()
+        .is_ok_and(|v| ProtocolRange::OURS.contains(v))
+    {
+        return None;
+    }
+    Some(ApiError::UnsupportedProtocol(ProtocolRange::OURS))
+}
+
+fn dispatch_api(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
     let mut allowed = Vec::new();
     for route in ROUTES {
         if let Some(params) = match_pattern(route.pattern, &req.path) {

@@ -66,7 +66,7 @@ fn text(s: &str) -> VCardValue {
     VCardValue::Text(s.to_owned())
 }
 
-fn phone_types(kind: PhoneKind) -> Vec<VCardType> {
+fn phone_types(kind: &PhoneKind) -> Vec<VCardType> {
     match kind {
         PhoneKind::Mobile => vec![VCardType::Cell],
         PhoneKind::Work => vec![VCardType::Work, VCardType::Voice],
@@ -74,7 +74,9 @@ fn phone_types(kind: PhoneKind) -> Vec<VCardType> {
         PhoneKind::Home => vec![VCardType::Home, VCardType::Voice],
         PhoneKind::Main => vec![VCardType::MainNumber],
         PhoneKind::FaxWork => vec![VCardType::Work, VCardType::Fax],
-        PhoneKind::Other => vec![VCardType::Voice],
+        // Personal contacts read from rows never hold an unrecognized kind; were one there,
+        // "other" is what a vCard reader can take.
+        PhoneKind::Other | PhoneKind::Unrecognized(_) => vec![VCardType::Voice],
     }
 }
 
@@ -132,7 +134,7 @@ pub fn to_vcard(c: &PersonalData) -> VCard {
     for p in &c.phones {
         e.push(entry(
             VCardProperty::Tel,
-            types(&phone_types(p.kind)),
+            types(&phone_types(&p.kind)),
             vec![text(&p.number)],
         ));
     }
@@ -141,7 +143,7 @@ pub fn to_vcard(c: &PersonalData) -> VCard {
         match m.kind {
             EmailKind::Work => params.extend(types(&[VCardType::Work])),
             EmailKind::Home => params.extend(types(&[VCardType::Home])),
-            EmailKind::Other => {}
+            EmailKind::Other | EmailKind::Unrecognized(_) => {}
         }
         e.push(entry(VCardProperty::Email, params, vec![text(&m.address)]));
     }

@@ -28,6 +28,8 @@ pub const OWNED_MIMETYPES: [&str; 6] = [
     MIME_POSTAL,
     MIME_NOTE,
 ];
+/// `BaseTypes.TYPE_CUSTOM` (0): the row's `LABEL` says what it is.
+const TYPE_CUSTOM: &str = "custom";
 /// `ContactsContract.CommonDataKinds.Event.TYPE_BIRTHDAY`, kept as text like the other types.
 const EVENT_BIRTHDAY: &str = "birthday";
 
@@ -73,16 +75,16 @@ fn push_common_rows(
     [organization, title, department]: [&Option<String>; 3],
 ) {
     for p in phones {
-        rows.push(DataRow::new(
-            MIME_PHONE,
-            &[(1, &p.number), (2, p.kind.as_str())],
-        ));
+        rows.push(match &p.kind {
+            PhoneKind::Unrecognized(word) => custom_row(MIME_PHONE, &p.number, word),
+            kind => DataRow::new(MIME_PHONE, &[(1, &p.number), (2, kind.as_str())]),
+        });
     }
     for e in emails {
-        rows.push(DataRow::new(
-            MIME_EMAIL,
-            &[(1, &e.address), (2, e.kind.as_str())],
-        ));
+        rows.push(match &e.kind {
+            EmailKind::Unrecognized(word) => custom_row(MIME_EMAIL, &e.address, word),
+            kind => DataRow::new(MIME_EMAIL, &[(1, &e.address), (2, kind.as_str())]),
+        });
     }
     if organization.is_some() || department.is_some() || title.is_some() {
         let mut row = DataRow::new(MIME_ORGANIZATION, &[]);
@@ -104,11 +106,17 @@ fn read_common_row(
     match mime {
         MIME_PHONE => phones.push(Phone {
             number: row.get(1),
-            kind: PhoneKind::parse(&row.get(2)).unwrap_or(PhoneKind::Other),
+            kind: match custom_label(row) {
+                Some(word) => PhoneKind::Unrecognized(word),
+                None => PhoneKind::parse(&row.get(2)).unwrap_or(PhoneKind::Other),
+            },
         }),
         MIME_EMAIL => emails.push(Email {
             address: row.get(1),
-            kind: EmailKind::parse(&row.get(2)).unwrap_or(EmailKind::Other),
+            kind: match custom_label(row) {
+                Some(word) => EmailKind::Unrecognized(word),
+                None => EmailKind::parse(&row.get(2)).unwrap_or(EmailKind::Other),
+            },
         }),
         _ => {
             *organization = row.opt(1);
@@ -116,6 +124,20 @@ fn read_common_row(
             *department = row.opt(5);
         }
     }
+}
+
+/// A kind the server sent that this agent does not know ("pager") is written as the
+/// provider's custom type (`TYPE_CUSTOM`) with the word as its `LABEL` (`DATA3`), so the
+/// Contacts app shows "pager" rather than a wrong type.
+fn custom_row(mimetype: &'static str, value: &str, word: &str) -> DataRow {
+    DataRow::new(mimetype, &[(1, value), (2, TYPE_CUSTOM), (3, word)])
+}
+
+/// The label of a custom-typed phone or e-mail row, when it has one.
+fn custom_label(row: &DataRow) -> Option<String> {
+    (row.get(2) == TYPE_CUSTOM)
+        .then(|| row.get(3))
+        .filter(|w| !w.is_empty())
 }
 
 /// The row readers match on these constants; a stored mimetype maps back to one of them
@@ -323,6 +345,32 @@ mod tests {
         let rows = to_rows(&c);
         assert_eq!(rows.len(), data_row_count(&c));
         assert!(rows.iter().all(|r| OWNED_MIMETYPES.contains(&r.mimetype)));
+        let back = from_rows(rows.into_iter().map(|r| (r.mimetype, r.data)));
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn a_kind_this_agent_does_not_know_becomes_a_custom_label_and_reads_back() {
+        let c = ContactData {
+            display_name: "A".into(),
+            phones: vec![Phone {
+                number: "+48 3".into(),
+                kind: PhoneKind::Unrecognized("pager".into()),
+            }],
+            emails: vec![Email {
+                address: "a@b.c".into(),
+                kind: EmailKind::Unrecognized("alias".into()),
+            }],
+            ..Default::default()
+        };
+        let rows = to_rows(&c);
+        let phone = rows.iter().find(|r| r.mimetype == MIME_PHONE);
+        assert_eq!(
+            phone.map(|r| (r.get(2), r.get(3))),
+            Some(("custom".to_owned(), "pager".to_owned()))
+        );
+        let email = rows.iter().find(|r| r.mimetype == MIME_EMAIL);
+        assert_eq!(email.map(|r| r.get(3)), Some("alias".to_owned()));
         let back = from_rows(rows.into_iter().map(|r| (r.mimetype, r.data)));
         assert_eq!(back, c);
     }

@@ -89,6 +89,10 @@ class BatchTranslationTest {
         val mobile = ProviderTypes.toProvider("vnd.android.cursor.item/phone_v2", listOf("1", "mobile"))
         assertEquals("2", mobile[1]) // Phone.TYPE_MOBILE
         assertEquals("other", ProviderTypes.fromProvider("vnd.android.cursor.item/phone_v2", listOf("1", "99"))[1])
+        // A kind the agent does not know ("pager") arrives as TYPE_CUSTOM with its word in LABEL.
+        val pager = ProviderTypes.toProvider("vnd.android.cursor.item/phone_v2", listOf("1", "custom", "pager"))
+        assertEquals(listOf("1", "0", "pager"), pager)
+        assertEquals("custom", ProviderTypes.fromProvider("vnd.android.cursor.item/phone_v2", pager)[1])
         assertEquals(listOf("a", "b"), ProviderTypes.toProvider("vnd.android.cursor.item/name", listOf("a", "b")))
     }
 }

@@ -10,8 +10,10 @@ object ProviderTypes {
     private const val POSTAL = "vnd.android.cursor.item/postal-address_v2"
     private const val EVENT = "vnd.android.cursor.item/contact_event"
 
-    private val phone = mapOf("home" to 1, "mobile" to 2, "work" to 3, "fax_work" to 4, "other" to 7, "main" to 12, "work_mobile" to 17)
-    private val email = mapOf("home" to 1, "work" to 2, "other" to 3)
+    // "custom" is TYPE_CUSTOM (0): the core writes it, with the word in LABEL (DATA3), for a
+    // kind the server sent that the agent does not know ("pager").
+    private val phone = mapOf("custom" to 0, "home" to 1, "mobile" to 2, "work" to 3, "fax_work" to 4, "other" to 7, "main" to 12, "work_mobile" to 17)
+    private val email = mapOf("custom" to 0, "home" to 1, "work" to 2, "other" to 3)
     private val postal = mapOf("home" to 1, "work" to 2, "other" to 3)
     private val event = mapOf("birthday" to 3)
 
