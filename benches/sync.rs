@@ -235,43 +235,82 @@ fn fixture(users: usize) -> Fixture {
     }
 }
 
+/// An enrolled SQLite phone behind the counting proxy; `gzip` says whether it asks for it.
+fn bench_phone(f: &Fixture, url: &str, name: &str, gzip: bool) -> Agent<SqliteStore> {
+    let created: Value = f
+        .admin
+        .post(
+            "/v1/admin/devices",
+            &json!({"name": name, "policy_id": "all"}),
+        )
+        .unwrap();
+    let store = SqliteStore::open(&f.dir_path.join(format!("{name}.db")), "bench").unwrap();
+    let mut config = AgentConfig::new(f.dir_path.join(format!("{name}-state.db")));
+    config.client.accept_gzip = gzip;
+    let mut agent = Agent::open(config, store).unwrap();
+    agent
+        .enroll(
+            url,
+            created["enrollment_code"].as_str().unwrap(),
+            name,
+            false,
+        )
+        .unwrap();
+    agent
+}
+
 fn bench_sync_10k() {
     let f = fixture(10_400);
     let proxy = Proxy::start(f.server.addr());
     let url = format!("http://{}", proxy.addr);
-    let store = SqliteStore::open(&f.dir_path.join("phone.db"), "bench").unwrap();
-    let mut agent = Agent::open(AgentConfig::new(f.dir_path.join("state.db")), store).unwrap();
-    agent.enroll(&url, &f.code, "bench", false).unwrap();
+    // The same sync twice in one run: asking for gzip (as the agent does) and not.
+    let mut phones = [
+        ("gzip", bench_phone(&f, &url, "bench-gzip", true)),
+        ("plain", bench_phone(&f, &url, "bench-plain", false)),
+    ];
     proxy.take();
 
-    let t = Instant::now();
-    let first = agent.sync_now().unwrap();
-    let t_first = t.elapsed();
-    let (down, up) = proxy.take();
-    println!(
-        "\nsync over loopback into the SQLite phone ({} contacts)",
-        first.managed_count
-    );
-    println!(
-        "  first sync:          {:>10}  {:>9} B received, {:>7} B sent",
-        ms(t_first),
-        down,
-        up
-    );
-
-    let mut no_change = Vec::new();
-    for _ in 0..5 {
+    let mut first_count = 0;
+    let mut lines = Vec::new();
+    for (label, agent) in phones.iter_mut() {
         let t = Instant::now();
-        let r = agent.sync_now().unwrap();
-        assert_eq!(r.counts.inserted + r.counts.updated + r.counts.deleted, 0);
-        no_change.push((t.elapsed(), proxy.take()));
+        let first = agent.sync_now().unwrap();
+        let t_first = t.elapsed();
+        let (down, up) = proxy.take();
+        first_count = first.managed_count;
+        lines.push(format!(
+            "  first sync, {label:<5}:   {:>10}  {:>9} B received, {:>7} B sent",
+            ms(t_first),
+            down,
+            up
+        ));
     }
-    no_change.sort();
-    let (t_nc, (down_nc, up_nc)) = no_change[no_change.len() / 2];
-    println!("  no-change sync:      {:>10}  {:>9} B received, {:>7} B sent (median of 5: contacts + status report)", ms(t_nc), down_nc, up_nc);
+    println!("\nsync over loopback into the SQLite phone ({first_count} contacts)");
+    for l in lines.drain(..) {
+        println!("{l}");
+    }
+
+    let mut t_nc_gzip = Duration::ZERO;
+    let mut down_nc_gzip = 0;
+    for (label, agent) in phones.iter_mut() {
+        let mut no_change = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let r = agent.sync_now().unwrap();
+            assert_eq!(r.counts.inserted + r.counts.updated + r.counts.deleted, 0);
+            no_change.push((t.elapsed(), proxy.take()));
+        }
+        no_change.sort();
+        let (t_nc, (down_nc, up_nc)) = no_change[no_change.len() / 2];
+        if *label == "gzip" {
+            (t_nc_gzip, down_nc_gzip) = (t_nc, down_nc);
+        }
+        println!("  no-change, {label:<5}:    {:>10}  {:>9} B received, {:>7} B sent (median of 5: contacts + status report)", ms(t_nc), down_nc, up_nc);
+    }
 
     // 1% of the directory changes on the server.
-    let ids: Vec<String> = agent
+    let ids: Vec<String> = phones[0]
+        .1
         .managed_contacts(0, 100_000)
         .unwrap()
         .into_iter()
@@ -286,35 +325,38 @@ fn bench_sync_10k() {
             .unwrap();
     }
     proxy.take();
-    let t = Instant::now();
-    let r = agent.sync_now().unwrap();
-    let t_1 = t.elapsed();
-    let (down1, up1) = proxy.take();
-    println!(
-        "  1% changed ({} upd): {:>10}  {:>9} B received, {:>7} B sent",
-        r.counts.updated,
-        ms(t_1),
-        down1,
-        up1
-    );
+    for (label, agent) in phones.iter_mut() {
+        let t = Instant::now();
+        let r = agent.sync_now().unwrap();
+        let t_1 = t.elapsed();
+        let (down1, up1) = proxy.take();
+        println!(
+            "  1% changed, {label:<5}:   {:>10}  {:>9} B received, {:>7} B sent ({} updated)",
+            ms(t_1),
+            down1,
+            up1,
+            r.counts.updated
+        );
+    }
 
     // Baseline: the same no-change sync, but forced to a full fetch (what an engine without
     // sync tokens does every time).
+    let agent = &mut phones[0].1;
     agent.state().clear_sync_token().unwrap();
     let t = Instant::now();
     let full = agent.sync_now().unwrap();
     let t_full = t.elapsed();
     let (down_f, _) = proxy.take();
-    assert_eq!(full.counts.unchanged, first.managed_count);
+    assert_eq!(full.counts.unchanged, first_count);
     println!(
-        "  baseline full fetch: {:>10}  {:>9} B received",
+        "  baseline full fetch, gzip: {:>10}  {:>9} B received",
         ms(t_full),
         down_f
     );
     println!(
         "  ratio no-change/full: time {:.3}, bytes {:.5}",
-        t_nc.as_secs_f64() / t_full.as_secs_f64(),
-        down_nc as f64 / down_f as f64
+        t_nc_gzip.as_secs_f64() / t_full.as_secs_f64(),
+        down_nc_gzip as f64 / down_f as f64
     );
 }
 

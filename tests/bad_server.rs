@@ -543,3 +543,100 @@ fn a_status_report_the_server_refuses_is_dropped_and_does_not_block_later_ones()
         .count();
     assert_eq!(statuses, 2, "one refused, one taken");
 }
+
+fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(body).unwrap();
+    enc.finish().unwrap()
+}
+
+fn encoded(encoding: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: {encoding}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+const ONE_CONTACT: &str = r#"{"upserts":[{"id":"z","hash":"hz","contact":{"given_name":"Z","family_name":"Z","display_name":"Z Z"}}],"deletes":[],"next_token":"t","more":false}"#;
+
+#[test]
+fn a_gzipped_page_is_read() {
+    let evil = Evil::start(Box::new(|_, _| {
+        encoded("gzip", &gzip(ONE_CONTACT.as_bytes()))
+    }));
+    let mut p = phone(&evil);
+    let r = p.agent.sync_now().unwrap();
+    assert_eq!((r.counts.inserted, r.counts.deleted), (1, 2));
+}
+
+#[test]
+fn a_truncated_gzip_page_is_a_typed_error() {
+    fails_cleanly(
+        Box::new(|_, _| {
+            let gz = gzip(ONE_CONTACT.as_bytes());
+            encoded("gzip", &gz[..gz.len() / 2])
+        }),
+        "truncated or corrupt",
+    );
+}
+
+#[test]
+fn an_unknown_content_encoding_is_a_typed_error() {
+    fails_cleanly(
+        Box::new(|_, _| encoded("br", ONE_CONTACT.as_bytes())),
+        "Content-Encoding is not one the agent asked for",
+    );
+}
+
+#[test]
+fn a_gzip_bomb_is_too_large_and_never_inflated_past_the_cap() {
+    // 3 MB of spaces inside valid JSON as gzip members of 64 KB each, about 32 KB on the wire:
+    // past the phone's 1 MB page cap at every page size the sync tries.
+    let mut gz = gzip(b"{\"upserts\":[],\"deletes\":[],\"next_token\":\"t\",\"more\":false");
+    let spaces = gzip(&[b' '; 64 * 1024]);
+    for _ in 0..48 {
+        gz.extend_from_slice(&spaces);
+    }
+    gz.extend_from_slice(&gzip(b"}"));
+    assert!(gz.len() < 64 * 1024, "{}", gz.len());
+    let evil = Evil::start(Box::new(move |_, _| encoded("gzip", &gz)));
+    let mut p = phone_with(&evil, |c| {
+        c.page_size = 16;
+        c.client.max_page_bytes = 1024 * 1024;
+    });
+    let before = p.agent.store().managed_index().unwrap();
+    let err = p.agent.sync_now().unwrap_err().to_string();
+    assert!(
+        err.contains("decompressed answer exceeds 1048576 bytes"),
+        "{err}"
+    );
+    assert_eq!(p.agent.store().managed_index().unwrap(), before);
+    // 16 → 4 → 1, then it gives up with the typed error.
+    assert_eq!(evil.contact_calls().len(), 3);
+}
+
+#[test]
+fn a_page_that_inflates_past_the_cap_makes_the_sync_ask_for_fewer_contacts() {
+    let evil = Evil::start(Box::new(|path, _| {
+        if path.contains("limit=1&") || path.ends_with("limit=1") {
+            encoded("gzip", &gzip(ONE_CONTACT.as_bytes()))
+        } else {
+            // Tiny on the wire, 3 KB once inflated: past the phone's 2 KB cap.
+            let mut page = ONE_CONTACT.trim_end_matches('}').to_owned();
+            page.push_str(&" ".repeat(3000));
+            page.push('}');
+            encoded("gzip", &gzip(page.as_bytes()))
+        }
+    }));
+    let mut p = phone_with(&evil, |c| {
+        c.page_size = 50;
+        c.client.max_page_bytes = 2_000;
+    });
+    let r = p.agent.sync_now().unwrap();
+    assert_eq!(r.counts.inserted, 1);
+    // 50 → 12 → 3 → 1.
+    assert_eq!(evil.contact_calls().len(), 4);
+}

@@ -2,6 +2,7 @@
 //! connection side (hyper on tokio, limits, timeouts, TLS) is in `http/serve.rs`; the route
 //! table itself is in `routes.rs`.
 
+pub mod compress;
 pub mod conn;
 pub mod limits;
 pub mod pool;

@@ -24,7 +24,7 @@ use tokio_rustls::TlsAcceptor;
 use super::conn::WriteTimeout;
 use super::limits::{BodyClass, Limits};
 use super::pool::Pool;
-use super::{split_target, Request, Response};
+use super::{compress, split_target, Request, Response};
 use crate::error::ApiError;
 use crate::routes::{self, Auth};
 
@@ -203,9 +203,14 @@ async fn handle(
         }
         request.body = read_body(req.into_body(), limit, shared.limits.body_read_timeout).await?;
         body_read = true;
+        let accept_encoding = request.header("accept-encoding").map(str::to_owned);
+        // Compressed on the worker, off the async threads.
         let handled = shared
             .pool
-            .run(move |ctx| routes::dispatch(ctx, &request))
+            .run(move |ctx| {
+                routes::dispatch(ctx, &request)
+                    .map(|r| compress::negotiate(accept_encoding.as_deref(), r))
+            })
             .await;
         Ok(handled?)
     }
