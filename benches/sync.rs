@@ -131,6 +131,8 @@ struct Proxy {
     addr: std::net::SocketAddr,
     down: Arc<AtomicU64>,
     up: Arc<AtomicU64>,
+    /// Request lines naming `/v1/device/photos` (one or a batch) seen going up.
+    photo_requests: Arc<AtomicU64>,
 }
 
 impl Proxy {
@@ -140,6 +142,8 @@ impl Proxy {
         let down = Arc::new(AtomicU64::new(0));
         let up = Arc::new(AtomicU64::new(0));
         let (d, u) = (Arc::clone(&down), Arc::clone(&up));
+        let photo_requests = Arc::new(AtomicU64::new(0));
+        let pr = Arc::clone(&photo_requests);
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let server = TcpStream::connect(target).unwrap();
@@ -151,11 +155,21 @@ impl Proxy {
                     client.try_clone().unwrap(),
                     server.try_clone().unwrap(),
                     Arc::clone(&u),
+                    Some(Arc::clone(&pr)),
                 );
-                pipe(server, client, Arc::clone(&d));
+                pipe(server, client, Arc::clone(&d), None);
             }
         });
-        Proxy { addr, down, up }
+        Proxy {
+            addr,
+            down,
+            up,
+            photo_requests,
+        }
+    }
+
+    fn take_photo_requests(&self) -> u64 {
+        self.photo_requests.swap(0, Ordering::SeqCst)
     }
 
     fn take(&self) -> (u64, u64) {
@@ -166,7 +180,12 @@ impl Proxy {
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream, count: Arc<AtomicU64>) {
+fn pipe(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    count: Arc<AtomicU64>,
+    photo_requests: Option<Arc<AtomicU64>>,
+) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 64 * 1024];
         loop {
@@ -177,6 +196,16 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, count: Arc<AtomicU64>) {
                 }
                 Ok(n) => {
                     count.fetch_add(n as u64, Ordering::SeqCst);
+                    if let Some(pr) = &photo_requests {
+                        let hits = buf[..n]
+                            .windows(23)
+                            .filter(|w| {
+                                w.starts_with(b"GET /v1/device/photos")
+                                    || w.starts_with(b"POST /v1/device/photos")
+                            })
+                            .count();
+                        pr.fetch_add(hits as u64, Ordering::SeqCst);
+                    }
                     if to.write_all(&buf[..n]).is_err() {
                         return;
                     }
@@ -370,13 +399,14 @@ fn photo_bytes(i: usize) -> Vec<u8> {
 
 fn bench_photos_10k() {
     let f = fixture(10_400);
-    // 300 photos on people the "all groups" policy syncs.
+    let proxy = Proxy::start(f.server.addr());
+    // 3,000 photos (30%) on people the "all groups" policy syncs.
     let mut with_photo = 0;
     for i in 0..f.server_users_in_groups.len() {
-        if with_photo == 300 {
+        if with_photo == 3000 {
             break;
         }
-        if i % 30 != 0 {
+        if i % 3 != 0 {
             continue;
         }
         let id = &f.server_users_in_groups[i];
@@ -404,10 +434,15 @@ fn bench_photos_10k() {
             )
             .unwrap();
         let code = created["enrollment_code"].as_str().unwrap();
-        agent.enroll(&f.server.url(), code, name, false).unwrap();
+        // Through the proxy, which counts the photo requests.
+        agent
+            .enroll(&format!("http://{}", proxy.addr), code, name, false)
+            .unwrap();
+        proxy.take();
         let t = Instant::now();
         let r = agent.sync_now().unwrap();
         let took = t.elapsed();
+        let requests = proxy.take_photo_requests();
         let photos = agent
             .store()
             .managed_index()
@@ -415,19 +450,22 @@ fn bench_photos_10k() {
             .iter()
             .filter(|e| e.photo_hash.is_some())
             .count();
-        (took, r.managed_count, photos)
+        (took, r.managed_count, photos, requests)
     };
-    let (t_photos, n, photos) = first_sync("photos-1");
-    let (t_photos2, _, _) = first_sync("photos-2");
+    let (t_photos, n, photos, requests) = first_sync("photos-1");
+    let (t_photos2, _, _, _) = first_sync("photos-2");
     // Baseline: the same directory without the photos.
-    for i in (0..f.server_users_in_groups.len()).step_by(30).take(300) {
+    for i in (0..f.server_users_in_groups.len()).step_by(3).take(3000) {
         let id = &f.server_users_in_groups[i];
         f.admin
             .delete(&format!("/v1/admin/users/{id}/photo"))
             .unwrap();
     }
-    let (t_plain, n_plain, _) = first_sync("plain");
-    println!("\nfirst sync of {n} contacts, {photos} with a 4 KB photo (one request each)");
+    let (t_plain, n_plain, _, _) = first_sync("plain");
+    println!(
+        "\nfirst sync of {n} contacts, {photos} with a 4 KB photo: {requests} photo requests (batched, at most N/100 = {})",
+        n / 100
+    );
     println!(
         "  with photos:         {:>10}  (again, a second phone: {})",
         ms(t_photos),

@@ -2,10 +2,15 @@
 //! with backoff on 429/5xx honouring Retry-After, and https for anything beyond loopback.
 
 use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use contacts_agent_protocol::hash::sha256_hex;
+use contacts_agent_protocol::photos::{PhotoBatch, PhotoBatchRequest, MAX_PHOTO_BATCH};
 use contacts_agent_protocol::wire::{
     redacted_json_error, url_encode, BackupInfo, CommandList, ContactsPage, EnrollRequest,
     EnrollResponse, ErrorBody,
@@ -324,6 +329,78 @@ impl Client {
         )
     }
 
+    /// The photos with these hashes, by as few `POST /v1/device/photos` requests as the
+    /// server's answer bound allows. A hash missing from the result is not available (no
+    /// contact of this device carries it, or the server left it out twice): the sync saves
+    /// that contact without its photo and tries again next time. An answer naming a hash
+    /// not asked for, or one twice, or bytes that do not match their hash, is an error and
+    /// nothing of it is used. A server without the route (404/405) gets one GET per photo.
+    pub fn photos(&self, hashes: &[String]) -> Result<HashMap<String, Vec<u8>>, ClientError> {
+        let mut got = HashMap::new();
+        let mut missing = HashSet::new();
+        loop {
+            let mut ask: Vec<String> = Vec::new();
+            for h in hashes {
+                if ask.len() < MAX_PHOTO_BATCH
+                    && !got.contains_key(h)
+                    && !missing.contains(h)
+                    && !ask.contains(h)
+                {
+                    ask.push(h.clone());
+                }
+            }
+            if ask.is_empty() {
+                return Ok(got);
+            }
+            let body = serde_json::to_vec(&PhotoBatchRequest {
+                hashes: ask.clone(),
+            })
+            .map_err(|e| ClientError::Malformed {
+                what: "request",
+                detail: e.to_string(),
+            })?;
+            // Read-only: safe to retry.
+            let a = self.request(
+                "POST",
+                "/v1/device/photos",
+                None,
+                Some(&body),
+                MAX_PHOTO_BYTES,
+                true,
+            )?;
+            let batch: PhotoBatch = match a.status {
+                200 => parse(&a.body, "photo batch")?,
+                404 | 405 => return self.photos_one_by_one(hashes, got),
+                _ => return Err(status_error(a)),
+            };
+            if check_photo_batch(&ask, batch, &mut got, &mut missing)? == 0 {
+                // No progress: what is left is not available this time.
+                return Ok(got);
+            }
+        }
+    }
+
+    /// The fallback for a server without the batch route.
+    fn photos_one_by_one(
+        &self,
+        hashes: &[String],
+        mut got: HashMap<String, Vec<u8>>,
+    ) -> Result<HashMap<String, Vec<u8>>, ClientError> {
+        for h in hashes {
+            if got.contains_key(h) {
+                continue;
+            }
+            match self.photo(h) {
+                Ok(bytes) => {
+                    got.insert(h.clone(), bytes);
+                }
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => log::warn!("a photo is not available: {e}"),
+            }
+        }
+        Ok(got)
+    }
+
     pub fn report_status(&self, body: &str) -> Result<(), ClientError> {
         // Reports are snapshots (the latest wins), so a retry is harmless.
         let a = self.request(
@@ -519,7 +596,6 @@ impl Client {
                 .map(str::to_owned)
         };
         let etag = header("etag");
-        let encoding = header("content-encoding");
         // A server that states the versions it speaks and leaves ours out cannot be read
         // safely; one that states none speaks version 1 (the header came with version 1).
         if let Some(range) = header(PROTOCOL_RANGE_HEADER) {
@@ -530,6 +606,7 @@ impl Client {
                 });
             }
         }
+        let encoding = header("content-encoding");
         let retry_after =
             header("retry-after").and_then(|v| parse_retry_after(&v, chrono::Utc::now()));
         let mut bytes = Vec::new();
@@ -598,6 +675,48 @@ fn decode(encoding: Option<&str>, body: Vec<u8>, limit: u64) -> Result<Vec<u8>, 
             detail: "its Content-Encoding is not one the agent asked for (gzip or none)".into(),
         }),
     }
+}
+
+/// Checks a photo batch answer against what was asked and adds it to `got` / `missing`; the
+/// number of hashes it answered. Nothing of a bad answer is kept.
+fn check_photo_batch(
+    ask: &[String],
+    batch: PhotoBatch,
+    got: &mut HashMap<String, Vec<u8>>,
+    missing: &mut HashSet<String>,
+) -> Result<usize, ClientError> {
+    let bad = |detail: &str| ClientError::Malformed {
+        what: "photo batch",
+        detail: detail.to_owned(),
+    };
+    let mut named = HashSet::new();
+    let mut photos = Vec::with_capacity(batch.photos.len());
+    for p in batch.photos {
+        if !ask.contains(&p.hash) {
+            return Err(bad("it carries a photo that was not asked for"));
+        }
+        if !named.insert(p.hash.clone()) {
+            return Err(bad("it names the same hash twice"));
+        }
+        let bytes = BASE64
+            .decode(p.data.as_bytes())
+            .map_err(|_| bad("a photo is not valid base64"))?;
+        if sha256_hex(&bytes) != p.hash {
+            return Err(bad("a photo's bytes do not match its hash"));
+        }
+        photos.push((p.hash, bytes));
+    }
+    for h in &batch.missing {
+        if !ask.contains(h) {
+            return Err(bad("it names a missing photo that was not asked for"));
+        }
+        if !named.insert(h.clone()) {
+            return Err(bad("it names the same hash twice"));
+        }
+    }
+    got.extend(photos);
+    missing.extend(batch.missing);
+    Ok(named.len())
 }
 
 fn path_only(p: &str) -> &str {

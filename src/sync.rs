@@ -29,6 +29,25 @@ pub trait ContactSource {
         limit: usize,
     ) -> Result<contacts_agent_protocol::wire::ContactsPage, ClientError>;
     fn photo(&self, hash: &str) -> Result<Vec<u8>, ClientError>;
+    /// The photos with these hashes; one absent from the result is not available now (the
+    /// contact is saved without it and the next sync tries again). A transient failure is an
+    /// error. By default one `photo` call each.
+    fn photos(&self, hashes: &[String]) -> Result<HashMap<String, Vec<u8>>, ClientError> {
+        let mut got = HashMap::new();
+        for h in hashes {
+            if got.contains_key(h) {
+                continue;
+            }
+            match self.photo(h) {
+                Ok(bytes) => {
+                    got.insert(h.clone(), bytes);
+                }
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => log::warn!("a photo is not available: {e}"),
+            }
+        }
+        Ok(got)
+    }
 }
 
 impl ContactSource for Client {
@@ -41,6 +60,9 @@ impl ContactSource for Client {
     }
     fn photo(&self, hash: &str) -> Result<Vec<u8>, ClientError> {
         Client::photo(self, hash)
+    }
+    fn photos(&self, hashes: &[String]) -> Result<HashMap<String, Vec<u8>>, ClientError> {
+        Client::photos(self, hashes)
     }
 }
 
@@ -199,9 +221,12 @@ fn sync_once<S: ContactStore + ?Sized>(
                 None => counts.ignored += 1,
             }
         }
+        // Photos the page's writes need, fetched together once the page is planned.
+        let mut wants: Vec<(usize, String)> = Vec::new();
         for up in page.upserts {
-            plan_upsert(source, &mut differ, up, &mut ops, counts)?;
+            plan_upsert(&mut differ, up, &mut ops, &mut wants, counts)?;
         }
+        fill_photos(source, &mut ops, wants)?;
         for op in &ops {
             if let StoreOp::Insert(w) | StoreOp::Update(w) = op {
                 if let PhotoWrite::Set { hash, .. } = &w.photo {
@@ -260,11 +285,13 @@ fn sync_once<S: ContactStore + ?Sized>(
     })
 }
 
+/// Plans one upsert. A photo to fetch is left as `Keep` and named in `wants` with the index
+/// of its write in `ops`, for `fill_photos`.
 fn plan_upsert(
-    source: &dyn ContactSource,
     differ: &mut Differ,
     up: Upsert,
     ops: &mut Vec<StoreOp>,
+    wants: &mut Vec<(usize, String)>,
     counts: &mut Counts,
 ) -> Result<(), Error> {
     if up.id.is_empty() || up.hash.is_empty() {
@@ -287,26 +314,19 @@ fn plan_upsert(
         Action::Update => differ.photo_hash(&up.id).map(str::to_owned),
         _ => None,
     };
-    let mut hash = up.hash;
+    let mut fetch = None;
     let photo = match (wanted_photo, current_photo) {
         (None, None) => PhotoWrite::Keep,
         (None, Some(_)) => PhotoWrite::Clear,
         (Some(w), Some(c)) if w == c => PhotoWrite::Keep,
-        (Some(w), _) => match source.photo(&w) {
-            Ok(bytes) => PhotoWrite::Set { hash: w, bytes },
-            Err(e) if e.is_transient() => return Err(e.into()),
-            Err(e) => {
-                // Save the contact without its photo and an empty hash, so the next sync
-                // sees it as changed and tries the photo again.
-                log::warn!("photo of contact #{} not available: {e}", up.id);
-                hash = String::new();
-                PhotoWrite::Keep
-            }
-        },
+        (Some(w), _) => {
+            fetch = Some(w);
+            PhotoWrite::Keep
+        }
     };
     let write = ContactWrite {
         id: up.id,
-        hash,
+        hash: up.hash,
         data: up.contact,
         photo,
     };
@@ -326,7 +346,43 @@ fn plan_upsert(
             });
             ops.push(StoreOp::Insert(write));
         }
-        Action::Delete => {}
+        Action::Delete => return Ok(()),
+    }
+    if let Some(w) = fetch {
+        wants.push((ops.len() - 1, w));
+    }
+    Ok(())
+}
+
+/// Fetches the photos `wants` names (as few requests as the source allows) and puts them in
+/// their writes. A photo not available is left out and its contact saved with an empty hash,
+/// so the next sync sees it as changed and tries the photo again. A transient failure or a
+/// bad answer fails the page before any of it is written.
+fn fill_photos(
+    source: &dyn ContactSource,
+    ops: &mut [StoreOp],
+    wants: Vec<(usize, String)>,
+) -> Result<(), Error> {
+    if wants.is_empty() {
+        return Ok(());
+    }
+    let hashes: Vec<String> = wants.iter().map(|(_, h)| h.clone()).collect();
+    let got = source.photos(&hashes)?;
+    for (i, h) in wants {
+        if let Some(StoreOp::Insert(w) | StoreOp::Update(w)) = ops.get_mut(i) {
+            match got.get(&h) {
+                Some(bytes) => {
+                    w.photo = PhotoWrite::Set {
+                        hash: h,
+                        bytes: bytes.clone(),
+                    }
+                }
+                None => {
+                    log::warn!("photo of contact #{} not available", w.id);
+                    w.hash = String::new();
+                }
+            }
+        }
     }
     Ok(())
 }

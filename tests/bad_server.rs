@@ -640,3 +640,85 @@ fn a_page_that_inflates_past_the_cap_makes_the_sync_ask_for_fewer_contacts() {
     // 50 → 12 → 3 → 1.
     assert_eq!(evil.contact_calls().len(), 4);
 }
+
+const PHOTO: &[u8] = b"\xff\xd8\xff not really a jpeg";
+
+/// A full page of one contact "p" with `PHOTO`; photo batches answered by `batch(nth)`.
+fn photo_server(batch: impl Fn(usize) -> String + Send + Sync + 'static) -> Evil {
+    let hash = contacts_agent_protocol::hash::sha256_hex(PHOTO);
+    let page = format!(
+        r#"{{"upserts":[{{"id":"p","hash":"hp","contact":{{"given_name":"P","family_name":"P","display_name":"P P","photo":{{"hash":"{hash}"}}}}}}],"deletes":[],"next_token":"t","more":false,"full":true}}"#
+    );
+    let batches = std::sync::atomic::AtomicUsize::new(0);
+    Evil::start(Box::new(move |path, _| {
+        if path.starts_with("/v1/device/photos") {
+            let n = batches.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            response("200 OK", &batch(n))
+        } else {
+            response("200 OK", &page)
+        }
+    }))
+}
+
+fn photo_json(data: &[u8]) -> String {
+    use base64::Engine;
+    format!(
+        r#"{{"hash":"{}","data":"{}"}}"#,
+        contacts_agent_protocol::hash::sha256_hex(PHOTO),
+        base64::engine::general_purpose::STANDARD.encode(data)
+    )
+}
+
+fn photo_calls(evil: &Evil) -> usize {
+    let hits = evil.hits.lock().unwrap();
+    hits.iter()
+        .filter(|(p, _)| p.starts_with("/v1/device/photos"))
+        .count()
+}
+
+#[test]
+fn a_photo_batch_naming_a_hash_twice_fails_the_page_before_anything_is_written() {
+    let evil = photo_server(|_| {
+        format!(
+            r#"{{"photos":[{},{}],"missing":[]}}"#,
+            photo_json(PHOTO),
+            photo_json(PHOTO)
+        )
+    });
+    let mut p = phone(&evil);
+    let before = p.agent.store().managed_index().unwrap();
+    let err = p.agent.sync_now().unwrap_err().to_string();
+    assert!(err.contains("names the same hash twice"), "{err}");
+    assert_eq!(p.agent.store().managed_index().unwrap(), before);
+    assert_eq!(photo_calls(&evil), 1);
+}
+
+#[test]
+fn a_photo_whose_bytes_do_not_match_its_hash_fails_the_page() {
+    let evil = photo_server(|_| format!(r#"{{"photos":[{}]}}"#, photo_json(b"other bytes")));
+    let mut p = phone(&evil);
+    let before = p.agent.store().managed_index().unwrap();
+    let err = p.agent.sync_now().unwrap_err().to_string();
+    assert!(err.contains("do not match its hash"), "{err}");
+    assert_eq!(p.agent.store().managed_index().unwrap(), before);
+}
+
+#[test]
+fn a_photo_batch_that_omits_a_hash_saves_the_contact_and_the_next_sync_fetches_the_photo() {
+    // First answer: neither the photo nor "missing" (no progress); then the photo.
+    let evil = photo_server(|n| {
+        if n == 1 {
+            r#"{"photos":[],"missing":[]}"#.to_owned()
+        } else {
+            format!(r#"{{"photos":[{}]}}"#, photo_json(PHOTO))
+        }
+    });
+    let mut p = phone(&evil);
+    let r = p.agent.sync_now().unwrap();
+    assert_eq!(r.counts.inserted, 1);
+    assert_eq!(p.agent.store().photo("p").unwrap(), None);
+    let r = p.agent.sync_now().unwrap();
+    assert_eq!(r.counts.updated, 1);
+    assert_eq!(p.agent.store().photo("p").unwrap(), Some(PHOTO.to_vec()));
+    assert_eq!(photo_calls(&evil), 2);
+}

@@ -6,6 +6,7 @@
 
 pub mod contact;
 pub mod hash;
+pub mod photos;
 pub mod policy;
 pub mod wire;
 

@@ -1,6 +1,11 @@
 //! The device API: enrollment, policy, contact deltas, photos, status, commands.
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use contacts_agent_protocol::hash::set_fingerprint;
+use contacts_agent_protocol::photos::{
+    BatchPhoto, PhotoBatch, PhotoBatchRequest, MAX_PHOTO_BATCH, MAX_PHOTO_BATCH_BYTES,
+};
 use contacts_agent_protocol::wire::{
     Command, CommandKind, CommandList, ContactsPage, EnrollRequest, EnrollResponse, StatusReport,
     Upsert,
@@ -168,6 +173,42 @@ pub fn photo(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiEr
     let bytes = repo::photo_for_device(&ctx.conn, &d, hash)?
         .ok_or_else(|| ApiError::NotFound("no photo with that hash".into()))?;
     Ok(Response::bytes("application/octet-stream", bytes))
+}
+
+/// Many photos in one request (`POST /v1/device/photos`), with the same entitlement as one:
+/// a hash no contact of the device's carries is `missing`, never its bytes. Stops adding
+/// photos once the answer carries `MAX_PHOTO_BATCH_BYTES` (always at least one); the device
+/// asks again for the hashes left out.
+pub fn photo_batch(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    let d = device(ctx, req)?;
+    let ask: PhotoBatchRequest = body(req)?;
+    if ask.hashes.len() > MAX_PHOTO_BATCH {
+        return Err(ApiError::Unprocessable(format!(
+            "at most {MAX_PHOTO_BATCH} hashes per request"
+        )));
+    }
+    let mut answer = PhotoBatch::default();
+    let mut seen = std::collections::HashSet::new();
+    let mut bytes = 0;
+    for hash in ask.hashes {
+        if !seen.insert(hash.clone()) {
+            continue;
+        }
+        if bytes >= MAX_PHOTO_BATCH_BYTES {
+            break;
+        }
+        match repo::photo_for_device(&ctx.conn, &d, &hash)? {
+            Some(photo) => {
+                bytes += photo.len();
+                answer.photos.push(BatchPhoto {
+                    hash,
+                    data: BASE64.encode(&photo),
+                });
+            }
+            None => answer.missing.push(hash),
+        }
+    }
+    Response::json(200, &answer)
 }
 
 pub fn status(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {

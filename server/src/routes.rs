@@ -92,6 +92,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/v1/device/policy", device::policy),
     r("GET", "/v1/device/contacts", device::contacts),
     r("GET", "/v1/device/photos/{hash}", device::photo),
+    r("POST", "/v1/device/photos", device::photo_batch),
     r("POST", "/v1/device/status", device::status),
     r("GET", "/v1/device/commands", device::commands),
     r("POST", "/v1/device/token", device::rotate_token),
