@@ -119,9 +119,16 @@ fn one(
     Ok(())
 }
 
-/// One line as a `Line`, or an error that names the line and the field.
+/// One line as a `Line`, read as a closed schema like every admin body (a field the schema
+/// does not list is refused, not dropped), or an error that names the line and the field.
 fn parse(n: usize, raw: &[u8]) -> Result<Line, ApiError> {
-    serde_json::from_slice(raw).map_err(|e| at(n, diagnose(raw, &e)))
+    let line: Line = serde_json::from_slice(raw).map_err(|e| at(n, diagnose(raw, &e)))?;
+    let value: Value = serde_json::from_slice(raw).map_err(|e| at(n, diagnose(raw, &e)))?;
+    crate::input::from_value::<Line>(value).map_err(|e| match e {
+        ApiError::Unprocessable(m) => at(n, m.replace("the body", "the line")),
+        other => other,
+    })?;
+    Ok(line)
 }
 
 /// Which field a line that does not parse got wrong, without quoting it.
@@ -224,6 +231,7 @@ mod tests {
             (r#"{"id":"a","contact":{"given_name":"x","family_name":"","display_name":""}}"#.to_owned(), "line 2: id repeats the id of line 1"),
             (r#"{"id":"b","contact":{"given_name":"x","family_name":"","display_name":""},"groups":["sales","nope"]}"#.to_owned(), "line 2: groups[1] names a group that does not exist"),
             (format!("{{\"id\":\"b\",\"contact\":{{\"given_name\":\" \",\"family_name\":\"\",\"display_name\":\"\",\"note\":\"{SECRET}\"}}}}"), "line 2: contact: a user needs a display name"),
+            (format!("{{\"id\":\"b\",\"contact\":{{\"given_name\":\"x\",\"family_name\":\"\",\"display_name\":\"\",\"{SECRET}\":1}}}}"), "line 2: contact has a field its schema does not list"),
         ];
         for (bad, want) in cases {
             let e = run(&mut conn, &format!("{good}\n{bad}\n")).unwrap_err();
