@@ -384,21 +384,9 @@ impl Client {
     fn photos_one_by_one(
         &self,
         hashes: &[String],
-        mut got: HashMap<String, Vec<u8>>,
+        got: HashMap<String, Vec<u8>>,
     ) -> Result<HashMap<String, Vec<u8>>, ClientError> {
-        for h in hashes {
-            if got.contains_key(h) {
-                continue;
-            }
-            match self.photo(h) {
-                Ok(bytes) => {
-                    got.insert(h.clone(), bytes);
-                }
-                Err(e) if e.is_transient() => return Err(e),
-                Err(e) => log::warn!("a photo is not available: {e}"),
-            }
-        }
-        Ok(got)
+        crate::sync::photos_each(hashes, got, |h| self.photo(h))
     }
 
     pub fn report_status(&self, body: &str) -> Result<(), ClientError> {

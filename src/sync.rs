@@ -33,21 +33,30 @@ pub trait ContactSource {
     /// contact is saved without it and the next sync tries again). A transient failure is an
     /// error. By default one `photo` call each.
     fn photos(&self, hashes: &[String]) -> Result<HashMap<String, Vec<u8>>, ClientError> {
-        let mut got = HashMap::new();
-        for h in hashes {
-            if got.contains_key(h) {
-                continue;
-            }
-            match self.photo(h) {
-                Ok(bytes) => {
-                    got.insert(h.clone(), bytes);
-                }
-                Err(e) if e.is_transient() => return Err(e),
-                Err(e) => log::warn!("a photo is not available: {e}"),
-            }
-        }
-        Ok(got)
+        photos_each(hashes, HashMap::new(), |h| self.photo(h))
     }
+}
+
+/// Fetches the photos `got` lacks one request each: a photo that is not available is left
+/// out (the next sync tries again), a transient failure stops with the error.
+pub fn photos_each(
+    hashes: &[String],
+    mut got: HashMap<String, Vec<u8>>,
+    fetch: impl Fn(&str) -> Result<Vec<u8>, ClientError>,
+) -> Result<HashMap<String, Vec<u8>>, ClientError> {
+    for h in hashes {
+        if got.contains_key(h) {
+            continue;
+        }
+        match fetch(h) {
+            Ok(bytes) => {
+                got.insert(h.clone(), bytes);
+            }
+            Err(e) if e.is_transient() => return Err(e),
+            Err(e) => log::warn!("a photo is not available: {e}"),
+        }
+    }
+    Ok(got)
 }
 
 impl ContactSource for Client {
