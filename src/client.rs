@@ -233,13 +233,9 @@ impl Client {
     }
 
     pub fn enroll(&self, code: &str, device_name: &str) -> Result<EnrollResponse, ClientError> {
-        let body = serde_json::to_vec(&EnrollRequest {
+        let body = request_body(&EnrollRequest {
             enrollment_code: code.to_owned(),
             device_name: device_name.to_owned(),
-        })
-        .map_err(|e| ClientError::Malformed {
-            what: "request",
-            detail: e.to_string(),
         })?;
         // Not idempotent (the code is single-use): only retried when the server said it did
         // not process it (429/503).
@@ -352,12 +348,8 @@ impl Client {
             if ask.is_empty() {
                 return Ok(got);
             }
-            let body = serde_json::to_vec(&PhotoBatchRequest {
+            let body = request_body(&PhotoBatchRequest {
                 hashes: ask.clone(),
-            })
-            .map_err(|e| ClientError::Malformed {
-                what: "request",
-                detail: e.to_string(),
             })?;
             // Read-only: safe to retry.
             let a = self.request(
@@ -705,6 +697,14 @@ fn check_photo_batch(
     got.extend(photos);
     missing.extend(batch.missing);
     Ok(named.len())
+}
+
+/// A JSON request body (our own types: failing to serialise one is a bug, reported as such).
+fn request_body<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ClientError> {
+    serde_json::to_vec(value).map_err(|e| ClientError::Malformed {
+        what: "request",
+        detail: e.to_string(),
+    })
 }
 
 fn path_only(p: &str) -> &str {

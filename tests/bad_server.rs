@@ -2,6 +2,8 @@
 //! stays as it was, personal contacts are untouched, and the failure is in the run history.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -148,30 +150,8 @@ fn phone(evil: &Evil) -> Phone {
 
 fn phone_with(evil: &Evil, tweak: impl FnOnce(&mut AgentConfig)) -> Phone {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = SqliteStore::open(&dir.path().join("phone.db"), "biz").unwrap();
-    store.apply_batch(&[managed("1"), managed("2")]).unwrap();
-    let personal = ContactData {
-        given_name: "Mama".into(),
-        display_name: "Mama".into(),
-        ..Default::default()
-    };
-    store.add_personal(None, &personal).unwrap();
-    let mut config = AgentConfig::new(dir.path().join("state.db"));
-    config.client.retry_base = Duration::from_millis(5);
-    config.client.request_timeout = Duration::from_secs(5);
-    tweak(&mut config);
-    let agent = Agent::open(config, store).unwrap();
-    agent
-        .state()
-        .set_enrollment(
-            &Enrollment {
-                server_url: format!("http://{}", evil.addr),
-                device_id: "d-1".into(),
-                token: "device-token".into(),
-            },
-            chrono::Utc::now(),
-        )
-        .unwrap();
+    let agent =
+        common::phone_enrolled_at(evil.addr, dir.path(), &[managed("1"), managed("2")], tweak);
     Phone { agent, _dir: dir }
 }
 

@@ -5,15 +5,16 @@
 //! anything is written, with "update the app".
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use contacts_agent::agent::{Agent, AgentConfig};
-use contacts_agent::state::Enrollment;
+use contacts_agent::agent::Agent;
+
 use contacts_agent::store::sqlite::SqliteStore;
-use contacts_agent::store::{ContactStore, ContactWrite, PhotoWrite, StoreOp};
+use contacts_agent::store::{ContactWrite, PhotoWrite, StoreOp};
 use contacts_agent_protocol::{ContactData, EmailKind, PhoneKind};
 
 /// Extra fields at every level of the policy, and a value in none of them the agent needs.
@@ -141,39 +142,16 @@ struct Phone {
 /// full sync from the fixture removes.
 fn phone(server: &FutureServer) -> Phone {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = SqliteStore::open(&dir.path().join("phone.db"), "biz").unwrap();
-    store
-        .apply_batch(&[StoreOp::Insert(ContactWrite {
-            id: "old".into(),
-            hash: "h-old".into(),
-            data: ContactData {
-                display_name: "Old Contact".into(),
-                ..Default::default()
-            },
-            photo: PhotoWrite::Keep,
-        })])
-        .unwrap();
-    let personal = ContactData {
-        given_name: "Mama".into(),
-        display_name: "Mama".into(),
-        ..Default::default()
-    };
-    store.add_personal(None, &personal).unwrap();
-    let mut config = AgentConfig::new(dir.path().join("state.db"));
-    config.client.retry_base = Duration::from_millis(5);
-    config.client.request_timeout = Duration::from_secs(5);
-    let agent = Agent::open(config, store).unwrap();
-    agent
-        .state()
-        .set_enrollment(
-            &Enrollment {
-                server_url: format!("http://{}", server.addr),
-                device_id: "d-1".into(),
-                token: "device-token".into(),
-            },
-            chrono::Utc::now(),
-        )
-        .unwrap();
+    let old = StoreOp::Insert(ContactWrite {
+        id: "old".into(),
+        hash: "h-old".into(),
+        data: ContactData {
+            display_name: "Old Contact".into(),
+            ..Default::default()
+        },
+        photo: PhotoWrite::Keep,
+    });
+    let agent = common::phone_enrolled_at(server.addr, dir.path(), &[old], |_| {});
     Phone { agent, dir }
 }
 

@@ -207,3 +207,39 @@ impl ContactStore for Faulty {
         self.inner.insert_personal(account, c)
     }
 }
+
+/// An agent over a fresh phone in `dir` already enrolled at `addr` (a scripted test server,
+/// plain http on loopback): the phone holds `managed` and one personal contact ("Mama").
+/// Retries are quick; `tweak` adjusts the rest of the configuration.
+pub fn phone_enrolled_at(
+    addr: std::net::SocketAddr,
+    dir: &std::path::Path,
+    managed: &[StoreOp],
+    tweak: impl FnOnce(&mut AgentConfig),
+) -> Agent<SqliteStore> {
+    let mut store = SqliteStore::open(&dir.join("phone.db"), "biz").unwrap();
+    store.apply_batch(managed).unwrap();
+    let personal = contacts_agent_protocol::ContactData {
+        given_name: "Mama".into(),
+        display_name: "Mama".into(),
+        ..Default::default()
+    };
+    store.add_personal(None, &personal).unwrap();
+    let mut config = AgentConfig::new(dir.join("state.db"));
+    config.client.retry_base = std::time::Duration::from_millis(5);
+    config.client.request_timeout = std::time::Duration::from_secs(5);
+    tweak(&mut config);
+    let agent = Agent::open(config, store).unwrap();
+    agent
+        .state()
+        .set_enrollment(
+            &contacts_agent::state::Enrollment {
+                server_url: format!("http://{addr}"),
+                device_id: "d-1".into(),
+                token: "device-token".into(),
+            },
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    agent
+}
