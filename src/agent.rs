@@ -17,7 +17,7 @@ use crate::schedule::{self, Jitter, NextRun};
 use crate::state::{
     Attention, BackupState, Counts, Enrollment, RunKind, RunRecord, State, SyncState,
 };
-use crate::store::{ContactStore, EntryState, StoreOp, StoredContact};
+use crate::store::{ContactStore, EntryState, IndexEntry, StoreOp, StoredContact};
 use crate::sync::{self, fingerprint};
 
 #[derive(Debug, Clone)]
@@ -484,32 +484,11 @@ impl<S: ContactStore> Agent<S> {
     /// network). `None` before the first sync.
     pub fn drift(&mut self) -> Result<Option<Drift>, Error> {
         let st = self.state.sync_state()?;
-        let Some(expected_fp) = st.store_fingerprint else {
-            return Ok(None);
-        };
-        let index = self.store.managed_index()?;
-        let mut held: Vec<&str> = index
-            .iter()
-            .filter(|e| e.state != EntryState::Deleted)
-            .map(|e| e.id.as_str())
-            .collect();
-        held.sort_unstable();
-        let live = held.len();
-        held.dedup();
-        let changed = index
-            .iter()
-            .filter(|e| e.state != EntryState::Clean)
-            .count()
-            + (live - held.len());
-        let same = fingerprint(&index) == expected_fp && index.len() as u64 == st.managed_count;
-        if same && changed == 0 {
+        if st.store_fingerprint.is_none() {
             return Ok(None);
         }
-        Ok(Some(Drift {
-            expected: st.managed_count,
-            found: held.len() as u64,
-            changed: changed as u64,
-        }))
+        let index = self.store.managed_index()?;
+        Ok(drift_of(&st, &index))
     }
 
     /// A repair sync is due when the store drifted, whatever the interval ("disabled" means
@@ -736,11 +715,17 @@ impl<S: ContactStore> Agent<S> {
     /// The status, with the contacts the store really holds now (one index read): never a
     /// count remembered from the last sync for a phone that lost them since.
     pub fn status(&mut self) -> Result<StatusView, Error> {
-        let drift = self.drift().ok().flatten();
+        let index = self.store.managed_index().ok();
+        self.status_from(index.as_deref())
+    }
+
+    /// The status given the store's index as just read (`None`: unreadable).
+    fn status_from(&self, index: Option<&[IndexEntry]>) -> Result<StatusView, Error> {
+        let st = self.state.sync_state()?;
+        let drift = index.and_then(|i| drift_of(&st, i));
         let now = (self.now)();
         let enrollment = self.state.enrollment()?;
         let policy = self.state.policy()?;
-        let st = self.state.sync_state()?;
         let sync_clock = self.state.clock(RunKind::Sync)?;
         let backup_clock = self.state.clock(RunKind::Backup)?;
         let next_sync = if enrollment.is_some() {
@@ -791,14 +776,16 @@ impl<S: ContactStore> Agent<S> {
     }
 
     fn status_report(&mut self, completed: &[String]) -> Result<StatusReport, Error> {
-        let v = self.status()?;
-        let st = self.state.sync_state()?;
         // Always what the store holds now, never what the last sync left: the console must
-        // not say "verified" for a phone that lost its contacts since. One index read.
-        let (managed_count, managed_fingerprint) = match self.store.managed_index() {
-            Ok(index) => sync::held_fingerprint(&index),
+        // not say "verified" for a phone that lost its contacts since. One index read serves
+        // the status and the report.
+        let index = self.store.managed_index().ok();
+        let v = self.status_from(index.as_deref())?;
+        let st = self.state.sync_state()?;
+        let (managed_count, managed_fingerprint) = match &index {
+            Some(index) => sync::held_fingerprint(index),
             // Unreadable (permission revoked): say so rather than repeat the last sync's.
-            Err(_) => (0, String::new()),
+            None => (0, String::new()),
         };
         Ok(StatusReport {
             reported_at: ts((self.now)()),
@@ -862,6 +849,34 @@ impl<S: ContactStore> Agent<S> {
             }
         }
     }
+}
+
+/// How the store's `index` differs from what the sync recorded in `st` left, if it does
+/// (`None` before the first sync too).
+fn drift_of(st: &SyncState, index: &[IndexEntry]) -> Option<Drift> {
+    let expected_fp = st.store_fingerprint.as_deref()?;
+    let mut held: Vec<&str> = index
+        .iter()
+        .filter(|e| e.state != EntryState::Deleted)
+        .map(|e| e.id.as_str())
+        .collect();
+    held.sort_unstable();
+    let live = held.len();
+    held.dedup();
+    let changed = index
+        .iter()
+        .filter(|e| e.state != EntryState::Clean)
+        .count()
+        + (live - held.len());
+    let same = fingerprint(index) == expected_fp && index.len() as u64 == st.managed_count;
+    if same && changed == 0 {
+        return None;
+    }
+    Some(Drift {
+        expected: st.managed_count,
+        found: held.len() as u64,
+        changed: changed as u64,
+    })
 }
 
 /// Fetches the policy (conditionally, by ETag) and stores a new one.
