@@ -5,11 +5,13 @@
 //! vendor's Rust server agree on one definition.
 
 pub mod contact;
+pub mod fields;
 pub mod hash;
 pub mod photos;
 pub mod policy;
 pub mod wire;
 
 pub use contact::{ContactData, Email, EmailKind, Phone, PhoneKind, PhotoRef, PostalAddress};
+pub use fields::{AllowList, Field, FieldListError};
 pub use hash::{content_hash, set_fingerprint};
 pub use policy::{BackupInterval, BasicType, Policy, PolicyError, PolicyReadError, SyncInterval};
