@@ -395,7 +395,10 @@ mod tests {
             &AllowList::parse(&["work_phones", "other_phones"]).unwrap(),
         );
         let kinds: Vec<&str> = kept.phones.iter().map(|p| p.kind.as_str()).collect();
-        assert_eq!(kinds, ["work", "work_mobile", "main", "fax_work", "other", "pager"]);
+        assert_eq!(
+            kinds,
+            ["work", "work_mobile", "main", "fax_work", "other", "pager"]
+        );
         assert_ne!(content_hash(&kept), content_hash(&c));
     }
 

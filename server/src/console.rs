@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::http::{match_pattern, Request, Response};
 use crate::repo::{self, PolicyInput};
 use crate::routes::Ctx;
+use contacts_agent_protocol::Field;
 
 const COOKIE: &str = "cas_session";
 /// The sign-in form's pre-session CSRF token (double-submit: cookie and hidden field).
@@ -183,6 +184,13 @@ fn route(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
                     .collect(),
                 sync_interval: parse_enum(field(&form, "sync_interval"))?,
                 backup_interval: parse_enum(field(&form, "backup_interval"))?,
+                // Unticked "Limit the fields", the boxes below it do not count: every field.
+                fields: field(&form, "limit_fields").map(|_| {
+                    form.iter()
+                        .filter(|(k, _)| k == "field")
+                        .map(|(_, v)| v.clone())
+                        .collect()
+                }),
             };
             let tx = ctx.conn.transaction()?;
             repo::update_policy(&tx, &a["id"], &input)?;
@@ -509,13 +517,56 @@ fn policies(ctx: &Ctx) -> Result<Response, ApiError> {
     for p in repo::list_policies(&ctx.conn)? {
         let _ = write!(
             rows,
-            "<tr><td><a href=\"/console/policies/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&p.id), esc(&p.name), p.basic_type.label(), esc(&p.additional_groups.join(", ")), p.sync_interval.label(), p.backup_interval.as_str()
+            "<tr><td><a href=\"/console/policies/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&p.id), esc(&p.name), p.basic_type.label(), esc(&p.additional_groups.join(", ")), p.sync_interval.label(), p.backup_interval.as_str(),
+            fields_summary(p.fields.as_deref())
         );
     }
     Ok(Response::html(200, page("Policies", &format!(
-        "<table><tr><th>Policy</th><th>Basic sync type</th><th>Additional groups</th><th>Sync interval</th><th>Backup interval</th></tr>{rows}</table>"
+        "<table><tr><th>Policy</th><th>Basic sync type</th><th>Additional groups</th><th>Sync interval</th><th>Backup interval</th><th>Fields sent</th></tr>{rows}</table>"
     ))))
+}
+
+/// "All", or the names of the fields a policy sends besides the name.
+fn fields_summary(fields: Option<&[Field]>) -> String {
+    match fields {
+        None => "All".into(),
+        Some(f) => {
+            let names: Vec<&str> = f
+                .iter()
+                .filter(|f| **f != Field::Name)
+                .map(|f| f.as_str())
+                .collect();
+            if names.is_empty() {
+                "Name only".into()
+            } else {
+                format!("Name, {}", names.join(", "))
+            }
+        }
+    }
+}
+
+/// The allow-list part of the policy editor: a box that turns the limit on, and one box per
+/// field (the name always on).
+fn fields_boxes(fields: Option<&[Field]>) -> String {
+    let limited = if fields.is_some() { " checked" } else { "" };
+    let mut s = format!(
+        "<label><input type=checkbox name=limit_fields id=limit_fields value=1{limited}> \
+         Send only the fields ticked below (unticked: every field, including ones added later)</label><br>"
+    );
+    for f in Field::ALL {
+        let on = fields.is_none_or(|list| list.contains(&f)) || f == Field::Name;
+        let checked = if on { " checked" } else { "" };
+        // The name is always sent: shown ticked, not sent by the form.
+        let disabled = if f == Field::Name { " disabled" } else { "" };
+        let _ = write!(
+            s,
+            "<label><input type=checkbox name=field value={v} id=field-{v}{checked}{disabled}> {}</label><br>",
+            esc(f.label()),
+            v = f.as_str(),
+        );
+    }
+    s
 }
 
 fn select(name: &str, options: &[(&str, &str)], current: &str) -> String {
@@ -565,13 +616,15 @@ fn policy_editor(ctx: &Ctx, req: &Request, s: &Session, id: &str) -> Result<Resp
     let body = format!(
         "{saved}<form method=post>{csrf}<dl><dt>Name</dt><dd><input name=name value=\"{name}\"></dd>\
          <dt>Basic sync type</dt><dd>{types}</dd><dt>Additional groups</dt><dd>{groups}</dd>\
-         <dt>Sync interval</dt><dd>{intervals}</dd><dt>Backup interval</dt><dd>{backups}</dd></dl>\
+         <dt>Sync interval</dt><dd>{intervals}</dd><dt>Backup interval</dt><dd>{backups}</dd>\
+         <dt>Fields sent to phones</dt><dd>{fields}</dd></dl>\
          <button id=save>Save policy</button></form>",
         csrf = csrf_input(s),
         name = esc(&p.name),
         types = select("basic_type", &types, p.basic_type.as_str()),
         intervals = select("sync_interval", &intervals, p.sync_interval.as_str()),
         backups = select("backup_interval", &backups, p.backup_interval.as_str()),
+        fields = fields_boxes(p.fields.as_deref()),
     );
     Ok(Response::html(
         200,

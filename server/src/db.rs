@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_2_backups.sql"),
     include_str!("schema_3_console.sql"),
     include_str!("schema_4_devices.sql"),
+    include_str!("schema_5_policy_fields.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -99,6 +99,7 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
         }
     };
     let full = base.is_none();
+    let allowed = repo::device_fields(conn, &d)?;
     let changes = snapshot::delta(base.as_deref().unwrap_or(&[]), &target);
     let mut page = ContactsPage {
         upserts: Vec::new(),
@@ -117,7 +118,7 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
     for change in changes.get(offset..last).unwrap_or(&[]) {
         let (size, upsert) = match change {
             Change::Delete(id) => (id.len() + 3, None),
-            Change::Upsert(id) => match repo::contact_body(conn, id)? {
+            Change::Upsert(id) => match repo::contact_body(conn, id, allowed.as_ref())? {
                 Some((hash, contact, len)) => (
                     len + id.len() + hash.len() + 32,
                     Some(Upsert {

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{SecondsFormat, Utc};
+use contacts_agent_protocol::fields::{self, AllowList, Field};
 use contacts_agent_protocol::hash::sha256_hex;
 use contacts_agent_protocol::{
     content_hash, BackupInterval, BasicType, ContactData, PhotoRef, Policy, SyncInterval,
@@ -202,13 +203,16 @@ pub fn set_user_photo(conn: &Connection, id: &str, photo: Option<&[u8]>) -> Resu
     write_user_body(conn, id, &user.contact)
 }
 
-/// The photo with this hash if a contact the device is entitled to carries it; `None` both
-/// when no contact has it and when none of the device's does.
+/// The photo with this hash if a contact the device is entitled to carries it and its
+/// policy lets photos leave the server; `None` in every other case, alike.
 pub fn photo_for_device(
     conn: &Connection,
     d: &Device,
     hash: &str,
 ) -> Result<Option<Vec<u8>>, ApiError> {
+    if device_fields(conn, d)?.is_some_and(|f| !f.allows(Field::Photo)) {
+        return Ok(None);
+    }
     let groups_json = entitled_groups_json(conn, d)?;
     Ok(conn
         .prepare_cached(
@@ -429,6 +433,10 @@ pub struct PolicyInput {
     pub sync_interval: SyncInterval,
     #[serde(default = "default_backup")]
     pub backup_interval: BackupInterval,
+    /// The fields that leave the server (`contacts_agent_protocol::fields`); absent or null
+    /// is every field. Names, not `Field`s, so an unknown one is refused by name.
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
 }
 
 fn default_basic() -> BasicType {
@@ -449,6 +457,8 @@ pub struct PolicyRecord {
     pub additional_groups: Vec<String>,
     pub sync_interval: SyncInterval,
     pub backup_interval: BackupInterval,
+    /// `None`: every field.
+    pub fields: Option<Vec<Field>>,
     pub updated_at: String,
 }
 
@@ -460,12 +470,34 @@ impl PolicyRecord {
             additional_groups: self.additional_groups.clone(),
             sync_interval: self.sync_interval,
             backup_interval: self.backup_interval,
+            fields: self
+                .fields
+                .as_ref()
+                .map(|f| f.iter().map(|f| f.as_str().to_owned()).collect()),
         }
     }
+
+    /// What the filter applies: `None` sends contacts as they are.
+    pub fn allow_list(&self) -> Option<AllowList> {
+        self.fields.as_deref().map(AllowList::of)
+    }
+}
+
+/// The allow-list as it is stored: its JSON array, or NULL for every field. An unknown
+/// or repeated name is refused, naming it (`FieldListError`).
+fn fields_column(p: &PolicyInput) -> Result<Option<String>, ApiError> {
+    let Some(names) = &p.fields else {
+        return Ok(None);
+    };
+    AllowList::parse(names).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    serde_json::to_string(names)
+        .map(Some)
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 fn check_policy(conn: &Connection, p: &PolicyInput) -> Result<(), ApiError> {
     input::label("name", &p.name)?;
+    fields_column(p)?;
     input::group_ids(
         "additional_groups",
         &p.additional_groups,
@@ -511,9 +543,9 @@ pub fn create_policy(
     let groups = serde_json::to_string(&p.additional_groups)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     conn.execute(
-        "INSERT INTO policies (id, name, basic_type, additional_groups, sync_interval, backup_interval, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![id, p.name.trim(), enum_str(&p.basic_type), groups, enum_str(&p.sync_interval), enum_str(&p.backup_interval), now()],
+        "INSERT INTO policies (id, name, basic_type, additional_groups, sync_interval, backup_interval, updated_at, fields)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![id, p.name.trim(), enum_str(&p.basic_type), groups, enum_str(&p.sync_interval), enum_str(&p.backup_interval), now(), fields_column(p)?],
     )
     .map_err(|e| match ApiError::from(e) {
         ApiError::Conflict(_) => ApiError::Conflict(format!("policy {id} already exists")),
@@ -529,8 +561,8 @@ pub fn update_policy(conn: &Connection, id: &str, p: &PolicyInput) -> Result<(),
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let n = conn.execute(
         "UPDATE policies SET name = ?2, basic_type = ?3, additional_groups = ?4, sync_interval = ?5,
-                backup_interval = ?6, updated_at = ?7 WHERE id = ?1",
-        params![id, p.name.trim(), enum_str(&p.basic_type), groups, enum_str(&p.sync_interval), enum_str(&p.backup_interval), now()],
+                backup_interval = ?6, updated_at = ?7, fields = ?8 WHERE id = ?1",
+        params![id, p.name.trim(), enum_str(&p.basic_type), groups, enum_str(&p.sync_interval), enum_str(&p.backup_interval), now(), fields_column(p)?],
     )?;
     if n == 0 {
         return Err(ApiError::NotFound(format!("no policy {}", shown(id))));
@@ -542,9 +574,18 @@ pub fn update_policy(conn: &Connection, id: &str, p: &PolicyInput) -> Result<(),
     Ok(())
 }
 
-fn policy_from_row(
-    r: &rusqlite::Row,
-) -> rusqlite::Result<(String, String, String, String, String, String, String)> {
+type PolicyRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+);
+
+fn policy_from_row(r: &rusqlite::Row) -> rusqlite::Result<PolicyRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -553,13 +594,12 @@ fn policy_from_row(
         r.get(4)?,
         r.get(5)?,
         r.get(6)?,
+        r.get(7)?,
     ))
 }
 
-fn build_policy(
-    row: (String, String, String, String, String, String, String),
-) -> Result<PolicyRecord, ApiError> {
-    let (id, name, basic, groups, sync, backup, updated_at) = row;
+fn build_policy(row: PolicyRow) -> Result<PolicyRecord, ApiError> {
+    let (id, name, basic, groups, sync, backup, updated_at, fields) = row;
     Ok(PolicyRecord {
         id,
         name,
@@ -568,12 +608,16 @@ fn build_policy(
             .map_err(|e| ApiError::Internal(format!("stored groups unreadable: {e}")))?,
         sync_interval: parse_enum("sync interval", &sync)?,
         backup_interval: parse_enum("backup interval", &backup)?,
+        fields: fields
+            .map(|f| serde_json::from_str(&f))
+            .transpose()
+            .map_err(|e| ApiError::Internal(format!("stored fields unreadable: {e}")))?,
         updated_at,
     })
 }
 
 const POLICY_COLUMNS: &str =
-    "id, name, basic_type, additional_groups, sync_interval, backup_interval, updated_at";
+    "id, name, basic_type, additional_groups, sync_interval, backup_interval, updated_at, fields";
 
 pub fn list_policies(conn: &Connection) -> Result<Vec<PolicyRecord>, ApiError> {
     let mut stmt = conn.prepare_cached(&format!(
@@ -846,11 +890,7 @@ pub fn assign_policy(
 /// The policy as the device sees it. With no policy assigned the product's default applies:
 /// no contacts, sync disabled, backup off.
 pub fn device_policy(conn: &Connection, d: &Device) -> Result<Policy, ApiError> {
-    let base = match &d.policy_id {
-        Some(id) => Some(get_policy(conn, id)?),
-        None => None,
-    };
-    Ok(match base {
+    Ok(match device_policy_record(conn, d)? {
         Some(p) => Policy {
             version: d.policy_version,
             basic_type: p.basic_type,
@@ -866,6 +906,19 @@ pub fn device_policy(conn: &Connection, d: &Device) -> Result<Policy, ApiError> 
             backup_interval: BackupInterval::Off,
         },
     })
+}
+
+fn device_policy_record(conn: &Connection, d: &Device) -> Result<Option<PolicyRecord>, ApiError> {
+    d.policy_id
+        .as_deref()
+        .map(|id| get_policy(conn, id))
+        .transpose()
+}
+
+/// The fields the device's policy lets leave the server; `None` is every field (no policy
+/// assigned, or one without a list).
+pub fn device_fields(conn: &Connection, d: &Device) -> Result<Option<AllowList>, ApiError> {
+    Ok(device_policy_record(conn, d)?.and_then(|p| p.allow_list()))
 }
 
 /// The groups whose members the device's policy entitles it to, as a JSON array (what
@@ -886,17 +939,36 @@ fn entitled_groups_json(conn: &Connection, d: &Device) -> Result<String, ApiErro
     serde_json::to_string(&groups).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-/// The `(id, hash)` set the device's policy entitles it to, sorted by id.
+/// The `(id, hash)` set the device's policy entitles it to, sorted by id. With a field
+/// allow-list the hash is the filtered contact's (what `contact_body` sends), so a device
+/// holds exactly its snapshot and a changed list changes the hashes.
 pub fn entitled_entries(conn: &Connection, d: &Device) -> Result<Entries, ApiError> {
     let groups_json = entitled_groups_json(conn, d)?;
+    let Some(allowed) = device_fields(conn, d)? else {
+        let mut stmt = conn.prepare_cached(
+            "SELECT u.id, u.hash FROM users u
+             WHERE EXISTS (SELECT 1 FROM memberships m
+                           WHERE m.user_id = u.id AND m.group_id IN (SELECT value FROM json_each(?1)))
+             ORDER BY u.id",
+        )?;
+        let rows = stmt.query_map([groups_json], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        return Ok(rows.collect::<Result<_, _>>()?);
+    };
     let mut stmt = conn.prepare_cached(
-        "SELECT u.id, u.hash FROM users u
+        "SELECT u.id, u.body FROM users u
          WHERE EXISTS (SELECT 1 FROM memberships m
                        WHERE m.user_id = u.id AND m.group_id IN (SELECT value FROM json_each(?1)))
          ORDER BY u.id",
     )?;
-    let rows = stmt.query_map([groups_json], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rows = stmt.query_map([groups_json], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    rows.map(|row| {
+        let (id, body) = row?;
+        let sent = fields::filter(&parse_contact(&body)?, &allowed);
+        Ok((id, content_hash(&sent)))
+    })
+    .collect()
 }
 
 // ------------------------------------------------------------------------------ snapshots
@@ -970,18 +1042,30 @@ pub fn load_snapshot(
     }
 }
 
-/// A contact's hash, data and the length of its JSON (what it adds to a page, give or take
-/// the envelope: the stored body is the same serializer's output).
+/// A contact as a device is sent it: its hash, data and the length of its JSON (what it
+/// adds to a page, give or take the envelope: the stored body is the same serializer's
+/// output). With an allow-list, the filtered contact and its hash.
 pub fn contact_body(
     conn: &Connection,
     id: &str,
+    allowed: Option<&AllowList>,
 ) -> Result<Option<(String, ContactData, usize)>, ApiError> {
     let row: Option<(String, String)> = conn
         .prepare_cached("SELECT hash, body FROM users WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    row.map(|(h, b)| Ok((h, parse_contact(&b)?, b.len())))
-        .transpose()
+    let Some((hash, body)) = row else {
+        return Ok(None);
+    };
+    let contact = parse_contact(&body)?;
+    Ok(Some(match allowed {
+        None => (hash, contact, body.len()),
+        Some(allowed) => {
+            let sent = fields::filter(&contact, allowed);
+            let len = serde_json::to_vec(&sent).map_or(body.len(), |b| b.len());
+            (content_hash(&sent), sent, len)
+        }
+    }))
 }
 
 // ------------------------------------------------------------------- commands and status
