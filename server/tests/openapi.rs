@@ -133,4 +133,9 @@ fn the_wire_enums_match_the_spec() {
         strings(&schemas["Phone"]["properties"]["kind"]["enum"]),
         phone
     );
+    let fields: BTreeSet<String> = contacts_agent_protocol::Field::ALL
+        .iter()
+        .map(|f| f.as_str().to_owned())
+        .collect();
+    assert_eq!(strings(&schemas["ContactField"]["enum"]), fields);
 }
