@@ -216,3 +216,35 @@ test('a sign-in posted without the form\'s own token is refused, and a revoked d
   await page.screenshot({ path: join(shots, 'revoked-device.png'), fullPage: true });
   await page.close();
 });
+
+test('the policy editor limits the fields that leave the server: the phone drops private numbers', async () => {
+  const page = await browser.newPage();
+  await signIn(page);
+  await page.goto(url + '/console/policies/console');
+  // No list yet: every field goes, shown as every box ticked; the name cannot be unticked.
+  assert.equal(await page.isChecked('#limit_fields'), false);
+  assert.equal(await page.isChecked('#field-photo'), true);
+  assert.equal(await page.isDisabled('#field-name'), true);
+  await page.check('#limit_fields');
+  for (const f of ['photo', 'mobile_phones', 'home_phones']) await page.uncheck(`#field-${f}`);
+  await page.screenshot({ path: join(shots, 'policy-fields.png'), fullPage: true });
+  await submit(page, '#save');
+  assert.match(await page.textContent('#saved'), /Saved/);
+  const saved = await admin('GET', '/v1/admin/policies/console');
+  assert.deepEqual(saved.fields, ['organization', 'work_phones', 'other_phones', 'work_emails',
+    'home_emails', 'other_emails', 'addresses', 'note']);
+  assert.equal(await page.isChecked('#limit_fields'), true);
+  assert.equal(await page.isChecked('#field-mobile_phones'), false);
+  assert.equal(await page.isChecked('#field-work_phones'), true);
+
+  // Seeded private mobiles are +48 5.., work numbers +48 22 ..: the phone keeps only these.
+  await until('the phone to drop the private numbers', async () => {
+    const held = agent('contacts', '--limit', '100000');
+    return held.includes('@pearson-hardman.example') && /\+48 22 /.test(held) && !/\+48 5\d\d /.test(held);
+  });
+  const status = await admin('GET', `/v1/admin/devices/${deviceId}/status`);
+  assert.equal(status.contacts_verified, true);
+  await page.goto(url + '/console/policies');
+  assert.match(await page.textContent('body'), /Name, organization, work_phones, other_phones/);
+  await page.close();
+});
