@@ -77,7 +77,7 @@ fn a_narrowed_allow_list_removes_private_numbers_and_photos_from_the_phone_on_it
     // Every seeded person has a private mobile, so every contact is rewritten; none leaves.
     assert_eq!(
         (report.counts.updated, report.counts.deleted),
-        (harvey.len(), 0)
+        (harvey.len() as u64, 0)
     );
 
     let allowed = AllowList::parse(&NARROW).unwrap();
