@@ -7,7 +7,10 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use contacts_agent_protocol::{Email, EmailKind, Phone, PhoneKind, PostalAddress};
+use contacts_agent_protocol::fields::{self, AllowList};
+use contacts_agent_protocol::{
+    ContactData, Email, EmailKind, Field, Phone, PhoneKind, PostalAddress,
+};
 use contacts_agent_server::testing::{Leaf, TestCa};
 use contacts_agent_server::{seed, Config, Server, TlsFiles};
 use serde_json::{json, Value};
@@ -22,6 +25,20 @@ use admin::{AdminClient, AdminError};
 pub const ACCOUNT_TYPE: &str = "app.contactsagent.business";
 /// The phone user's own contacts in the demo.
 const PERSONAL_CONTACTS: usize = 60;
+/// Harvey's members who get a photo on the server, so the allow-list step has photos to
+/// take away.
+const PHOTOS: usize = 10;
+/// The allow-list of step (e): everything but photos and private numbers (mobile, home).
+const NO_PHOTOS_NO_PRIVATE_NUMBERS: [Field; 8] = [
+    Field::Organization,
+    Field::WorkPhones,
+    Field::OtherPhones,
+    Field::WorkEmails,
+    Field::HomeEmails,
+    Field::OtherEmails,
+    Field::Addresses,
+    Field::Note,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -198,6 +215,34 @@ impl Walk<'_> {
                      "sync_interval": "daily", "backup_interval": backup }),
         )?;
         Ok(())
+    }
+
+    /// All groups, sending only `allowed` (and the name).
+    fn set_policy_fields(&self, allowed: &[Field]) -> Result<(), DemoError> {
+        let _: Value = self.admin.put(
+            "/v1/admin/policies/demo",
+            &json!({ "name": "Demo policy", "basic_type": "all_groups", "sync_interval": "daily",
+                     "fields": allowed }),
+        )?;
+        Ok(())
+    }
+
+    /// Every user's contact as the server keeps it, by id.
+    fn directory(&self) -> Result<std::collections::BTreeMap<String, ContactData>, DemoError> {
+        let mut out = std::collections::BTreeMap::new();
+        loop {
+            let page: Value = self
+                .admin
+                .get(&format!("/v1/admin/users?limit=1000&offset={}", out.len()))?;
+            let items = page["items"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            if items.is_empty() {
+                return Ok(out);
+            }
+            for u in items {
+                let contact = serde_json::from_value(u["contact"].clone()).map_err(setup_err)?;
+                out.insert(u["id"].as_str().unwrap_or_default().to_owned(), contact);
+            }
+        }
     }
 
     /// Runs the agent as the OS scheduler would, then checks the phone against `expected`
@@ -396,6 +441,19 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
         personal_before,
     };
 
+    for id in walk.members("harvey")?.iter().take(PHOTOS) {
+        let (status, _) = walk.admin.raw(
+            "PUT",
+            &format!("/v1/admin/users/{id}/photo"),
+            Some(&demo_photo(id)),
+        )?;
+        if status != 204 {
+            return Err(DemoError::Setup(format!(
+                "photo upload answered HTTP {status}"
+            )));
+        }
+    }
+
     walk.say("(a) No contacts + additional groups Harvey and Mike");
     let expected = &walk.members("harvey")? | &walk.members("mike")?;
     walk.check("a", &mut agent, &expected)?;
@@ -467,14 +525,16 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     }
     walk.say("  ✔ 3 changed contacts updated, 1 deleted contact removed, the user's edit and deletion put back, command completed");
 
-    walk.say("\n(e) No contacts, no additional groups");
+    allow_list_step(&mut walk, &mut agent, &expected)?;
+
+    walk.say("\n(f) No contacts, no additional groups");
     walk.set_policy("none", &[])?;
-    walk.check("e", &mut agent, &BTreeSet::new())?;
+    walk.check("f", &mut agent, &BTreeSet::new())?;
 
     walk.say("\nEvery sync step checked out; personal contacts were never touched.");
 
     walk.say(
-        "\n(f) The policy turns on daily backups; the user then loses some contacts and restores",
+        "\n(g) The policy turns on daily backups; the user then loses some contacts and restores",
     );
     walk.set_policy_with_backup("none", &[], "daily")?;
     backup_and_restore(&mut walk, &mut agent)?;
@@ -491,6 +551,81 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     })
 }
 
+/// A JPEG header and a body of its own for each contact (not a viewable image; enough to
+/// travel as one).
+fn demo_photo(id: &str) -> Vec<u8> {
+    let seed = id
+        .bytes()
+        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    let body = (0..1500u32).map(|b| (b.wrapping_mul(2_654_435_761) ^ seed).to_le_bytes()[1]);
+    [0xFF, 0xD8, 0xFF, 0xE0].into_iter().chain(body).collect()
+}
+
+/// Step (e): the policy stops sending photos and private numbers; the phone must lose
+/// exactly those, and keep every other field of every contact as the server has it.
+fn allow_list_step(
+    walk: &mut Walk,
+    agent: &mut Agent<SqliteStore>,
+    expected: &BTreeSet<String>,
+) -> Result<(), DemoError> {
+    let step = "e";
+    walk.say("\n(e) The policy's field allow-list stops sending photos and private numbers (mobile, home)");
+    let private = |c: &ContactData| {
+        c.phones
+            .iter()
+            .filter(|p| matches!(p.kind, PhoneKind::Mobile | PhoneKind::Home))
+            .count()
+    };
+    let before = agent.managed_contacts(0, usize::MAX)?;
+    let photos_before = before.iter().filter(|c| c.has_photo).count();
+    let private_before: usize = before.iter().map(|c| private(&c.data)).sum();
+    if photos_before == 0 || private_before == 0 {
+        return Err(DemoError::Check {
+            step,
+            what: format!("before the change the phone holds {photos_before} photos and {private_before} private numbers: nothing to take away"),
+        });
+    }
+    walk.set_policy_fields(&NO_PHOTOS_NO_PRIVATE_NUMBERS)?;
+    walk.check(step, agent, expected)?;
+    let allowed = AllowList::of(&NO_PHOTOS_NO_PRIVATE_NUMBERS);
+    let directory = walk.directory()?;
+    let after = agent.managed_contacts(0, usize::MAX)?;
+    let photos_after = after.iter().filter(|c| c.has_photo).count();
+    let private_after: usize = after.iter().map(|c| private(&c.data)).sum();
+    // The rest of each contact: exactly the server's contact, filtered.
+    let differing = after
+        .iter()
+        .filter(|c| {
+            directory
+                .get(&c.id)
+                .is_none_or(|d| fields::filter(d, &allowed) != c.data)
+        })
+        .count();
+    let work_numbers: usize = after
+        .iter()
+        .map(|c| {
+            c.data
+                .phones
+                .iter()
+                .filter(|p| Field::of_phone(&p.kind) == Field::WorkPhones)
+                .count()
+        })
+        .sum();
+    let emails: usize = after.iter().map(|c| c.data.emails.len()).sum();
+    if photos_after != 0 || private_after != 0 || differing != 0 || work_numbers == 0 {
+        return Err(DemoError::Check {
+            step,
+            what: format!("after the change the phone holds {photos_after} photos, {private_after} private numbers, {work_numbers} work numbers; {differing} contacts differ from the server's allowed fields"),
+        });
+    }
+    walk.say(&format!(
+        "  ✔ {photos_before} photos and {private_before} private numbers removed from the phone; \
+         {work_numbers} work numbers, {emails} e-mail addresses and every other field of the {} contacts kept as the server has them",
+        after.len()
+    ));
+    Ok(())
+}
+
 fn personal_keys(agent: &mut Agent<SqliteStore>) -> Result<Vec<[u8; 32]>, DemoError> {
     let mut keys: Vec<[u8; 32]> = agent
         .store()
@@ -503,7 +638,7 @@ fn personal_keys(agent: &mut Agent<SqliteStore>) -> Result<Vec<[u8; 32]>, DemoEr
 }
 
 fn backup_and_restore(walk: &mut Walk, agent: &mut Agent<SqliteStore>) -> Result<(), DemoError> {
-    let step = "f";
+    let step = "g";
     let before = personal_keys(agent)?;
     let ran = agent.run_due()?;
     let backup = match ran.backup {
