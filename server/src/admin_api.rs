@@ -394,7 +394,8 @@ pub struct SyncedContact {
 pub fn device_contacts(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
     let id = param(p, "id");
-    repo::get_device(&ctx.conn, id)?;
+    let device = repo::get_device(&ctx.conn, id)?;
+    let allowed = repo::device_fields(&ctx.conn, &device)?;
     let offset = req.query_usize("offset", 0, usize::MAX)?;
     let limit = req.query_usize("limit", 100, 5000)?;
     let snapshot = match repo::status(&ctx.conn, id)? {
@@ -405,7 +406,8 @@ pub fn device_contacts(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Respo
     let mut items = Vec::new();
     for (cid, _) in entries.iter().skip(offset).take(limit) {
         // A user deleted since the sync is still on the phone until the next one.
-        let Ok(u) = repo::get_user(&ctx.conn, cid) else {
+        let Ok(u) = repo::get_user(&ctx.conn, cid).map(|u| repo::as_sent(u, allowed.as_ref()))
+        else {
             items.push(SyncedContact {
                 id: cid.clone(),
                 display_name: String::new(),

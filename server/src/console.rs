@@ -442,9 +442,11 @@ fn device(ctx: &Ctx, req: &Request, s: &Session, id: &str) -> Result<Response, A
             .unwrap_or_default(),
         None => Vec::new(),
     };
+    let allowed = repo::device_fields(&ctx.conn, &repo::get_device(&ctx.conn, id)?)?;
     let mut matched = Vec::new();
     for (cid, _) in &entries {
-        let Ok(u) = repo::get_user(&ctx.conn, cid) else {
+        let Ok(u) = repo::get_user(&ctx.conn, cid).map(|u| repo::as_sent(u, allowed.as_ref()))
+        else {
             continue;
         };
         let c = &u.contact;

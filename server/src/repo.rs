@@ -921,6 +921,15 @@ pub fn device_fields(conn: &Connection, d: &Device) -> Result<Option<AllowList>,
     Ok(device_policy_record(conn, d)?.and_then(|p| p.allow_list()))
 }
 
+/// A user as the device is sent them: the contact filtered by `allowed` (the device's
+/// `device_fields`), so the console never lists a number the phone was not sent.
+pub fn as_sent(mut user: User, allowed: Option<&AllowList>) -> User {
+    if let Some(allowed) = allowed {
+        user.contact = fields::filter(&user.contact, allowed);
+    }
+    user
+}
+
 /// The groups whose members the device's policy entitles it to, as a JSON array (what
 /// `json_each` reads).
 fn entitled_groups_json(conn: &Connection, d: &Device) -> Result<String, ApiError> {

@@ -169,6 +169,23 @@ fn a_changed_allow_list_changes_the_hashes_and_the_next_sync_sends_only_the_allo
     );
     // The snapshot of the new token is exactly what the phone now holds.
     assert!(verified(&t, &id, &token, &t2, &held));
+    // The admin's list of what the sync saved on the device shows what it was sent.
+    let listed = t.admin_ok(
+        "GET",
+        &format!("/v1/admin/devices/{id}/contacts?limit=5000"),
+        Value::Null,
+    );
+    let anna = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == HOLDER)
+        .unwrap();
+    assert_eq!(
+        anna["phones"],
+        json!(["+48 22 100 00 01", "+48 600 100 001"])
+    );
+    assert_eq!(anna["emails"], json!(["anna@pearson-hardman.example"]));
     // Nothing changed since: the same token back, nothing sent.
     let (third, _, t3) = sync(&t, &token, Some(&t2));
     assert!(third.is_empty());
