@@ -390,10 +390,7 @@ mod tests {
     #[test]
     fn private_numbers_are_mobile_and_home() {
         let c = full();
-        let kept = filter(
-            &c,
-            &AllowList::parse(&["work_phones", "other_phones"]).unwrap(),
-        );
+        let kept = filter(&c, &AllowList::of(&[Field::WorkPhones, Field::OtherPhones]));
         let kinds: Vec<&str> = kept.phones.iter().map(|p| p.kind.as_str()).collect();
         assert_eq!(
             kinds,
@@ -404,16 +401,17 @@ mod tests {
 
     #[test]
     fn unknown_and_repeated_names_are_refused_naming_the_entry_only_when_it_is_a_word() {
-        let err = AllowList::parse(&["photo", "pager_phones"]).unwrap_err();
-        assert_eq!(err, FieldListError::Unknown("pager_phones".into()));
-        let msg = err.to_string();
+        let err = AllowList::parse(&["photo", "pager_phones"]).err();
+        assert_eq!(err, Some(FieldListError::Unknown("pager_phones".into())));
+        let msg = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(
             msg.starts_with("fields lists \"pager_phones\", which is not a field; the fields are: name, organization, work_phones,"),
             "{msg}"
         );
         let msg = AllowList::parse(&["+48 500 100 200"])
-            .unwrap_err()
-            .to_string();
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(
             msg.starts_with("fields lists an entry, which") && !msg.contains("500"),
             "{msg}"
@@ -431,9 +429,9 @@ mod tests {
 
     #[test]
     fn fields_travel_as_their_name() {
-        let json = serde_json::to_string(&[Field::WorkPhones, Field::Photo]).unwrap();
+        let json = serde_json::to_string(&[Field::WorkPhones, Field::Photo]).unwrap_or_default();
         assert_eq!(json, r#"["work_phones","photo"]"#);
-        let back: Vec<Field> = serde_json::from_str(&json).unwrap();
+        let back: Vec<Field> = serde_json::from_str(&json).unwrap_or_default();
         assert_eq!(back, [Field::WorkPhones, Field::Photo]);
         assert!(serde_json::from_str::<Field>(r#""pager""#).is_err());
     }
