@@ -521,6 +521,7 @@ impl<S: ContactStore> Agent<S> {
         let clock = self.state.clock(RunKind::Backup)?.clock;
         Ok(schedule::next_backup(
             policy.backup_interval,
+            policy.sync_window,
             &clock,
             self.jitter()?,
             &Local,
@@ -648,19 +649,9 @@ impl<S: ContactStore> Agent<S> {
     }
 
     fn sync_due_reason(&self, now: DateTime<Utc>) -> Result<Option<Reason>, Error> {
-        let Some(policy) = self.state.policy()? else {
+        let Some((next, pending, clock)) = self.sync_schedule()? else {
             return Ok(Some(Reason::PolicyApplied));
         };
-        let st = self.state.sync_state()?;
-        let clock = self.state.clock(RunKind::Sync)?.clock;
-        let pending = st.synced_policy_version != Some(policy.version);
-        let next = schedule::next_sync(
-            policy.sync_interval,
-            pending,
-            &clock,
-            self.jitter()?,
-            &Local,
-        );
         if !next.is_due(now) {
             return Ok(None);
         }
@@ -675,6 +666,35 @@ impl<S: ContactStore> Agent<S> {
         ))
     }
 
+    /// The next sync by the policy the device holds (none yet: `None`), whether that policy
+    /// version is still to be synced, and the sync clock.
+    fn sync_schedule(&self) -> Result<Option<(NextRun, bool, schedule::RunClock)>, Error> {
+        let Some(policy) = self.state.policy()? else {
+            return Ok(None);
+        };
+        let st = self.state.sync_state()?;
+        let clock = self.state.clock(RunKind::Sync)?.clock;
+        let pending = match st.synced_policy_version == Some(policy.version) {
+            true => None,
+            false => Some(schedule::PendingPolicy {
+                received_at: self
+                    .state
+                    .policy_received_at()?
+                    .unwrap_or_else(|| (self.now)()),
+                rollout: chrono::Duration::minutes(policy.rollout_minutes().into()),
+            }),
+        };
+        let next = schedule::next_sync(
+            policy.sync_interval,
+            policy.sync_window,
+            pending,
+            &clock,
+            self.jitter()?,
+            &Local,
+        );
+        Ok(Some((next, pending.is_some(), clock)))
+    }
+
     fn jitter(&self) -> Result<Jitter, Error> {
         Ok(match self.state.enrollment()? {
             Some(e) => Jitter::for_device(&e.device_id),
@@ -683,19 +703,9 @@ impl<S: ContactStore> Agent<S> {
     }
 
     fn next_sync(&self) -> Result<NextRun, Error> {
-        let Some(policy) = self.state.policy()? else {
-            return Ok(NextRun::Now);
-        };
-        let st = self.state.sync_state()?;
-        let clock = self.state.clock(RunKind::Sync)?.clock;
-        let pending = st.synced_policy_version != Some(policy.version);
-        Ok(schedule::next_sync(
-            policy.sync_interval,
-            pending,
-            &clock,
-            self.jitter()?,
-            &Local,
-        ))
+        Ok(self
+            .sync_schedule()?
+            .map_or(NextRun::Now, |(next, _, _)| next))
     }
 
     /// When the OS should call `run_due` next: the next sync, or the next command poll,

@@ -1,11 +1,17 @@
-//! When the next sync or backup is due: pure arithmetic over the policy interval, the last
-//! runs and the device's jitter. The rules are DESIGN.md's "Schedule rules".
+//! When the next sync or backup is due: pure arithmetic over the policy interval and window,
+//! the last runs and the device's place in the fleet's spread. The rules are DESIGN.md's
+//! "Schedule rules", with the fleet spread of `docs/decisions.md` ("A schedule that spreads").
 //!
-//! "Daily" is read as a person reads it: the same local wall-clock time each day, so the
-//! arithmetic happens in the device's time zone and DST does not drift it. Results are UTC.
+//! Each device has a fixed slot derived from its id: a local time of day (inside the
+//! policy's window, if any), and for weekly/monthly a day of the week / 1st–28th of the
+//! month. So a fleet is spread evenly over the whole period whenever the policy was applied,
+//! and "daily" is the same local wall-clock time every day (DST does not drift it). Results
+//! are UTC.
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use contacts_agent_protocol::{BackupInterval, SyncInterval};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+};
+use contacts_agent_protocol::{BackupInterval, SyncInterval, SyncWindow};
 use sha2::{Digest, Sha256};
 
 /// First retry after a failure; doubles per consecutive failure.
@@ -21,13 +27,49 @@ pub enum Cadence {
 }
 
 impl Cadence {
-    /// The bound of the per-device jitter: large enough to spread 100k devices over many
-    /// minutes, small against the interval so "daily" still means about the same time.
-    pub fn jitter_bound(self) -> Duration {
+    /// Two runs of a series are at least this far apart: a run forced or retried just before
+    /// the device's slot does not make the slot run again minutes later; the series skips
+    /// to the following period's slot instead.
+    fn min_gap(self) -> Duration {
         match self {
-            Cadence::Daily => Duration::hours(1),
-            Cadence::Weekly => Duration::hours(6),
-            Cadence::Monthly => Duration::hours(12),
+            Cadence::Daily => Duration::hours(12),
+            Cadence::Weekly => Duration::days(3),
+            Cadence::Monthly => Duration::days(14),
+        }
+    }
+
+    /// The days of a period a fleet is spread over: every day of a week; the 1st to the
+    /// 28th of a month (every month has them, so no slot is clamped onto another's day).
+    fn spread_days(self) -> u32 {
+        match self {
+            Cadence::Daily => 1,
+            Cadence::Weekly => 7,
+            Cadence::Monthly => 28,
+        }
+    }
+
+    /// The local date the period holding `date` starts on (weeks start on Monday).
+    fn period_start(self, date: NaiveDate) -> NaiveDate {
+        match self {
+            Cadence::Daily => date,
+            Cadence::Weekly => date - Duration::days(date.weekday().num_days_from_monday().into()),
+            Cadence::Monthly => date.with_day(1).unwrap_or(date),
+        }
+    }
+
+    fn next_period(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Cadence::Daily => start + Duration::days(1),
+            Cadence::Weekly => start + Duration::days(7),
+            Cadence::Monthly => first_of_next_month(start),
+        }
+    }
+
+    fn previous_period(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Cadence::Daily => start - Duration::days(1),
+            Cadence::Weekly => start - Duration::days(7),
+            Cadence::Monthly => self.period_start(start - Duration::days(1)),
         }
     }
 }
@@ -63,9 +105,6 @@ impl NextRun {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RunClock {
     pub last_success: Option<DateTime<Utc>>,
-    /// The first successful run of the current series (since the policy last changed): its
-    /// local time of day and day of month are what "daily"/"monthly" keep.
-    pub anchor: Option<DateTime<Utc>>,
     pub consecutive_failures: u32,
     pub last_failure: Option<DateTime<Utc>>,
 }
@@ -91,8 +130,19 @@ impl Jitter {
         Jitter { fraction: 0.0 }
     }
 
-    pub fn offset(self, cadence: Cadence) -> Duration {
-        scale(cadence.jitter_bound(), self.fraction)
+    /// A device at a chosen place of the spread (`fraction` in `[0, 1)`, clamped).
+    pub fn at_fraction(fraction: f64) -> Self {
+        Jitter {
+            fraction: fraction.clamp(0.0, 1.0 - f64::EPSILON),
+        }
+    }
+
+    /// The fraction as a day of `days` and a fraction of that day: independent enough for
+    /// a spread, since `fraction` carries 53 bits.
+    fn split(self, days: u32) -> (u32, f64) {
+        let scaled = self.fraction * f64::from(days);
+        let day = (scaled.floor() as u32).min(days - 1);
+        (day, (scaled - f64::from(day)).clamp(0.0, 1.0))
     }
 }
 
@@ -109,13 +159,25 @@ pub fn backoff(failures: u32, jitter: Jitter) -> Duration {
     (base + spread).min(BACKOFF_CAP)
 }
 
+/// A policy version the device holds but has not synced yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingPolicy {
+    /// When the device first received this version.
+    pub received_at: DateTime<Utc>,
+    /// The policy's rollout spread (`Policy::rollout_minutes`).
+    pub rollout: Duration,
+}
+
 /// Next business-contacts sync.
 ///
-/// `policy_pending` is true when the device holds a policy version it has not yet synced
-/// successfully (first enrollment included): that is due at once, whatever the interval.
+/// A policy version not synced yet is due at once on a device that never synced (a first
+/// enrollment); otherwise at its place in the policy's rollout spread after the version
+/// arrived, so a policy edit does not send a whole fleet to the server in the same minute.
+/// (A forced sync does not ask the schedule.)
 pub fn next_sync<Tz: TimeZone>(
     interval: SyncInterval,
-    policy_pending: bool,
+    window: Option<SyncWindow>,
+    pending: Option<PendingPolicy>,
     clock: &RunClock,
     jitter: Jitter,
     tz: &Tz,
@@ -123,8 +185,11 @@ pub fn next_sync<Tz: TimeZone>(
     if let Some(retry) = retry_after_failure(clock, jitter) {
         return retry;
     }
-    if policy_pending {
-        return NextRun::Now;
+    if let Some(p) = pending {
+        if clock.last_success.is_none() {
+            return NextRun::Now;
+        }
+        return NextRun::At(p.received_at + scale(p.rollout, jitter.fraction));
     }
     let cadence = match interval {
         SyncInterval::Disabled => return NextRun::Never,
@@ -132,12 +197,14 @@ pub fn next_sync<Tz: TimeZone>(
         SyncInterval::Weekly => Cadence::Weekly,
         SyncInterval::Monthly => Cadence::Monthly,
     };
-    next_periodic(cadence, clock, jitter, tz)
+    next_periodic(cadence, window, clock, jitter, tz)
 }
 
-/// Next backup of the phone's own contacts: the same arithmetic on its own clock.
+/// Next backup of the phone's own contacts: the same arithmetic on its own clock, in the
+/// same window (one wake-up does both when their intervals agree).
 pub fn next_backup<Tz: TimeZone>(
     interval: BackupInterval,
+    window: Option<SyncWindow>,
     clock: &RunClock,
     jitter: Jitter,
     tz: &Tz,
@@ -151,7 +218,7 @@ pub fn next_backup<Tz: TimeZone>(
     if let Some(retry) = retry_after_failure(clock, jitter) {
         return retry;
     }
-    next_periodic(cadence, clock, jitter, tz)
+    next_periodic(cadence, window, clock, jitter, tz)
 }
 
 fn retry_after_failure(clock: &RunClock, jitter: Jitter) -> Option<NextRun> {
@@ -161,12 +228,13 @@ fn retry_after_failure(clock: &RunClock, jitter: Jitter) -> Option<NextRun> {
     }
 }
 
-/// The next run after the last success: the following day / week / month (calendar month,
-/// day clamped to the month's end but kept on the anchor's day) at the anchor's local time,
-/// plus the device's jitter. A period missed while the phone was off is not replayed: the
-/// result is simply in the past, so the run happens once and the next one is computed from it.
+/// The next run after the last success: the device's slot in the first period whose slot
+/// is at least `Cadence::min_gap` after the last success. A period missed while the phone
+/// was off is not replayed: the result is simply in the past, so the run happens once and
+/// the next one is computed from it.
 pub fn next_periodic<Tz: TimeZone>(
     cadence: Cadence,
+    window: Option<SyncWindow>,
     clock: &RunClock,
     jitter: Jitter,
     tz: &Tz,
@@ -174,26 +242,65 @@ pub fn next_periodic<Tz: TimeZone>(
     let Some(last) = clock.last_success else {
         return NextRun::Now;
     };
-    let offset = jitter.offset(cadence);
-    // The anchor (when the policy was applied: the same moment for a whole fleet) is the
-    // nominal slot; this device runs `offset` after it. Runs are mapped back to nominal
-    // times, so the jitter spreads the fleet without accumulating run after run.
-    let nominal_last = local(last - offset, tz);
-    let anchor = local(clock.anchor.unwrap_or(last), tz);
-    let date = match cadence {
-        Cadence::Daily => nominal_last.date() + Duration::days(1),
-        Cadence::Weekly => nominal_last.date() + Duration::days(7),
-        Cadence::Monthly => next_month_on_day(nominal_last.date(), anchor.day()),
+    let earliest = last + cadence.min_gap();
+    // A window that crosses midnight puts the slot of the period before `last`'s on the
+    // following local day: start one period early.
+    let mut period = cadence.previous_period(cadence.period_start(local(last, tz).date()));
+    for _ in 0..6 {
+        let slot = slot_in(cadence, period, window, jitter, tz);
+        if slot >= earliest {
+            return NextRun::At(slot);
+        }
+        period = cadence.next_period(period);
+    }
+    // Unreachable: six periods always pass the gap; stay safe rather than panic.
+    NextRun::At(earliest)
+}
+
+/// The device's fixed place in the period starting on local date `period`: its day of the
+/// period, then its fraction of that day (or of the window on that day).
+///
+/// On an ordinary day that is the same local wall-clock time every period. On a day with a
+/// clock change the fraction is of the day's (or window's) real length, so the fleet is
+/// squeezed or stretched evenly: mapping each wall time instead would give the hour after a
+/// spring-forward gap twice its share of devices.
+pub fn slot_in<Tz: TimeZone>(
+    cadence: Cadence,
+    period: NaiveDate,
+    window: Option<SyncWindow>,
+    jitter: Jitter,
+    tz: &Tz,
+) -> DateTime<Utc> {
+    let (day, fraction) = jitter.split(cadence.spread_days());
+    let date = period + Duration::days(day.into());
+    let (from, to) = span_on(date, window, tz);
+    from + scale(to - from, fraction)
+}
+
+/// The real interval the device may run in on local `date`: the whole day, or the window
+/// (ending the next day when it crosses midnight).
+fn span_on<Tz: TimeZone>(
+    date: NaiveDate,
+    window: Option<SyncWindow>,
+    tz: &Tz,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let at = |d: NaiveDate, minute: u16| {
+        to_utc(
+            d.and_time(NaiveTime::MIN) + Duration::minutes(minute.into()),
+            tz,
+        )
     };
-    let next = to_utc(date.and_time(anchor.time()), tz) + offset;
-    // A run far off its slot (say, forced at 23:50 for a 00:10 slot) must not make the next
-    // one due within minutes: keep at least half an interval between runs.
-    let min_gap = match cadence {
-        Cadence::Daily => Duration::hours(12),
-        Cadence::Weekly => Duration::days(3),
-        Cadence::Monthly => Duration::days(14),
-    };
-    NextRun::At(next.max(last + min_gap))
+    match window {
+        None => (at(date, 0), at(date + Duration::days(1), 0)),
+        Some(w) => {
+            let end_day = if w.crosses_midnight() {
+                date + Duration::days(1)
+            } else {
+                date
+            };
+            (at(date, w.start_minute()), at(end_day, w.end_minute()))
+        }
+    }
 }
 
 fn local<Tz: TimeZone>(t: DateTime<Utc>, tz: &Tz) -> NaiveDateTime {
@@ -214,31 +321,14 @@ fn to_utc<Tz: TimeZone>(t: NaiveDateTime, tz: &Tz) -> DateTime<Utc> {
     }
 }
 
-/// The same `anchor_day` in the month after `date`'s month, clamped to that month's length
-/// (Jan 31 → Feb 28/29 → Mar 31).
-pub fn next_month_on_day(date: NaiveDate, anchor_day: u32) -> NaiveDate {
+/// The 1st of the month after `date`'s.
+fn first_of_next_month(date: NaiveDate) -> NaiveDate {
     let (year, month) = if date.month() == 12 {
         (date.year() + 1, 1)
     } else {
         (date.year(), date.month() + 1)
     };
-    let day = anchor_day.clamp(1, days_in_month(year, month));
-    NaiveDate::from_ymd_opt(year, month, day).unwrap_or(date)
-}
-
-fn days_in_month(year: i32, month: u32) -> u32 {
-    let (ny, nm) = if month == 12 {
-        (year + 1, 1)
-    } else {
-        (year, month + 1)
-    };
-    match (
-        NaiveDate::from_ymd_opt(ny, nm, 1),
-        NaiveDate::from_ymd_opt(year, month, 1),
-    ) {
-        (Some(next), Some(first)) => (next - first).num_days() as u32,
-        _ => 28,
-    }
+    NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(date)
 }
 
 #[cfg(test)]

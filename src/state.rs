@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("state_schema.sql"),
     include_str!("state_schema_2_backup.sql"),
     include_str!("state_schema_3_attention.sql"),
+    include_str!("state_schema_4_schedule.sql"),
 ];
 /// Undelivered reports beyond this are dropped oldest-first: the newest says it all.
 const MAX_PENDING_REPORTS: i64 = 50;
@@ -200,6 +201,16 @@ impl State {
         .transpose()
     }
 
+    /// When the device first received the policy version it holds: where the rollout
+    /// spread of its first sync counts from.
+    pub fn policy_received_at(&self) -> Result<Option<DateTime<Utc>>, StateError> {
+        let at: Option<String> = self
+            .conn
+            .query_row("SELECT received_at FROM policy", [], |r| r.get(0))
+            .optional()?;
+        parse_ts(at)
+    }
+
     pub fn policy_etag(&self) -> Result<Option<String>, StateError> {
         Ok(self
             .conn
@@ -219,8 +230,11 @@ impl State {
             detail: e.to_string(),
         })?;
         self.conn.execute(
-            "INSERT OR REPLACE INTO policy (singleton, version, etag, body, received_at)
-             VALUES (1, ?1, ?2, ?3, ?4)",
+            "INSERT INTO policy (singleton, version, etag, body, received_at)
+             VALUES (1, ?1, ?2, ?3, ?4)
+             ON CONFLICT (singleton) DO UPDATE SET etag = ?2, body = ?3,
+                 received_at = CASE WHEN version = ?1 THEN received_at ELSE ?4 END,
+                 version = ?1",
             params![p.version as i64, etag, body, ts(now)],
         )?;
         Ok(())
@@ -265,22 +279,21 @@ impl State {
         let row = self
             .conn
             .query_row(
-                "SELECT last_success, anchor, consecutive_failures, last_failure, last_attempt, last_result
+                "SELECT last_success, consecutive_failures, last_failure, last_attempt, last_result
                  FROM clocks WHERE kind = ?1",
                 [kind.as_str()],
                 |r| {
                     Ok((
                         r.get::<_, Option<String>>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<String>>(2)?,
                         r.get::<_, Option<String>>(3)?,
                         r.get::<_, Option<String>>(4)?,
-                        r.get::<_, Option<String>>(5)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((ls, anchor, fails, lf, la, result)) = row else {
+        let Some((ls, fails, lf, la, result)) = row else {
             return Ok(ClockRow {
                 clock: RunClock::default(),
                 last_attempt: None,
@@ -290,7 +303,6 @@ impl State {
         Ok(ClockRow {
             clock: RunClock {
                 last_success: parse_ts(ls)?,
-                anchor: parse_ts(anchor)?,
                 consecutive_failures: u32::try_from(fails).unwrap_or(u32::MAX),
                 last_failure: parse_ts(lf)?,
             },
@@ -315,8 +327,7 @@ impl State {
         Ok(id)
     }
 
-    /// Records a successful sync: the run, the clock (new anchor when the policy version
-    /// changed) and the sync state, in one transaction.
+    /// Records a successful sync: the run, the clock and the sync state, in one transaction.
     pub fn finish_sync_ok(
         &mut self,
         run: i64,
@@ -324,11 +335,9 @@ impl State {
         counts: &Counts,
         new_state: &SyncState,
     ) -> Result<(), StateError> {
-        let previous = self.sync_state()?;
         let tx = self.conn.transaction()?;
         finish_run(&tx, run, now, "ok", None, counts)?;
-        let new_series = previous.synced_policy_version != new_state.synced_policy_version;
-        upsert_clock_success(&tx, RunKind::Sync, now, new_series, "ok")?;
+        upsert_clock_success(&tx, RunKind::Sync, now, "ok")?;
         tx.execute(
             "UPDATE sync_state SET sync_token = ?1, store_fingerprint = ?2,
                     synced_policy_version = ?3, managed_count = ?4, photos_pending = ?5",
@@ -359,7 +368,7 @@ impl State {
             ..Counts::default()
         };
         finish_run(&tx, run, now, "ok", None, &counts)?;
-        upsert_clock_success(&tx, RunKind::Backup, now, false, result)?;
+        upsert_clock_success(&tx, RunKind::Backup, now, result)?;
         tx.execute(
             "INSERT OR REPLACE INTO backup_state
                  (singleton, backup_id, size, contact_count, checksum, created_at)
@@ -595,16 +604,14 @@ fn upsert_clock_success(
     tx: &rusqlite::Transaction,
     kind: RunKind,
     now: DateTime<Utc>,
-    new_series: bool,
     result: &str,
 ) -> Result<(), rusqlite::Error> {
     tx.execute(
-        "INSERT INTO clocks (kind, last_success, anchor, consecutive_failures, last_failure, last_attempt, last_result)
-         VALUES (?1, ?2, ?2, 0, NULL, ?2, ?3)
+        "INSERT INTO clocks (kind, last_success, consecutive_failures, last_failure, last_attempt, last_result)
+         VALUES (?1, ?2, 0, NULL, ?2, ?3)
          ON CONFLICT (kind) DO UPDATE SET last_success = ?2,
-             anchor = CASE WHEN ?4 OR anchor IS NULL THEN ?2 ELSE anchor END,
              consecutive_failures = 0, last_failure = NULL, last_attempt = ?2, last_result = ?3",
-        params![kind.as_str(), ts(now), result, new_series],
+        params![kind.as_str(), ts(now), result],
     )?;
     Ok(())
 }
@@ -648,7 +655,7 @@ mod tests {
         s.finish_sync_ok(run, now, &Counts::default(), &st).unwrap();
         let clock = s.clock(RunKind::Sync).unwrap().clock;
         assert_eq!(clock.consecutive_failures, 0);
-        assert!(clock.anchor.is_some());
+        assert_eq!(clock.last_success, Some(now));
         assert_eq!(s.sync_state().unwrap().sync_token.as_deref(), Some("t1"));
     }
 

@@ -14,4 +14,6 @@ pub mod wire;
 pub use contact::{ContactData, Email, EmailKind, Phone, PhoneKind, PhotoRef, PostalAddress};
 pub use fields::{AllowList, Field, FieldListError};
 pub use hash::{content_hash, set_fingerprint};
-pub use policy::{BackupInterval, BasicType, Policy, PolicyError, PolicyReadError, SyncInterval};
+pub use policy::{
+    BackupInterval, BasicType, Policy, PolicyError, PolicyReadError, SyncInterval, SyncWindow,
+};

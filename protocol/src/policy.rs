@@ -44,6 +44,102 @@ pub struct Policy {
     pub additional_groups: Vec<String>,
     pub sync_interval: SyncInterval,
     pub backup_interval: BackupInterval,
+    /// Device-local hours the periodic syncs and backups run in; absent: the whole day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_window: Option<SyncWindow>,
+    /// The first sync after a new policy version is spread over this many minutes per
+    /// device; absent or 0: at once (what servers before this field meant). A first
+    /// enrollment and a forced sync are always at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_minutes: Option<u32>,
+}
+
+/// A span of device-local wall-clock time, minutes after midnight, that may cross midnight
+/// (22:00–02:00). Travels as `{"start":"01:00","end":"05:00"}`; start and end differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "WindowWire", into = "WindowWire")]
+pub struct SyncWindow {
+    start: u16,
+    end: u16,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WindowWire {
+    start: String,
+    end: String,
+}
+
+const MINUTES_PER_DAY: u16 = 24 * 60;
+
+impl SyncWindow {
+    /// From minutes after local midnight; an empty window (start = end) or a minute past
+    /// the day is refused.
+    pub fn new(start: u16, end: u16) -> Result<Self, PolicyError> {
+        if start >= MINUTES_PER_DAY || end >= MINUTES_PER_DAY {
+            return Err(PolicyError::WindowOutOfDay);
+        }
+        if start == end {
+            return Err(PolicyError::EmptyWindow);
+        }
+        Ok(SyncWindow { start, end })
+    }
+
+    /// From "HH:MM" words, as an admin types them.
+    pub fn parse(start: &str, end: &str) -> Result<Self, PolicyError> {
+        Self::new(minute_of_day(start)?, minute_of_day(end)?)
+    }
+
+    pub fn start_minute(self) -> u16 {
+        self.start
+    }
+    pub fn end_minute(self) -> u16 {
+        self.end
+    }
+    /// Its length on a day without a clock change, in minutes.
+    pub fn length_minutes(self) -> u16 {
+        (self.end + MINUTES_PER_DAY - self.start) % MINUTES_PER_DAY
+    }
+    pub fn crosses_midnight(self) -> bool {
+        self.end < self.start
+    }
+    /// "01:00–05:00".
+    pub fn label(self) -> String {
+        format!("{}–{}", hh_mm(self.start), hh_mm(self.end))
+    }
+}
+
+fn minute_of_day(word: &str) -> Result<u16, PolicyError> {
+    let bad = || PolicyError::BadTimeOfDay(word.chars().take(16).collect());
+    let (h, m) = word.split_once(':').ok_or_else(bad)?;
+    let digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(h) || !digits(m) {
+        return Err(bad());
+    }
+    let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if h > 23 || m > 59 {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+fn hh_mm(minute: u16) -> String {
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+impl TryFrom<WindowWire> for SyncWindow {
+    type Error = PolicyError;
+    fn try_from(w: WindowWire) -> Result<Self, PolicyError> {
+        SyncWindow::parse(&w.start, &w.end)
+    }
+}
+
+impl From<SyncWindow> for WindowWire {
+    fn from(w: SyncWindow) -> Self {
+        WindowWire {
+            start: hh_mm(w.start),
+            end: hh_mm(w.end),
+        }
+    }
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -56,6 +152,14 @@ pub enum PolicyError {
     DuplicateGroup(String),
     #[error("policy lists {0} additional groups; at most {max} are allowed", max = Policy::MAX_ADDITIONAL_GROUPS)]
     TooManyGroups(usize),
+    #[error("a sync window needs a start and an end that differ")]
+    EmptyWindow,
+    #[error("a sync window's times are between 00:00 and 23:59")]
+    WindowOutOfDay,
+    #[error("{0:?} is not a time of day (HH:MM, 00:00 to 23:59)")]
+    BadTimeOfDay(String),
+    #[error("the rollout spread is {0} minutes; at most {max} are allowed", max = Policy::MAX_ROLLOUT_MINUTES)]
+    RolloutTooLong(u32),
 }
 
 /// Why a device could not take a policy the server sent.
@@ -100,12 +204,27 @@ impl Policy {
 
 impl Policy {
     pub const MAX_ADDITIONAL_GROUPS: usize = 1000;
+    /// A week: longer would leave phones on the old policy for most of an interval.
+    pub const MAX_ROLLOUT_MINUTES: u32 = 7 * 24 * 60;
+
+    /// How long the first sync after a new version may wait on this policy, at most.
+    pub fn rollout_minutes(&self) -> u32 {
+        self.rollout_minutes
+            .unwrap_or(0)
+            .min(Self::MAX_ROLLOUT_MINUTES)
+    }
 
     /// Checks what a device can check without knowing the server's groups; the server
     /// additionally refuses groups that do not exist.
     pub fn validate(&self) -> Result<(), PolicyError> {
         if self.version == 0 {
             return Err(PolicyError::ZeroVersion);
+        }
+        if let Some(m) = self
+            .rollout_minutes
+            .filter(|m| *m > Self::MAX_ROLLOUT_MINUTES)
+        {
+            return Err(PolicyError::RolloutTooLong(m));
         }
         if self.additional_groups.len() > Self::MAX_ADDITIONAL_GROUPS {
             return Err(PolicyError::TooManyGroups(self.additional_groups.len()));
@@ -198,7 +317,57 @@ mod tests {
             additional_groups: vec!["g1".into(), "g2".into()],
             sync_interval: SyncInterval::Daily,
             backup_interval: BackupInterval::Off,
+            sync_window: None,
+            rollout_minutes: None,
         }
+    }
+
+    #[test]
+    fn a_window_travels_as_hh_mm_and_may_cross_midnight() {
+        let json = r#"{"version":1,"basic_type":"none","sync_interval":"daily","backup_interval":"off","sync_window":{"start":"22:30","end":"02:00"}}"#;
+        let p = Policy::from_json(json.as_bytes()).ok();
+        let w = p.as_ref().and_then(|p| p.sync_window);
+        assert_eq!(w, SyncWindow::new(22 * 60 + 30, 120).ok());
+        assert_eq!(w.map(SyncWindow::length_minutes), Some(210));
+        assert_eq!(w.map(SyncWindow::crosses_midnight), Some(true));
+        let back = p.map(|p| serde_json::to_string(&p).unwrap_or_default());
+        assert!(
+            back.is_some_and(|s| s.contains(r#""sync_window":{"start":"22:30","end":"02:00"}"#))
+        );
+    }
+
+    #[test]
+    fn an_empty_or_malformed_window_is_refused_with_its_reason() {
+        assert_eq!(
+            SyncWindow::parse("01:00", "01:00"),
+            Err(PolicyError::EmptyWindow)
+        );
+        assert_eq!(
+            SyncWindow::parse("24:00", "05:00"),
+            Err(PolicyError::BadTimeOfDay("24:00".into()))
+        );
+        assert_eq!(
+            SyncWindow::parse("1:00", "05:00"),
+            Err(PolicyError::BadTimeOfDay("1:00".into()))
+        );
+        let json = r#"{"version":1,"basic_type":"none","sync_interval":"daily","backup_interval":"off","sync_window":{"start":"03:00","end":"03:00"}}"#;
+        let err = Policy::from_json(json.as_bytes())
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("start and an end that differ")));
+    }
+
+    #[test]
+    fn the_rollout_spread_defaults_to_at_once_and_is_bounded() {
+        let mut p = policy();
+        assert_eq!(p.rollout_minutes(), 0);
+        p.rollout_minutes = Some(60);
+        assert_eq!(p.rollout_minutes(), 60);
+        p.rollout_minutes = Some(Policy::MAX_ROLLOUT_MINUTES + 1);
+        assert_eq!(
+            p.validate(),
+            Err(PolicyError::RolloutTooLong(Policy::MAX_ROLLOUT_MINUTES + 1))
+        );
     }
 
     #[test]

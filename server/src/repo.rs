@@ -509,6 +509,8 @@ fn check_policy(conn: &Connection, p: &PolicyInput) -> Result<(), ApiError> {
         additional_groups: p.additional_groups.clone(),
         sync_interval: p.sync_interval,
         backup_interval: p.backup_interval,
+        sync_window: None,
+        rollout_minutes: None,
     };
     probe
         .validate()
@@ -897,6 +899,8 @@ pub fn device_policy(conn: &Connection, d: &Device) -> Result<Policy, ApiError> 
             additional_groups: p.additional_groups,
             sync_interval: p.sync_interval,
             backup_interval: p.backup_interval,
+            sync_window: None,
+            rollout_minutes: None,
         },
         None => Policy {
             version: d.policy_version,
@@ -904,6 +908,8 @@ pub fn device_policy(conn: &Connection, d: &Device) -> Result<Policy, ApiError> 
             additional_groups: Vec::new(),
             sync_interval: SyncInterval::Disabled,
             backup_interval: BackupInterval::Off,
+            sync_window: None,
+            rollout_minutes: None,
         },
     })
 }

@@ -1,7 +1,9 @@
 use super::*;
-use chrono::{NaiveTime, Timelike};
+use chrono::Timelike;
 use chrono_tz::Europe::Warsaw;
 use proptest::prelude::*;
+
+mod fleet;
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
@@ -19,118 +21,192 @@ fn at(next: NextRun) -> DateTime<Utc> {
 fn succeeded(at: DateTime<Utc>) -> RunClock {
     RunClock {
         last_success: Some(at),
-        anchor: Some(at),
         ..Default::default()
     }
 }
 
+fn window(start: &str, end: &str) -> Option<SyncWindow> {
+    Some(SyncWindow::parse(start, end).unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn pending(received_at: DateTime<Utc>, minutes: i64) -> Option<PendingPolicy> {
+    Some(PendingPolicy {
+        received_at,
+        rollout: Duration::minutes(minutes),
+    })
+}
+
+/// The device whose slot is `hours` into the day (a fraction of 24 h).
+fn at_hour(hours: f64) -> Jitter {
+    Jitter::at_fraction(hours / 24.0)
+}
+
 #[test]
 fn disabled_interval_syncs_once_per_policy_version() {
+    let never_synced = RunClock::default();
+    let first = next_sync(
+        SyncInterval::Disabled,
+        None,
+        pending(utc("2026-03-01T10:00:00Z"), 60),
+        &never_synced,
+        Jitter::none(),
+        &Utc,
+    );
+    assert_eq!(first, NextRun::Now);
     let clock = succeeded(utc("2026-03-01T10:00:00Z"));
-    let pending = next_sync(SyncInterval::Disabled, true, &clock, Jitter::none(), &Utc);
-    assert_eq!(pending, NextRun::Now);
-    let synced = next_sync(SyncInterval::Disabled, false, &clock, Jitter::none(), &Utc);
+    let synced = next_sync(
+        SyncInterval::Disabled,
+        None,
+        None,
+        &clock,
+        Jitter::none(),
+        &Utc,
+    );
     assert_eq!(synced, NextRun::Never);
 }
 
 #[test]
-fn a_new_policy_version_is_due_at_once_whatever_the_interval() {
+fn a_new_policy_version_comes_at_the_device_s_place_in_the_rollout_spread() {
     let clock = succeeded(utc("2026-03-01T10:00:00Z"));
-    for interval in [
-        SyncInterval::Daily,
-        SyncInterval::Weekly,
-        SyncInterval::Monthly,
-    ] {
-        assert_eq!(
-            next_sync(interval, true, &clock, Jitter::none(), &Utc),
-            NextRun::Now
+    let received = utc("2026-03-05T00:05:00Z");
+    for interval in SyncInterval::ALL {
+        let next = next_sync(
+            interval,
+            None,
+            pending(received, 60),
+            &clock,
+            Jitter::at_fraction(0.5),
+            &Utc,
         );
+        assert_eq!(at(next), received + Duration::minutes(30));
+        // A rollout of 0 minutes: at once.
+        let now = next_sync(
+            interval,
+            None,
+            pending(received, 0),
+            &clock,
+            Jitter::at_fraction(0.5),
+            &Utc,
+        );
+        assert_eq!(at(now), received);
     }
 }
 
 #[test]
-fn daily_weekly_monthly_follow_the_last_success() {
-    let clock = succeeded(utc("2026-03-10T09:00:00Z"));
-    let daily = next_sync(SyncInterval::Daily, false, &clock, Jitter::none(), &Utc);
-    assert_eq!(at(daily), utc("2026-03-11T09:00:00Z"));
-    let weekly = next_sync(SyncInterval::Weekly, false, &clock, Jitter::none(), &Utc);
-    assert_eq!(at(weekly), utc("2026-03-17T09:00:00Z"));
-    let monthly = next_sync(SyncInterval::Monthly, false, &clock, Jitter::none(), &Utc);
-    assert_eq!(at(monthly), utc("2026-04-10T09:00:00Z"));
-}
-
-#[test]
-fn monthly_clamps_to_the_month_end_and_keeps_the_anchor_day() {
-    let anchor = utc("2024-01-31T08:00:00Z");
-    let mut clock = succeeded(anchor);
-    let mut seen = Vec::new();
-    for _ in 0..4 {
+fn daily_keeps_local_wall_clock_time_on_ordinary_days_across_dst() {
+    // Warsaw moves to summer time on 2026-03-29 (a 23-hour day).
+    let mut clock = succeeded(utc("2026-03-26T07:00:00Z"));
+    let mut local_times = Vec::new();
+    for _ in 0..5 {
         let next = at(next_periodic(
-            Cadence::Monthly,
+            Cadence::Daily,
+            None,
             &clock,
-            Jitter::none(),
-            &Utc,
+            at_hour(8.0),
+            &Warsaw,
         ));
-        seen.push(next.date_naive().to_string());
+        local_times.push(next.with_timezone(&Warsaw).naive_local());
         clock.last_success = Some(next);
     }
-    // 2024 is a leap year.
+    let shown: Vec<String> = local_times.iter().map(|t| t.to_string()).collect();
     assert_eq!(
-        seen,
-        ["2024-02-29", "2024-03-31", "2024-04-30", "2024-05-31"]
+        shown,
+        [
+            "2026-03-27 08:00:00",
+            "2026-03-28 08:00:00",
+            // The clock-change day: 8/24 of its 23 real hours after local midnight.
+            "2026-03-29 08:40:00",
+            "2026-03-30 08:00:00",
+            "2026-03-31 08:00:00",
+        ]
     );
 }
 
 #[test]
-fn daily_keeps_local_wall_clock_time_across_dst() {
-    // Warsaw moves to summer time on 2026-03-29: 07:00 UTC is 08:00 before, 09:00 after.
-    let mut clock = succeeded(utc("2026-03-27T07:00:00Z"));
-    let mut local_times = Vec::new();
-    for _ in 0..4 {
-        let next = at(next_periodic(
-            Cadence::Daily,
-            &clock,
-            Jitter::none(),
-            &Warsaw,
-        ));
-        local_times.push(next.with_timezone(&Warsaw).time());
-        clock.last_success = Some(next);
-    }
-    let eight = NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default();
-    assert!(local_times.iter().all(|t| *t == eight), "{local_times:?}");
+fn a_run_far_off_its_slot_skips_to_the_next_slot_instead_of_half_a_day_later() {
+    // Slot 00:10; a forced run at 23:50 must not make the run due twenty minutes later,
+    // nor pile the fleet at "last + 12 h": the next run is the following day's slot.
+    let clock = succeeded(utc("2026-05-04T23:50:00Z"));
+    let j = Jitter::at_fraction(10.0 / 1440.0);
+    let next = at(next_periodic(Cadence::Daily, None, &clock, j, &Utc));
+    assert_eq!(next, utc("2026-05-06T00:10:00Z"));
+    // A first sync at 00:05 (a policy applied just after midnight) for a 03:00 slot.
+    let clock = succeeded(utc("2026-05-05T00:05:00Z"));
+    let next = at(next_periodic(
+        Cadence::Daily,
+        None,
+        &clock,
+        at_hour(3.0),
+        &Utc,
+    ));
+    assert_eq!(next, utc("2026-05-06T03:00:00Z"));
+    // ...and for a 15:00 slot the same day.
+    let next = at(next_periodic(
+        Cadence::Daily,
+        None,
+        &clock,
+        at_hour(15.0),
+        &Utc,
+    ));
+    assert_eq!(next, utc("2026-05-05T15:00:00Z"));
 }
 
 #[test]
-fn a_slot_inside_the_dst_gap_moves_one_hour_later() {
-    // 02:30 local does not exist in Warsaw on 2026-03-29.
-    let clock = succeeded(utc("2026-03-28T01:30:00Z")); // 02:30 CET
-    let next = at(next_periodic(
-        Cadence::Daily,
-        &clock,
-        Jitter::none(),
-        &Warsaw,
-    ));
-    assert_eq!(next.with_timezone(&Warsaw).hour(), 3);
+fn a_window_holds_every_slot_even_across_midnight() {
+    let clock = succeeded(utc("2026-05-04T12:00:00Z"));
+    for f in [0.0, 0.25, 0.5, 0.999] {
+        let next = at(next_periodic(
+            Cadence::Daily,
+            window("01:00", "05:00"),
+            &clock,
+            Jitter::at_fraction(f),
+            &Utc,
+        ));
+        assert!(next >= utc("2026-05-05T01:00:00Z") && next < utc("2026-05-05T05:00:00Z"));
+        let next = at(next_periodic(
+            Cadence::Daily,
+            window("22:00", "02:00"),
+            &clock,
+            Jitter::at_fraction(f),
+            &Utc,
+        ));
+        // 12:00 + 12 h = 00:00: the window that opened at 22:00 on the 4th is still open.
+        assert!(
+            next >= utc("2026-05-05T00:00:00Z") && next < utc("2026-05-06T02:00:00Z"),
+            "{next}"
+        );
+        let local = next.time();
+        assert!(local.hour() >= 22 || local.hour() < 2, "{next}");
+    }
+}
+
+#[test]
+fn weekly_and_monthly_spread_over_their_days() {
+    let clock = succeeded(utc("2026-05-04T12:00:00Z")); // a Monday
+    let days: std::collections::HashSet<_> = (0..7)
+        .map(|d| {
+            let j = Jitter::at_fraction((f64::from(d) + 0.5) / 7.0);
+            at(next_periodic(Cadence::Weekly, None, &clock, j, &Utc)).weekday()
+        })
+        .collect();
+    assert_eq!(days.len(), 7);
+    let j = Jitter::at_fraction(0.999_999);
+    let monthly = at(next_periodic(Cadence::Monthly, None, &clock, j, &Utc));
+    assert_eq!(monthly.day(), 28);
+    assert!(monthly > utc("2026-05-18T12:00:00Z"));
 }
 
 #[test]
 fn a_missed_period_gives_one_run_not_one_per_period() {
-    // Phone off for three months: due now, once; after that run the next is a month out.
+    // Phone off for three months: due now, once; after that run the next is weeks out.
     let clock = succeeded(utc("2026-01-15T09:00:00Z"));
     let now = utc("2026-04-20T12:00:00Z");
-    let next = next_periodic(Cadence::Monthly, &clock, Jitter::none(), &Utc);
+    let j = Jitter::for_device("device-1");
+    let next = next_periodic(Cadence::Monthly, None, &clock, j, &Utc);
     assert!(next.is_due(now));
-    let after_run = RunClock {
-        last_success: Some(now),
-        ..clock
-    };
-    let next = at(next_periodic(
-        Cadence::Monthly,
-        &after_run,
-        Jitter::none(),
-        &Utc,
-    ));
-    assert!(next > now + Duration::days(20), "{next}");
+    let after_run = succeeded(now);
+    let next = at(next_periodic(Cadence::Monthly, None, &after_run, j, &Utc));
+    assert!(next >= now + Duration::days(14), "{next}");
 }
 
 #[test]
@@ -143,7 +219,8 @@ fn a_failure_backs_off_instead_of_waiting_a_whole_interval() {
     };
     let next = at(next_sync(
         SyncInterval::Weekly,
-        false,
+        None,
+        None,
         &clock,
         Jitter::none(),
         &Utc,
@@ -155,7 +232,8 @@ fn a_failure_backs_off_instead_of_waiting_a_whole_interval() {
     };
     let next = at(next_sync(
         SyncInterval::Weekly,
-        false,
+        None,
+        None,
         &clock,
         Jitter::none(),
         &Utc,
@@ -167,64 +245,13 @@ fn a_failure_backs_off_instead_of_waiting_a_whole_interval() {
 fn backup_off_never_runs_and_first_backup_is_due_at_once() {
     let clock = RunClock::default();
     assert_eq!(
-        next_backup(BackupInterval::Off, &clock, Jitter::none(), &Utc),
+        next_backup(BackupInterval::Off, None, &clock, Jitter::none(), &Utc),
         NextRun::Never
     );
     assert_eq!(
-        next_backup(BackupInterval::Weekly, &clock, Jitter::none(), &Utc),
+        next_backup(BackupInterval::Weekly, None, &clock, Jitter::none(), &Utc),
         NextRun::Now
     );
-}
-
-#[test]
-fn jitter_spreads_a_fleet_over_the_hour() {
-    let minutes: std::collections::HashSet<i64> = (0..2000)
-        .map(|i| {
-            Jitter::for_device(&format!("device-{i}"))
-                .offset(Cadence::Daily)
-                .num_minutes()
-        })
-        .collect();
-    // 2000 devices over 60 one-minute slots: all of them should be used.
-    assert_eq!(minutes.len(), 60);
-    assert_eq!(
-        Jitter::for_device("d-1").offset(Cadence::Daily),
-        Jitter::for_device("d-1").offset(Cadence::Daily)
-    );
-}
-
-#[test]
-fn a_fleet_given_a_policy_at_the_same_moment_spreads_its_next_syncs() {
-    let applied = utc("2026-03-10T09:00:00Z");
-    let clock = succeeded(applied);
-    let slots: std::collections::HashSet<i64> = (0..500)
-        .map(|i| {
-            let j = Jitter::for_device(&format!("device-{i}"));
-            let next = at(next_sync(SyncInterval::Daily, false, &clock, j, &Utc));
-            assert!(next >= applied + Duration::days(1));
-            assert!(next < applied + Duration::days(1) + Duration::hours(1));
-            (next - applied).num_minutes()
-        })
-        .collect();
-    assert!(slots.len() > 50, "only {} distinct minutes", slots.len());
-    // And the device keeps its slot day after day instead of drifting.
-    let j = Jitter::for_device("device-7");
-    let first = at(next_sync(SyncInterval::Daily, false, &clock, j, &Utc));
-    let second = at(next_sync(
-        SyncInterval::Daily,
-        false,
-        &succeeded_after(clock, first),
-        j,
-        &Utc,
-    ));
-    assert_eq!(second - first, Duration::days(1));
-}
-
-fn succeeded_after(clock: RunClock, at: DateTime<Utc>) -> RunClock {
-    RunClock {
-        last_success: Some(at),
-        ..clock
-    }
 }
 
 fn arb_time() -> impl Strategy<Value = DateTime<Utc>> {
@@ -241,25 +268,42 @@ fn arb_cadence() -> impl Strategy<Value = Cadence> {
     ]
 }
 
+fn arb_window() -> impl Strategy<Value = Option<SyncWindow>> {
+    prop_oneof![
+        Just(None),
+        (0u16..1440, 1u16..1440).prop_map(|(s, len)| SyncWindow::new(s, (s + len) % 1440).ok()),
+    ]
+}
+
 proptest! {
     #[test]
-    fn next_periodic_is_after_the_last_success_and_within_bounds(
-        anchor in arb_time(),
-        extra in 0i64..400 * 86_400,
+    fn the_next_run_keeps_the_gap_and_stays_within_two_periods(
+        last in arb_time(),
         cadence in arb_cadence(),
+        window in arb_window(),
         device in "[a-z0-9]{1,12}",
     ) {
-        let last = anchor + Duration::seconds(extra);
-        let clock = RunClock { last_success: Some(last), anchor: Some(anchor), ..Default::default() };
-        let jitter = Jitter::for_device(&device);
-        let next = at(next_periodic(cadence, &clock, jitter, &Warsaw));
+        let clock = succeeded(last);
+        let next = at(next_periodic(cadence, window, &clock, Jitter::for_device(&device), &Warsaw));
         let max = match cadence {
             Cadence::Daily => Duration::days(2) + Duration::hours(2),
-            Cadence::Weekly => Duration::days(8) + Duration::hours(8),
-            Cadence::Monthly => Duration::days(62 + 1),
+            Cadence::Weekly => Duration::days(14) + Duration::hours(2),
+            Cadence::Monthly => Duration::days(62),
         };
-        prop_assert!(next > last);
+        prop_assert!(next >= last + cadence.min_gap());
         prop_assert!(next - last <= max, "{} after {}", next, last);
+    }
+
+    #[test]
+    fn a_slot_is_inside_its_window_on_every_day(
+        day in 0i64..(40 * 365),
+        window in arb_window(),
+        device in "[a-z0-9]{1,12}",
+    ) {
+        let date = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default() + Duration::days(day);
+        let slot = slot_in(Cadence::Daily, date, window, Jitter::for_device(&device), &Warsaw);
+        let (from, to) = span_on(date, window, &Warsaw);
+        prop_assert!(slot >= from && slot <= to, "{} not in {}..{}", slot, from, to);
     }
 
     #[test]
@@ -267,13 +311,14 @@ proptest! {
         last in arb_time(),
         off_for in 0i64..(3 * 365 * 86_400),
         cadence in arb_cadence(),
+        window in arb_window(),
     ) {
-        let clock = RunClock { last_success: Some(last), anchor: Some(last), ..Default::default() };
+        let clock = succeeded(last);
         let now = last + Duration::seconds(off_for);
-        let next = next_periodic(cadence, &clock, Jitter::none(), &Utc);
+        let j = Jitter::for_device("d");
+        let next = next_periodic(cadence, window, &clock, j, &Utc);
         if next.is_due(now) {
-            let after = RunClock { last_success: Some(now), ..clock };
-            prop_assert!(!next_periodic(cadence, &after, Jitter::none(), &Utc).is_due(now));
+            prop_assert!(!next_periodic(cadence, window, &succeeded(now), j, &Utc).is_due(now));
         }
     }
 
@@ -287,23 +332,13 @@ proptest! {
     }
 
     #[test]
-    fn monthly_series_lands_on_the_anchor_day_or_the_month_end(
-        day in 1u32..=31, year in 2000i32..2040, month in 1u32..=12, steps in 1usize..30,
-    ) {
-        let start = NaiveDate::from_ymd_opt(year, month, day.min(days_in_month(year, month)))
-            .unwrap_or_default();
-        let mut d = start;
-        for _ in 0..steps {
-            d = next_month_on_day(d, day);
-            prop_assert_eq!(d.day(), day.min(days_in_month(d.year(), d.month())));
-        }
-    }
-
-    #[test]
-    fn jitter_is_bounded(device in ".{0,40}") {
-        for c in [Cadence::Daily, Cadence::Weekly, Cadence::Monthly] {
-            let o = Jitter::for_device(&device).offset(c);
-            prop_assert!(o >= Duration::zero() && o < c.jitter_bound());
-        }
+    fn the_rollout_is_bounded_by_the_policy(minutes in 0i64..10_080, device in ".{0,40}") {
+        let received = utc("2026-05-05T00:05:00Z");
+        let next = at(next_sync(
+            SyncInterval::Daily, None, pending(received, minutes),
+            &succeeded(utc("2026-05-01T00:00:00Z")), Jitter::for_device(&device), &Utc,
+        ));
+        prop_assert!(next >= received);
+        prop_assert!(next <= received + Duration::minutes(minutes));
     }
 }
