@@ -655,8 +655,34 @@ mod tests {
         s.finish_sync_ok(run, now, &Counts::default(), &st).unwrap();
         let clock = s.clock(RunKind::Sync).unwrap().clock;
         assert_eq!(clock.consecutive_failures, 0);
-        assert_eq!(clock.last_success, Some(now));
+        assert!(clock
+            .last_success
+            .is_some_and(|t| (t - now).num_seconds() == 0));
         assert_eq!(s.sync_state().unwrap().sync_token.as_deref(), Some("t1"));
+    }
+
+    #[test]
+    fn a_policy_keeps_the_time_its_version_first_arrived() {
+        let s = State::open_in_memory().unwrap();
+        let mut p: Policy = serde_json::from_str(
+            r#"{"version":1,"basic_type":"none","sync_interval":"daily","backup_interval":"off"}"#,
+        )
+        .unwrap();
+        let t0 = Utc::now() - chrono::Duration::hours(2);
+        s.set_policy(&p, Some("e1"), t0).unwrap();
+        // Fetched again (a new ETag, the same version): still the first arrival.
+        s.set_policy(&p, Some("e2"), t0 + chrono::Duration::hours(1))
+            .unwrap();
+        let first = s.policy_received_at().unwrap().unwrap();
+        assert_eq!(first.timestamp(), t0.timestamp());
+        assert_eq!(s.policy_etag().unwrap().as_deref(), Some("e2"));
+        p.version = 2;
+        let t2 = t0 + chrono::Duration::hours(2);
+        s.set_policy(&p, None, t2).unwrap();
+        assert_eq!(
+            s.policy_received_at().unwrap().unwrap().timestamp(),
+            t2.timestamp()
+        );
     }
 
     fn schema(conn: &Connection) -> Vec<(String, String)> {
