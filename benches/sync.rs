@@ -11,7 +11,10 @@
 //!   reused connection: where a server's write pattern meets Nagle and delayed ACKs), against
 //!   the same sync without photos in the same run;
 //! - peak RSS of a 100k-contact first sync, in a child process, against the same child's
-//!   RSS before syncing.
+//!   RSS before syncing;
+//! - first sync and a sync after 1% changed for a phone whose policy has a field allow-list
+//!   (the server filters and re-hashes every entitled contact), against a phone on a policy
+//!   without one, in the same run; then the sync after the list itself changes.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{Read, Write};
@@ -40,7 +43,7 @@ fn main() {
     if std::env::var("BENCH_CHILD").is_ok() {
         return rss_child();
     }
-    // BENCH_ONLY=diff|sync|photos|backup|rss runs one part.
+    // BENCH_ONLY=diff|sync|photos|backup|rss|fields runs one part.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let run = |part: &str| only.is_empty() || only == part;
     if run("diff") {
@@ -57,6 +60,9 @@ fn main() {
     }
     if run("rss") {
         bench_rss_100k();
+    }
+    if run("fields") {
+        bench_fields_10k();
     }
 }
 
@@ -266,11 +272,21 @@ fn fixture(users: usize) -> Fixture {
 
 /// An enrolled SQLite phone behind the counting proxy; `gzip` says whether it asks for it.
 fn bench_phone(f: &Fixture, url: &str, name: &str, gzip: bool) -> Agent<SqliteStore> {
+    bench_phone_on(f, url, name, gzip, "all")
+}
+
+fn bench_phone_on(
+    f: &Fixture,
+    url: &str,
+    name: &str,
+    gzip: bool,
+    policy: &str,
+) -> Agent<SqliteStore> {
     let created: Value = f
         .admin
         .post(
             "/v1/admin/devices",
-            &json!({"name": name, "policy_id": "all"}),
+            &json!({"name": name, "policy_id": policy}),
         )
         .unwrap();
     let store = SqliteStore::open(&f.dir_path.join(format!("{name}.db")), "bench").unwrap();
@@ -386,6 +402,97 @@ fn bench_sync_10k() {
         "  ratio no-change/full: time {:.3}, bytes {:.5}",
         t_nc_gzip.as_secs_f64() / t_full.as_secs_f64(),
         down_nc_gzip as f64 / down_f as f64
+    );
+}
+
+fn bench_fields_10k() {
+    let f = fixture(10_400);
+    let narrow = [
+        "organization",
+        "work_phones",
+        "work_emails",
+        "addresses",
+        "note",
+    ];
+    let _: Value = f
+        .admin
+        .post(
+            "/v1/admin/policies",
+            &json!({"id": "narrow", "name": "Narrow", "basic_type": "all_groups",
+                    "sync_interval": "daily", "fields": narrow}),
+        )
+        .unwrap();
+    let proxy = Proxy::start(f.server.addr());
+    let url = format!("http://{}", proxy.addr);
+    let mut phones = [
+        (
+            "no list",
+            bench_phone_on(&f, &url, "fields-all", true, "all"),
+        ),
+        (
+            "list",
+            bench_phone_on(&f, &url, "fields-narrow", true, "narrow"),
+        ),
+    ];
+    proxy.take();
+    println!("\nfield allow-list: the server filters and re-hashes (gzip, SQLite phone)");
+    for (label, agent) in phones.iter_mut() {
+        let t = Instant::now();
+        let r = agent.sync_now().unwrap();
+        let (down, _) = proxy.take();
+        println!(
+            "  first sync, {label:<8}  {:>10}  {:>9} B received ({} contacts)",
+            ms(t.elapsed()),
+            down,
+            r.managed_count
+        );
+    }
+    let ids: Vec<String> = phones[0]
+        .1
+        .managed_contacts(0, 100_000)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    for id in ids.iter().step_by(100) {
+        let mut u: Value = f.admin.get(&format!("/v1/admin/users/{id}")).unwrap();
+        u["contact"]["title"] = json!("Changed");
+        let _: Value = f
+            .admin
+            .put(&format!("/v1/admin/users/{id}"), &u["contact"])
+            .unwrap();
+    }
+    proxy.take();
+    for (label, agent) in phones.iter_mut() {
+        let t = Instant::now();
+        let r = agent.sync_now().unwrap();
+        let (down, _) = proxy.take();
+        println!(
+            "  1% changed, {label:<8}  {:>10}  {:>9} B received ({} updated)",
+            ms(t.elapsed()),
+            down,
+            r.counts.updated
+        );
+    }
+    // The admin narrows the list further: every contact's hash changes.
+    let _: Value = f
+        .admin
+        .put(
+            "/v1/admin/policies/narrow",
+            &json!({"name": "Narrow", "basic_type": "all_groups", "sync_interval": "daily",
+                    "fields": ["work_phones"]}),
+        )
+        .unwrap();
+    proxy.take();
+    let agent = &mut phones[1].1;
+    let t = Instant::now();
+    let r = agent.sync_now().unwrap();
+    let (down, _) = proxy.take();
+    println!(
+        "  list narrowed to work_phones: {:>10}  {:>9} B received ({} updated)",
+        ms(t.elapsed()),
+        down,
+        r.counts.updated
     );
 }
 
