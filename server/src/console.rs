@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::http::{match_pattern, Request, Response};
 use crate::repo::{self, PolicyInput};
 use crate::routes::Ctx;
-use contacts_agent_protocol::Field;
+use contacts_agent_protocol::{Field, SyncWindow};
 
 const COOKIE: &str = "cas_session";
 /// The sign-in form's pre-session CSRF token (double-submit: cookie and hidden field).
@@ -191,6 +191,13 @@ fn route(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
                         .map(|(_, v)| v.clone())
                         .collect()
                 }),
+                sync_window: window_from_form(&form)?,
+                rollout_minutes: match field(&form, "rollout_minutes").map(str::trim) {
+                    None | Some("") => 0,
+                    Some(m) => m.parse().map_err(|_| {
+                        ApiError::Unprocessable("the rollout spread is a number of minutes".into())
+                    })?,
+                },
             };
             let tx = ctx.conn.transaction()?;
             repo::update_policy(&tx, &a["id"], &input)?;
@@ -519,13 +526,13 @@ fn policies(ctx: &Ctx) -> Result<Response, ApiError> {
     for p in repo::list_policies(&ctx.conn)? {
         let _ = write!(
             rows,
-            "<tr><td><a href=\"/console/policies/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><a href=\"/console/policies/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&p.id), esc(&p.name), p.basic_type.label(), esc(&p.additional_groups.join(", ")), p.sync_interval.label(), p.backup_interval.as_str(),
-            fields_summary(p.fields.as_deref())
+            window_summary(p.sync_window), fields_summary(p.fields.as_deref())
         );
     }
     Ok(Response::html(200, page("Policies", &format!(
-        "<table><tr><th>Policy</th><th>Basic sync type</th><th>Additional groups</th><th>Sync interval</th><th>Backup interval</th><th>Fields sent</th></tr>{rows}</table>"
+        "<table><tr><th>Policy</th><th>Basic sync type</th><th>Additional groups</th><th>Sync interval</th><th>Backup interval</th><th>Sync window</th><th>Fields sent</th></tr>{rows}</table>"
     ))))
 }
 
@@ -569,6 +576,28 @@ fn fields_boxes(fields: Option<&[Field]>) -> String {
         );
     }
     s
+}
+
+/// The window from the editor's two time fields: both empty is the whole day.
+fn window_from_form(form: &[(String, String)]) -> Result<Option<SyncWindow>, ApiError> {
+    let start = field(form, "window_start").unwrap_or("").trim();
+    let end = field(form, "window_end").unwrap_or("").trim();
+    match (start, end) {
+        ("", "") => Ok(None),
+        ("", _) | (_, "") => Err(ApiError::Unprocessable(
+            "a sync window needs both a start and an end (or neither, for the whole day)".into(),
+        )),
+        (start, end) => SyncWindow::parse(start, end)
+            .map(Some)
+            .map_err(|e| ApiError::Unprocessable(e.to_string())),
+    }
+}
+
+/// "Whole day", or "01:00–05:00 (device time)".
+fn window_summary(w: Option<SyncWindow>) -> String {
+    w.map_or("Whole day".into(), |w| {
+        format!("{} (device time)", w.label())
+    })
 }
 
 fn select(name: &str, options: &[(&str, &str)], current: &str) -> String {
@@ -619,6 +648,12 @@ fn policy_editor(ctx: &Ctx, req: &Request, s: &Session, id: &str) -> Result<Resp
         "{saved}<form method=post>{csrf}<dl><dt>Name</dt><dd><input name=name value=\"{name}\"></dd>\
          <dt>Basic sync type</dt><dd>{types}</dd><dt>Additional groups</dt><dd>{groups}</dd>\
          <dt>Sync interval</dt><dd>{intervals}</dd><dt>Backup interval</dt><dd>{backups}</dd>\
+         <dt>Sync window</dt><dd><input type=time name=window_start id=window_start value=\"{ws}\"> to \
+         <input type=time name=window_end id=window_end value=\"{we}\"> device time \
+         (empty: any time of day; each phone keeps its own time inside the window)</dd>\
+         <dt>Spread a change over</dt><dd><input type=number min=0 max={max_rollout} name=rollout_minutes \
+         id=rollout_minutes value={rollout}> minutes (0: phones apply it at once; for a large fleet, \
+         e.g. 60)</dd>\
          <dt>Fields sent to phones</dt><dd>{fields}</dd></dl>\
          <button id=save>Save policy</button></form>",
         csrf = csrf_input(s),
@@ -627,6 +662,10 @@ fn policy_editor(ctx: &Ctx, req: &Request, s: &Session, id: &str) -> Result<Resp
         intervals = select("sync_interval", &intervals, p.sync_interval.as_str()),
         backups = select("backup_interval", &backups, p.backup_interval.as_str()),
         fields = fields_boxes(p.fields.as_deref()),
+        ws = p.sync_window.map(SyncWindow::start_text).unwrap_or_default(),
+        we = p.sync_window.map(SyncWindow::end_text).unwrap_or_default(),
+        rollout = p.rollout_minutes,
+        max_rollout = contacts_agent_protocol::Policy::MAX_ROLLOUT_MINUTES,
     );
     Ok(Response::html(
         200,

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_3_console.sql"),
     include_str!("schema_4_devices.sql"),
     include_str!("schema_5_policy_fields.sql"),
+    include_str!("schema_6_policy_schedule.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

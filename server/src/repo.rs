@@ -8,6 +8,7 @@ use contacts_agent_protocol::fields::{self, AllowList, Field};
 use contacts_agent_protocol::hash::sha256_hex;
 use contacts_agent_protocol::{
     content_hash, BackupInterval, BasicType, ContactData, PhotoRef, Policy, SyncInterval,
+    SyncWindow,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
@@ -437,6 +438,12 @@ pub struct PolicyInput {
     /// is every field. Names, not `Field`s, so an unknown one is refused by name.
     #[serde(default)]
     pub fields: Option<Vec<String>>,
+    /// Device-local hours the periodic syncs run in; absent: the whole day.
+    #[serde(default)]
+    pub sync_window: Option<SyncWindow>,
+    /// The first sync after a change is spread over this many minutes; 0: at once.
+    #[serde(default)]
+    pub rollout_minutes: u32,
 }
 
 fn default_basic() -> BasicType {
@@ -459,6 +466,8 @@ pub struct PolicyRecord {
     pub backup_interval: BackupInterval,
     /// `None`: every field.
     pub fields: Option<Vec<Field>>,
+    pub sync_window: Option<SyncWindow>,
+    pub rollout_minutes: u32,
     pub updated_at: String,
 }
 
@@ -474,6 +483,8 @@ impl PolicyRecord {
                 .fields
                 .as_ref()
                 .map(|f| f.iter().map(|f| f.as_str().to_owned()).collect()),
+            sync_window: self.sync_window,
+            rollout_minutes: self.rollout_minutes,
         }
     }
 
@@ -495,6 +506,14 @@ fn fields_column(p: &PolicyInput) -> Result<Option<String>, ApiError> {
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
+/// The window as it is stored: its JSON, or NULL for the whole day.
+fn window_column(p: &PolicyInput) -> Result<Option<String>, ApiError> {
+    p.sync_window
+        .map(|w| serde_json::to_string(&w))
+        .transpose()
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
 fn check_policy(conn: &Connection, p: &PolicyInput) -> Result<(), ApiError> {
     input::label("name", &p.name)?;
     fields_column(p)?;
@@ -509,8 +528,8 @@ fn check_policy(conn: &Connection, p: &PolicyInput) -> Result<(), ApiError> {
         additional_groups: p.additional_groups.clone(),
         sync_interval: p.sync_interval,
         backup_interval: p.backup_interval,
-        sync_window: None,
-        rollout_minutes: None,
+        sync_window: p.sync_window,
+        rollout_minutes: Some(p.rollout_minutes),
     };
     probe
         .validate()
@@ -545,9 +564,11 @@ pub fn create_policy(
     let groups = serde_json::to_string(&p.additional_groups)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     conn.execute(
-        "INSERT INTO policies (id, name, basic_type, additional_groups, sync_interval, backup_interval, updated_at, fields)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![id, p.name.trim(), enum_str(&p.basic_type), groups, enum_str(&p.sync_interval), enum_str(&p.backup_interval), now(), fields_column(p)?],
+        "INSERT INTO policies (id, name, basic_type, additional_groups, sync_interval, backup_interval, updated_at, fields,
+                               sync_window, rollout_minutes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![id, p.name.trim(), enum_str(&p.basic_type), groups, enum_str(&p.sync_interval), enum_str(&p.backup_interval), now(), fields_column(p)?,
+                window_column(p)?, p.rollout_minutes],
     )
     .map_err(|e| match ApiError::from(e) {
         ApiError::Conflict(_) => ApiError::Conflict(format!("policy {id} already exists")),
@@ -563,8 +584,10 @@ pub fn update_policy(conn: &Connection, id: &str, p: &PolicyInput) -> Result<(),
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let n = conn.execute(
         "UPDATE policies SET name = ?2, basic_type = ?3, additional_groups = ?4, sync_interval = ?5,
-                backup_interval = ?6, updated_at = ?7, fields = ?8 WHERE id = ?1",
-        params![id, p.name.trim(), enum_str(&p.basic_type), groups, enum_str(&p.sync_interval), enum_str(&p.backup_interval), now(), fields_column(p)?],
+                backup_interval = ?6, updated_at = ?7, fields = ?8, sync_window = ?9, rollout_minutes = ?10
+         WHERE id = ?1",
+        params![id, p.name.trim(), enum_str(&p.basic_type), groups, enum_str(&p.sync_interval), enum_str(&p.backup_interval), now(), fields_column(p)?,
+                window_column(p)?, p.rollout_minutes],
     )?;
     if n == 0 {
         return Err(ApiError::NotFound(format!("no policy {}", shown(id))));
@@ -576,50 +599,64 @@ pub fn update_policy(conn: &Connection, id: &str, p: &PolicyInput) -> Result<(),
     Ok(())
 }
 
-type PolicyRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-);
-
-fn policy_from_row(r: &rusqlite::Row) -> rusqlite::Result<PolicyRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-    ))
+/// A `policies` row as stored (`POLICY_COLUMNS`, in order), before its texts are parsed.
+struct PolicyRow {
+    id: String,
+    name: String,
+    basic_type: String,
+    additional_groups: String,
+    sync_interval: String,
+    backup_interval: String,
+    updated_at: String,
+    fields: Option<String>,
+    sync_window: Option<String>,
+    rollout_minutes: u32,
 }
 
-fn build_policy(row: PolicyRow) -> Result<PolicyRecord, ApiError> {
-    let (id, name, basic, groups, sync, backup, updated_at, fields) = row;
-    Ok(PolicyRecord {
-        id,
-        name,
-        basic_type: parse_enum("basic type", &basic)?,
-        additional_groups: serde_json::from_str(&groups)
-            .map_err(|e| ApiError::Internal(format!("stored groups unreadable: {e}")))?,
-        sync_interval: parse_enum("sync interval", &sync)?,
-        backup_interval: parse_enum("backup interval", &backup)?,
-        fields: fields
-            .map(|f| serde_json::from_str(&f))
-            .transpose()
-            .map_err(|e| ApiError::Internal(format!("stored fields unreadable: {e}")))?,
-        updated_at,
+const POLICY_COLUMNS: &str = "id, name, basic_type, additional_groups, sync_interval, \
+     backup_interval, updated_at, fields, sync_window, rollout_minutes";
+
+fn policy_from_row(r: &rusqlite::Row) -> rusqlite::Result<PolicyRow> {
+    Ok(PolicyRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        basic_type: r.get(2)?,
+        additional_groups: r.get(3)?,
+        sync_interval: r.get(4)?,
+        backup_interval: r.get(5)?,
+        updated_at: r.get(6)?,
+        fields: r.get(7)?,
+        sync_window: r.get(8)?,
+        rollout_minutes: r.get(9)?,
     })
 }
 
-const POLICY_COLUMNS: &str =
-    "id, name, basic_type, additional_groups, sync_interval, backup_interval, updated_at, fields";
+fn build_policy(row: PolicyRow) -> Result<PolicyRecord, ApiError> {
+    let stored = |what: &str, e: serde_json::Error| {
+        ApiError::Internal(format!("stored {what} unreadable: {e}"))
+    };
+    Ok(PolicyRecord {
+        id: row.id,
+        name: row.name,
+        basic_type: parse_enum("basic type", &row.basic_type)?,
+        additional_groups: serde_json::from_str(&row.additional_groups)
+            .map_err(|e| stored("groups", e))?,
+        sync_interval: parse_enum("sync interval", &row.sync_interval)?,
+        backup_interval: parse_enum("backup interval", &row.backup_interval)?,
+        fields: row
+            .fields
+            .map(|f| serde_json::from_str(&f))
+            .transpose()
+            .map_err(|e| stored("fields", e))?,
+        sync_window: row
+            .sync_window
+            .map(|w| serde_json::from_str(&w))
+            .transpose()
+            .map_err(|e| stored("sync window", e))?,
+        rollout_minutes: row.rollout_minutes,
+        updated_at: row.updated_at,
+    })
+}
 
 pub fn list_policies(conn: &Connection) -> Result<Vec<PolicyRecord>, ApiError> {
     let mut stmt = conn.prepare_cached(&format!(
@@ -899,8 +936,9 @@ pub fn device_policy(conn: &Connection, d: &Device) -> Result<Policy, ApiError> 
             additional_groups: p.additional_groups,
             sync_interval: p.sync_interval,
             backup_interval: p.backup_interval,
-            sync_window: None,
-            rollout_minutes: None,
+            sync_window: p.sync_window,
+            // 0 is what an absent field means: leave it off the wire.
+            rollout_minutes: Some(p.rollout_minutes).filter(|m| *m > 0),
         },
         None => Policy {
             version: d.policy_version,

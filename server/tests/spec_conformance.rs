@@ -380,6 +380,11 @@ impl Generator<'_> {
                 )
             }
             Some("^[0-9a-fA-F]{64}$") => from_set(&mut self.gen, b"0123456789abcdef", 64),
+            // A time of day (a policy's sync window): any, in both modes, so that a window's
+            // start and end differ.
+            Some("^([01][0-9]|2[0-3]):[0-5][0-9]$") => {
+                format!("{:02}:{:02}", self.gen.below(24), self.gen.below(60))
+            }
             Some(p) => panic!("teach the generator pattern {p}"),
         }
     }

@@ -248,3 +248,39 @@ test('the policy editor limits the fields that leave the server: the phone drops
   assert.match(await page.textContent('body'), /Name, organization, work_phones, other_phones/);
   await page.close();
 });
+
+test('the policy editor sets a sync window and a rollout spread; a half window is refused', async () => {
+  const page = await browser.newPage();
+  await signIn(page);
+  await page.goto(url + '/console/policies/console');
+  assert.equal(await page.inputValue('#window_start'), '');
+  assert.equal(await page.inputValue('#rollout_minutes'), '0');
+  await page.fill('#window_start', '01:00');
+  await page.fill('#window_end', '05:00');
+  await page.fill('#rollout_minutes', '60');
+  await submit(page, '#save');
+  assert.match(await page.textContent('#saved'), /Saved/);
+  let saved = await admin('GET', '/v1/admin/policies/console');
+  assert.deepEqual([saved.sync_window, saved.rollout_minutes], [{ start: '01:00', end: '05:00' }, 60]);
+  assert.equal(await page.inputValue('#window_end'), '05:00');
+  await page.goto(url + '/console/policies');
+  assert.match(await page.textContent('body'), /01:00–05:00 \(device time\)/);
+
+  // A start without an end: refused with the reason, nothing saved.
+  await page.goto(url + '/console/policies/console');
+  await page.fill('#window_end', '');
+  await submit(page, '#save');
+  assert.match(await page.textContent('body'), /needs both a start and an end/);
+  saved = await admin('GET', '/v1/admin/policies/console');
+  assert.deepEqual(saved.sync_window, { start: '01:00', end: '05:00' });
+
+  // Back to the whole day, at once (the agent of the other tests keeps syncing promptly).
+  await page.goto(url + '/console/policies/console');
+  await page.fill('#window_start', '');
+  await page.fill('#window_end', '');
+  await page.fill('#rollout_minutes', '0');
+  await submit(page, '#save');
+  saved = await admin('GET', '/v1/admin/policies/console');
+  assert.deepEqual([saved.sync_window, saved.rollout_minutes], [null, 0]);
+  await page.close();
+});
