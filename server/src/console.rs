@@ -407,9 +407,11 @@ fn device(ctx: &Ctx, req: &Request, s: &Session, id: &str) -> Result<Response, A
          <dt>Last result</dt><dd id=last-result>{}</dd>\
          <dt>Contacts on the device</dt><dd id=contact-count>{}</dd></dl>\
          <form method=post action=\"/console/devices/{}/sync\">{}<button id=sync-now>Synchronize contacts</button></form>{}</section>",
-        match &st.revoked_at {
-            Some(at) if st.state == repo::DeviceState::Revoked =>
+        match (&st.revoked_at, &st.retired_at) {
+            (Some(at), _) if st.state == repo::DeviceState::Revoked =>
                 format!("<span class=warn>Revoked</span> on {}", esc(at)),
+            (_, Some(at)) if st.state == repo::DeviceState::Retired =>
+                format!("<span class=warn>Retired</span> by the device on {}", esc(at)),
             _ => st.state.label().to_owned(),
         },
         esc(&st.sync_type_label),

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_4_devices.sql"),
     include_str!("schema_5_policy_fields.sql"),
     include_str!("schema_6_policy_schedule.sql"),
+    include_str!("schema_7_retired.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

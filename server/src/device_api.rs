@@ -236,6 +236,14 @@ pub fn rotate_token(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response
     )
 }
 
+/// The device leaves management (its app unenrolled and removed the business contacts): the
+/// token this request carries stops working and the console shows the device as retired.
+pub fn retire(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
+    let d = device(ctx, req)?;
+    repo::retire_device(&ctx.conn, &d.id)?;
+    Ok(Response::empty(204))
+}
+
 pub fn commands(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
     let d = device(ctx, req)?;
     let commands = repo::commands(&ctx.conn, &d.id, true)?

@@ -696,6 +696,8 @@ pub struct Device {
     pub enrolled_at: Option<String>,
     /// When the admin revoked the device; cleared when it enrolls again.
     pub revoked_at: Option<String>,
+    /// When the device retired itself (its app unenrolled); cleared when it enrolls again.
+    pub retired_at: Option<String>,
     /// While an enrollment code is outstanding: when it stops working.
     pub enrollment_code_expires_at: Option<String>,
 }
@@ -708,6 +710,9 @@ pub enum DeviceState {
     Enrolled,
     /// Its token was revoked; it may enroll again with a new code.
     Revoked,
+    /// The device unenrolled itself (its business contacts removed, its token given up); it
+    /// may enroll again with a code the admin issues.
+    Retired,
 }
 
 impl DeviceState {
@@ -716,20 +721,23 @@ impl DeviceState {
             DeviceState::AwaitingEnrollment => "Awaiting enrollment",
             DeviceState::Enrolled => "Enrolled",
             DeviceState::Revoked => "Revoked",
+            DeviceState::Retired => "Retired",
         }
     }
 }
 
 const DEVICE_COLUMNS: &str = "id, name, user_id, policy_id, policy_version, token_hash IS NOT NULL,
-    revoked_at, created_at, enrolled_at, enrollment_expires_at";
+    revoked_at, created_at, enrolled_at, enrollment_expires_at, retired_at";
 
 fn device_row(r: &rusqlite::Row) -> rusqlite::Result<Device> {
     let enrolled: bool = r.get(5)?;
     let revoked_at: Option<String> = r.get(6)?;
-    let state = match (enrolled, &revoked_at) {
-        (true, _) => DeviceState::Enrolled,
-        (false, Some(_)) => DeviceState::Revoked,
-        (false, None) => DeviceState::AwaitingEnrollment,
+    let retired_at: Option<String> = r.get(10)?;
+    let state = match (enrolled, &revoked_at, &retired_at) {
+        (true, _, _) => DeviceState::Enrolled,
+        (false, _, Some(_)) => DeviceState::Retired,
+        (false, Some(_), None) => DeviceState::Revoked,
+        (false, None, None) => DeviceState::AwaitingEnrollment,
     };
     Ok(Device {
         id: r.get(0)?,
@@ -740,6 +748,7 @@ fn device_row(r: &rusqlite::Row) -> rusqlite::Result<Device> {
         enrolled,
         state,
         revoked_at,
+        retired_at,
         created_at: r.get(7)?,
         enrolled_at: r.get(8)?,
         enrollment_code_expires_at: r.get(9)?,
@@ -787,7 +796,7 @@ pub fn revoke_device(
     let (code, expires) = new_code(code_ttl)?;
     let n = conn.execute(
         "UPDATE devices SET revoked_token_hash = COALESCE(token_hash, revoked_token_hash),
-                token_hash = NULL, next_token_hash = NULL, revoked_at = ?3,
+                token_hash = NULL, next_token_hash = NULL, revoked_at = ?3, retired_at = NULL,
                 enrollment_code = ?2, enrollment_expires_at = ?4
          WHERE id = ?1",
         params![id, code, now(), expires],
@@ -796,6 +805,22 @@ pub fn revoke_device(
         return Err(ApiError::NotFound(format!("no device {}", shown(id))));
     }
     Ok(code)
+}
+
+/// The device gives up its token (its app unenrolled): like a revoke, a later request with
+/// that token answers 401 `device_revoked`, but no enrollment code is issued (the admin
+/// issues one to enroll it again) and the console shows it as retired.
+pub fn retire_device(conn: &Connection, id: &str) -> Result<(), ApiError> {
+    let n = conn.execute(
+        "UPDATE devices SET revoked_token_hash = COALESCE(token_hash, revoked_token_hash),
+                token_hash = NULL, next_token_hash = NULL, retired_at = ?2
+         WHERE id = ?1 AND token_hash IS NOT NULL",
+        params![id, now()],
+    )?;
+    if n == 0 {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(())
 }
 
 /// A new single-use enrollment code for a device, replacing any outstanding one: for a code
@@ -838,7 +863,7 @@ pub fn enroll(conn: &Connection, code: &str, name: &str) -> Result<(String, Stri
     let token = random_hex(32)?;
     conn.execute(
         "UPDATE devices SET enrollment_code = NULL, enrollment_expires_at = NULL, token_hash = ?2,
-                next_token_hash = NULL, revoked_token_hash = NULL, revoked_at = NULL, enrolled_at = ?3,
+                next_token_hash = NULL, revoked_token_hash = NULL, revoked_at = NULL, retired_at = NULL, enrolled_at = ?3,
                 name = CASE WHEN ?4 = '' THEN name ELSE ?4 END WHERE id = ?1",
         params![id, sha256_hex(token.as_bytes()), now(), name],
     )?;

@@ -96,6 +96,7 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/v1/device/status", device::status),
     r("GET", "/v1/device/commands", device::commands),
     r("POST", "/v1/device/token", device::rotate_token),
+    r("POST", "/v1/device/retire", device::retire),
     r("POST", "/v1/device/backups", device::upload_backup).body(BodyClass::Backup),
     r("GET", "/v1/device/backups", device::list_backups),
     r("GET", "/v1/device/backups/{id}", device::download_backup),

@@ -83,6 +83,47 @@ fn a_revoked_device_is_told_so_listed_as_revoked_and_can_enroll_again_with_the_n
 }
 
 #[test]
+fn a_device_that_retires_itself_loses_its_token_and_is_listed_as_retired_until_it_enrolls_again() {
+    let t = TestServer::start(5);
+    let (id, token) = t.enrolled_device("phone");
+    let a = t.device(&token, "POST", "/v1/device/retire", None);
+    assert_eq!(a.status, 204, "{}", a.text());
+    // The token is dead (told as revoked, so a stray run removes what is left) and a second
+    // retire with it is refused the same way.
+    for (method, path) in [("GET", "/v1/device/policy"), ("POST", "/v1/device/retire")] {
+        let a = t.device(&token, method, path, None);
+        assert_eq!(
+            (a.status, a.json()["error"].as_str()),
+            (401, Some("device_revoked")),
+            "{method} {path}"
+        );
+    }
+    let d = t.admin_ok("GET", &format!("/v1/admin/devices/{id}"), Value::Null);
+    assert_eq!(
+        (d["state"].as_str(), d["enrolled"].as_bool()),
+        (Some("retired"), Some(false))
+    );
+    assert!(d["retired_at"].is_string());
+    assert!(d["enrollment_code_expires_at"].is_null(), "no code is issued by a retire");
+    let status = t.admin_ok("GET", &format!("/v1/admin/devices/{id}/status"), Value::Null);
+    assert_eq!(status["state"], "retired");
+
+    // The admin issues a code; enrolling with it clears the retirement.
+    let issued = t.admin_ok(
+        "POST",
+        &format!("/v1/admin/devices/{id}/enrollment-code"),
+        Value::Null,
+    );
+    let a = t.enroll(issued["enrollment_code"].as_str().unwrap());
+    assert_eq!(a.status, 201, "{}", a.text());
+    let d = t.admin_ok("GET", &format!("/v1/admin/devices/{id}"), Value::Null);
+    assert_eq!(
+        (d["state"].as_str(), &d["retired_at"]),
+        (Some("enrolled"), &Value::Null)
+    );
+}
+
+#[test]
 fn enrollment_codes_expire_after_the_configured_time_and_can_be_issued_again() {
     let t = TestServer::start(5);
     let (_, code) = t.new_device("default");

@@ -633,6 +633,11 @@ fn build(g: &mut Generator, fx: &mut Fixtures, op: &Op, mode: Mode) -> Req {
     {
         None => None,
         Some(s) if s.contains_key("adminToken") => Some(ADMIN_TOKEN.to_owned()),
+        // Retiring ends the token it carries: each request gets a device of its own.
+        Some(_) if op.id == "retireDevice" => {
+            let n = fx.fresh();
+            Some(fx.t.enrolled_device(&format!("retiring {n}")).1)
+        }
         Some(_) => Some(fx.token.clone()),
     };
     let mut r = Req {
