@@ -12,6 +12,7 @@ use crate::backup::{self, RestoreReport};
 use crate::client::{Client, ClientError, ClientOptions, PolicyFetch};
 use crate::error::{Error, Remedy};
 use crate::interrupt::{Interruptor, Scope};
+use crate::progress::{Phase, Progress, ProgressHook};
 use crate::run_lock::{self, RunLock};
 use crate::schedule::{self, Jitter, NextRun};
 use crate::state::{
@@ -100,6 +101,16 @@ pub struct BackupReport {
     pub new_on_server: bool,
 }
 
+/// What `unenroll` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnenrollReport {
+    /// Business contacts removed from the phone.
+    pub contacts_removed: u64,
+    /// The server was told (it shows the device as retired). False when it could not be
+    /// reached: the phone is unenrolled all the same, and the admin can revoke the device.
+    pub server_notified: bool,
+}
+
 #[derive(Debug)]
 pub struct RunDueReport {
     /// The command poll or policy check failed (a sync, if due, still ran or was tried).
@@ -173,6 +184,7 @@ pub struct Agent<S: ContactStore> {
     store: S,
     now: Now,
     interruptor: Interruptor,
+    progress: Option<ProgressHook>,
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -188,12 +200,24 @@ impl<S: ContactStore> Agent<S> {
             store,
             now: Box::new(Utc::now),
             interruptor: Interruptor::new(),
+            progress: None,
         })
     }
 
     /// Replaces the clock (tests drive time by hand).
     pub fn set_clock(&mut self, now: impl Fn() -> DateTime<Utc> + Send + 'static) {
         self.now = Box::new(now);
+    }
+
+    /// Where the long calls report their progress (`None`: nowhere).
+    pub fn set_progress(&mut self, hook: Option<ProgressHook>) {
+        self.progress = hook;
+    }
+
+    fn emit(&self, phase: Phase, done: u64, total: Option<u64>) {
+        if let Some(hook) = &self.progress {
+            hook(Progress { phase, done, total });
+        }
     }
 
     /// Stops the calls running when it is used, at their next page, batch or retry wait.
@@ -368,11 +392,22 @@ impl<S: ContactStore> Agent<S> {
             });
             Ok(())
         };
+        let hook = self.progress.clone();
+        let progress = move |done: u64| {
+            if let Some(hook) = &hook {
+                hook(Progress {
+                    phase: Phase::Sync,
+                    done,
+                    total: None,
+                });
+            }
+        };
         let mut run = sync::Run {
             prior: &prior,
             page_size: self.config.page_size,
             interrupt: scope,
             before_apply: &mut before_apply,
+            progress: &progress,
         };
         let outcome = sync::sync(client, &mut self.store, &mut run, counts)?;
         let policy = match policy {
@@ -408,7 +443,8 @@ impl<S: ContactStore> Agent<S> {
             let run = self.state.start_run(RunKind::Poll, "poll", (self.now)())?;
             self.record_failure(run, RunKind::Poll, e, &Counts::default())?;
             if matches!(e, Error::Server(ClientError::Revoked)) {
-                self.remove_business_contacts(&scope)?;
+                let n = self.remove_business_contacts(&scope)?;
+                log::warn!("device retired by the admin: {n} business contacts removed");
             }
             if matches!(e, Error::Interrupted) || e.remedy() == Remedy::NeedsAction {
                 // Nothing will get past a server that refuses the device.
@@ -461,22 +497,54 @@ impl<S: ContactStore> Agent<S> {
     /// The admin retired this device: the company's contacts leave the phone (every raw
     /// contact of our account, by id, in batches; personal contacts are never named), and
     /// the sync state is forgotten so a new enrollment starts from a full fetch.
-    fn remove_business_contacts(&mut self, scope: &Scope) -> Result<(), Error> {
+    fn remove_business_contacts(&mut self, scope: &Scope) -> Result<u64, Error> {
         let index = self.store.managed_index()?;
         let mut ids: Vec<String> = index.into_iter().map(|e| e.id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let n = ids.len();
+        let n = ids.len() as u64;
+        let mut done = 0u64;
+        self.emit(Phase::Unenroll, 0, Some(n));
         for batch in crate::store::pack_batches(
             ids.into_iter().map(|id| StoreOp::Delete { id }).collect(),
             crate::store::MAX_BATCH_OPS,
         ) {
             scope.check()?;
             self.store.apply_batch(&batch)?;
+            done += batch.len() as u64;
+            self.emit(Phase::Unenroll, done, Some(n));
         }
         self.state.forget_sync()?;
-        log::warn!("device retired by the admin: {n} business contacts removed");
-        Ok(())
+        Ok(n)
+    }
+
+    /// Leaves management: removes every business contact from the phone (personal contacts
+    /// are never named), tells the server (`POST /v1/device/retire`: the console shows the
+    /// device as retired and its token stops working), and wipes the agent's state, so the
+    /// agent is as a fresh install (`NotEnrolled` until it enrolls again).
+    ///
+    /// The phone's side is done whatever the server says: a server that cannot be reached
+    /// leaves `server_notified` false. Interrupted or failed before the wipe, nothing is
+    /// lost: the agent is still enrolled and calling it again finishes the job.
+    pub fn unenroll(&mut self) -> Result<UnenrollReport, Error> {
+        let (scope, _lock) = self.begin()?;
+        let (client, _) = self.client(&scope)?;
+        let contacts_removed = self.remove_business_contacts(&scope)?;
+        let server_notified = match client.retire() {
+            // Revoked: the server had already retired this token (a retried unenroll).
+            Ok(()) | Err(ClientError::Revoked) => true,
+            Err(ClientError::Interrupted) => return Err(Error::Interrupted),
+            Err(e) => {
+                log::warn!("unenroll: the server could not be told ({e}); unenrolling anyway");
+                false
+            }
+        };
+        self.state.wipe()?;
+        log::info!("unenrolled: {contacts_removed} business contacts removed");
+        Ok(UnenrollReport {
+            contacts_removed,
+            server_notified,
+        })
     }
 
     /// Compares the store with what the last successful sync left: count and fingerprint of
@@ -544,7 +612,11 @@ impl<S: ContactStore> Agent<S> {
         let path = self.config.work_dir().join("backup-upload.zip");
         let result = (|| -> Result<BackupReport, Error> {
             let created_at = ts((self.now)());
+            self.emit(Phase::Backup, 0, None);
             let (manifest, _) = backup::write_archive(&mut self.store, &path, &created_at, scope)?;
+            // Written: what is left is one upload of all of it.
+            let n = manifest.contact_count;
+            self.emit(Phase::Backup, n, Some(n));
             let bytes = std::fs::read(&path)
                 .map_err(|e| Error::Io(format!("reading the backup archive: {e}")))?;
             let (info, new_on_server) =
@@ -611,6 +683,17 @@ impl<S: ContactStore> Agent<S> {
             };
             report.backup_id = id.clone();
             self.store.check_personal_account(account)?;
+            let hook = self.progress.clone();
+            let mut forward = |done: u64, total: u64| {
+                progress(done, total);
+                if let Some(hook) = &hook {
+                    hook(Progress {
+                        phase: Phase::Restore,
+                        done,
+                        total: Some(total),
+                    });
+                }
+            };
             let bytes = client.download_backup(&id)?;
             let (_, vcf) = backup::archive::read_archive(std::io::Cursor::new(bytes))?;
             backup::restore_into(
@@ -618,7 +701,7 @@ impl<S: ContactStore> Agent<S> {
                 &vcf,
                 account,
                 &scope,
-                progress,
+                &mut forward,
                 &mut report,
             )
         })();

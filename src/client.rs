@@ -397,6 +397,24 @@ impl Client {
         }
     }
 
+    /// Tells the server this device leaves management (`POST /v1/device/retire`): its token
+    /// stops working and the console shows it as retired.
+    pub fn retire(&self) -> Result<(), ClientError> {
+        let a = self.request(
+            "POST",
+            "/v1/device/retire",
+            None,
+            // An empty body: a POST without one would go out as a GET (`attempt`).
+            Some(b""),
+            MAX_SMALL_BYTES,
+            true,
+        )?;
+        match a.status {
+            200 | 204 => Ok(()),
+            _ => Err(status_error(a)),
+        }
+    }
+
     pub fn commands(&self) -> Result<CommandList, ClientError> {
         parse(
             &self.get_bytes("/v1/device/commands", MAX_SMALL_BYTES)?,

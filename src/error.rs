@@ -12,7 +12,7 @@ use crate::store::StoreError;
 
 #[derive(Debug, Error)]
 pub enum Error {
-    #[error("this device is not enrolled; run `contacts-agent enroll` first")]
+    #[error("this device is not enrolled: enroll it with the code from the MDM first")]
     NotEnrolled,
     #[error("this device is already enrolled (device {0}); use --force to enroll again")]
     AlreadyEnrolled(String),

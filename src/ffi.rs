@@ -5,15 +5,19 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use contacts_agent_protocol::{
+    BackupInterval as CoreBackupInterval, BasicType, SyncInterval as CoreSyncInterval,
+};
 
 use crate::agent::{self, Agent as Core, AgentConfig as CoreConfig};
 use crate::client::ClientError;
 use crate::error::Error;
 use crate::interrupt::Interruptor;
+use crate::progress::{self, Phase};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{ContactStore, StoreError};
 
@@ -21,14 +25,40 @@ pub fn library_version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
-pub use crate::store::jni::BridgeBenchmark;
+/// `crate::store::jni::BridgeBenchmark` with the API's signed numbers.
+#[derive(Debug, Clone)]
+pub struct BridgeBenchmark {
+    pub contacts: i32,
+    pub batches: i32,
+    pub index_read_ms: f64,
+    pub batched_insert_ms: f64,
+    pub per_contact_insert_ms: f64,
+    pub batched_read_ms: f64,
+    pub per_contact_read_ms: f64,
+    pub batched_delete_ms: f64,
+    pub per_contact_delete_ms: f64,
+    pub empty_calls_ms: f64,
+}
 
-pub fn bridge_benchmark(store_handle: u64, contacts: u32) -> Result<BridgeBenchmark, AgentError> {
+pub fn bridge_benchmark(store_handle: i64, contacts: i32) -> Result<BridgeBenchmark, AgentError> {
     guard(|| {
-        let mut store = crate::store::jni::JniStore::from_handle(store_handle, "")
+        let contacts = non_negative("contacts", contacts)?;
+        let mut store = crate::store::jni::JniStore::from_handle(handle(store_handle)?, "")
             .map_err(|e| AgentError::from(Error::Store(e)))?;
-        crate::store::jni::benchmark(&mut store, contacts)
-            .map_err(|e| AgentError::from(Error::Store(e)))
+        let b = crate::store::jni::benchmark(&mut store, contacts)
+            .map_err(|e| AgentError::from(Error::Store(e)))?;
+        Ok(BridgeBenchmark {
+            contacts: int(b.contacts),
+            batches: int(b.batches),
+            index_read_ms: b.index_read_ms,
+            batched_insert_ms: b.batched_insert_ms,
+            per_contact_insert_ms: b.per_contact_insert_ms,
+            batched_read_ms: b.batched_read_ms,
+            per_contact_read_ms: b.per_contact_read_ms,
+            batched_delete_ms: b.batched_delete_ms,
+            per_contact_delete_ms: b.per_contact_delete_ms,
+            empty_calls_ms: b.empty_calls_ms,
+        })
     })
 }
 
@@ -36,8 +66,8 @@ pub fn bridge_benchmark(store_handle: u64, contacts: u32) -> Result<BridgeBenchm
 pub struct AgentConfig {
     pub state_dir: String,
     pub account_type: String,
-    pub page_size: u32,
-    pub command_poll_seconds: u32,
+    pub page_size: i32,
+    pub command_poll_seconds: i32,
     pub ca_certificate_pem: Option<String>,
     pub spki_pins: Vec<String>,
 }
@@ -73,6 +103,32 @@ pub enum AgentError {
     InvalidArgument { reason: String },
     #[error("internal error: {reason}")]
     Internal { reason: String },
+}
+
+/// A progress listener that threw something other than an AgentException.
+impl From<uniffi::UnexpectedUniFFICallbackError> for AgentError {
+    fn from(_: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        // The foreign exception's text is not kept: it may hold anything.
+        AgentError::Internal {
+            reason: "the progress listener threw".into(),
+        }
+    }
+}
+
+/// A count from the host app (Kotlin Int): negative is a caller's bug.
+fn non_negative(what: &str, n: i32) -> Result<u32, AgentError> {
+    u32::try_from(n).map_err(|_| AgentError::InvalidArgument {
+        reason: format!("{what} must not be negative"),
+    })
+}
+
+/// A count for the host app (Kotlin Long): saturates instead of wrapping.
+fn long(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn int(n: impl TryInto<i32>) -> i32 {
+    n.try_into().unwrap_or(i32::MAX)
 }
 
 /// What kind of failure a run met, for the host app to act on. `FailureKind::of` is the one
@@ -214,57 +270,221 @@ fn guard<T>(f: impl FnOnce() -> Result<T, AgentError>) -> Result<T, AgentError> 
     }
 }
 
+/// A JniBridge.register handle (a JVM long) as the store registry's key.
+fn handle(h: i64) -> Result<u64, AgentError> {
+    u64::try_from(h).map_err(|_| AgentError::InvalidArgument {
+        reason: "the store handle is not one JniBridge.register returned".into(),
+    })
+}
+
 fn ms(t: Option<DateTime<Utc>>) -> Option<i64> {
     t.map(|t| t.timestamp_millis())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncType {
+    None,
+    UserGroups,
+    AllGroups,
+}
+
+impl From<BasicType> for SyncType {
+    fn from(t: BasicType) -> Self {
+        match t {
+            BasicType::None => SyncType::None,
+            BasicType::UserGroups => SyncType::UserGroups,
+            BasicType::AllGroups => SyncType::AllGroups,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncInterval {
+    Disabled,
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl From<CoreSyncInterval> for SyncInterval {
+    fn from(i: CoreSyncInterval) -> Self {
+        match i {
+            CoreSyncInterval::Disabled => SyncInterval::Disabled,
+            CoreSyncInterval::Daily => SyncInterval::Daily,
+            CoreSyncInterval::Weekly => SyncInterval::Weekly,
+            CoreSyncInterval::Monthly => SyncInterval::Monthly,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupInterval {
+    Off,
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl From<CoreBackupInterval> for BackupInterval {
+    fn from(i: CoreBackupInterval) -> Self {
+        match i {
+            CoreBackupInterval::Off => BackupInterval::Off,
+            CoreBackupInterval::Daily => BackupInterval::Daily,
+            CoreBackupInterval::Weekly => BackupInterval::Weekly,
+            CoreBackupInterval::Monthly => BackupInterval::Monthly,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunReason {
+    Forced,
+    PolicyApplied,
+    Scheduled,
+    Retry,
+    Manual,
+    Repair,
+}
+
+impl From<agent::Reason> for RunReason {
+    fn from(r: agent::Reason) -> Self {
+        match r {
+            agent::Reason::Forced => RunReason::Forced,
+            agent::Reason::PolicyApplied => RunReason::PolicyApplied,
+            agent::Reason::Scheduled => RunReason::Scheduled,
+            agent::Reason::Retry => RunReason::Retry,
+            agent::Reason::Manual => RunReason::Manual,
+            agent::Reason::Repair => RunReason::Repair,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    Succeeded,
+    Failed,
+}
+
+impl RunOutcome {
+    /// The state records "ok" for a run that succeeded, what went wrong otherwise.
+    fn of(result: Option<&str>) -> Option<RunOutcome> {
+        result.map(|r| {
+            if r == "ok" || r.starts_with("ok:") {
+                RunOutcome::Succeeded
+            } else {
+                RunOutcome::Failed
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressPhase {
+    Sync,
+    Backup,
+    Restore,
+    Unenroll,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub phase: ProgressPhase,
+    pub done: i64,
+    pub total: Option<i64>,
+}
+
+impl From<progress::Progress> for Progress {
+    fn from(p: progress::Progress) -> Self {
+        Progress {
+            phase: match p.phase {
+                Phase::Sync => ProgressPhase::Sync,
+                Phase::Backup => ProgressPhase::Backup,
+                Phase::Restore => ProgressPhase::Restore,
+                Phase::Unenroll => ProgressPhase::Unenroll,
+            },
+            done: long(p.done),
+            total: p.total.map(long),
+        }
+    }
+}
+
+/// The host app's progress listener (a uniffi callback interface).
+pub trait ProgressListener: Send + Sync {
+    fn on_progress(&self, progress: Progress) -> Result<(), AgentError>;
+}
+
+/// Calls the listener; whatever it throws (or a panic on the way) is logged without its
+/// text and the call goes on.
+fn notify(listener: &dyn ProgressListener, p: progress::Progress) {
+    match catch_unwind(AssertUnwindSafe(|| listener.on_progress(p.into()))) {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) | Err(_) => log::warn!("the progress listener threw; ignored"),
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct SyncStatus {
     pub device_id: Option<String>,
-    pub sync_type: Option<String>,
+    pub sync_type: Option<SyncType>,
     pub additional_groups: Vec<String>,
-    pub sync_interval: Option<String>,
-    pub backup_interval: Option<String>,
+    pub sync_interval: Option<SyncInterval>,
+    pub backup_interval: Option<BackupInterval>,
     pub next_sync_ms: Option<i64>,
     pub last_sync_ms: Option<i64>,
+    pub last_sync_outcome: Option<RunOutcome>,
     pub last_sync_result: Option<String>,
     pub last_successful_sync_ms: Option<i64>,
-    pub contacts_on_phone: u64,
-    pub consecutive_failures: u32,
+    pub contacts_on_phone: i64,
+    pub consecutive_failures: i32,
     pub last_backup_ms: Option<i64>,
+    pub last_backup_outcome: Option<RunOutcome>,
     pub last_backup_result: Option<String>,
     pub next_backup_ms: Option<i64>,
-    pub pending_reports: u32,
+    pub pending_reports: i32,
     /// A failure only a person can fix, until a run gets past it.
     pub needs_action: Option<RunFailure>,
 }
 
 #[derive(Debug, Clone)]
 pub struct SyncResult {
-    pub reason: String,
-    pub inserted: u64,
-    pub updated: u64,
-    pub deleted: u64,
-    pub unchanged: u64,
-    pub contacts_on_phone: u64,
-    pub duplicates_removed: u64,
-    pub photos_failed: u64,
+    pub reason: RunReason,
+    pub inserted: i64,
+    pub updated: i64,
+    pub deleted: i64,
+    pub unchanged: i64,
+    pub contacts_on_phone: i64,
+    pub duplicates_removed: i64,
+    pub photos_failed: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct BackupInfo {
+    pub backup_id: String,
+    pub created_at_ms: Option<i64>,
+    pub contact_count: i64,
+    pub size: i64,
 }
 
 #[derive(Debug, Clone)]
 pub struct BackupResult {
     pub backup_id: String,
-    pub contact_count: u64,
-    pub size: u64,
+    pub contact_count: i64,
+    pub size: i64,
     pub new_on_server: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct RestoreResult {
     pub backup_id: String,
-    pub restored: u64,
-    pub already_present: u64,
-    pub skipped: u64,
+    pub restored: i64,
+    pub already_present: i64,
+    pub skipped: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct UnenrollResult {
+    pub contacts_removed: i64,
+    pub server_notified: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -291,14 +511,14 @@ pub struct ManagedContact {
 impl From<agent::SyncReport> for SyncResult {
     fn from(r: agent::SyncReport) -> Self {
         SyncResult {
-            reason: r.reason.as_str().to_owned(),
-            inserted: r.counts.inserted,
-            updated: r.counts.updated,
-            deleted: r.counts.deleted,
-            unchanged: r.counts.unchanged,
-            contacts_on_phone: r.managed_count,
-            duplicates_removed: r.counts.duplicates_removed,
-            photos_failed: r.counts.photos_failed,
+            reason: r.reason.into(),
+            inserted: long(r.counts.inserted),
+            updated: long(r.counts.updated),
+            deleted: long(r.counts.deleted),
+            unchanged: long(r.counts.unchanged),
+            contacts_on_phone: long(r.managed_count),
+            duplicates_removed: long(r.counts.duplicates_removed),
+            photos_failed: long(r.counts.photos_failed),
         }
     }
 }
@@ -307,9 +527,22 @@ impl From<agent::BackupReport> for BackupResult {
     fn from(r: agent::BackupReport) -> Self {
         BackupResult {
             backup_id: r.backup.id,
-            contact_count: r.backup.contact_count,
-            size: r.backup.size,
+            contact_count: long(r.backup.contact_count),
+            size: long(r.backup.size),
             new_on_server: r.new_on_server,
+        }
+    }
+}
+
+impl From<contacts_agent_protocol::wire::BackupInfo> for BackupInfo {
+    fn from(b: contacts_agent_protocol::wire::BackupInfo) -> Self {
+        BackupInfo {
+            created_at_ms: DateTime::parse_from_rfc3339(&b.created_at)
+                .ok()
+                .map(|t| t.timestamp_millis()),
+            backup_id: b.id,
+            contact_count: long(b.contact_count),
+            size: long(b.size),
         }
     }
 }
@@ -354,10 +587,14 @@ impl<S: ContactStore + ?Sized> ContactStore for Box<S> {
 pub struct Agent {
     inner: Mutex<Core<DynStore>>,
     interrupt: Interruptor,
+    /// The listener the core's progress hook forwards to; swapped without taking `inner`
+    /// (which a running call holds).
+    listener: Arc<Mutex<Option<Box<dyn ProgressListener>>>>,
 }
 
 impl Agent {
-    pub fn new(config: AgentConfig) -> Result<Self, AgentError> {
+    /// The host agent: its contact store is a SQLite model of ContactsProvider.
+    pub fn for_host(config: AgentConfig) -> Result<Self, AgentError> {
         guard(|| {
             let dir = PathBuf::from(&config.state_dir);
             std::fs::create_dir_all(&dir).map_err(|e| AgentError::Storage {
@@ -370,11 +607,13 @@ impl Agent {
     }
 
     /// An agent over the Kotlin store registered under `store_handle`.
-    pub fn with_jni_store(config: AgentConfig, store_handle: u64) -> Result<Self, AgentError> {
+    pub fn with_jni_store(config: AgentConfig, store_handle: i64) -> Result<Self, AgentError> {
         guard(|| {
-            let store =
-                crate::store::jni::JniStore::from_handle(store_handle, &config.account_type)
-                    .map_err(|e| AgentError::from(Error::Store(e)))?;
+            let store = crate::store::jni::JniStore::from_handle(
+                handle(store_handle)?,
+                &config.account_type,
+            )
+            .map_err(|e| AgentError::from(Error::Store(e)))?;
             std::fs::create_dir_all(&config.state_dir).map_err(|e| AgentError::Storage {
                 reason: format!("cannot create the state folder: {e}"),
             })?;
@@ -391,9 +630,11 @@ impl Agent {
         }
         let dir = PathBuf::from(&config.state_dir);
         let mut core_config = CoreConfig::new(dir.join("agent-state.db"));
-        core_config.page_size = (config.page_size as usize).clamp(1, 2000);
-        core_config.command_poll =
-            Duration::from_secs(u64::from(config.command_poll_seconds.max(60)));
+        core_config.page_size =
+            (non_negative("page_size", config.page_size)? as usize).clamp(1, 2000);
+        core_config.command_poll = Duration::from_secs(u64::from(
+            non_negative("command_poll_seconds", config.command_poll_seconds)?.max(60),
+        ));
         core_config.client.trust = crate::tls::Trust {
             extra_ca_pem: config.ca_certificate_pem.clone(),
             spki_pins: config.spki_pins.clone(),
@@ -401,10 +642,19 @@ impl Agent {
         // Refuse a bad CA or pin now, not on the first sync.
         crate::tls::client_config(&core_config.client.trust)
             .map_err(|e| AgentError::from(Error::Server(ClientError::Trust(e))))?;
-        let core = Core::open(core_config, store)?;
+        let mut core = Core::open(core_config, store)?;
+        let listener: Arc<Mutex<Option<Box<dyn ProgressListener>>>> = Arc::default();
+        let forward = Arc::clone(&listener);
+        core.set_progress(Some(Arc::new(move |p| {
+            let held = forward.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(l) = held.as_deref() {
+                notify(l, p);
+            }
+        })));
         Ok(Agent {
             interrupt: core.interrupt_handle(),
             inner: Mutex::new(core),
+            listener,
         })
     }
 
@@ -461,17 +711,49 @@ impl Agent {
         self.with(|a| a.backup_now().map(BackupResult::from))
     }
 
-    pub fn restore(&self, backup_id: Option<String>) -> Result<RestoreResult, AgentError> {
+    pub fn list_backups(&self) -> Result<Vec<BackupInfo>, AgentError> {
         self.with(|a| {
+            Ok(a.list_backups()?
+                .into_iter()
+                .map(BackupInfo::from)
+                .collect())
+        })
+    }
+
+    pub fn restore(
+        &self,
+        backup_id: Option<String>,
+        account: Option<String>,
+    ) -> Result<RestoreResult, AgentError> {
+        self.with(|a| {
+            // Progress goes to the listener through the core's hook.
             let mut progress = |_: u64, _: u64| {};
-            let r = a.restore(backup_id.as_deref(), None, &mut progress)?;
+            let r = a.restore(backup_id.as_deref(), account.as_deref(), &mut progress)?;
             Ok(RestoreResult {
-                skipped: r.skipped_total(),
+                skipped: long(r.skipped_total()),
                 backup_id: r.backup_id,
-                restored: r.restored,
-                already_present: r.already_present,
+                restored: long(r.restored),
+                already_present: long(r.already_present),
             })
         })
+    }
+
+    pub fn unenroll(&self) -> Result<UnenrollResult, AgentError> {
+        self.with(|a| {
+            let r = a.unenroll()?;
+            Ok(UnenrollResult {
+                contacts_removed: long(r.contacts_removed),
+                server_notified: r.server_notified,
+            })
+        })
+    }
+
+    pub fn set_progress_listener(&self, listener: Box<dyn ProgressListener>) {
+        *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(listener);
+    }
+
+    pub fn clear_progress_listener(&self) {
+        *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     pub fn status(&self) -> Result<SyncStatus, AgentError> {
@@ -479,20 +761,22 @@ impl Agent {
             let v = a.status()?;
             Ok(SyncStatus {
                 device_id: v.device_id,
-                sync_type: v.sync_type.map(|t| t.as_str().to_owned()),
+                sync_type: v.sync_type.map(SyncType::from),
                 additional_groups: v.additional_groups,
-                sync_interval: v.sync_interval.map(|i| i.as_str().to_owned()),
-                backup_interval: v.backup_interval.map(|i| i.as_str().to_owned()),
+                sync_interval: v.sync_interval.map(SyncInterval::from),
+                backup_interval: v.backup_interval.map(BackupInterval::from),
                 next_sync_ms: ms(v.next_sync),
                 last_sync_ms: ms(v.last_sync),
+                last_sync_outcome: RunOutcome::of(v.last_sync_result.as_deref()),
                 last_sync_result: v.last_sync_result,
                 last_successful_sync_ms: ms(v.last_successful_sync),
-                contacts_on_phone: v.managed_count,
-                consecutive_failures: v.consecutive_failures,
+                contacts_on_phone: long(v.managed_count),
+                consecutive_failures: int(v.consecutive_failures),
                 last_backup_ms: ms(v.last_backup),
+                last_backup_outcome: RunOutcome::of(v.last_backup_result.as_deref()),
                 last_backup_result: v.last_backup_result,
                 next_backup_ms: ms(v.next_backup),
-                pending_reports: u32::try_from(v.pending_reports).unwrap_or(u32::MAX),
+                pending_reports: int(v.pending_reports),
                 needs_action: v.attention.map(|a| RunFailure {
                     kind: FailureKind::parse(&a.kind),
                     message: a.message,
@@ -504,11 +788,13 @@ impl Agent {
 
     pub fn managed_contacts(
         &self,
-        offset: u32,
-        limit: u32,
+        offset: i32,
+        limit: i32,
     ) -> Result<Vec<ManagedContact>, AgentError> {
+        let offset = non_negative("offset", offset)? as usize;
+        let limit = non_negative("limit", limit)? as usize;
         self.with(|a| {
-            Ok(a.managed_contacts(offset as usize, limit as usize)?
+            Ok(a.managed_contacts(offset, limit)?
                 .into_iter()
                 .map(|c| ManagedContact {
                     id: c.id,
@@ -559,7 +845,7 @@ mod tests {
     #[test]
     fn an_interrupt_before_a_call_does_not_leak_into_it() {
         let dir = tempfile::tempdir().unwrap();
-        let agent = Agent::new(AgentConfig {
+        let agent = Agent::for_host(AgentConfig {
             state_dir: dir.path().display().to_string(),
             account_type: "acme".into(),
             page_size: 500,

@@ -16,6 +16,7 @@ pub mod error;
 pub mod ffi;
 pub mod interrupt;
 pub mod logging;
+pub mod progress;
 pub mod run_lock;
 pub mod schedule;
 pub mod state;
@@ -27,9 +28,10 @@ pub mod tls;
 pub use agent::{Reason, RunDueReport, StatusView, SyncReport};
 pub use error::Error;
 pub use ffi::{
-    bridge_benchmark, library_version, Agent, AgentConfig, AgentError, BackupResult,
-    BridgeBenchmark, FailureKind, ManagedContact, RestoreResult, RunDueResult, RunFailure,
-    SyncResult, SyncStatus,
+    bridge_benchmark, library_version, Agent, AgentConfig, AgentError, BackupInfo, BackupInterval,
+    BackupResult, BridgeBenchmark, FailureKind, ManagedContact, Progress, ProgressListener,
+    ProgressPhase, RestoreResult, RunDueResult, RunFailure, RunOutcome, RunReason, SyncInterval,
+    SyncResult, SyncStatus, SyncType, UnenrollResult,
 };
 
 uniffi::include_scaffolding!("contacts_agent");

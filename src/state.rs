@@ -268,6 +268,31 @@ impl State {
         Ok(())
     }
 
+    /// Forgets everything (unenroll): enrollment and its token, policy, clocks, sync state,
+    /// run history, queued reports, the last backup, the attention notice. One transaction:
+    /// the agent is either enrolled as before or as fresh as a new install.
+    pub fn wipe(&mut self) -> Result<(), StateError> {
+        let tx = self.conn.transaction()?;
+        for table in [
+            "enrollment",
+            "policy",
+            "clocks",
+            "runs",
+            "pending_reports",
+            "backup_state",
+            "attention",
+        ] {
+            tx.execute(&format!("DELETE FROM {table}"), [])?;
+        }
+        tx.execute(
+            "UPDATE sync_state SET sync_token = NULL, store_fingerprint = NULL,
+                    synced_policy_version = NULL, managed_count = 0, photos_pending = 0",
+            [],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Forgets the sync token, so the next sync fetches the full set.
     pub fn clear_sync_token(&self) -> Result<(), StateError> {
         self.conn

@@ -124,6 +124,8 @@ pub struct Run<'a> {
     /// Called with the first page's policy version before anything is written, so the caller
     /// can fetch and check a new policy first; an error stops the sync untouched.
     pub before_apply: &'a mut dyn FnMut(Option<u64>) -> Result<(), Error>,
+    /// Called after each page is applied with the contacts received so far.
+    pub progress: &'a dyn Fn(u64),
 }
 
 pub fn sync<S: ContactStore + ?Sized>(
@@ -201,6 +203,7 @@ fn sync_once<S: ContactStore + ?Sized>(
     // Photo hashes this sync asked the store to write, to check after it.
     let mut photos: HashMap<String, String> = HashMap::new();
     let mut page_size = run.page_size.max(1);
+    let mut received = 0u64;
     let (sync_token, policy_version) = loop {
         interrupt.check()?;
         let page = match source.page(cursor.as_deref(), page_size) {
@@ -220,6 +223,7 @@ fn sync_once<S: ContactStore + ?Sized>(
             counts.full_fetch = full;
             first = false;
         }
+        let page_contacts = (page.upserts.len() + page.deletes.len()) as u64;
         let mut ops = Vec::with_capacity(page.upserts.len() + page.deletes.len());
         for id in &page.deletes {
             match differ.delete(id)? {
@@ -245,6 +249,8 @@ fn sync_once<S: ContactStore + ?Sized>(
         }
         *applied |= !ops.is_empty();
         apply(store, ops, interrupt)?;
+        received += page_contacts;
+        (run.progress)(received);
         if !page.more {
             break (page.next_token, page.policy_version);
         }
