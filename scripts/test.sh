@@ -35,8 +35,23 @@ then
   echo "README.md does not contain $example verbatim" >&2
   exit 1
 fi
+# docs/android.md: every kotlin block is an excerpt of the example app, which tests/android
+# compiles against the Android API.
+if ! python3 - <<'PY'
+import pathlib, re, sys
+doc = open("docs/android.md").read()
+sources = "\n".join(p.read_text() for p in pathlib.Path("android/example/src").rglob("*.kt"))
+blocks = re.findall(r"```kotlin\n(.*?)```", doc, re.S)
+missing = [b.splitlines()[0] for b in blocks if b not in sources]
+for m in missing:
+    print(f"docs/android.md: a kotlin block is not in android/example verbatim: {m.strip()}", file=sys.stderr)
+sys.exit(1 if missing or not blocks else 0)
+PY
+then
+  exit 1
+fi
 
-step "JVM tests: Kotlin API through JNA (Maven, kotlin-maven-plugin, JUnit)"
+step "JVM tests: Kotlin API through JNA, on classes ProGuard shrank with android/consumer-rules.pro (Maven, kotlin-maven-plugin, proguard-base, JUnit)"
 if ! command -v mvn >/dev/null || ! command -v javac >/dev/null; then
   apt-get update -qq && apt-get install -y -qq maven default-jdk-headless
 fi

@@ -104,8 +104,15 @@ fn a_device_that_retires_itself_loses_its_token_and_is_listed_as_retired_until_i
         (Some("retired"), Some(false))
     );
     assert!(d["retired_at"].is_string());
-    assert!(d["enrollment_code_expires_at"].is_null(), "no code is issued by a retire");
-    let status = t.admin_ok("GET", &format!("/v1/admin/devices/{id}/status"), Value::Null);
+    assert!(
+        d["enrollment_code_expires_at"].is_null(),
+        "no code is issued by a retire"
+    );
+    let status = t.admin_ok(
+        "GET",
+        &format!("/v1/admin/devices/{id}/status"),
+        Value::Null,
+    );
     assert_eq!(status["state"], "retired");
 
     // The admin issues a code; enrolling with it clears the retirement.

@@ -99,10 +99,10 @@ class ChainScenariosTest {
         val config = AgentConfig(
             stateDir = Files.createTempDirectory("android-agent").toString(),
             accountType = account.type,
-            pageSize = 200u,
-            commandPollSeconds = 1800u,
+            pageSize = 200,
+            commandPollSeconds = 1800,
         )
-        agent = Agent.withJniStore(config, handle.toULong())
+        agent = Agent.withJniStore(config, handle)
     }
 
     @After
@@ -155,8 +155,8 @@ class ChainScenariosTest {
     fun `first sync writes every contact, photos through display_photo, and leaves them clean`() {
         enroll("first")
         val result = agent.syncNow()
-        assertEquals(server.members(GROUP).size.toULong(), result.inserted)
-        assertEquals(0uL, result.photosFailed)
+        assertEquals(server.members(GROUP).size.toLong(), result.inserted)
+        assertEquals(0L, result.photosFailed)
         assertConverged()
         for (id in withPhotos) {
             val photo = photoRow(id)!!
@@ -178,7 +178,7 @@ class ChainScenariosTest {
         val oldHash = raw(id).sync1
         changeTitle(id, "Senior Partner (update test)")
         val result = agent.syncNow()
-        assertEquals(1uL, result.updated)
+        assertEquals(1L, result.updated)
         assertNotEquals(oldHash, raw(id).sync1)
         val after = photoRow(id)!!
         assertEquals(before.id to before.photoFileId, after.id to after.photoFileId)
@@ -254,7 +254,7 @@ class ChainScenariosTest {
         enroll("split")
         provider.maxOperationsPerTransaction = 40
         val result = agent.syncNow()
-        assertEquals(server.members(GROUP).size.toULong(), result.inserted)
+        assertEquals(server.members(GROUP).size.toLong(), result.inserted)
         assertTrue("some batches were refused: ${provider.batchSizes}", provider.batchSizes.any { it > 40 })
         assertConverged()
     }

@@ -28,65 +28,66 @@ class AgentApiTest {
     private fun config() = AgentConfig(
         stateDir = Files.createTempDirectory("agent").toString(),
         accountType = "app.contactsagent.business",
-        pageSize = 100u,
-        commandPollSeconds = 1800u,
+        pageSize = 100,
+        commandPollSeconds = 1800,
     )
 
     @Test
     fun `a full sync from Kotlin puts exactly the policy's contacts on the phone`() {
         val code = server.device(listOf("harvey", "mike"), "kotlin-sync")
-        Agent(config()).use { agent ->
+        Agent.forHost(config()).use { agent ->
             val deviceId = agent.enroll(server.url, code, "JVM phone")
             assertTrue(deviceId.startsWith("d-"))
             val run = agent.runDue()
             assertNull(run.syncError)
             val sync = requireNotNull(run.sync) { "no sync ran" }
             val expected = server.members("harvey") + server.members("mike")
-            assertEquals(expected.size.toULong(), sync.contactsOnPhone)
-            assertEquals("policy applied", sync.reason)
+            assertEquals(expected.size.toLong(), sync.contactsOnPhone)
+            assertEquals(RunReason.POLICY_APPLIED, sync.reason)
 
             val status = agent.status()
             assertEquals(deviceId, status.deviceId)
-            assertEquals("none", status.syncType)
+            assertEquals(SyncType.NONE, status.syncType)
             assertEquals(listOf("harvey", "mike"), status.additionalGroups)
-            assertEquals("daily", status.syncInterval)
+            assertEquals(SyncInterval.DAILY, status.syncInterval)
             assertEquals("ok", status.lastSyncResult)
-            assertEquals(expected.size.toULong(), status.contactsOnPhone)
+            assertEquals(RunOutcome.SUCCEEDED, status.lastSyncOutcome)
+            assertEquals(expected.size.toLong(), status.contactsOnPhone)
             val next = requireNotNull(status.nextSyncMs) { "no next sync" }
             assertTrue(next > System.currentTimeMillis() + 12 * 3600 * 1000L)
             assertTrue(agent.nextWakeUpMs() <= next)
 
-            val listed = agent.managedContacts(0u, 10_000u)
+            val listed = agent.managedContacts(0, 10_000)
             assertEquals(expected, listed.map { it.id }.toSet())
             assertTrue(listed.all { it.displayName.isNotBlank() && it.phones.isNotEmpty() })
 
             // Nothing due any more; a second explicit sync changes nothing.
             assertNull(agent.runDue().sync)
             val again = agent.syncNow()
-            assertEquals(0uL, again.inserted + again.updated + again.deleted)
+            assertEquals(0L, again.inserted + again.updated + again.deleted)
         }
     }
 
     @Test
     fun `a revoked device is AgentException Unauthorized and status says to enroll again`() {
         val code = server.device(listOf("mike"), "kotlin-revoked")
-        Agent(config()).use { agent ->
+        Agent.forHost(config()).use { agent ->
             agent.enroll(server.url, code, "JVM phone")
             assertNull(agent.runDue().syncError)
             server.revoke(code)
             val e = assertThrows<AgentException.Unauthorized> { agent.runDue() }
             assertTrue(e.message!!.contains("enroll again"), e.message)
-            assertEquals(0uL, agent.status().contactsOnPhone, "the company's contacts left the phone")
+            assertEquals(0L, agent.status().contactsOnPhone, "the company's contacts left the phone")
             val notice = requireNotNull(agent.status().needsAction) { "status should say what to do" }
             assertEquals(FailureKind.UNAUTHORIZED, notice.kind)
             assertTrue(notice.needsAction)
-            assertEquals(0u, agent.status().consecutiveFailures, "no backoff loop")
+            assertEquals(0, agent.status().consecutiveFailures, "no backoff loop")
         }
     }
 
     @Test
     fun `errors arrive as typed exceptions and the JVM carries on`() {
-        Agent(config()).use { agent ->
+        Agent.forHost(config()).use { agent ->
             val notEnrolled = assertThrows<AgentException.NotEnrolled> { agent.syncNow() }
             assertTrue(notEnrolled.message!!.contains("enroll"), notEnrolled.message)
             val insecure = assertThrows<AgentException.InvalidArgument> {
@@ -101,20 +102,20 @@ class AgentApiTest {
             assertNull(agent.status().deviceId)
         }
         assertThrows<AgentException.InvalidArgument> {
-            Agent(config().copy(accountType = " "))
+            Agent.forHost(config().copy(accountType = " "))
         }
     }
 
     @Test
     fun `backup and restore from Kotlin`() {
         val code = server.device(listOf("mike"), "kotlin-backup")
-        Agent(config()).use { agent ->
+        Agent.forHost(config()).use { agent ->
             agent.enroll(server.url, code, "JVM phone")
             val backup = agent.backupNow()
-            assertEquals(0uL, backup.contactCount) // a fresh phone has no personal contacts
-            val restored = agent.restore(null)
+            assertEquals(0L, backup.contactCount) // a fresh phone has no personal contacts
+            val restored = agent.restore(null, null)
             assertEquals(backup.backupId, restored.backupId)
-            assertEquals(0uL, restored.restored)
+            assertEquals(0L, restored.restored)
         }
     }
 }

@@ -6,9 +6,9 @@ package app.contactsagent.sdk
 fun main() {
     val n = 10_000
     val store = MemoryStore()
-    val handle = JniBridge.register(store).toULong()
-    repeat(3) { bridgeBenchmark(handle, 1_000u) } // JIT warm-up
-    val f = bridgeBenchmark(handle, n.toUInt())
+    val handle = JniBridge.register(store)
+    repeat(3) { bridgeBenchmark(handle, 1_000) } // JIT warm-up
+    val f = bridgeBenchmark(handle, n)
     JniBridge.release(handle.toLong())
     fun line(what: String, batched: Double, single: Double) =
         println("  %-8s batched %8.1f ms (%5.2f µs/contact)   one call per contact %8.1f ms   ratio %5.1fx"

@@ -99,8 +99,12 @@ class MemoryStore : ContactStoreBridge {
         return out.toString().toByteArray()
     }
 
+    /** The account of each insertPersonal call (null: device-local). */
+    val insertedInto = mutableListOf<String?>()
+
     override fun insertPersonal(account: String?, contacts: ByteArray) {
         calls++
+        insertedInto.add(account)
         val arr = JSONArray(String(contacts))
         for (i in 0 until arr.length()) {
             val c = arr.getJSONObject(i)
@@ -135,14 +139,14 @@ class JniStoreTest {
     private fun config() = AgentConfig(
         stateDir = Files.createTempDirectory("jni-agent").toString(),
         accountType = "app.contactsagent.business",
-        pageSize = 200u,
-        commandPollSeconds = 1800u,
+        pageSize = 200,
+        commandPollSeconds = 1800,
     )
 
     private fun <T> withAgent(store: MemoryStore, block: (Agent) -> T): T {
         val handle = JniBridge.register(store)
         try {
-            return Agent.withJniStore(config(), handle.toULong()).use(block)
+            return Agent.withJniStore(config(), handle).use(block)
         } finally {
             JniBridge.release(handle)
         }
@@ -162,8 +166,8 @@ class JniStoreTest {
             // Batched: a few calls per page, not one per contact.
             assertTrue(store.calls < expected.size / 10, "${store.calls} bridge calls for ${expected.size} contacts")
             // Read back through the bridge.
-            assertEquals(expected, agent.managedContacts(0u, 100_000u).map { it.id }.toSet())
-            assertEquals(expected.size.toULong(), agent.status().contactsOnPhone)
+            assertEquals(expected, agent.managedContacts(0, 100_000).map { it.id }.toSet())
+            assertEquals(expected.size.toLong(), agent.status().contactsOnPhone)
         }
     }
 
@@ -200,7 +204,7 @@ class JniStoreTest {
             assertTrue(failure.needsAction)
             assertTrue(failure.message.contains("grant the contacts permission"), failure.message)
             assertEquals(FailureKind.PERMISSION_DENIED, agent.status().needsAction?.kind)
-            assertEquals(0u, agent.status().consecutiveFailures)
+            assertEquals(0, agent.status().consecutiveFailures)
             assertThrows<AgentException.PermissionDenied> { agent.syncNow() }
             // Granted: the very next run syncs, and the notice goes.
             store.permissionDenied = false
@@ -221,21 +225,21 @@ class JniStoreTest {
         }
         val handle = JniBridge.register(garbage)
         try {
-            Agent.withJniStore(config(), handle.toULong()).use { agent ->
+            Agent.withJniStore(config(), handle).use { agent ->
                 agent.enroll(server.url, code, "jni phone")
                 val e = assertThrows<AgentException.Store> { agent.syncNow() }
                 assertTrue(e.message!!.contains("not readable"), e.message)
                 garbage.answer = """[{"raw_id":1,"id":"1","hash":"h","photo_hash":null,"state":"exploded"}]""".toByteArray()
                 val e2 = assertThrows<AgentException.Store> { agent.syncNow() }
                 assertTrue(e2.message!!.contains("unknown entry state"), e2.message)
-                assertEquals(0, agent.managedContacts(UInt.MAX_VALUE, UInt.MAX_VALUE).size)
-                assertTrue(agent.status().consecutiveFailures >= 2u)
+                assertEquals(0, agent.managedContacts(Int.MAX_VALUE, Int.MAX_VALUE).size)
+                assertTrue(agent.status().consecutiveFailures >= 2)
             }
         } finally {
             JniBridge.release(handle)
         }
         // A handle nobody registered.
-        val e = assertThrows<AgentException.Store> { Agent.withJniStore(config(), 987_654_321uL) }
+        val e = assertThrows<AgentException.Store> { Agent.withJniStore(config(), 987_654_321L) }
         assertTrue(e.message!!.contains("no store registered"), e.message)
     }
 
@@ -247,12 +251,12 @@ class JniStoreTest {
         withAgent(store) { agent ->
             agent.enroll(server.url, code, "jni phone")
             val backup = agent.backupNow()
-            assertEquals(30uL, backup.contactCount)
+            assertEquals(30L, backup.contactCount)
             store.personal.clear()
-            val restored = agent.restore(null)
-            assertEquals(30uL, restored.restored)
+            val restored = agent.restore(null, null)
+            assertEquals(30L, restored.restored)
             assertEquals(30, store.personal.size)
-            assertEquals(0uL, agent.restore(null).restored)
+            assertEquals(0L, agent.restore(null, null).restored)
             // Business contacts never went into the personal side.
             assertTrue(store.managed.keys.none { id -> store.personal.values.any { it.toString().contains(id) } })
         }

@@ -78,6 +78,12 @@ class ReferenceServer(users: Int) : AutoCloseable {
         admin("POST", "/v1/admin/devices/${devicesByCode.getValue(code)}/revoke", "{}")
     }
 
+    /** The device's state as the admin API and console show it ("enrolled", "retired", …). */
+    fun deviceState(code: String): String {
+        val d = admin("GET", "/v1/admin/devices/${devicesByCode.getValue(code)}")
+        return Regex("\"state\":\"([a-z_]+)\"").find(d)!!.groupValues[1]
+    }
+
     override fun close() {
         process.destroy()
         process.waitFor(10, TimeUnit.SECONDS)

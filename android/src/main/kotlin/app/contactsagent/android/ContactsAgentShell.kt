@@ -32,23 +32,28 @@ object ContactsAgentShell {
         context.getSharedPreferences(PREFS, Context.MODE_PRIVATE).edit().putString("account", accountName).apply()
     }
 
-    private fun account(context: Context): Account? =
+    internal fun account(context: Context): Account? =
         context.getSharedPreferences(PREFS, Context.MODE_PRIVATE).getString("account", null)
             ?.let { Account(it, accountType(context)) }
 
-    /** Runs [block] with an agent over ContactsProvider. Call from a background thread. */
+    /** The agent's configuration on a phone: its state in noBackupFilesDir. */
+    internal fun agentConfig(context: Context, accountType: String) = AgentConfig(
+        stateDir = context.noBackupFilesDir.resolve("contacts-agent").path,
+        accountType = accountType,
+        pageSize = 500,
+        commandPollSeconds = 1800,
+    )
+
+    /**
+     * Runs [block] with a blocking agent over ContactsProvider, or returns null when no
+     * account was configured (never enrolled, or unenrolled). Call from a background thread.
+     */
     fun <T> withAgent(context: Context, block: (Agent) -> T): T? {
         val account = account(context) ?: return null
         val store = ContactsContractStore(context.applicationContext, account)
         val handle = JniBridge.register(store)
         try {
-            val config = AgentConfig(
-                stateDir = context.noBackupFilesDir.resolve("contacts-agent").path,
-                accountType = account.type,
-                pageSize = 500u,
-                commandPollSeconds = 1800u,
-            )
-            return Agent.withJniStore(config, handle.toULong()).use(block)
+            return Agent.withJniStore(agentConfig(context, account.type), handle).use(block)
         } finally {
             JniBridge.release(handle)
         }
@@ -69,10 +74,15 @@ object ContactsAgentShell {
     /** The host app's push service calls this for a "sync now" message: run at once. */
     fun onPushMessage(context: Context) = schedule(context, 0)
 
-    /** Unenrolling removes the account, and with it every managed contact. */
+    /**
+     * Removes the business account (ContactsProvider then drops whatever is left under it,
+     * groups included) and the scheduled job. ContactsAgent.unenroll calls it after the core
+     * removed the contacts and told the server.
+     */
     fun removeAccount(context: Context) {
         val account = account(context) ?: return
         AccountManager.get(context).removeAccountExplicitly(account)
+        context.getSharedPreferences(PREFS, Context.MODE_PRIVATE).edit().remove("account").apply()
         context.getSystemService(JobScheduler::class.java)?.cancel(JOB_ID)
     }
 }

@@ -67,6 +67,9 @@ object JniBridge {
         System.loadLibrary("contacts_agent")
     }
 
+    /** Loads the library now (the object's initialiser), so a missing one fails here. */
+    @JvmStatic fun ensureLoaded() {}
+
     /** Keeps a global reference to [store]; pass the handle to `Agent.withJniStore`. */
     @JvmStatic external fun register(store: ContactStoreBridge): Long
 
