@@ -31,9 +31,7 @@ use contacts_agent::client::{Client, ClientOptions};
 use contacts_agent::demo::admin::AdminClient;
 use contacts_agent::diff::full_diff;
 use contacts_agent::store::sqlite::SqliteStore;
-use contacts_agent::store::{
-    Address, AddressKind, ContactStore, EntryState, IndexEntry, PersonalData,
-};
+use contacts_agent::store::{Address, ContactStore, EntryState, IndexEntry, Item, PersonalData};
 use contacts_agent_server::{seed, Config, Server};
 use serde_json::{json, Value};
 
@@ -656,22 +654,40 @@ fn personal(i: usize) -> PersonalData {
         display_name: p.display_name,
         given_name: p.given_name,
         family_name: p.family_name,
-        phones: p.phones,
-        emails: p.emails,
+        phones: p
+            .phones
+            .iter()
+            .map(|x| Item::new(&x.number, x.kind.as_str()))
+            .collect(),
+        emails: p
+            .emails
+            .iter()
+            .map(|x| Item::new(&x.address, x.kind.as_str()))
+            .collect(),
         organization: p.organization,
         title: p.title,
         addresses: p
             .address
             .into_iter()
-            .map(|address| Address {
-                kind: AddressKind::Home,
-                address,
+            .map(|a| Address {
+                kind: "home".into(),
+                street: a.street,
+                city: a.city,
+                region: a.region,
+                postcode: a.postcode,
+                country: a.country,
+                ..Default::default()
             })
             .collect(),
         notes: p.note.into_iter().collect(),
-        birthday: i
+        events: i
             .is_multiple_of(3)
-            .then(|| format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10)),
+            .then(|| {
+                let date = format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10);
+                Item::new(&date, "birthday")
+            })
+            .into_iter()
+            .collect(),
         // One in twenty with a 4 KB photo, as phones tend to have.
         photo: i.is_multiple_of(20).then(|| {
             [0xFF, 0xD8, 0xFF, 0xE0]

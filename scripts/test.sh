@@ -19,6 +19,19 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --all-features 2>&1 | tee "$log"
 
+step "vCard interop: a strict RFC 2426 validator (PyPI vcard) and vobject read a generated archive"
+# tests/backup_end_to_end.rs writes target/interop/contacts.vcf (201 cards, every field).
+cargo test --quiet --test backup_end_to_end sample_archive_for_interop_checks -- --exact
+if [ ! -x target/vcard-venv/bin/python ]; then
+  command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3; }
+  python3 -m venv target/vcard-venv 2>/dev/null || {
+    apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv target/vcard-venv
+  }
+fi
+target/vcard-venv/bin/pip install --quiet --disable-pip-version-check vcard==1.0.0 vobject==0.9.9
+target/vcard-venv/bin/python scripts/check_vcards.py target/interop/contacts.vcf "$(cat target/interop/count)" \
+  | tee -a "$log"
+
 step "uniffi: build the cdylib and the server, generate the Kotlin bindings"
 cargo build --workspace
 rm -rf target/uniffi-kotlin

@@ -657,12 +657,15 @@ impl<S: ContactStore> Agent<S> {
     }
 
     /// Restores a backup (the newest when `id` is `None`) into the personal side of the
-    /// store: `account` names the account to insert into (`None`: device-local). Verifies
-    /// the archive before writing anything; inserts only contacts not already present.
+    /// store. `account`: `None` puts each contact back into the account it was backed up
+    /// from when that account is on the phone, else into the device-local account (the
+    /// report counts those in `source_account_missing`); `Some` puts every contact into that
+    /// account (never the managed one). Verifies the archive (checksum, count) before
+    /// writing anything; inserts only contacts not already present, whole contacts only.
     pub fn restore(
         &mut self,
         id: Option<&str>,
-        account: Option<&str>,
+        account: Option<&crate::store::SourceAccount>,
         progress: backup::Progress,
     ) -> Result<RestoreReport, Error> {
         let (scope, _lock) = self.begin()?;
@@ -696,10 +699,14 @@ impl<S: ContactStore> Agent<S> {
             };
             let bytes = client.download_backup(&id)?;
             let (_, vcf) = backup::archive::read_archive(std::io::Cursor::new(bytes))?;
+            let target = match account {
+                Some(a) => backup::Target::Account(Some(a)),
+                None => backup::Target::SourceAccounts,
+            };
             backup::restore_into(
                 &mut self.store,
                 &vcf,
-                account,
+                target,
                 &scope,
                 &mut forward,
                 &mut report,

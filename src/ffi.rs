@@ -572,12 +572,18 @@ impl<S: ContactStore + ?Sized> ContactStore for Box<S> {
     ) -> Result<Vec<crate::store::PersonalContact>, StoreError> {
         (**self).personal_page(after, limit)
     }
-    fn check_personal_account(&self, account: Option<&str>) -> Result<(), StoreError> {
+    fn check_personal_account(
+        &self,
+        account: Option<&crate::store::SourceAccount>,
+    ) -> Result<(), StoreError> {
         (**self).check_personal_account(account)
+    }
+    fn personal_accounts(&mut self) -> Result<Vec<crate::store::SourceAccount>, StoreError> {
+        (**self).personal_accounts()
     }
     fn insert_personal(
         &mut self,
-        account: Option<&str>,
+        account: Option<&crate::store::SourceAccount>,
         contacts: &[crate::store::PersonalData],
     ) -> Result<(), StoreError> {
         (**self).insert_personal(account, contacts)
@@ -728,7 +734,13 @@ impl Agent {
         self.with(|a| {
             // Progress goes to the listener through the core's hook.
             let mut progress = |_: u64, _: u64| {};
-            let r = a.restore(backup_id.as_deref(), account.as_deref(), &mut progress)?;
+            // The shell names an account by its type and uses the type as its name too
+            // (`ContactsContractStore.insertPersonal`). No account: each contact's own.
+            let account = account.map(|kind| crate::store::SourceAccount {
+                name: kind.clone(),
+                kind,
+            });
+            let r = a.restore(backup_id.as_deref(), account.as_ref(), &mut progress)?;
             Ok(RestoreResult {
                 skipped: long(r.skipped_total()),
                 backup_id: r.backup_id,

@@ -71,9 +71,13 @@ enum Command {
     Restore {
         /// Backup id from `backups`.
         id: Option<String>,
-        /// Account to restore into (default: the device-local account).
-        #[arg(long)]
+        /// Account type to restore every contact into (default: each contact's own
+        /// account when it is on this phone, else the device-local account).
+        #[arg(long, requires = "account_name")]
         account: Option<String>,
+        /// Account name, with --account.
+        #[arg(long)]
+        account_name: Option<String>,
     },
     /// Start the reference server with a seeded company and walk the product's policy steps.
     Demo {
@@ -244,15 +248,37 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
         }
-        Command::Restore { id, account } => {
+        Command::Restore {
+            id,
+            account,
+            account_name,
+        } => {
             let mut agent = open_agent(&cli)?;
             let mut err = std::io::stderr();
             let mut progress = contacts_agent::backup::progress_line(&mut err);
-            let r = agent.restore(id.as_deref(), account.as_deref(), &mut progress)?;
+            let target = account
+                .as_ref()
+                .map(|kind| contacts_agent::store::SourceAccount {
+                    kind: kind.clone(),
+                    name: account_name.clone().unwrap_or_default(),
+                });
+            let r = agent.restore(id.as_deref(), target.as_ref(), &mut progress)?;
             println!(
                 "restored {} of {} contacts from backup {} ({} already on the phone)",
                 r.restored, r.in_archive, r.backup_id, r.already_present
             );
+            if r.source_account_missing > 0 {
+                println!(
+                    "{} went into the device-local account: the account they were backed up from is not on this phone",
+                    r.source_account_missing
+                );
+            }
+            if r.photos_dropped > 0 {
+                println!(
+                    "{} restored without their photo (not an image)",
+                    r.photos_dropped
+                );
+            }
             if r.skipped_total() > 0 {
                 println!("skipped {}: {}", r.skipped_total(), r.describe_skipped());
             }

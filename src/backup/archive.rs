@@ -49,6 +49,8 @@ pub enum ArchiveError {
     UnsupportedVersion(u32),
     #[error("the backup payload does not match its checksum (archive damaged or tampered with)")]
     ChecksumMismatch,
+    #[error("the backup manifest says {said} contacts but the archive holds {held}")]
+    CountMismatch { said: u64, held: u64 },
 }
 
 impl From<zip::result::ZipError> for ArchiveError {
@@ -178,7 +180,21 @@ pub fn read_archive<R: Read + Seek>(input: R) -> Result<(Manifest, String), Arch
     }
     let text = String::from_utf8(payload)
         .map_err(|_| ArchiveError::Corrupt("payload is not UTF-8".into()))?;
+    let held = count_cards(&text);
+    if held != manifest.contact_count {
+        return Err(ArchiveError::CountMismatch {
+            said: manifest.contact_count,
+            held,
+        });
+    }
     Ok((manifest, text))
+}
+
+/// Cards in a vCard text: its `BEGIN:VCARD` lines (what the manifest's count counts).
+pub fn count_cards(text: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.trim_end().eq_ignore_ascii_case("BEGIN:VCARD"))
+        .count() as u64
 }
 
 #[cfg(test)]
@@ -213,7 +229,7 @@ mod tests {
         assert_eq!(read, m);
         let parsed = super::super::vcard::parse_all(&text);
         assert_eq!(parsed.len(), 20);
-        assert_eq!(parsed[3].as_ref().unwrap(), &contact(3));
+        assert_eq!(parsed[3].as_ref().unwrap().contact, contact(3));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use vcard::SkipReason;
 
 use crate::error::Error;
 use crate::interrupt::Scope;
-use crate::store::{ContactStore, PersonalData, MAX_BATCH_OPS};
+use crate::store::{ContactStore, PersonalData, SourceAccount, MAX_BATCH_OPS};
 
 /// Personal contacts read from the store per call.
 pub const PAGE: usize = 500;
@@ -69,6 +69,13 @@ pub struct RestoreReport {
     pub in_archive: u64,
     pub restored: u64,
     pub already_present: u64,
+    /// Restored into their own account (the one the backup names, present on the phone).
+    pub into_source_account: u64,
+    /// Restored into the device-local account because the account they came from is not
+    /// on this phone (removed, or never signed in here).
+    pub source_account_missing: u64,
+    /// Restored without their photo: it was not an image the phone can show.
+    pub photos_dropped: u64,
     /// Cards that could not become contacts, by reason.
     pub skipped: BTreeMap<SkipReason, u64>,
 }
@@ -90,17 +97,36 @@ impl RestoreReport {
 /// Progress of a long restore: contacts inserted so far, of how many to insert.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
-/// Inserts the archive's contacts that are not already on the phone into `account`
-/// (`None`: the device-local account), in atomic batches. Running it twice adds nothing.
+/// Where a restore puts the contacts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// Each contact into the account it was backed up from when that account is on the
+    /// phone, else into the device-local account (counted in
+    /// `RestoreReport::source_account_missing`).
+    SourceAccounts,
+    /// Every contact into this account (`None`: the device-local account), whatever the
+    /// backup says. The caller vouches that it exists; never the managed account.
+    Account(Option<&'a SourceAccount>),
+}
+
+/// Inserts the archive's contacts that are not already on the phone, in atomic batches of
+/// whole contacts (a contact is never written in part). Running it twice adds nothing: a
+/// contact's identity is its content, not its account.
 pub fn restore_into<S: ContactStore + ?Sized>(
     store: &mut S,
     vcf: &str,
-    account: Option<&str>,
+    target: Target,
     interrupt: &Scope,
     progress: Progress,
     report: &mut RestoreReport,
 ) -> Result<(), Error> {
-    store.check_personal_account(account)?;
+    if let Target::Account(account) = &target {
+        store.check_personal_account(*account)?;
+    }
+    let on_phone: HashSet<SourceAccount> = match target {
+        Target::SourceAccounts => store.personal_accounts()?.into_iter().collect(),
+        Target::Account(_) => HashSet::new(),
+    };
     let mut present: HashSet<[u8; 32]> = HashSet::new();
     let mut after = None;
     loop {
@@ -109,46 +135,64 @@ pub fn restore_into<S: ContactStore + ?Sized>(
         after = Some(last.raw_id);
         present.extend(page.iter().map(|c| c.data.dedup_key()));
     }
-    let mut todo: Vec<PersonalData> = Vec::new();
+    // Contacts to insert, grouped by the account they go to (one batch holds one account).
+    let mut todo: BTreeMap<Option<SourceAccount>, Vec<PersonalData>> = BTreeMap::new();
     for card in vcard::parse_all(vcf) {
         match card {
-            Ok(c) => {
+            Ok(r) => {
                 report.in_archive += 1;
                 // `insert` is false for a contact already on the phone, or twice in the archive.
-                if present.insert(c.dedup_key()) {
-                    todo.push(c);
-                } else {
+                if !present.insert(r.contact.dedup_key()) {
                     report.already_present += 1;
+                    continue;
                 }
+                report.photos_dropped += u64::from(r.photo_dropped);
+                let account = match &target {
+                    Target::Account(a) => a.cloned(),
+                    Target::SourceAccounts => match &r.contact.account {
+                        Some(a) if on_phone.contains(a) => {
+                            report.into_source_account += 1;
+                            Some(a.clone())
+                        }
+                        Some(_) => {
+                            report.source_account_missing += 1;
+                            None
+                        }
+                        None => None,
+                    },
+                };
+                todo.entry(account).or_default().push(r.contact);
             }
             Err(reason) => *report.skipped.entry(reason).or_default() += 1,
         }
     }
-    let total = todo.len() as u64;
-    let mut batch: Vec<PersonalData> = Vec::new();
-    let mut cost = 0;
-    let mut flush =
-        |batch: &mut Vec<PersonalData>, report: &mut RestoreReport| -> Result<(), Error> {
-            if batch.is_empty() {
-                return Ok(());
+    let total = todo.values().map(|v| v.len() as u64).sum();
+    for (account, contacts) in todo {
+        let mut batch: Vec<PersonalData> = Vec::new();
+        let mut cost = 0;
+        let mut flush =
+            |batch: &mut Vec<PersonalData>, report: &mut RestoreReport| -> Result<(), Error> {
+                if batch.is_empty() {
+                    return Ok(());
+                }
+                interrupt.check()?;
+                store.insert_personal(account.as_ref(), batch)?;
+                report.restored += batch.len() as u64;
+                progress(report.restored, total);
+                batch.clear();
+                Ok(())
+            };
+        for c in contacts {
+            let ops = c.provider_ops();
+            if cost + ops > MAX_BATCH_OPS {
+                flush(&mut batch, report)?;
+                cost = 0;
             }
-            interrupt.check()?;
-            store.insert_personal(account, batch)?;
-            report.restored += batch.len() as u64;
-            progress(report.restored, total);
-            batch.clear();
-            Ok(())
-        };
-    for c in todo {
-        let ops = c.provider_ops();
-        if cost + ops > MAX_BATCH_OPS {
-            flush(&mut batch, report)?;
-            cost = 0;
+            cost += ops;
+            batch.push(c);
         }
-        cost += ops;
-        batch.push(c);
+        flush(&mut batch, report)?;
     }
-    flush(&mut batch, report)?;
     Ok(())
 }
 

@@ -1,22 +1,54 @@
-//! Personal contacts as vCard 3.0 (RFC 2426) through the `calcard` crate: the mapping both
-//! ways, pure. The reader accepts 2.1, 3.0 and 4.0; the writer always writes 3.0, which
-//! Android's stock Contacts app imports (it refuses 4.0).
+//! Personal contacts as vCard 3.0 (RFC 2426): the mapping both ways, pure. The writer is
+//! ours and strict (only RFC 2426 parameters and types, everything else an `X-` property, no
+//! `CHARSET`); the reader goes through the `calcard` crate and accepts 2.1, 3.0 and 4.0.
+//! `docs/backup-format.md` has the mapping table and why each choice was made.
 
-use calcard::common::{Data, IanaString, PartialDateTime};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use calcard::common::{IanaString, PartialDateTime};
 use calcard::vcard::{
-    VCard, VCardEntry, VCardParameter, VCardParameterName, VCardParameterValue, VCardProperty,
-    VCardType, VCardValue, VCardVersion,
+    VCard, VCardEntry, VCardParameterName, VCardParameterValue, VCardProperty, VCardValue,
 };
 use calcard::{Entry, Parser};
-use contacts_agent_protocol::{Email, EmailKind, Phone, PhoneKind, PostalAddress};
 
-use crate::store::{Address, AddressKind, PersonalData};
+use crate::store::personal::{is_image, kinds, CUSTOM};
+use crate::store::rows::{MIME_EVENT, MIME_IM, MIME_RELATION, MIME_SIP, MIME_WEBSITE};
+use crate::store::{Address, Im, Item, PersonalData, SourceAccount};
+
+/// A value longer than this (a 10 MB note) makes the card unrestorable: Android reads a
+/// contact's rows through a 2 MB cursor window, so such a row would break every later read.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+/// A photo larger than this is not restored (the contact is, without it).
+pub const MAX_PHOTO_BYTES: usize = 20 << 20;
+
+/// The exact provider type of the TEL/EMAIL/ADR/URL just before, when RFC 2426's types
+/// cannot say it (`pager` can, `callback` cannot).
+const X_TYPE: &str = "X-CONTACTS-AGENT-TYPE";
+/// The custom label of the TEL/EMAIL/ADR/URL just before (`TYPE_CUSTOM`).
+const X_LABEL: &str = "X-CONTACTS-AGENT-LABEL";
+/// The contact has no display name of its own; `FN` holds the one the phone shows.
+const X_NO_NAME: &str = "X-CONTACTS-AGENT-FN-DERIVED";
+const X_STARRED: &str = "X-CONTACTS-AGENT-STARRED";
+const X_ACCOUNT_TYPE: &str = "X-CONTACTS-AGENT-ACCOUNT-TYPE";
+const X_ACCOUNT_NAME: &str = "X-CONTACTS-AGENT-ACCOUNT-NAME";
+/// Android's own lossless carrier for a data row (`VCardBuilder`/`VCardEntry`):
+/// `mimetype;data1;…;data15`.
+const X_ANDROID_CUSTOM: &str = "X-ANDROID-CUSTOM";
+const X_PHONETIC: [&str; 3] = [
+    "X-PHONETIC-FIRST-NAME",
+    "X-PHONETIC-MIDDLE-NAME",
+    "X-PHONETIC-LAST-NAME",
+];
 
 /// Why a card in an archive could not become a contact. No personal data in here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SkipReason {
-    /// Neither FN nor any part of N.
-    MissingName,
+    /// Nothing to restore: no name, number, address or any other field.
+    Empty,
+    /// A value over `MAX_VALUE_BYTES`.
+    ValueTooLarge,
+    /// More rows than one atomic provider batch can hold (`MAX_BATCH_OPS`).
+    TooManyRows,
     /// A line that is not a property, outside or inside a card.
     GarbageLine,
     /// A card without END, or an END without BEGIN.
@@ -28,7 +60,9 @@ pub enum SkipReason {
 impl SkipReason {
     pub fn describe(self) -> &'static str {
         match self {
-            SkipReason::MissingName => "card without a name (no FN or N)",
+            SkipReason::Empty => "card with nothing to restore (no name, number or other field)",
+            SkipReason::ValueTooLarge => "card with a value over 1 MiB (too large for the phone)",
+            SkipReason::TooManyRows => "card with more fields than one atomic write can hold",
             SkipReason::GarbageLine => "line that is not a vCard property",
             SkipReason::Unterminated => "card cut off (no END:VCARD)",
             SkipReason::NotAVCard => "object that is not a vCard",
@@ -36,178 +70,334 @@ impl SkipReason {
     }
 }
 
-fn types(kinds: &[VCardType]) -> Vec<VCardParameter> {
-    kinds
-        .iter()
-        .map(|t| VCardParameter {
-            name: VCardParameterName::Type,
-            value: VCardParameterValue::Type(t.clone()),
-        })
-        .collect()
-}
+// ------------------------------------------------------------------------------- writing
 
-fn text_type(t: &str) -> VCardParameter {
-    VCardParameter {
-        name: VCardParameterName::Type,
-        value: VCardParameterValue::Text(t.to_owned()),
-    }
-}
-
-fn entry(name: VCardProperty, params: Vec<VCardParameter>, values: Vec<VCardValue>) -> VCardEntry {
-    VCardEntry {
-        group: None,
-        name,
-        params,
-        values,
-    }
-}
-
-fn text(s: &str) -> VCardValue {
-    VCardValue::Text(s.to_owned())
-}
-
-fn phone_types(kind: &PhoneKind) -> Vec<VCardType> {
+/// RFC 2426 TEL types for each provider phone type; types the RFC has no word for get the
+/// nearest (none: "voice") and an `X-CONTACTS-AGENT-TYPE` line.
+fn tel_types(kind: &str) -> &'static [&'static str] {
     match kind {
-        PhoneKind::Mobile => vec![VCardType::Cell],
-        PhoneKind::Work => vec![VCardType::Work, VCardType::Voice],
-        PhoneKind::WorkMobile => vec![VCardType::Work, VCardType::Cell],
-        PhoneKind::Home => vec![VCardType::Home, VCardType::Voice],
-        PhoneKind::Main => vec![VCardType::MainNumber],
-        PhoneKind::FaxWork => vec![VCardType::Work, VCardType::Fax],
-        // Personal contacts read from rows never hold an unrecognized kind; were one there,
-        // "other" is what a vCard reader can take.
-        PhoneKind::Other | PhoneKind::Unrecognized(_) => vec![VCardType::Voice],
+        "home" => &["home"],
+        "mobile" => &["cell"],
+        "work" => &["work"],
+        "fax_work" => &["work", "fax"],
+        "fax_home" => &["home", "fax"],
+        "other_fax" => &["fax"],
+        "pager" => &["pager"],
+        "work_pager" => &["work", "pager"],
+        "work_mobile" => &["work", "cell"],
+        "car" => &["car"],
+        "isdn" => &["isdn"],
+        "mms" => &["msg"],
+        _ => &[],
     }
 }
 
-fn birthday_value(b: &str) -> VCardValue {
-    let parse = |y: Option<&str>, m: &str, d: &str| -> Option<PartialDateTime> {
-        Some(PartialDateTime {
-            year: match y {
-                Some(y) => Some(y.parse().ok()?),
-                None => None,
-            },
-            month: Some(m.parse().ok()?),
-            day: Some(d.parse().ok()?),
-            ..Default::default()
-        })
-    };
-    let parts: Vec<&str> = b.split('-').collect();
-    let date = match parts.as_slice() {
-        [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => parse(Some(y), m, d),
-        ["", "", m, d] if m.len() == 2 && d.len() == 2 => parse(None, m, d),
-        _ => None,
-    };
-    date.map_or_else(|| text(b), VCardValue::PartialDateTime)
+fn email_types(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "home" => &["internet", "home"],
+        "work" => &["internet", "work"],
+        // `TYPE=internet` alone is the default, which strict readers flag as redundant.
+        _ => &[],
+    }
 }
 
-fn image_type(bytes: &[u8]) -> &'static str {
-    if bytes.starts_with(b"\x89PNG") {
-        "image/png"
+fn adr_types(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "home" => &["home"],
+        "work" => &["work"],
+        _ => &[],
+    }
+}
+
+/// RFC 2426 §4 text escaping: backslash, comma, semicolon, newline.
+fn escape(s: &str, out: &mut String) {
+    for ch in s.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            ',' => out.push_str("\\,"),
+            ';' => out.push_str("\\;"),
+            '\n' => out.push_str("\\n"),
+            // No escape exists for a bare CR; a CRLF inside a value reads back as LF.
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+}
+
+fn escaped(parts: &[&str]) -> String {
+    let mut v = String::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            v.push(';');
+        }
+        escape(p, &mut v);
+    }
+    v
+}
+
+struct Card<'a> {
+    out: &'a mut String,
+}
+
+impl Card<'_> {
+    /// One content line, folded at 75 octets (RFC 2426 §2.6) without splitting a character.
+    /// A continuation never starts with a blank: readers drop blanks after a fold.
+    fn line(&mut self, name: &str, types: &[&str], value: &str) {
+        let mut head = String::from(name);
+        if !types.is_empty() {
+            head.push_str(";TYPE=");
+            head.push_str(&types.join(","));
+        }
+        head.push(':');
+        let mut cur = String::new();
+        for ch in head.chars().chain(value.chars()) {
+            if cur.len() + ch.len_utf8() > 75 {
+                let carry_from = if ch == ' ' || ch == '\t' {
+                    // Move the last non-blank character (and the blanks after it) down.
+                    let trimmed = cur.trim_end_matches([' ', '\t']);
+                    trimmed
+                        .char_indices()
+                        .last()
+                        .filter(|(i, _)| *i > 1)
+                        .map_or(cur.len(), |(i, _)| i)
+                } else {
+                    cur.len()
+                };
+                let carry = cur.split_off(carry_from);
+                self.out.push_str(&cur);
+                self.out.push_str("\r\n");
+                cur = format!(" {carry}");
+            }
+            cur.push(ch);
+        }
+        self.out.push_str(&cur);
+        self.out.push_str("\r\n");
+    }
+
+    fn text(&mut self, name: &str, value: &str) {
+        self.line(name, &[], &escaped(&[value]));
+    }
+
+    /// A TEL/EMAIL/ADR/URL line's exact type and label, when its RFC types do not say them.
+    fn kind_lines(&mut self, kind: &str, label: &str, read_back: &str) {
+        if kind == CUSTOM {
+            self.text(X_LABEL, label);
+        } else if kind != read_back {
+            self.text(X_TYPE, kind);
+        }
+    }
+
+    fn android_custom(&mut self, mime: &str, data: &[&str]) {
+        let mut parts = vec![mime];
+        parts.extend_from_slice(data);
+        parts.resize(16, "");
+        self.line(X_ANDROID_CUSTOM, &[], &escaped(&parts));
+    }
+}
+
+/// A provider type word as its integer for `X-ANDROID-CUSTOM`; a word the table does not
+/// know is kept as it is, so it still reads back.
+fn code_text(table: &[(&'static str, i32)], word: &str) -> String {
+    kinds::code(table, word).map_or_else(|| word.to_owned(), |c| c.to_string())
+}
+
+fn word_from(table: &[(&'static str, i32)], text: &str) -> String {
+    text.parse()
+        .ok()
+        .and_then(|c| kinds::word(table, c))
+        .map_or_else(|| text.to_owned(), str::to_owned)
+}
+
+fn label_of<'a>(kind: &str, label: &'a str) -> &'a str {
+    if kind == CUSTOM {
+        label
     } else {
-        "image/jpeg"
+        ""
     }
 }
 
-/// The contact as a vCard (written as 3.0 by `write_v3`).
-pub fn to_vcard(c: &PersonalData) -> VCard {
-    let mut e = Vec::with_capacity(8 + c.phones.len() + c.emails.len());
-    e.push(entry(
-        VCardProperty::Fn,
-        vec![],
-        vec![text(&c.display_name)],
-    ));
-    e.push(entry(
-        VCardProperty::N,
-        vec![],
-        [
+/// `YYYY-MM-DD` with a real month and day: the only birthday RFC 2426's BDAY takes.
+fn is_full_date(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && [0..4, 5..7, 8..10]
+            .into_iter()
+            .all(|r| b[r].iter().all(u8::is_ascii_digit))
+        && matches!(v[5..7].parse::<u8>(), Ok(1..=12))
+        && matches!(v[8..10].parse::<u8>(), Ok(1..=31))
+}
+
+fn image_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\xFF\xD8\xFF") {
+        Some("JPEG")
+    } else if bytes.starts_with(b"\x89PNG") {
+        Some("PNG")
+    } else if bytes.starts_with(b"GIF8") {
+        Some("GIF")
+    } else {
+        None
+    }
+}
+
+/// Appends the contact as one vCard 3.0 (CRLF lines, folded at 75 octets, escaped).
+pub fn write_v3(c: &PersonalData, out: &mut String) {
+    let mut card = Card { out };
+    card.line("BEGIN", &[], "VCARD");
+    card.line("VERSION", &[], "3.0");
+    card.line(
+        "N",
+        &[],
+        &escaped(&[
             &c.family_name,
             &c.given_name,
             &c.middle_name,
             &c.prefix,
             &c.suffix,
-        ]
-        .into_iter()
-        .map(|s| text(s))
-        .collect(),
-    ));
-    for p in &c.phones {
-        e.push(entry(
-            VCardProperty::Tel,
-            types(&phone_types(&p.kind)),
-            vec![text(&p.number)],
-        ));
+        ]),
+    );
+    if c.display_name.is_empty() {
+        card.text("FN", &c.fallback_name());
+        card.text(X_NO_NAME, "1");
+    } else {
+        card.text("FN", &c.display_name);
     }
-    for m in &c.emails {
-        let mut params = vec![text_type("INTERNET")];
-        match m.kind {
-            EmailKind::Work => params.extend(types(&[VCardType::Work])),
-            EmailKind::Home => params.extend(types(&[VCardType::Home])),
-            EmailKind::Other | EmailKind::Unrecognized(_) => {}
+    for (name, v) in
+        X_PHONETIC
+            .iter()
+            .zip([&c.phonetic_given, &c.phonetic_middle, &c.phonetic_family])
+    {
+        if !v.is_empty() {
+            card.text(name, v);
         }
-        e.push(entry(VCardProperty::Email, params, vec![text(&m.address)]));
     }
-    if c.organization.is_some() || c.department.is_some() {
-        e.push(entry(
-            VCardProperty::Org,
-            vec![],
-            vec![
-                text(c.organization.as_deref().unwrap_or("")),
-                text(c.department.as_deref().unwrap_or("")),
-            ],
-        ));
+    for n in &c.nicknames {
+        card.text("NICKNAME", n);
     }
-    if let Some(t) = &c.title {
-        e.push(entry(VCardProperty::Title, vec![], vec![text(t)]));
+    for p in &c.phones {
+        let types = tel_types(&p.kind);
+        card.line("TEL", types, &escaped(&[&p.value]));
+        card.kind_lines(&p.kind, &p.label, &tel_kind(types));
+    }
+    for e in &c.emails {
+        let types = email_types(&e.kind);
+        card.line("EMAIL", types, &escaped(&[&e.value]));
+        card.kind_lines(&e.kind, &e.label, &email_kind(types));
     }
     for a in &c.addresses {
-        let params = match a.kind {
-            AddressKind::Home => types(&[VCardType::Home]),
-            AddressKind::Work => types(&[VCardType::Work]),
-            AddressKind::Other => vec![],
-        };
-        let p = &a.address;
-        e.push(entry(
-            VCardProperty::Adr,
-            params,
-            [
+        let types = adr_types(&a.kind);
+        card.line(
+            "ADR",
+            types,
+            &escaped(&[
+                &a.pobox,
+                &a.neighborhood,
+                &a.street,
+                &a.city,
+                &a.region,
+                &a.postcode,
+                &a.country,
+            ]),
+        );
+        if !a.formatted.is_empty() {
+            card.text("LABEL", &a.formatted);
+        }
+        card.kind_lines(&a.kind, &a.label, &adr_kind(types));
+    }
+    for w in &c.websites {
+        if is_uri(&w.value) {
+            card.text("URL", &w.value);
+            card.kind_lines(&w.kind, &w.label, "other");
+        } else {
+            // "www.example.org" or any text a person typed: not a URI, which URL must be.
+            let kind = code_text(kinds::WEBSITE, &w.kind);
+            card.android_custom(
+                MIME_WEBSITE,
+                &[&w.value, &kind, label_of(&w.kind, &w.label)],
+            );
+        }
+    }
+    if c.organization.is_some() || c.department.is_some() {
+        card.line(
+            "ORG",
+            &[],
+            &escaped(&[
+                c.organization.as_deref().unwrap_or(""),
+                c.department.as_deref().unwrap_or(""),
+            ]),
+        );
+    }
+    if let Some(t) = &c.title {
+        card.text("TITLE", t);
+    }
+    let mut bday_written = false;
+    for e in &c.events {
+        if e.kind == "birthday" && !bday_written && is_full_date(&e.value) {
+            card.line("BDAY", &[], &e.value);
+            bday_written = true;
+        } else {
+            let kind = code_text(kinds::EVENT, &e.kind);
+            card.android_custom(MIME_EVENT, &[&e.value, &kind, label_of(&e.kind, &e.label)]);
+        }
+    }
+    for im in &c.ims {
+        let kind = code_text(kinds::PLACE, &im.kind);
+        let protocol = code_text(kinds::IM_PROTOCOL, &im.protocol);
+        card.android_custom(
+            MIME_IM,
+            &[
+                &im.handle,
+                &kind,
+                label_of(&im.kind, &im.label),
                 "",
-                "",
-                &p.street,
-                &p.city,
-                &p.region,
-                &p.postcode,
-                &p.country,
-            ]
-            .into_iter()
-            .map(text)
-            .collect(),
-        ));
+                &protocol,
+                &im.custom_protocol,
+            ],
+        );
+    }
+    for s in &c.sip_addresses {
+        let kind = code_text(kinds::PLACE, &s.kind);
+        card.android_custom(MIME_SIP, &[&s.value, &kind, label_of(&s.kind, &s.label)]);
+    }
+    for r in &c.relations {
+        let kind = code_text(kinds::RELATION, &r.kind);
+        card.android_custom(
+            MIME_RELATION,
+            &[&r.value, &kind, label_of(&r.kind, &r.label)],
+        );
     }
     for n in &c.notes {
-        e.push(entry(VCardProperty::Note, vec![], vec![text(n)]));
+        card.text("NOTE", n);
     }
-    if let Some(b) = &c.birthday {
-        e.push(entry(VCardProperty::Bday, vec![], vec![birthday_value(b)]));
+    if !c.groups.is_empty() {
+        let mut v = String::new();
+        for (i, g) in c.groups.iter().enumerate() {
+            if i > 0 {
+                v.push(',');
+            }
+            escape(g, &mut v);
+        }
+        card.line("CATEGORIES", &[], &v);
+    }
+    if c.starred {
+        card.text(X_STARRED, "1");
+    }
+    if let Some(a) = &c.account {
+        card.text(X_ACCOUNT_TYPE, &a.kind);
+        card.text(X_ACCOUNT_NAME, &a.name);
     }
     if let Some(bytes) = &c.photo {
-        e.push(entry(
-            VCardProperty::Photo,
-            vec![],
-            vec![VCardValue::Binary(Data {
-                content_type: Some(image_type(bytes).to_owned()),
-                data: bytes.clone(),
-            })],
-        ));
+        let data = BASE64.encode(bytes);
+        match image_type(bytes) {
+            Some(t) => card.line("PHOTO;ENCODING=b", &[t], &data),
+            None => card.line("PHOTO;ENCODING=b", &[], &data),
+        }
     }
-    VCard { entries: e }
+    card.line("END", &[], "VCARD");
 }
 
-/// Appends the contact as one vCard 3.0 (CRLF lines, folded at 75 octets, escaped).
-pub fn write_v3(c: &PersonalData, out: &mut String) {
-    // Writing into a String cannot fail.
-    let _ = to_vcard(c).write_to(out, VCardVersion::V3_0);
-}
+// ------------------------------------------------------------------------------- reading
 
 fn param_types(e: &VCardEntry) -> Vec<String> {
     e.params
@@ -232,7 +422,7 @@ fn value_text(v: &VCardValue) -> String {
         VCardValue::Integer(i) => i.to_string(),
         VCardValue::Float(f) => f.to_string(),
         VCardValue::Boolean(b) => b.to_string(),
-        VCardValue::PartialDateTime(d) => birthday_text(d),
+        VCardValue::PartialDateTime(d) => date_text(d),
         _ => String::new(),
     }
 }
@@ -245,12 +435,24 @@ fn first(e: &VCardEntry) -> String {
     e.values.first().map(value_text).unwrap_or_default()
 }
 
-fn birthday_text(d: &PartialDateTime) -> String {
+/// The whole value of a text property, commas included (calcard splits some at commas).
+fn whole(e: &VCardEntry) -> String {
+    values(e).join(",")
+}
+
+fn date_text(d: &PartialDateTime) -> String {
     match (d.year, d.month, d.day) {
         (Some(y), Some(m), Some(day)) => format!("{y:04}-{m:02}-{day:02}"),
         (None, Some(m), Some(day)) => format!("--{m:02}-{day:02}"),
         _ => String::new(),
     }
+}
+
+/// A value `URL` may carry: a scheme and nothing RFC 1738 leaves out of a URL.
+fn is_uri(v: &str) -> bool {
+    looks_like_uri(v)
+        && v.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"<>\\^`{|}".contains(&b))
 }
 
 /// `scheme:…` as RFC 3986 spells a scheme.
@@ -263,135 +465,431 @@ fn looks_like_uri(t: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
-fn phone_kind(types: &[String]) -> PhoneKind {
-    let has = |t: &str| types.iter().any(|x| x == t);
-    if has("fax") {
-        PhoneKind::FaxWork
-    } else if has("main-number") || has("x-main") || has("main") {
-        PhoneKind::Main
+fn tel_kind<S: AsRef<str>>(types: &[S]) -> String {
+    let has = |t: &str| types.iter().any(|x| x.as_ref().eq_ignore_ascii_case(t));
+    let kind = if has("fax") && has("work") {
+        "fax_work"
+    } else if has("fax") && has("home") {
+        "fax_home"
+    } else if has("fax") {
+        "other_fax"
+    } else if has("pager") && has("work") {
+        "work_pager"
+    } else if has("pager") {
+        "pager"
     } else if has("cell") && has("work") {
-        PhoneKind::WorkMobile
+        "work_mobile"
     } else if has("cell") {
-        PhoneKind::Mobile
+        "mobile"
+    } else if has("main-number") || has("x-main") || has("main") {
+        "main"
+    } else if has("car") {
+        "car"
+    } else if has("isdn") {
+        "isdn"
+    } else if has("msg") {
+        "mms"
     } else if has("work") {
-        PhoneKind::Work
+        "work"
     } else if has("home") {
-        PhoneKind::Home
+        "home"
     } else {
-        PhoneKind::Other
+        "other"
+    };
+    kind.to_owned()
+}
+
+fn email_kind<S: AsRef<str>>(types: &[S]) -> String {
+    let has = |t: &str| types.iter().any(|x| x.as_ref().eq_ignore_ascii_case(t));
+    if has("work") {
+        "work"
+    } else if has("home") {
+        "home"
+    } else if has("cell") {
+        "mobile"
+    } else {
+        "other"
+    }
+    .to_owned()
+}
+
+fn adr_kind<S: AsRef<str>>(types: &[S]) -> String {
+    let has = |t: &str| types.iter().any(|x| x.as_ref().eq_ignore_ascii_case(t));
+    if has("home") {
+        "home"
+    } else if has("work") {
+        "work"
+    } else {
+        "other"
+    }
+    .to_owned()
+}
+
+/// Which list the last TEL/EMAIL/ADR/URL went to, for the type and label lines after it.
+#[derive(Clone, Copy)]
+enum Last {
+    None,
+    Phone,
+    Email,
+    Address,
+    Website,
+}
+
+fn set_kind(c: &mut PersonalData, last: Last, kind: String, label: Option<String>) {
+    let label = label.unwrap_or_default();
+    match last {
+        Last::Phone | Last::Email | Last::Website => {
+            let list = match last {
+                Last::Phone => &mut c.phones,
+                Last::Email => &mut c.emails,
+                _ => &mut c.websites,
+            };
+            if let Some(i) = list.last_mut() {
+                i.kind = kind;
+                i.label = label;
+            }
+        }
+        Last::Address => {
+            if let Some(a) = c.addresses.last_mut() {
+                a.kind = kind;
+                a.label = label;
+            }
+        }
+        Last::None => {}
     }
 }
 
-fn non_empty(s: String) -> Option<String> {
-    (!s.is_empty()).then_some(s)
+/// An `X-ANDROID-CUSTOM` row of a mimetype we keep; others (another app's) are ignored.
+fn android_custom(c: &mut PersonalData, parts: &[String]) {
+    let get = |i: usize| parts.get(i).cloned().unwrap_or_default();
+    let item = |table: &[(&'static str, i32)]| {
+        let kind = word_from(table, &get(2));
+        Item {
+            value: get(1),
+            label: if kind == CUSTOM {
+                get(3)
+            } else {
+                String::new()
+            },
+            kind,
+        }
+    };
+    match get(0).as_str() {
+        MIME_EVENT => c.events.push(item(kinds::EVENT)),
+        MIME_SIP => c.sip_addresses.push(item(kinds::PLACE)),
+        MIME_RELATION => c.relations.push(item(kinds::RELATION)),
+        MIME_WEBSITE => c.websites.push(item(kinds::WEBSITE)),
+        MIME_IM => {
+            let i = item(kinds::PLACE);
+            c.ims.push(Im {
+                handle: i.value,
+                kind: i.kind,
+                label: i.label,
+                protocol: word_from(kinds::IM_PROTOCOL, &get(5)),
+                custom_protocol: get(6),
+            })
+        }
+        _ => {}
+    }
 }
 
-/// A card as a personal contact, or why it cannot be one.
-pub fn from_vcard(v: &VCard) -> Result<PersonalData, SkipReason> {
+fn too_large(c: &PersonalData) -> bool {
+    let big = |s: &String| s.len() > MAX_VALUE_BYTES;
+    let items = |v: &Vec<Item>| v.iter().any(|i| big(&i.value) || big(&i.label));
+    [
+        &c.display_name,
+        &c.given_name,
+        &c.family_name,
+        &c.middle_name,
+        &c.prefix,
+        &c.suffix,
+    ]
+    .into_iter()
+    .any(big)
+        || c.notes.iter().any(big)
+        || c.nicknames.iter().any(big)
+        || c.groups.iter().any(big)
+        || items(&c.phones)
+        || items(&c.emails)
+        || items(&c.websites)
+        || items(&c.events)
+        || items(&c.relations)
+        || items(&c.sip_addresses)
+        || c.addresses
+            .iter()
+            .any(|a| big(&a.formatted) || big(&a.street))
+        || c.ims.iter().any(|i| big(&i.handle))
+        || [&c.organization, &c.title, &c.department]
+            .into_iter()
+            .flatten()
+            .any(big)
+}
+
+/// A text value: as written (3.0/4.0), else as calcard decoded it.
+fn text(raw: &mut RawCard, e: &VCardEntry, name: &str) -> String {
+    raw.next(name).map_or_else(|| whole(e), |r| unescape(&r))
+}
+
+/// A structured value's fields (N, ADR, ORG): as written (3.0/4.0), else calcard's.
+fn parts(raw: &mut RawCard, e: &VCardEntry, name: &str) -> Vec<String> {
+    raw.next(name)
+        .map_or_else(|| values(e), |r| split_raw(&r, ';'))
+}
+
+/// A card as a personal contact, or why it cannot be one. A photo that is not an image the
+/// phone can decode is dropped (the contact is kept): `photo_dropped` says so.
+fn from_vcard(v: &VCard, raw: &mut RawCard) -> Result<Restorable, SkipReason> {
     let mut c = PersonalData::default();
+    let mut fn_derived = false;
+    let mut last = Last::None;
+    let mut account_type = None;
+    let mut account_name = String::new();
+    let mut photo_dropped = false;
     for e in &v.entries {
         match &e.name {
-            VCardProperty::Fn => c.display_name = first(e),
+            VCardProperty::Fn => c.display_name = text(raw, e, "FN"),
             VCardProperty::N => {
-                let mut parts = values(e).into_iter();
+                let mut parts = parts(raw, e, "N").into_iter();
                 c.family_name = parts.next().unwrap_or_default();
                 c.given_name = parts.next().unwrap_or_default();
                 c.middle_name = parts.next().unwrap_or_default();
                 c.prefix = parts.next().unwrap_or_default();
                 c.suffix = parts.next().unwrap_or_default();
             }
-            VCardProperty::Tel => c.phones.push(Phone {
-                number: first(e),
-                kind: phone_kind(&param_types(e)),
-            }),
+            VCardProperty::Nickname => c.nicknames.push(text(raw, e, "NICKNAME")),
+            VCardProperty::Tel => {
+                c.phones
+                    .push(Item::new(&text(raw, e, "TEL"), &tel_kind(&param_types(e))));
+                last = Last::Phone;
+            }
             VCardProperty::Email => {
-                let t = param_types(e);
-                let kind = if t.iter().any(|x| x == "work") {
-                    EmailKind::Work
-                } else if t.iter().any(|x| x == "home") {
-                    EmailKind::Home
-                } else {
-                    EmailKind::Other
-                };
-                c.emails.push(Email {
-                    address: first(e),
-                    kind,
+                c.emails.push(Item::new(
+                    &text(raw, e, "EMAIL"),
+                    &email_kind(&param_types(e)),
+                ));
+                last = Last::Email;
+            }
+            VCardProperty::Adr => {
+                let p = parts(raw, e, "ADR");
+                let get = |i: usize| p.get(i).cloned().unwrap_or_default();
+                c.addresses.push(Address {
+                    kind: adr_kind(&param_types(e)),
+                    pobox: get(0),
+                    neighborhood: get(1),
+                    street: get(2),
+                    city: get(3),
+                    region: get(4),
+                    postcode: get(5),
+                    country: get(6),
+                    ..Default::default()
                 });
+                last = Last::Address;
+            }
+            VCardProperty::Url => {
+                c.websites.push(Item::new(&text(raw, e, "URL"), "other"));
+                last = Last::Website;
             }
             VCardProperty::Org => {
-                let mut parts = values(e).into_iter();
+                let mut parts = parts(raw, e, "ORG").into_iter();
                 c.organization = parts.next().and_then(non_empty);
                 c.department = parts.next().and_then(non_empty);
             }
-            VCardProperty::Title => c.title = non_empty(first(e)),
-            VCardProperty::Adr => {
-                let t = param_types(e);
-                let kind = if t.iter().any(|x| x == "home") {
-                    AddressKind::Home
-                } else if t.iter().any(|x| x == "work") {
-                    AddressKind::Work
-                } else {
-                    AddressKind::Other
-                };
-                let p: Vec<String> = values(e);
-                let get = |i: usize| p.get(i).cloned().unwrap_or_default();
-                c.addresses.push(Address {
-                    kind,
-                    address: PostalAddress {
-                        street: get(2),
-                        city: get(3),
-                        region: get(4),
-                        postcode: get(5),
-                        country: get(6),
-                    },
-                });
+            VCardProperty::Title => c.title = non_empty(text(raw, e, "TITLE")),
+            VCardProperty::Note => c.notes.push(text(raw, e, "NOTE")),
+            VCardProperty::Bday => {
+                let v = first(e);
+                if !v.is_empty() {
+                    c.events.push(Item::new(&v, "birthday"));
+                }
             }
-            VCardProperty::Note => c.notes.push(first(e)),
-            VCardProperty::Bday => c.birthday = non_empty(first(e)),
+            VCardProperty::Categories => match raw.next("CATEGORIES") {
+                Some(r) => c.groups.extend(split_raw(&r, ',')),
+                None => c.groups.extend(values(e)),
+            },
             VCardProperty::Photo => match e.values.first() {
                 Some(VCardValue::Binary(d)) => c.photo = Some(d.data.clone()),
                 // calcard hands inline base64 that happens to decode to valid UTF-8 back as
-                // text (the decoded bytes, unchanged). Real JPEG/PNG never is, but keep what
-                // the card carried. A value with a scheme (`https:`, `data:`) is a URI: skipped.
+                // text (the decoded bytes, unchanged). A value with a scheme (`https:`,
+                // `data:`) is a URI: skipped.
                 Some(VCardValue::Text(t)) if !looks_like_uri(t) => {
                     c.photo = Some(t.clone().into_bytes())
                 }
                 _ => {}
             },
+            VCardProperty::Other(name) => {
+                let name = name.to_ascii_uppercase();
+                let value = if name == X_ANDROID_CUSTOM {
+                    String::new()
+                } else {
+                    text(raw, e, &name)
+                };
+                match name.as_str() {
+                    "LABEL" => {
+                        if let (Last::Address, Some(a)) = (last, c.addresses.last_mut()) {
+                            a.formatted = value;
+                        }
+                    }
+                    X_TYPE => set_kind(&mut c, last, value, None),
+                    X_LABEL => set_kind(&mut c, last, CUSTOM.to_owned(), Some(value)),
+                    X_NO_NAME => fn_derived = true,
+                    X_STARRED => c.starred = value == "1",
+                    X_ACCOUNT_TYPE => account_type = Some(value),
+                    X_ACCOUNT_NAME => account_name = value,
+                    X_ANDROID_CUSTOM => {
+                        if let Some(raw) = raw.next(X_ANDROID_CUSTOM) {
+                            android_custom(&mut c, &split_raw(&raw, ';'));
+                        }
+                    }
+                    n if n == X_PHONETIC[0] => c.phonetic_given = value,
+                    n if n == X_PHONETIC[1] => c.phonetic_middle = value,
+                    n if n == X_PHONETIC[2] => c.phonetic_family = value,
+                    _ => {}
+                }
+            }
             _ => {}
         }
     }
-    let has_n = [
-        &c.family_name,
-        &c.given_name,
-        &c.middle_name,
-        &c.prefix,
-        &c.suffix,
-    ]
-    .iter()
-    .any(|s| !s.is_empty());
-    if c.display_name.is_empty() && !has_n {
-        return Err(SkipReason::MissingName);
+    if fn_derived {
+        c.display_name.clear();
     }
-    if c.display_name.is_empty() {
-        c.display_name = [
-            &c.prefix,
-            &c.given_name,
-            &c.middle_name,
-            &c.family_name,
-            &c.suffix,
-        ]
-        .iter()
-        .filter(|s| !s.is_empty())
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
+    c.account = account_type.map(|kind| SourceAccount {
+        kind,
+        name: account_name,
+    });
+    if let Some(p) = &c.photo {
+        if !is_image(p) || p.len() > MAX_PHOTO_BYTES {
+            c.photo = None;
+            photo_dropped = true;
+        }
     }
-    Ok(c)
+    if c.data_rows() == 0 && c.photo.is_none() {
+        return Err(SkipReason::Empty);
+    }
+    if too_large(&c) {
+        return Err(SkipReason::ValueTooLarge);
+    }
+    if c.provider_ops() > crate::store::MAX_BATCH_OPS {
+        return Err(SkipReason::TooManyRows);
+    }
+    Ok(Restorable {
+        contact: c,
+        photo_dropped,
+    })
 }
 
-/// calcard writes a year-less birthday as `--MM-DD` (what Android stores and exports) but
-/// reads only `--MMDD`; rewrite those values before parsing so they keep their day.
+/// A card ready to insert, and whether its photo had to be left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restorable {
+    pub contact: PersonalData,
+    pub photo_dropped: bool,
+}
+
+/// One card's content lines as written, still escaped, by property name in order. A 3.0 or
+/// 4.0 value is read from here rather than from calcard, which unescapes an unknown
+/// property's value whole (losing where its fields end) and folds blanks after a quote.
+#[derive(Debug, Default)]
+struct RawCard {
+    version: String,
+    props: std::collections::HashMap<String, std::collections::VecDeque<String>>,
+}
+
+impl RawCard {
+    /// The next raw value of `name`, when this card is 3.0 or 4.0 (2.1 values may be
+    /// quoted-printable: calcard's decoding is the one to use there).
+    fn next(&mut self, name: &str) -> Option<String> {
+        if self.version != "3.0" && self.version != "4.0" {
+            return None;
+        }
+        self.props.get_mut(name)?.pop_front()
+    }
+}
+
+fn raw_cards(text: &str) -> Vec<RawCard> {
+    let unfolded = text
+        .replace("\r\n ", "")
+        .replace("\r\n\t", "")
+        .replace("\n ", "");
+    let mut out: Vec<RawCard> = Vec::new();
+    for line in unfolded.lines() {
+        let line = line.trim_end_matches('\r');
+        let Some((head, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = head.split(';').next().unwrap_or_default();
+        let name = name
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        if name == "BEGIN" {
+            out.push(RawCard::default());
+        } else if let Some(card) = out.last_mut() {
+            if name == "VERSION" {
+                card.version = value.trim().to_owned();
+            }
+            card.props
+                .entry(name)
+                .or_default()
+                .push_back(value.to_owned());
+        }
+    }
+    out
+}
+
+/// A raw text value split at unescaped `sep` (`;` for structured values, `,` for lists),
+/// each part unescaped.
+fn split_raw(raw: &str, sep: char) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut chars = raw.chars();
+    while let Some(ch) = chars.next() {
+        let push = match ch {
+            '\\' => match chars.next() {
+                Some('n') | Some('N') => Some('\n'),
+                Some(other) => Some(other),
+                None => None,
+            },
+            c if c == sep => {
+                parts.push(String::new());
+                None
+            }
+            c => Some(c),
+        };
+        if let (Some(c), Some(last)) = (push, parts.last_mut()) {
+            last.push(c);
+        }
+    }
+    parts
+}
+
+fn unescape(raw: &str) -> String {
+    split_raw(raw, '\0').concat()
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// Every card in a `.vcf` text, in order: a contact, or the reason it was skipped.
+pub fn parse_all(text: &str) -> Vec<Result<Restorable, SkipReason>> {
+    let normalized = normalize_birthdays(text);
+    let text = normalized.as_deref().unwrap_or(text);
+    let mut out = parse_cards(text);
+    // calcard accepts a last card without END:VCARD; in a backup that means a cut-off file,
+    // and a cut card may have lost properties, so it is not restored.
+    let ends_cleanly = text
+        .trim_end()
+        .get(text.trim_end().len().saturating_sub(9)..)
+        .is_some_and(|tail| tail.eq_ignore_ascii_case("END:VCARD"));
+    if !ends_cleanly {
+        if let Some(last @ Ok(_)) = out.last_mut() {
+            *last = Err(SkipReason::Unterminated);
+        }
+    }
+    out
+}
+
+/// calcard reads a year-less birthday only as `--MMDD`; other writers (Android among them)
+/// write `--MM-DD`: rewrite those values before parsing so they keep their day.
 fn normalize_birthdays(text: &str) -> Option<String> {
     fn fixable(line: &str) -> Option<usize> {
         let head = line.get(..4)?;
@@ -422,38 +920,28 @@ fn normalize_birthdays(text: &str) -> Option<String> {
     Some(out)
 }
 
-/// Every card in a `.vcf` text, in order: a contact, or the reason it was skipped.
-pub fn parse_all(text: &str) -> Vec<Result<PersonalData, SkipReason>> {
-    let normalized = normalize_birthdays(text);
-    let text = normalized.as_deref().unwrap_or(text);
-    let mut out = parse_cards(text);
-    // calcard accepts a last card without END:VCARD; in a backup that means a cut-off file,
-    // and a cut card may have lost properties, so it is not restored.
-    let ends_cleanly = text
-        .trim_end()
-        .get(text.trim_end().len().saturating_sub(9)..)
-        .is_some_and(|tail| tail.eq_ignore_ascii_case("END:VCARD"));
-    if !ends_cleanly {
-        if let Some(last @ Ok(_)) = out.last_mut() {
-            *last = Err(SkipReason::Unterminated);
-        }
-    }
-    out
-}
-
-fn parse_cards(text: &str) -> Vec<Result<PersonalData, SkipReason>> {
+fn parse_cards(text: &str) -> Vec<Result<Restorable, SkipReason>> {
     let mut parser = Parser::new(text);
+    let mut raws = raw_cards(text).into_iter();
     let mut out = Vec::new();
     loop {
         match parser.entry() {
-            Entry::VCard(v) => out.push(from_vcard(&v)),
+            Entry::VCard(v) => {
+                let mut raw = raws.next().unwrap_or_default();
+                out.push(from_vcard(&v, &mut raw))
+            }
             Entry::Eof => return out,
             Entry::InvalidLine(_) => out.push(Err(SkipReason::GarbageLine)),
-            Entry::UnterminatedComponent(_) | Entry::UnexpectedComponentEnd { .. } => {
+            Entry::UnexpectedComponentEnd { .. } => out.push(Err(SkipReason::Unterminated)),
+            Entry::UnterminatedComponent(_) => {
+                raws.next();
                 out.push(Err(SkipReason::Unterminated))
             }
             // iCalendar objects and whatever a newer calcard may add.
-            _ => out.push(Err(SkipReason::NotAVCard)),
+            _ => {
+                raws.next();
+                out.push(Err(SkipReason::NotAVCard))
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::agent::{Agent, AgentConfig};
 use crate::status_table;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{Address, AddressKind, ContactStore, PersonalData};
+use crate::store::{Address, ContactStore, Item, PersonalData};
 use crate::tls::Trust;
 use admin::{AdminClient, AdminError};
 
@@ -140,26 +140,14 @@ fn personal(i: usize) -> PersonalData {
         display_name: format!("{given} {f}").trim().into(),
         given_name: given,
         family_name: f.into(),
-        phones: vec![Phone {
-            number: format!("+48 700 000 {i:03}"),
-            kind: PhoneKind::Home,
-        }],
-        emails: vec![Email {
-            address: format!("personal{i}@home.example"),
-            kind: EmailKind::Home,
-        }],
+        phones: vec![Item::new(&format!("+48 700 000 {i:03}"), "home")],
+        emails: vec![Item::new(&format!("personal{i}@home.example"), "home")],
         addresses: (0..i % 3)
             .map(|k| Address {
-                kind: if k == 0 {
-                    AddressKind::Home
-                } else {
-                    AddressKind::Work
-                },
-                address: PostalAddress {
-                    street: format!("ul. Polna {i}\nm. {k}"),
-                    city: "Łódź".into(),
-                    ..Default::default()
-                },
+                kind: if k == 0 { "home" } else { "work" }.into(),
+                street: format!("ul. Polna {i}\nm. {k}"),
+                city: "Łódź".into(),
+                ..Default::default()
             })
             .collect(),
         notes: if i.is_multiple_of(4) {
@@ -167,9 +155,14 @@ fn personal(i: usize) -> PersonalData {
         } else {
             vec![]
         },
-        birthday: i
+        events: i
             .is_multiple_of(5)
-            .then(|| format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10)),
+            .then(|| {
+                let date = format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10);
+                Item::new(&date, "birthday")
+            })
+            .into_iter()
+            .collect(),
         // A JPEG header and some body (not a viewable image; enough to travel as one).
         photo: i.is_multiple_of(7).then(|| {
             let body = (0..2000u32)
@@ -425,8 +418,15 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     let mut store = SqliteStore::open(&workdir.join("phone.db"), ACCOUNT_TYPE)?;
     let people: Vec<PersonalData> = (0..PERSONAL_CONTACTS).map(personal).collect();
     let (local, google) = people.split_at(PERSONAL_CONTACTS / 2);
+    // Half of them in a Google account signed in on the phone: a restore puts those back
+    // into it.
+    let google_account = crate::store::SourceAccount {
+        kind: "com.google".into(),
+        name: "ola@gmail.example".into(),
+    };
+    store.add_account(&google_account)?;
     store.insert_personal(None, local)?;
-    store.insert_personal(Some("com.google"), google)?;
+    store.insert_personal(Some(&google_account), google)?;
     let personal_before = store.personal_fingerprint()?;
     let mut agent_config = AgentConfig::new(workdir.join("agent-state.db"));
     agent_config.client.trust = trust;

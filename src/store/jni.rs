@@ -18,7 +18,8 @@ use jni::{jni_sig, jni_str, Env, EnvUnowned, JavaVM};
 
 use super::bridge;
 use super::{
-    ContactStore, IndexEntry, PersonalContact, PersonalData, StoreError, StoreOp, StoredContact,
+    ContactStore, IndexEntry, PersonalContact, PersonalData, SourceAccount, StoreError, StoreOp,
+    StoredContact,
 };
 
 type StoreRef = Arc<Global<JObject<'static>>>;
@@ -225,13 +226,21 @@ impl ContactStore for JniStore {
         bridge::decode_personal(&bytes).map_err(|e| decode_err("personalPage", e))
     }
 
-    fn check_personal_account(&self, account: Option<&str>) -> Result<(), StoreError> {
+    fn check_personal_account(&self, account: Option<&SourceAccount>) -> Result<(), StoreError> {
         super::refuse_managed_account(account, &self.account_type)
     }
 
+    /// The shell does not list the phone's accounts through the bridge yet (nor report a
+    /// personal contact's account, starred flag or groups): none is known here, so a restore
+    /// without a target puts every contact into the device-local account and says so.
+    fn personal_accounts(&mut self) -> Result<Vec<SourceAccount>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// The shell takes the account type and uses it as the account name too.
     fn insert_personal(
         &mut self,
-        account: Option<&str>,
+        account: Option<&SourceAccount>,
         contacts: &[PersonalData],
     ) -> Result<(), StoreError> {
         self.check_personal_account(account)?;
@@ -240,7 +249,7 @@ impl ContactStore for JniStore {
         self.call("insertPersonal", |env, store| {
             let arr = env.byte_array_from_slice(&json)?;
             let account = match account {
-                Some(a) => env.new_string(a)?.into(),
+                Some(a) => env.new_string(&a.kind)?.into(),
                 None => JObject::null(),
             };
             env.call_method(

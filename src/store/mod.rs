@@ -11,7 +11,7 @@ pub mod sqlite;
 use contacts_agent_protocol::ContactData;
 use thiserror::Error;
 
-pub use personal::{Address, AddressKind, PersonalContact, PersonalData};
+pub use personal::{Address, Im, Item, PersonalContact, PersonalData, SourceAccount};
 
 /// ContactsProvider's `applyBatch` refuses more than 500 operations between yield points
 /// (`MAX_OPERATIONS_PER_YIELD_POINT`); like DAVx5's `BatchOperation` we stop one short, so a
@@ -126,21 +126,29 @@ pub trait ContactStore {
         limit: usize,
     ) -> Result<Vec<PersonalContact>, StoreError>;
 
-    /// Refuses `account` for personal contacts when it is our own (managed) account.
-    fn check_personal_account(&self, account: Option<&str>) -> Result<(), StoreError>;
+    /// Refuses `account` for personal contacts when it is of our own (managed) type.
+    fn check_personal_account(&self, account: Option<&SourceAccount>) -> Result<(), StoreError>;
+
+    /// The accounts on the phone that personal contacts may live in (every one but ours).
+    /// A restore puts a contact back into its own account only when it is listed here.
+    fn personal_accounts(&mut self) -> Result<Vec<SourceAccount>, StoreError>;
 
     /// Inserts personal contacts into `account` (`None`: the device-local account), all or
-    /// none. Refuses our own account type: restore never writes business contacts.
+    /// none, with their photos, starred flags and group memberships (by title, in that
+    /// account). Refuses our own account type: restore never writes business contacts.
     fn insert_personal(
         &mut self,
-        account: Option<&str>,
+        account: Option<&SourceAccount>,
         contacts: &[PersonalData],
     ) -> Result<(), StoreError>;
 }
 
 /// Personal contacts never go into the managed account (restore, personal inserts).
-pub fn refuse_managed_account(account: Option<&str>, managed: &str) -> Result<(), StoreError> {
-    if account == Some(managed) {
+pub fn refuse_managed_account(
+    account: Option<&SourceAccount>,
+    managed: &str,
+) -> Result<(), StoreError> {
+    if account.is_some_and(|a| a.kind == managed) {
         return Err(StoreError::Refused(
             "personal contacts are never written into the managed account".into(),
         ));

@@ -3,7 +3,7 @@
 
 use contacts_agent_protocol::{ContactData, Email, EmailKind, Phone, PhoneKind, PostalAddress};
 
-use super::personal::{Address, AddressKind, PersonalData};
+use super::personal::{Address, Im, Item, PersonalData, CUSTOM};
 
 pub const MIME_NAME: &str = "vnd.android.cursor.item/name";
 pub const MIME_PHONE: &str = "vnd.android.cursor.item/phone_v2";
@@ -30,8 +30,6 @@ pub const OWNED_MIMETYPES: [&str; 6] = [
 ];
 /// `BaseTypes.TYPE_CUSTOM` (0): the row's `LABEL` says what it is.
 const TYPE_CUSTOM: &str = "custom";
-/// `ContactsContract.CommonDataKinds.Event.TYPE_BIRTHDAY`, kept as text like the other types.
-const EVENT_BIRTHDAY: &str = "birthday";
 
 /// One `ContactsContract.Data` row: `data[0]` is `DATA1`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -145,7 +143,7 @@ fn custom_label(row: &DataRow) -> Option<String> {
 pub fn known_mime(m: &str) -> &'static str {
     OWNED_MIMETYPES
         .into_iter()
-        .chain([MIME_EVENT])
+        .chain(PERSONAL_MIMETYPES)
         .find(|k| *k == m)
         .unwrap_or("")
 }
@@ -238,38 +236,158 @@ fn postal_from(row: &DataRow) -> PostalAddress {
     }
 }
 
-/// A personal contact's data rows (the photo is not a row here: stores keep it beside).
+pub const MIME_NICKNAME: &str = "vnd.android.cursor.item/nickname";
+pub const MIME_WEBSITE: &str = "vnd.android.cursor.item/website";
+pub const MIME_IM: &str = "vnd.android.cursor.item/im";
+pub const MIME_SIP: &str = "vnd.android.cursor.item/sip_address";
+pub const MIME_RELATION: &str = "vnd.android.cursor.item/relation";
+/// `GroupMembership`: `DATA1` is the group's row id; stores resolve it to the group's title.
+pub const MIME_GROUP_MEMBERSHIP: &str = "vnd.android.cursor.item/group_membership";
+
+/// Every mimetype a personal contact's rows use (`personal_to_rows`).
+pub const PERSONAL_MIMETYPES: [&str; 12] = [
+    MIME_NAME,
+    MIME_NICKNAME,
+    MIME_PHONE,
+    MIME_EMAIL,
+    MIME_POSTAL,
+    MIME_WEBSITE,
+    MIME_IM,
+    MIME_SIP,
+    MIME_EVENT,
+    MIME_RELATION,
+    MIME_ORGANIZATION,
+    MIME_NOTE,
+];
+
+/// A row whose empty values are NULL, as the provider stores what an app leaves out.
+fn sparse_row(mimetype: &'static str, fields: &[(usize, &str)]) -> DataRow {
+    let mut row = DataRow::new(mimetype, &[]);
+    for (col, value) in fields {
+        if !value.is_empty() {
+            row.data[col - 1] = Some((*value).to_owned());
+        }
+    }
+    row
+}
+
+/// `DATA1` value, `DATA2` type, `DATA3` label (only for `custom`): phones, e-mails,
+/// websites, SIP addresses, events, relations.
+fn item_row(mimetype: &'static str, i: &Item) -> DataRow {
+    let label = if i.kind == CUSTOM {
+        i.label.as_str()
+    } else {
+        ""
+    };
+    let mut row = sparse_row(mimetype, &[(1, &i.value), (3, label)]);
+    // The type is always written: an empty word is a type too, and must read back as one.
+    row.data[1] = Some(i.kind.clone());
+    row
+}
+
+fn item_from(row: &DataRow) -> Item {
+    let kind = row.get(2);
+    let label = if kind == CUSTOM {
+        row.get(3)
+    } else {
+        String::new()
+    };
+    Item {
+        value: row.get(1),
+        kind,
+        label,
+    }
+}
+
+/// A personal contact's data rows. The photo and group memberships are not rows here:
+/// stores write them beside (a photo through its file, memberships by group title).
 pub fn personal_to_rows(c: &PersonalData) -> Vec<DataRow> {
-    let mut rows = Vec::with_capacity(c.provider_ops());
-    rows.push(DataRow::new(
-        MIME_NAME,
-        &[
-            (1, &c.display_name),
-            (2, &c.given_name),
-            (3, &c.family_name),
-            (4, &c.prefix),
-            (5, &c.middle_name),
-            (6, &c.suffix),
-        ],
-    ));
-    push_common_rows(
-        &mut rows,
-        &c.phones,
-        &c.emails,
-        [&c.organization, &c.title, &c.department],
-    );
+    let mut rows = Vec::with_capacity(c.data_rows());
+    if c.has_name() {
+        rows.push(sparse_row(
+            MIME_NAME,
+            &[
+                (1, &c.display_name),
+                (2, &c.given_name),
+                (3, &c.family_name),
+                (4, &c.prefix),
+                (5, &c.middle_name),
+                (6, &c.suffix),
+                (7, &c.phonetic_given),
+                (8, &c.phonetic_middle),
+                (9, &c.phonetic_family),
+            ],
+        ));
+    }
+    for n in &c.nicknames {
+        rows.push(sparse_row(MIME_NICKNAME, &[(1, n)]));
+    }
+    for (mime, items) in [
+        (MIME_PHONE, &c.phones),
+        (MIME_EMAIL, &c.emails),
+        (MIME_WEBSITE, &c.websites),
+        (MIME_SIP, &c.sip_addresses),
+        (MIME_EVENT, &c.events),
+        (MIME_RELATION, &c.relations),
+    ] {
+        rows.extend(items.iter().map(|i| item_row(mime, i)));
+    }
     for a in &c.addresses {
-        rows.push(postal_row(Some(a.kind.as_str()), &a.address));
+        let label = if a.kind == CUSTOM {
+            a.label.as_str()
+        } else {
+            ""
+        };
+        let mut row = sparse_row(
+            MIME_POSTAL,
+            &[
+                (1, &a.formatted),
+                (3, label),
+                (4, &a.street),
+                (5, &a.pobox),
+                (6, &a.neighborhood),
+                (7, &a.city),
+                (8, &a.region),
+                (9, &a.postcode),
+                (10, &a.country),
+            ],
+        );
+        row.data[1] = Some(a.kind.clone());
+        rows.push(row);
+    }
+    for im in &c.ims {
+        let label = if im.kind == CUSTOM {
+            im.label.as_str()
+        } else {
+            ""
+        };
+        let mut row = sparse_row(
+            MIME_IM,
+            &[
+                (1, &im.handle),
+                (3, label),
+                (5, &im.protocol),
+                (6, &im.custom_protocol),
+            ],
+        );
+        row.data[1] = Some(im.kind.clone());
+        rows.push(row);
+    }
+    if c.has_organization() {
+        let mut row = DataRow::new(MIME_ORGANIZATION, &[]);
+        row.data[0] = c.organization.clone();
+        row.data[3] = c.title.clone();
+        row.data[4] = c.department.clone();
+        rows.push(row);
     }
     for n in &c.notes {
         rows.push(DataRow::new(MIME_NOTE, &[(1, n)]));
     }
-    if let Some(b) = &c.birthday {
-        rows.push(DataRow::new(MIME_EVENT, &[(1, b), (2, EVENT_BIRTHDAY)]));
-    }
     rows
 }
 
+/// Rebuilds a personal contact from its rows (another app's mimetypes are ignored; the
+/// photo, starred, groups and account are the store's to fill in).
 pub fn personal_from_rows<'a, I>(rows: I) -> PersonalData
 where
     I: IntoIterator<Item = (&'a str, [Option<String>; 10])>,
@@ -285,20 +403,56 @@ where
                 c.prefix = row.get(4);
                 c.middle_name = row.get(5);
                 c.suffix = row.get(6);
+                c.phonetic_given = row.get(7);
+                c.phonetic_middle = row.get(8);
+                c.phonetic_family = row.get(9);
             }
-            MIME_PHONE | MIME_EMAIL | MIME_ORGANIZATION => read_common_row(
-                mime,
-                &row,
-                &mut c.phones,
-                &mut c.emails,
-                [&mut c.organization, &mut c.title, &mut c.department],
-            ),
-            MIME_POSTAL => c.addresses.push(Address {
-                kind: AddressKind::parse(&row.get(2)),
-                address: postal_from(&row),
-            }),
+            MIME_NICKNAME => c.nicknames.push(row.get(1)),
+            MIME_PHONE => c.phones.push(item_from(&row)),
+            MIME_EMAIL => c.emails.push(item_from(&row)),
+            MIME_WEBSITE => c.websites.push(item_from(&row)),
+            MIME_SIP => c.sip_addresses.push(item_from(&row)),
+            MIME_EVENT => c.events.push(item_from(&row)),
+            MIME_RELATION => c.relations.push(item_from(&row)),
+            MIME_POSTAL => {
+                let kind = row.get(2);
+                c.addresses.push(Address {
+                    label: if kind == CUSTOM {
+                        row.get(3)
+                    } else {
+                        String::new()
+                    },
+                    kind,
+                    formatted: row.get(1),
+                    street: row.get(4),
+                    pobox: row.get(5),
+                    neighborhood: row.get(6),
+                    city: row.get(7),
+                    region: row.get(8),
+                    postcode: row.get(9),
+                    country: row.get(10),
+                })
+            }
+            MIME_IM => {
+                let kind = row.get(2);
+                c.ims.push(Im {
+                    handle: row.get(1),
+                    label: if kind == CUSTOM {
+                        row.get(3)
+                    } else {
+                        String::new()
+                    },
+                    kind,
+                    protocol: row.get(5),
+                    custom_protocol: row.get(6),
+                })
+            }
+            MIME_ORGANIZATION => {
+                c.organization = row.opt(1);
+                c.title = row.opt(4);
+                c.department = row.opt(5);
+            }
             MIME_NOTE => c.notes.push(row.get(1)),
-            MIME_EVENT if row.get(2) == EVENT_BIRTHDAY => c.birthday = row.opt(1),
             _ => {}
         }
     }

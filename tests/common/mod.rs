@@ -8,7 +8,8 @@ use contacts_agent::agent::{Agent, AgentConfig};
 use contacts_agent::demo::admin::AdminClient;
 use contacts_agent::store::sqlite::SqliteStore;
 use contacts_agent::store::{
-    ContactStore, IndexEntry, PersonalContact, PersonalData, StoreError, StoreOp, StoredContact,
+    ContactStore, IndexEntry, PersonalContact, PersonalData, SourceAccount, StoreError, StoreOp,
+    StoredContact,
 };
 use contacts_agent_server::{seed, Config, Server};
 use serde_json::{json, Value};
@@ -196,12 +197,15 @@ impl ContactStore for Faulty {
     ) -> Result<Vec<PersonalContact>, StoreError> {
         self.inner.personal_page(after, limit)
     }
-    fn check_personal_account(&self, account: Option<&str>) -> Result<(), StoreError> {
+    fn check_personal_account(&self, account: Option<&SourceAccount>) -> Result<(), StoreError> {
         self.inner.check_personal_account(account)
+    }
+    fn personal_accounts(&mut self) -> Result<Vec<SourceAccount>, StoreError> {
+        self.inner.personal_accounts()
     }
     fn insert_personal(
         &mut self,
-        account: Option<&str>,
+        account: Option<&SourceAccount>,
         c: &[PersonalData],
     ) -> Result<(), StoreError> {
         self.inner.insert_personal(account, c)
