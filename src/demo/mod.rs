@@ -8,9 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use contacts_agent_protocol::fields::{self, AllowList};
-use contacts_agent_protocol::{
-    ContactData, Email, EmailKind, Field, Phone, PhoneKind, PostalAddress,
-};
+use contacts_agent_protocol::{ContactData, Field, PhoneKind};
 use contacts_agent_server::testing::{Leaf, TestCa};
 use contacts_agent_server::{seed, Config, Server, TlsFiles};
 use serde_json::{json, Value};
