@@ -83,8 +83,9 @@ class ContactsAgent internal constructor(
     suspend fun listBackups(): List<BackupInfo> = call { it.listBackups() }
 
     /**
-     * Restores [backupId] (the newest when null) into the personal contacts of [account]
-     * (an account on the phone, not the business one), or device-local when null.
+     * Restores [backupId] (the newest when null) into the personal contacts: every contact
+     * into the account of type [account] (not the business one), or, when null, each into
+     * the account it was backed up from if that is on the phone, else device-local.
      */
     suspend fun restore(backupId: String? = null, account: String? = null): RestoreResult =
         call { it.restore(backupId, account) }
