@@ -667,8 +667,9 @@ fn personal(i: usize) -> PersonalData {
         organization: p.organization,
         title: p.title,
         addresses: p
-            .address
+            .addresses
             .into_iter()
+            .map(|a| a.address)
             .map(|a| Address {
                 kind: "home".into(),
                 street: a.street,

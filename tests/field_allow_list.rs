@@ -11,7 +11,7 @@ use contacts_agent_protocol::fields::{self, AllowList};
 use contacts_agent_protocol::{ContactData, Field, PhoneKind};
 use serde_json::{json, Value};
 
-const NARROW: [&str; 8] = [
+const NARROW: [&str; 9] = [
     "organization",
     "work_phones",
     "other_phones",
@@ -19,6 +19,7 @@ const NARROW: [&str; 8] = [
     "home_emails",
     "other_emails",
     "addresses",
+    "web_and_chat",
     "note",
 ];
 
@@ -33,10 +34,10 @@ fn a_narrowed_allow_list_removes_private_numbers_and_photos_from_the_phone_on_it
     let harvey = w.members(&["harvey"]);
     let id = harvey.iter().next().unwrap().clone();
     let mut anna = server_contact(&w, &id);
-    anna.phones.push(contacts_agent_protocol::Phone {
-        number: "+48 22 700 00 01".into(),
-        kind: PhoneKind::Home,
-    });
+    anna.phones.push(contacts_agent_protocol::Phone::new(
+        "+48 22 700 00 01",
+        PhoneKind::Home,
+    ));
     anna.note = Some("Desk 4".into());
     let _: Value = w
         .admin

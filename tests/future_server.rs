@@ -20,7 +20,7 @@ use contacts_agent_protocol::{ContactData, EmailKind, PhoneKind};
 /// Extra fields at every level of the policy, and a value in none of them the agent needs.
 const POLICY: &str = r#"{"version":4,"basic_type":"all_groups","additional_groups":[],
     "sync_interval":"daily","backup_interval":"off","allowed_fields":["phones","emails"],
-    "sync_window":{"from":"22:00","to":"06:00"},"priority":7}"#;
+    "quiet_hours":{"from":"22:00","to":"06:00"},"priority":7}"#;
 
 /// Two pages; every object carries a field protocol 1 does not have, kinds are new words.
 const PAGE_1: &str = r#"{"upserts":[
@@ -33,7 +33,7 @@ const PAGE_1: &str = r#"{"upserts":[
                   {"address":"a.nowak@example.com","kind":"work"}],
         "address":{"street":"Długa 1","city":"Gdańsk","postcode":"80-001","country":"PL",
                    "latitude":54.35,"kind":"work"},
-        "websites":[{"url":"https://example.com"}]}},
+        "social_profiles":[{"url":"https://example.com"}]}},
     {"id":"u2","hash":"h-u2","contact":{"given_name":"Mike","family_name":"Ross",
         "display_name":"Mike Ross","phones":[{"number":"+1 555 0100","kind":"satellite"}]}}],
     "deletes":[],"next_token":"cursor-1","more":true,"full":true,"policy_version":4,
@@ -186,20 +186,31 @@ fn a_full_sync_from_a_server_from_the_future_succeeds_and_loses_nothing_it_can_s
     let anna = &held[0].data;
     assert_eq!(anna.display_name, "Anna Nowak");
     assert_eq!(anna.title.as_deref(), Some("Engineer"));
+    // Read back from the phone's rows, an unknown kind is the custom label it was shown as;
+    // the fields 1.0 added (preferred, middle name, nickname, labels) arrive too.
     assert_eq!(
-        anna.phones.iter().map(|p| &p.kind).collect::<Vec<_>>(),
-        [&PhoneKind::Unrecognized("pager".into()), &PhoneKind::Work]
+        anna.phones
+            .iter()
+            .map(|p| (&p.kind, p.label.as_deref(), p.preferred))
+            .collect::<Vec<_>>(),
+        [
+            (&PhoneKind::Custom, Some("pager"), true),
+            (&PhoneKind::Work, None, false)
+        ]
     );
-    assert_eq!(anna.emails[0].kind, EmailKind::Unrecognized("alias".into()));
+    assert_eq!(
+        (&anna.emails[0].kind, anna.emails[0].label.as_deref()),
+        (&EmailKind::Custom, Some("alias"))
+    );
+    assert_eq!(anna.middle_name.as_deref(), Some("Maria"));
     assert_eq!(
         anna.address.as_ref().map(|a| a.city.as_str()),
         Some("Gdańsk")
     );
-    assert_eq!(
-        held[1].data.phones[0].kind,
-        PhoneKind::Unrecognized("satellite".into())
-    );
+    assert_eq!(held[1].data.phones[0].label.as_deref(), Some("satellite"));
     assert_eq!(held[2].data.emails[0].kind, EmailKind::Home);
+    assert_eq!(held[2].data.emails[0].label.as_deref(), Some("private"));
+    assert_eq!(held[2].data.nickname.as_deref(), Some("H"));
 
     // On the phone's rows an unknown kind is the provider's custom type with the word as its
     // label, so the Contacts app shows "pager".

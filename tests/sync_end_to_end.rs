@@ -285,3 +285,84 @@ fn device_and_admin_credentials_do_not_cross() {
         .unwrap_err();
     assert!(err.to_string().contains("unknown or already used"), "{err}");
 }
+
+#[test]
+fn every_field_of_the_richer_contact_round_trips_from_the_server_to_the_phone() {
+    let w = World::new(20);
+    let contact = json!({
+        "given_name": "Zażółć", "family_name": "Gęślą", "display_name": "Zażółć Gęślą",
+        "organization": "Pearson Hardman", "department": "Legal", "title": "Partner",
+        "phones": [
+            {"number": "+48 600 100 200", "kind": "mobile", "preferred": true},
+            {"number": "+48 22 100 200", "kind": "work"},
+            {"number": "+48 22 100 201", "kind": "custom", "label": "Reception"}],
+        "emails": [
+            {"address": "z@pearson-hardman.example", "kind": "work"},
+            {"address": "board@pearson-hardman.example", "kind": "custom", "label": "Board",
+             "preferred": true}],
+        "address": {"street": "Długa 1", "city": "Gdańsk", "postcode": "80-001", "country": "PL"},
+        "note": "A note",
+        "prefix": "dr", "middle_name": "Maria", "suffix": "MBA",
+        "phonetic_given_name": "Zazulch", "phonetic_family_name": "Gensla", "nickname": "Zaza",
+        "addresses": [
+            {"kind": "work", "address": {"street": "Prosta 1", "city": "Warszawa", "country": "PL"}},
+            {"kind": "home", "address": {"city": "Sopot"}},
+            {"kind": "custom", "label": "Warehouse", "address": {"city": "Łódź"}}],
+        "websites": ["https://pearson-hardman.example/z"],
+        "sip_addresses": ["sip:1001@pbx.pearson-hardman.example"],
+        "ims": [{"protocol": "jabber", "handle": "z@chat.example"},
+                {"protocol": "teams", "handle": "z@pearson-hardman.example"}],
+        "office_location": "Floor 3, room 301",
+        "manager": "Jessica Pearson", "assistant": "Donna Paulsen"
+    });
+    let _: Value = w
+        .admin
+        .post(
+            "/v1/admin/users",
+            &json!({"id": "rich", "contact": contact, "groups": ["harvey"]}),
+        )
+        .unwrap();
+    let mut agent = w.agent();
+    agent.sync_now().unwrap();
+
+    let stored: Value = w.admin.get("/v1/admin/users/rich").unwrap();
+    let on_server: contacts_agent_protocol::ContactData =
+        serde_json::from_value(stored["contact"].clone()).unwrap();
+    let on_phone = (0..)
+        .map(|page| agent.managed_contacts(page * 100, 100).unwrap())
+        .take_while(|p| !p.is_empty())
+        .flatten()
+        .find(|c| c.id == "rich")
+        .unwrap();
+    // What the phone's rows read back as is exactly what the server holds, every field.
+    assert_eq!(on_phone.data, on_server);
+    assert_eq!(on_phone.hash, stored["hash"].as_str().unwrap());
+    assert_eq!(on_server.addresses.len(), 3);
+    assert!(on_server.phones[0].preferred && on_server.emails[1].preferred);
+
+    // A change of one 1.0 field arrives as an update and replaces the rows, nothing doubled.
+    let mut changed = stored["contact"].clone();
+    changed["phones"][0]["preferred"] = json!(false);
+    changed["phones"][1]["preferred"] = json!(true);
+    changed["manager"] = json!("Louis Litt");
+    let _: Value = w.admin.put("/v1/admin/users/rich", &changed).unwrap();
+    let r = agent.sync_now().unwrap();
+    assert_eq!((r.counts.inserted, r.counts.updated), (0, 1));
+    let on_phone = (0..)
+        .map(|page| agent.managed_contacts(page * 100, 100).unwrap())
+        .take_while(|p| !p.is_empty())
+        .flatten()
+        .find(|c| c.id == "rich")
+        .unwrap();
+    assert_eq!(on_phone.data.manager.as_deref(), Some("Louis Litt"));
+    assert_eq!(
+        on_phone
+            .data
+            .phones
+            .iter()
+            .map(|p| p.preferred)
+            .collect::<Vec<_>>(),
+        [false, true, false]
+    );
+    assert_eq!(on_phone.data.addresses.len(), 3);
+}

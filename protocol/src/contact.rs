@@ -27,6 +27,9 @@ pub struct ContactData {
     pub phones: Vec<Phone>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emails: Vec<Email>,
+    /// The draft protocol's one untyped address, superseded by `addresses`. Devices still
+    /// read it (older servers, contacts stored before `addresses`) and write it as a postal
+    /// row without a type; the reference server stores it as sent and never fills it in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<PostalAddress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,12 +38,71 @@ pub struct ContactData {
     /// hash differs from the one it already holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo: Option<PhotoRef>,
+    // Protocol 1.0's richer contact. Appended after `photo` and omitted when empty, so a
+    // contact that uses none of them serialises (and hashes) exactly as before.
+    /// "Dr.", "Mgr" (StructuredName `PREFIX`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub middle_name: Option<String>,
+    /// "Jr.", "PhD" (StructuredName `SUFFIX`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
+    /// How the given name is pronounced or sorted ("タロウ"); StructuredName `PHONETIC_GIVEN_NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phonetic_given_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phonetic_family_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    /// Postal addresses with their kinds. Replaces `address`, which older servers send and
+    /// devices still read (docs/openapi.yaml, "Compatibility rules for vendors").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<Address>,
+    /// URLs as given (the phone opens them; nothing is fetched).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub websites: Vec<String>,
+    /// "sip:anna@pbx.example.com" or "anna@pbx.example.com".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sip_addresses: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ims: Vec<ImHandle>,
+    /// Building, floor, room (Organization `OFFICE_LOCATION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub office_location: Option<String>,
+    /// The manager's name as the phone shows it (Relation `TYPE_MANAGER`); a name, not a link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assistant: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Phone {
     pub number: String,
     pub kind: PhoneKind,
+    /// What the phone shows as the type when `kind` is `custom` ("Reception").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The number to call by default (ContactsContract `IS_PRIMARY` + `IS_SUPER_PRIMARY`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub preferred: bool,
+}
+
+impl Phone {
+    /// A number of a known kind, no label, not preferred.
+    pub fn new(number: impl Into<String>, kind: PhoneKind) -> Self {
+        Phone {
+            number: number.into(),
+            kind,
+            label: None,
+            preferred: false,
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Mirrors the ContactsContract phone types the Android shell maps to.
@@ -53,6 +115,8 @@ pub enum PhoneKind {
     Main,
     FaxWork,
     Other,
+    /// The phone shows `Phone::label` as the type (ContactsContract `TYPE_CUSTOM`).
+    Custom,
     /// A kind a newer server sent that this crate does not know ("pager"): the phone shows it
     /// as a custom label with that word; it serialises back unchanged.
     Unrecognized(String),
@@ -62,6 +126,24 @@ pub enum PhoneKind {
 pub struct Email {
     pub address: String,
     pub kind: EmailKind,
+    /// What the phone shows as the type when `kind` is `custom`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The address to write to by default (`IS_PRIMARY` + `IS_SUPER_PRIMARY`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub preferred: bool,
+}
+
+impl Email {
+    /// An address of a known kind, no label, not preferred.
+    pub fn new(address: impl Into<String>, kind: EmailKind) -> Self {
+        Email {
+            address: address.into(),
+            kind,
+            label: None,
+            preferred: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -69,6 +151,8 @@ pub enum EmailKind {
     Work,
     Home,
     Other,
+    /// The phone shows `Email::label` as the type.
+    Custom,
     /// A kind a newer server sent that this crate does not know ("alias"); see `PhoneKind`.
     Unrecognized(String),
 }
@@ -87,6 +171,50 @@ pub struct PostalAddress {
     pub country: String,
 }
 
+/// One postal address of `ContactData::addresses`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub kind: AddressKind,
+    /// What the phone shows as the type when `kind` is `custom`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub address: PostalAddress,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AddressKind {
+    Work,
+    Home,
+    Other,
+    /// The phone shows `Address::label` as the type.
+    Custom,
+    /// A kind a newer server sent that this crate does not know; see `PhoneKind`.
+    Unrecognized(String),
+}
+
+/// An instant-messaging handle: the service and the user's name on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImHandle {
+    /// One of `IM_PROTOCOLS` (the phone shows its own name and icon for these), or any other
+    /// service's name ("teams", "signal"), shown as written (Im `PROTOCOL_CUSTOM`).
+    pub protocol: String,
+    pub handle: String,
+}
+
+/// The services ContactsContract names (`Im.PROTOCOL_AIM` .. `PROTOCOL_NETMEETING`), as the
+/// words the wire uses. Android 12 deprecated all but custom ones; a phone still shows them.
+pub const IM_PROTOCOLS: [&str; 9] = [
+    "aim",
+    "msn",
+    "yahoo",
+    "skype",
+    "qq",
+    "google_talk",
+    "icq",
+    "jabber",
+    "netmeeting",
+];
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhotoRef {
     /// Lowercase hex SHA-256 of the image bytes; also the download key.
@@ -94,7 +222,7 @@ pub struct PhotoRef {
 }
 
 impl PhoneKind {
-    pub const ALL: [PhoneKind; 7] = [
+    pub const ALL: [PhoneKind; 8] = [
         PhoneKind::Mobile,
         PhoneKind::Work,
         PhoneKind::WorkMobile,
@@ -102,6 +230,7 @@ impl PhoneKind {
         PhoneKind::Main,
         PhoneKind::FaxWork,
         PhoneKind::Other,
+        PhoneKind::Custom,
     ];
 
     pub fn as_str(&self) -> &str {
@@ -113,6 +242,7 @@ impl PhoneKind {
             PhoneKind::Main => "main",
             PhoneKind::FaxWork => "fax_work",
             PhoneKind::Other => "other",
+            PhoneKind::Custom => CUSTOM,
             PhoneKind::Unrecognized(word) => word,
         }
     }
@@ -129,13 +259,19 @@ impl PhoneKind {
 }
 
 impl EmailKind {
-    pub const ALL: [EmailKind; 3] = [EmailKind::Work, EmailKind::Home, EmailKind::Other];
+    pub const ALL: [EmailKind; 4] = [
+        EmailKind::Work,
+        EmailKind::Home,
+        EmailKind::Other,
+        EmailKind::Custom,
+    ];
 
     pub fn as_str(&self) -> &str {
         match self {
             EmailKind::Work => "work",
             EmailKind::Home => "home",
             EmailKind::Other => "other",
+            EmailKind::Custom => CUSTOM,
             EmailKind::Unrecognized(word) => word,
         }
     }
@@ -150,6 +286,38 @@ impl EmailKind {
         Self::parse(s).unwrap_or_else(|| EmailKind::Unrecognized(s.to_owned()))
     }
 }
+
+impl AddressKind {
+    pub const ALL: [AddressKind; 4] = [
+        AddressKind::Work,
+        AddressKind::Home,
+        AddressKind::Other,
+        AddressKind::Custom,
+    ];
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            AddressKind::Work => "work",
+            AddressKind::Home => "home",
+            AddressKind::Other => "other",
+            AddressKind::Custom => CUSTOM,
+            AddressKind::Unrecognized(word) => word,
+        }
+    }
+
+    /// One of the kinds this crate knows (`ALL`), or `None`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// What a device reads: a known kind, or the word kept as `Unrecognized`.
+    pub fn read(s: &str) -> Self {
+        Self::parse(s).unwrap_or_else(|| AddressKind::Unrecognized(s.to_owned()))
+    }
+}
+
+/// The kind whose type the phone shows from the entry's `label` (`BaseTypes.TYPE_CUSTOM`).
+pub const CUSTOM: &str = "custom";
 
 // Kinds travel as their word; an unknown word is kept, never an error (must-ignore).
 macro_rules! open_enum_serde {
@@ -169,6 +337,7 @@ macro_rules! open_enum_serde {
 }
 open_enum_serde!(PhoneKind);
 open_enum_serde!(EmailKind);
+open_enum_serde!(AddressKind);
 
 #[cfg(test)]
 mod tests {
@@ -187,6 +356,46 @@ mod tests {
         assert_eq!(c.address.map(|a| a.city), Some("C".into()));
         assert_eq!(c.photo.map(|p| p.hash), Some("h".into()));
         assert_eq!(PhoneKind::parse("pager"), None);
+    }
+
+    #[test]
+    fn a_contact_of_protocol_0_serialises_byte_for_byte_as_before() {
+        // Compact JSON in declaration order, every pre-1.0 field set: what servers hashed.
+        let old = r#"{"given_name":"Anna","family_name":"Nowak","display_name":"Anna Nowak","organization":"ACME","department":"R&D","title":"CFO","phones":[{"number":"+48 1","kind":"mobile"}],"emails":[{"address":"a@b.c","kind":"work"}],"address":{"street":"Długa 1","city":"Gdańsk","region":"","postcode":"80-001","country":"PL"},"note":"n","photo":{"hash":"ab"}}"#;
+        let c: ContactData = serde_json::from_str(old).unwrap_or_default();
+        assert_eq!(serde_json::to_string(&c).unwrap_or_default(), old);
+    }
+
+    #[test]
+    fn custom_labels_preferred_flags_and_address_kinds_travel_and_default_when_absent() {
+        let json = r#"{"given_name":"A","family_name":"B","display_name":"A B",
+            "phones":[{"number":"1","kind":"custom","label":"Reception","preferred":true},
+                      {"number":"2","kind":"work"}],
+            "emails":[{"address":"a@b","kind":"custom","label":"Board","preferred":true}],
+            "addresses":[{"kind":"home","address":{"city":"C"}},
+                         {"kind":"custom","label":"Warehouse","address":{"city":"D"}},
+                         {"kind":"depot","address":{"city":"E"},"geo":"1,2"}],
+            "ims":[{"protocol":"jabber","handle":"a@x"}],"websites":["https://a.example"]}"#;
+        let c: ContactData = serde_json::from_str(json).unwrap_or_default();
+        assert_eq!(c.phones[0].kind, PhoneKind::Custom);
+        assert_eq!(c.phones[0].label.as_deref(), Some("Reception"));
+        assert!(c.phones[0].preferred && !c.phones[1].preferred);
+        assert_eq!(c.phones[1].label, None);
+        assert_eq!(c.emails[0].label.as_deref(), Some("Board"));
+        let kinds: Vec<_> = c.addresses.iter().map(|a| a.kind.clone()).collect();
+        assert_eq!(
+            kinds,
+            [
+                AddressKind::Home,
+                AddressKind::Custom,
+                AddressKind::Unrecognized("depot".into())
+            ]
+        );
+        assert_eq!(c.ims[0].protocol, "jabber");
+        // Back out, the defaults stay omitted and the kept word is written as it came.
+        let out = serde_json::to_string(&c).unwrap_or_default();
+        assert!(out.contains(r#"{"number":"2","kind":"work"}"#), "{out}");
+        assert!(out.contains(r#""kind":"depot""#), "{out}");
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub enum Field {
     /// Given, family and display name: always sent, whatever the list says (a contact
     /// without a name is of no use on a phone).
     Name,
-    /// Company, department and job title.
+    /// Company, department, job title, office location, manager and assistant.
     Organization,
     /// Numbers of the company: `work`, `work_mobile`, `main`, `fax_work`.
     WorkPhones,
@@ -36,21 +36,23 @@ pub enum Field {
     MobilePhones,
     /// `home`; private.
     HomePhones,
-    /// `other`, and kinds this crate does not know.
+    /// `other`, `custom` (a labelled number) and kinds this crate does not know.
     OtherPhones,
     WorkEmails,
     HomeEmails,
-    /// `other`, and kinds this crate does not know.
+    /// `other`, `custom` and kinds this crate does not know.
     OtherEmails,
-    /// The postal address.
+    /// The postal addresses (and the draft protocol's single `address`).
     Addresses,
+    /// Websites, SIP addresses and instant-messaging handles.
+    WebAndChat,
     Note,
     /// The photo; a device not allowed it cannot download it either.
     Photo,
 }
 
 impl Field {
-    pub const ALL: [Field; 12] = [
+    pub const ALL: [Field; 13] = [
         Field::Name,
         Field::Organization,
         Field::WorkPhones,
@@ -61,6 +63,7 @@ impl Field {
         Field::HomeEmails,
         Field::OtherEmails,
         Field::Addresses,
+        Field::WebAndChat,
         Field::Note,
         Field::Photo,
     ];
@@ -77,6 +80,7 @@ impl Field {
             Field::HomeEmails => "home_emails",
             Field::OtherEmails => "other_emails",
             Field::Addresses => "addresses",
+            Field::WebAndChat => "web_and_chat",
             Field::Note => "note",
             Field::Photo => "photo",
         }
@@ -86,7 +90,7 @@ impl Field {
     pub fn label(self) -> &'static str {
         match self {
             Field::Name => "Name (always sent)",
-            Field::Organization => "Company, department and job title",
+            Field::Organization => "Company, department, job title, office, manager, assistant",
             Field::WorkPhones => "Work numbers (work, work mobile, main, work fax)",
             Field::MobilePhones => "Private mobile numbers",
             Field::HomePhones => "Home numbers (private)",
@@ -94,7 +98,8 @@ impl Field {
             Field::WorkEmails => "Work e-mail addresses",
             Field::HomeEmails => "Home e-mail addresses (private)",
             Field::OtherEmails => "Other e-mail addresses",
-            Field::Addresses => "Postal address",
+            Field::Addresses => "Postal addresses",
+            Field::WebAndChat => "Websites, SIP and chat addresses",
             Field::Note => "Note",
             Field::Photo => "Photo",
         }
@@ -112,7 +117,7 @@ impl Field {
             }
             PhoneKind::Mobile => Field::MobilePhones,
             PhoneKind::Home => Field::HomePhones,
-            PhoneKind::Other | PhoneKind::Unrecognized(_) => Field::OtherPhones,
+            PhoneKind::Other | PhoneKind::Custom | PhoneKind::Unrecognized(_) => Field::OtherPhones,
         }
     }
 
@@ -121,7 +126,7 @@ impl Field {
         match kind {
             EmailKind::Work => Field::WorkEmails,
             EmailKind::Home => Field::HomeEmails,
-            EmailKind::Other | EmailKind::Unrecognized(_) => Field::OtherEmails,
+            EmailKind::Other | EmailKind::Custom | EmailKind::Unrecognized(_) => Field::OtherEmails,
         }
     }
 }
@@ -217,9 +222,23 @@ pub fn filter(contact: &ContactData, allowed: &AllowList) -> ContactData {
         address,
         note,
         photo,
+        prefix,
+        middle_name,
+        suffix,
+        phonetic_given_name,
+        phonetic_family_name,
+        nickname,
+        addresses,
+        websites,
+        sip_addresses,
+        ims,
+        office_location,
+        manager,
+        assistant,
     } = contact;
     let keep = |f: Field| allowed.allows(f);
     let when = |f: Field, v: &Option<_>| if keep(f) { v.clone() } else { None };
+    let web_and_chat = keep(Field::WebAndChat);
     ContactData {
         given_name: given_name.clone(),
         family_name: family_name.clone(),
@@ -248,13 +267,43 @@ pub fn filter(contact: &ContactData, allowed: &AllowList) -> ContactData {
         } else {
             None
         },
+        // The rest of the name goes with it, like the given and family names.
+        prefix: prefix.clone(),
+        middle_name: middle_name.clone(),
+        suffix: suffix.clone(),
+        phonetic_given_name: phonetic_given_name.clone(),
+        phonetic_family_name: phonetic_family_name.clone(),
+        nickname: nickname.clone(),
+        addresses: if keep(Field::Addresses) {
+            addresses.clone()
+        } else {
+            Vec::new()
+        },
+        websites: if web_and_chat {
+            websites.clone()
+        } else {
+            Vec::new()
+        },
+        sip_addresses: if web_and_chat {
+            sip_addresses.clone()
+        } else {
+            Vec::new()
+        },
+        ims: if web_and_chat {
+            ims.clone()
+        } else {
+            Vec::new()
+        },
+        office_location: when(Field::Organization, office_location),
+        manager: when(Field::Organization, manager),
+        assistant: when(Field::Organization, assistant),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contact::{Email, Phone, PhotoRef, PostalAddress};
+    use crate::contact::{Address, AddressKind, Email, ImHandle, Phone, PhotoRef, PostalAddress};
     use crate::hash::content_hash;
 
     /// Every field set, every phone and e-mail kind present.
@@ -262,22 +311,16 @@ mod tests {
         let mut phones: Vec<Phone> = PhoneKind::ALL
             .iter()
             .enumerate()
-            .map(|(i, kind)| Phone {
-                number: format!("+48 500 000 00{i}"),
-                kind: kind.clone(),
-            })
+            .map(|(i, kind)| Phone::new(format!("+48 500 000 00{i}"), kind.clone()))
             .collect();
-        phones.push(Phone {
-            number: "+48 500 000 099".into(),
-            kind: PhoneKind::Unrecognized("pager".into()),
-        });
+        phones.push(Phone::new(
+            "+48 500 000 099",
+            PhoneKind::Unrecognized("pager".into()),
+        ));
         let emails = EmailKind::ALL
             .iter()
             .enumerate()
-            .map(|(i, kind)| Email {
-                address: format!("a{i}@example.com"),
-                kind: kind.clone(),
-            })
+            .map(|(i, kind)| Email::new(format!("a{i}@example.com"), kind.clone()))
             .collect();
         ContactData {
             given_name: "Anna".into(),
@@ -294,6 +337,26 @@ mod tests {
             }),
             note: Some("Desk 4".into()),
             photo: Some(PhotoRef { hash: "ab".into() }),
+            prefix: Some("dr".into()),
+            middle_name: Some("Maria".into()),
+            suffix: Some("MBA".into()),
+            phonetic_given_name: Some("A".into()),
+            phonetic_family_name: Some("N".into()),
+            nickname: Some("Ania".into()),
+            addresses: vec![Address {
+                kind: AddressKind::Home,
+                label: None,
+                address: PostalAddress::default(),
+            }],
+            websites: vec!["https://a.example".into()],
+            sip_addresses: vec!["sip:1@pbx".into()],
+            ims: vec![ImHandle {
+                protocol: "jabber".into(),
+                handle: "a@chat".into(),
+            }],
+            office_location: Some("B2".into()),
+            manager: Some("Jessica Pearson".into()),
+            assistant: Some("Donna Paulsen".into()),
         }
     }
 
@@ -312,6 +375,19 @@ mod tests {
             address,
             note,
             photo,
+            prefix,
+            middle_name,
+            suffix,
+            phonetic_given_name,
+            phonetic_family_name,
+            nickname,
+            addresses,
+            websites,
+            sip_addresses,
+            ims,
+            office_location,
+            manager,
+            assistant,
         } = c;
         let mut out = vec![
             ("given_name".to_owned(), !given_name.is_empty()),
@@ -323,6 +399,25 @@ mod tests {
             ("address".to_owned(), address.is_some()),
             ("note".to_owned(), note.is_some()),
             ("photo".to_owned(), photo.is_some()),
+            ("prefix".to_owned(), prefix.is_some()),
+            ("middle_name".to_owned(), middle_name.is_some()),
+            ("suffix".to_owned(), suffix.is_some()),
+            (
+                "phonetic_given_name".to_owned(),
+                phonetic_given_name.is_some(),
+            ),
+            (
+                "phonetic_family_name".to_owned(),
+                phonetic_family_name.is_some(),
+            ),
+            ("nickname".to_owned(), nickname.is_some()),
+            ("addresses".to_owned(), !addresses.is_empty()),
+            ("websites".to_owned(), !websites.is_empty()),
+            ("sip_addresses".to_owned(), !sip_addresses.is_empty()),
+            ("ims".to_owned(), !ims.is_empty()),
+            ("office_location".to_owned(), office_location.is_some()),
+            ("manager".to_owned(), manager.is_some()),
+            ("assistant".to_owned(), assistant.is_some()),
         ];
         let all = full();
         for p in &all.phones {
@@ -350,7 +445,20 @@ mod tests {
             .filter(|(_, present)| *present)
             .map(|(part, _)| part.as_str())
             .collect();
-        assert_eq!(always, ["given_name", "family_name", "display_name"]);
+        assert_eq!(
+            always,
+            [
+                "given_name",
+                "family_name",
+                "display_name",
+                "prefix",
+                "middle_name",
+                "suffix",
+                "phonetic_given_name",
+                "phonetic_family_name",
+                "nickname"
+            ]
+        );
         for (i, (part, _)) in parts(&c).iter().enumerate() {
             let keepers: Vec<Field> = Field::ALL
                 .into_iter()
@@ -394,7 +502,15 @@ mod tests {
         let kinds: Vec<&str> = kept.phones.iter().map(|p| p.kind.as_str()).collect();
         assert_eq!(
             kinds,
-            ["work", "work_mobile", "main", "fax_work", "other", "pager"]
+            [
+                "work",
+                "work_mobile",
+                "main",
+                "fax_work",
+                "other",
+                "custom",
+                "pager"
+            ]
         );
         assert_ne!(content_hash(&kept), content_hash(&c));
     }

@@ -65,10 +65,7 @@ mod tests {
             given_name: "Anna".into(),
             family_name: "Nowak".into(),
             display_name: "Anna Nowak".into(),
-            phones: vec![Phone {
-                number: "+48 600 100 200".into(),
-                kind: PhoneKind::Mobile,
-            }],
+            phones: vec![Phone::new("+48 600 100 200", PhoneKind::Mobile)],
             ..Default::default()
         }
     }
@@ -77,6 +74,63 @@ mod tests {
     fn content_hash_is_pinned_so_it_is_stable_across_platforms_and_releases() {
         // Pinned value, computed independently (Python: sha256 of the compact JSON). If it changes, every device re-downloads every contact.
         assert_eq!(content_hash(&sample()), "45626ee59d1bacc2396fe156196d13da");
+    }
+
+    #[test]
+    fn a_contact_without_the_1_0_fields_keeps_its_hash() {
+        // Every pre-1.0 field set; the hash pinned before the richer contact existed
+        // (sha256 of the compact JSON, first 16 bytes), so no device re-downloads it.
+        let old = ContactData {
+            organization: Some("ACME".into()),
+            department: Some("R&D".into()),
+            title: Some("CFO".into()),
+            emails: vec![crate::Email::new("a@b.c", crate::EmailKind::Work)],
+            address: Some(crate::PostalAddress {
+                street: "Długa 1".into(),
+                city: "Gdańsk".into(),
+                region: String::new(),
+                postcode: "80-001".into(),
+                country: "PL".into(),
+            }),
+            note: Some("n".into()),
+            photo: Some(crate::PhotoRef { hash: "ab".into() }),
+            ..sample()
+        };
+        assert_eq!(content_hash(&old), "f5914348a6cecfcfa0dbd677e231412c");
+        assert_eq!(content_hash(&sample()), "45626ee59d1bacc2396fe156196d13da");
+    }
+
+    #[test]
+    fn each_1_0_field_changes_the_hash() {
+        let base = content_hash(&sample());
+        let mut variants = Vec::new();
+        let mut c = sample();
+        c.phones[0].preferred = true;
+        variants.push(c);
+        let mut c = sample();
+        c.phones[0].kind = PhoneKind::Custom;
+        c.phones[0].label = Some("Desk".into());
+        variants.push(c);
+        for set in [
+            |c: &mut ContactData| c.prefix = Some("Dr.".into()),
+            |c: &mut ContactData| c.middle_name = Some("M".into()),
+            |c: &mut ContactData| c.suffix = Some("Jr.".into()),
+            |c: &mut ContactData| c.phonetic_given_name = Some("A".into()),
+            |c: &mut ContactData| c.phonetic_family_name = Some("N".into()),
+            |c: &mut ContactData| c.nickname = Some("Ania".into()),
+            |c: &mut ContactData| c.websites = vec!["https://a.example".into()],
+            |c: &mut ContactData| c.sip_addresses = vec!["sip:a@pbx".into()],
+            |c: &mut ContactData| c.office_location = Some("B2".into()),
+            |c: &mut ContactData| c.manager = Some("J".into()),
+            |c: &mut ContactData| c.assistant = Some("D".into()),
+        ] {
+            let mut c = sample();
+            set(&mut c);
+            variants.push(c);
+        }
+        for v in &variants {
+            assert_ne!(content_hash(v), base, "{v:?}");
+        }
     }
 
     #[test]

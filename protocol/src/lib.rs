@@ -11,7 +11,10 @@ pub mod photos;
 pub mod policy;
 pub mod wire;
 
-pub use contact::{ContactData, Email, EmailKind, Phone, PhoneKind, PhotoRef, PostalAddress};
+pub use contact::{
+    Address, AddressKind, ContactData, Email, EmailKind, ImHandle, Phone, PhoneKind, PhotoRef,
+    PostalAddress, IM_PROTOCOLS,
+};
 pub use fields::{AllowList, Field, FieldListError};
 pub use hash::{content_hash, set_fingerprint};
 pub use policy::{

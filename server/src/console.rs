@@ -348,6 +348,64 @@ fn login(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
         ))
 }
 
+/// One row of the device's synced contacts: the fields a person looks for in a directory
+/// (name with prefix, suffix and nickname; numbers and e-mails with their custom labels and
+/// the preferred one; office; manager). Everything escaped.
+fn synced_row(u: &repo::User) -> String {
+    let c = &u.contact;
+    format!(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        esc(&full_name(c)),
+        esc(&c
+            .phones
+            .iter()
+            .map(|p| entry(&p.number, p.kind.as_str(), p.label.as_deref(), p.preferred))
+            .collect::<Vec<_>>()
+            .join(", ")),
+        esc(&c
+            .emails
+            .iter()
+            .map(|e| entry(&e.address, e.kind.as_str(), e.label.as_deref(), e.preferred))
+            .collect::<Vec<_>>()
+            .join(", ")),
+        esc(c.office_location.as_deref().unwrap_or("")),
+        esc(c.manager.as_deref().unwrap_or("")),
+        esc(&u.groups.join(", "))
+    )
+}
+
+/// The name as a person reads it: "dr Anna Maria Nowak, MBA (Ania)". Unescaped.
+fn full_name(c: &contacts_agent_protocol::ContactData) -> String {
+    let mut name = c.display_name.clone();
+    if let Some(p) = c.prefix.as_deref().filter(|p| !name.starts_with(*p)) {
+        name = format!("{p} {name}");
+    }
+    if let Some(s) = &c.suffix {
+        name = format!("{name}, {s}");
+    }
+    if let Some(n) = &c.nickname {
+        name = format!("{name} ({n})");
+    }
+    name
+}
+
+/// "+48 1 (Reception, preferred)": a phone or e-mail with what the phone shows beside it.
+/// A known kind is left out (the column says enough); a custom label and the flag are not.
+fn entry(value: &str, kind: &str, label: Option<&str>, preferred: bool) -> String {
+    let mut notes: Vec<&str> = Vec::new();
+    if kind == contacts_agent_protocol::contact::CUSTOM {
+        notes.extend(label);
+    }
+    if preferred {
+        notes.push("preferred");
+    }
+    if notes.is_empty() {
+        value.to_owned()
+    } else {
+        format!("{value} ({})", notes.join(", "))
+    }
+}
+
 fn or_dash(v: &Option<String>) -> String {
     v.as_deref().map(esc).unwrap_or_else(|| "—".into())
 }
@@ -482,30 +540,12 @@ fn device(ctx: &Ctx, req: &Request, s: &Session, id: &str) -> Result<Response, A
         b,
         "<section id=synced><h2>Contacts saved on the device by the sync</h2><form method=get><input name=q value=\"{}\" \
          placeholder=\"name, phone or e-mail\"> <button>Search</button></form><p id=synced-total>{} contacts</p>\
-         <table><tr><th>Name</th><th>Phones</th><th>E-mails</th><th>Groups</th></tr>",
+         <table><tr><th>Name</th><th>Phones</th><th>E-mails</th><th>Office</th><th>Manager</th><th>Groups</th></tr>",
         esc(&q),
         matched.len()
     );
     for u in matched.iter().skip(offset).take(PAGE) {
-        let c = &u.contact;
-        let _ = write!(
-            b,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&c.display_name),
-            esc(&c
-                .phones
-                .iter()
-                .map(|p| p.number.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")),
-            esc(&c
-                .emails
-                .iter()
-                .map(|e| e.address.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")),
-            esc(&u.groups.join(", "))
-        );
+        b.push_str(&synced_row(u));
     }
     b.push_str("</table>");
     if offset + PAGE < matched.len() {
@@ -713,7 +753,44 @@ fn groups(ctx: &Ctx) -> Result<Response, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::esc;
+    use super::*;
+    use contacts_agent_protocol::{ContactData, Email, EmailKind, Phone, PhoneKind};
+
+    #[test]
+    fn a_synced_row_shows_the_richer_contact_escaped() {
+        let contact = ContactData {
+            display_name: "Anna <b>Nowak</b>".into(),
+            prefix: Some("dr".into()),
+            suffix: Some("MBA".into()),
+            nickname: Some("Ania".into()),
+            phones: vec![
+                Phone {
+                    label: Some("Recep<tion>".into()),
+                    ..Phone::new("+48 1", PhoneKind::Custom)
+                },
+                Phone {
+                    preferred: true,
+                    ..Phone::new("+48 2", PhoneKind::Mobile)
+                },
+            ],
+            emails: vec![Email::new("a@b.c", EmailKind::Work)],
+            office_location: Some("Floor 3 & 4".into()),
+            manager: Some("Jessica Pearson".into()),
+            ..Default::default()
+        };
+        let row = synced_row(&repo::User {
+            id: "u-1".into(),
+            hash: String::new(),
+            contact,
+            groups: vec!["Harvey".into()],
+        });
+        assert_eq!(
+            row,
+            "<tr><td>dr Anna &lt;b&gt;Nowak&lt;/b&gt;, MBA (Ania)</td>\
+             <td>+48 1 (Recep&lt;tion&gt;), +48 2 (preferred)</td><td>a@b.c</td>\
+             <td>Floor 3 &amp; 4</td><td>Jessica Pearson</td><td>Harvey</td></tr>"
+        );
+    }
 
     #[test]
     fn escaping_neutralises_markup() {

@@ -7,7 +7,7 @@
 
 use chrono::DateTime;
 use contacts_agent_protocol::wire::StatusReport;
-use contacts_agent_protocol::{ContactData, EmailKind, PhoneKind};
+use contacts_agent_protocol::{AddressKind, ContactData, EmailKind, PhoneKind};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -29,6 +29,20 @@ pub const EMAILS: usize = 20;
 pub const EMAIL_ADDRESS: usize = 254;
 /// Each of street, city, region, postcode, country.
 pub const ADDRESS_FIELD: usize = 256;
+/// Postal addresses of one contact (besides the legacy `address`).
+pub const ADDRESSES: usize = 5;
+/// The `label` of a phone, e-mail or address (what the phone shows for kind `custom`).
+pub const KIND_LABEL: usize = 64;
+pub const WEBSITES: usize = 5;
+/// A URL; browsers cope with far longer, a directory's profile links do not need them.
+pub const WEBSITE: usize = 512;
+pub const SIP_ADDRESSES: usize = 5;
+/// A SIP URI ("sip:" + user@host): the e-mail limit plus the scheme.
+pub const SIP_ADDRESS: usize = 258;
+pub const IMS: usize = 5;
+/// An instant-messaging handle and the name of its service.
+pub const IM_HANDLE: usize = 256;
+pub const IM_PROTOCOL: usize = 64;
 /// Device, group and policy names.
 pub const LABEL: usize = 128;
 /// Groups named when a user is created.
@@ -52,7 +66,7 @@ pub const COMMAND_ID: usize = 64;
 pub const MANAGED_COUNT: u64 = 10_000_000;
 
 /// A page of `GET /v1/device/contacts` stops before its JSON passes this many bytes (one
-/// change always goes in, and a contact within the limits above is under 100 KB).
+/// change always goes in, and a contact within the limits above is under 150 KB).
 pub const PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 fn too_long(field: &str, max: usize) -> ApiError {
@@ -95,21 +109,29 @@ pub fn contact(c: &ContactData) -> Result<(), ApiError> {
     text("given_name", &c.given_name, NAME)?;
     text("family_name", &c.family_name, NAME)?;
     text("display_name", &c.display_name, NAME)?;
-    for (field, v) in [
-        ("organization", &c.organization),
-        ("department", &c.department),
-        ("title", &c.title),
+    for (field, v, max) in [
+        ("organization", &c.organization, ORGANIZATION),
+        ("department", &c.department, ORGANIZATION),
+        ("title", &c.title, ORGANIZATION),
+        ("note", &c.note, NOTE),
+        ("prefix", &c.prefix, NAME),
+        ("middle_name", &c.middle_name, NAME),
+        ("suffix", &c.suffix, NAME),
+        ("phonetic_given_name", &c.phonetic_given_name, NAME),
+        ("phonetic_family_name", &c.phonetic_family_name, NAME),
+        ("nickname", &c.nickname, NAME),
+        ("office_location", &c.office_location, ORGANIZATION),
+        ("manager", &c.manager, NAME),
+        ("assistant", &c.assistant, NAME),
     ] {
         if let Some(v) = v {
-            text(field, v, ORGANIZATION)?;
+            text(field, v, max)?;
         }
-    }
-    if let Some(note) = &c.note {
-        text("note", note, NOTE)?;
     }
     count("phones", c.phones.len(), PHONES)?;
     for p in &c.phones {
         text("phones[].number", &p.number, PHONE_NUMBER)?;
+        kind_label("phones[].label", &p.label)?;
         if let PhoneKind::Unrecognized(_) = p.kind {
             return Err(not_a_kind(
                 "phones[].kind",
@@ -117,9 +139,11 @@ pub fn contact(c: &ContactData) -> Result<(), ApiError> {
             ));
         }
     }
+    one_preferred("phones", c.phones.iter().map(|p| p.preferred))?;
     count("emails", c.emails.len(), EMAILS)?;
     for e in &c.emails {
         text("emails[].address", &e.address, EMAIL_ADDRESS)?;
+        kind_label("emails[].label", &e.label)?;
         if let EmailKind::Unrecognized(_) = e.kind {
             return Err(not_a_kind(
                 "emails[].kind",
@@ -127,16 +151,65 @@ pub fn contact(c: &ContactData) -> Result<(), ApiError> {
             ));
         }
     }
+    one_preferred("emails", c.emails.iter().map(|e| e.preferred))?;
     if let Some(a) = &c.address {
-        for (field, v) in [
-            ("address.street", &a.street),
-            ("address.city", &a.city),
-            ("address.region", &a.region),
-            ("address.postcode", &a.postcode),
-            ("address.country", &a.country),
-        ] {
-            text(field, v, ADDRESS_FIELD)?;
+        postal("address", a)?;
+    }
+    count("addresses", c.addresses.len(), ADDRESSES)?;
+    for a in &c.addresses {
+        postal("addresses[].address", &a.address)?;
+        kind_label("addresses[].label", &a.label)?;
+        if let AddressKind::Unrecognized(_) = a.kind {
+            return Err(not_a_kind(
+                "addresses[].kind",
+                &AddressKind::ALL.map(|k| k.as_str().to_owned()),
+            ));
         }
+    }
+    count("websites", c.websites.len(), WEBSITES)?;
+    for w in &c.websites {
+        text("websites[]", w, WEBSITE)?;
+    }
+    count("sip_addresses", c.sip_addresses.len(), SIP_ADDRESSES)?;
+    for s in &c.sip_addresses {
+        text("sip_addresses[]", s, SIP_ADDRESS)?;
+    }
+    count("ims", c.ims.len(), IMS)?;
+    for im in &c.ims {
+        text("ims[].handle", &im.handle, IM_HANDLE)?;
+        text("ims[].protocol", &im.protocol, IM_PROTOCOL)?;
+        label("ims[].protocol", &im.protocol)?;
+    }
+    Ok(())
+}
+
+fn postal(field: &str, a: &contacts_agent_protocol::PostalAddress) -> Result<(), ApiError> {
+    for (part, v) in [
+        ("street", &a.street),
+        ("city", &a.city),
+        ("region", &a.region),
+        ("postcode", &a.postcode),
+        ("country", &a.country),
+    ] {
+        text(&format!("{field}.{part}"), v, ADDRESS_FIELD)?;
+    }
+    Ok(())
+}
+
+fn kind_label(field: &str, label: &Option<String>) -> Result<(), ApiError> {
+    match label {
+        Some(l) => text(field, l, KIND_LABEL),
+        None => Ok(()),
+    }
+}
+
+/// ContactsProvider keeps one primary row per kind of data on a raw contact (setting one
+/// clears the others), so a second preferred phone would silently lose its flag.
+fn one_preferred(field: &str, flags: impl Iterator<Item = bool>) -> Result<(), ApiError> {
+    if flags.filter(|p| *p).count() > 1 {
+        return Err(ApiError::Unprocessable(format!(
+            "{field} has more than one preferred entry"
+        )));
     }
     Ok(())
 }
@@ -304,19 +377,173 @@ mod tests {
             display_name: "Anna Nowak".into(),
             ..Default::default()
         };
-        c.phones = vec![
-            Phone {
-                number: "+48 500 100 200".into(),
-                kind: PhoneKind::Mobile
-            };
-            PHONES + 1
-        ];
+        c.phones = vec![Phone::new("+48 500 100 200", PhoneKind::Mobile); PHONES + 1];
         let msg = contact(&c).unwrap_err().to_string();
         assert_eq!(msg, "phones has more than 20 entries");
         c.phones.truncate(1);
         c.note = Some("Secret ".repeat(NOTE));
         let msg = contact(&c).unwrap_err().to_string();
         assert!(msg.starts_with("note ") && !msg.contains("Secret"), "{msg}");
+    }
+
+    #[test]
+    fn the_1_0_fields_have_limits_that_name_the_field_and_never_the_value() {
+        use contacts_agent_protocol::{Address, ImHandle, PostalAddress};
+        let base = ContactData {
+            display_name: "Anna Nowak".into(),
+            ..Default::default()
+        };
+        let secret = |n: usize| "Sekret ".repeat(n);
+        let address = |kind: AddressKind| Address {
+            kind,
+            label: None,
+            address: PostalAddress::default(),
+        };
+        type Set = fn(&mut ContactData, String);
+        let cases: Vec<(Set, &str)> = vec![
+            (
+                |c, s| c.prefix = Some(s),
+                "prefix is longer than 256 characters",
+            ),
+            (
+                |c, s| c.middle_name = Some(s),
+                "middle_name is longer than 256 characters",
+            ),
+            (
+                |c, s| c.suffix = Some(s),
+                "suffix is longer than 256 characters",
+            ),
+            (
+                |c, s| c.phonetic_given_name = Some(s),
+                "phonetic_given_name is longer than 256 characters",
+            ),
+            (
+                |c, s| c.phonetic_family_name = Some(s),
+                "phonetic_family_name is longer than 256 characters",
+            ),
+            (
+                |c, s| c.nickname = Some(s),
+                "nickname is longer than 256 characters",
+            ),
+            (
+                |c, s| c.office_location = Some(s),
+                "office_location is longer than 256 characters",
+            ),
+            (
+                |c, s| c.manager = Some(s),
+                "manager is longer than 256 characters",
+            ),
+            (
+                |c, s| c.assistant = Some(s),
+                "assistant is longer than 256 characters",
+            ),
+            (
+                |c, s| {
+                    c.phones = vec![Phone {
+                        label: Some(s),
+                        ..Phone::new("1", PhoneKind::Custom)
+                    }]
+                },
+                "phones[].label is longer than 64 characters",
+            ),
+            (
+                |c, s| c.websites = vec![s.repeat(2)],
+                "websites[] is longer than 512 characters",
+            ),
+            (
+                |c, s| c.sip_addresses = vec![s],
+                "sip_addresses[] is longer than 258 characters",
+            ),
+            (
+                |c, s| {
+                    c.ims = vec![ImHandle {
+                        protocol: "jabber".into(),
+                        handle: s,
+                    }]
+                },
+                "ims[].handle is longer than 256 characters",
+            ),
+            (
+                |c, s| {
+                    c.ims = vec![ImHandle {
+                        protocol: s,
+                        handle: "a".into(),
+                    }]
+                },
+                "ims[].protocol is longer than 64 characters",
+            ),
+            (
+                |c, s| {
+                    let mut a = Address {
+                        kind: AddressKind::Home,
+                        label: None,
+                        address: PostalAddress::default(),
+                    };
+                    a.address.city = s;
+                    c.addresses = vec![a];
+                },
+                "addresses[].address.city is longer than 256 characters",
+            ),
+        ];
+        for (set, message) in cases {
+            let mut c = base.clone();
+            set(&mut c, secret(60));
+            let err = contact(&c).unwrap_err();
+            assert_eq!((err.status(), err.to_string().as_str()), (422, message));
+        }
+        let mut c = base.clone();
+        c.addresses = vec![address(AddressKind::Work); ADDRESSES + 1];
+        assert_eq!(
+            contact(&c).unwrap_err().to_string(),
+            "addresses has more than 5 entries"
+        );
+        c.addresses = vec![address(AddressKind::Unrecognized("depot".into()))];
+        assert_eq!(
+            contact(&c).unwrap_err().to_string(),
+            "addresses[].kind is not one of work, home, other, custom"
+        );
+        let mut c = base.clone();
+        c.websites = vec!["https://a.example".into(); WEBSITES + 1];
+        assert_eq!(
+            contact(&c).unwrap_err().to_string(),
+            "websites has more than 5 entries"
+        );
+        let mut c = base.clone();
+        c.ims = vec![ImHandle {
+            protocol: "  ".into(),
+            handle: "a".into(),
+        }];
+        assert_eq!(
+            contact(&c).unwrap_err().to_string(),
+            "ims[].protocol must contain a character other than a space"
+        );
+    }
+
+    #[test]
+    fn one_preferred_phone_and_e_mail_at_most() {
+        let preferred = Phone {
+            preferred: true,
+            ..Phone::new("1", PhoneKind::Work)
+        };
+        let mut c = ContactData {
+            display_name: "A".into(),
+            phones: vec![preferred.clone(), Phone::new("2", PhoneKind::Home)],
+            ..Default::default()
+        };
+        assert!(contact(&c).is_ok());
+        c.phones.push(preferred);
+        assert_eq!(
+            contact(&c).unwrap_err().to_string(),
+            "phones has more than one preferred entry"
+        );
+        c.phones.pop();
+        let mut e = contacts_agent_protocol::Email::new("a@b", EmailKind::Work);
+        e.preferred = true;
+        c.emails = vec![e.clone(), e];
+        assert_eq!(
+            contact(&c).unwrap_err().to_string(),
+            "emails has more than one preferred entry"
+        );
     }
 
     #[test]

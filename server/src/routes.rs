@@ -102,9 +102,9 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/v1/device/backups/{id}", device::download_backup),
     // Admin API (bearer admin token).
     r("GET", "/v1/admin/users", admin::list_users),
-    r("POST", "/v1/admin/users", admin::create_user),
+    r("POST", "/v1/admin/users", admin::create_user).body(BodyClass::Contact),
     r("GET", "/v1/admin/users/{id}", admin::get_user),
-    r("PUT", "/v1/admin/users/{id}", admin::update_user),
+    r("PUT", "/v1/admin/users/{id}", admin::update_user).body(BodyClass::Contact),
     r("DELETE", "/v1/admin/users/{id}", admin::delete_user),
     r("PUT", "/v1/admin/users/{id}/photo", admin::set_photo).body(BodyClass::Photo),
     r("DELETE", "/v1/admin/users/{id}/photo", admin::delete_photo),
@@ -288,7 +288,7 @@ mod tests {
     }
 
     #[test]
-    fn only_photo_backup_and_import_uploads_take_large_bodies() {
+    fn only_contacts_photo_backup_and_import_uploads_take_large_bodies() {
         let large: Vec<_> = ROUTES
             .iter()
             .filter(|r| r.body != BodyClass::Small)
@@ -298,6 +298,8 @@ mod tests {
             large,
             [
                 ("POST", "/v1/device/backups", BodyClass::Backup),
+                ("POST", "/v1/admin/users", BodyClass::Contact),
+                ("PUT", "/v1/admin/users/{id}", BodyClass::Contact),
                 ("PUT", "/v1/admin/users/{id}/photo", BodyClass::Photo),
                 ("POST", "/v1/admin/import", BodyClass::Import),
             ]

@@ -1,7 +1,9 @@
 //! A deterministic company for the demo, the tests and the benches: the same seed gives the
 //! same people, groups and memberships on every machine.
 
-use contacts_agent_protocol::{ContactData, Email, EmailKind, Phone, PhoneKind, PostalAddress};
+use contacts_agent_protocol::{
+    Address, AddressKind, ContactData, Email, EmailKind, ImHandle, Phone, PhoneKind, PostalAddress,
+};
 use rusqlite::Connection;
 
 use crate::error::ApiError;
@@ -140,25 +142,27 @@ pub fn person(i: usize, rng_seed: u64) -> ContactData {
     let mut rng = Rng(rng_seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let given = GIVEN[rng.below(GIVEN.len())];
     let family = FAMILY[rng.below(FAMILY.len())];
-    let mut phones = vec![Phone {
-        number: format!(
+    let mut phones = vec![Phone::new(
+        format!(
             "+48 5{:02} {:03} {:03}",
             i / 1_000_000 % 100,
             i / 1000 % 1000,
             i % 1000
         ),
-        kind: PhoneKind::Mobile,
-    }];
+        PhoneKind::Mobile,
+    )];
     if rng.chance(40) {
-        phones.push(Phone {
-            number: format!(
+        phones.push(Phone::new(
+            format!(
                 "+48 22 {:03} {:02} {:02}",
                 i % 1000,
                 i / 1000 % 100,
                 i / 100_000 % 100
             ),
-            kind: PhoneKind::Work,
-        });
+            PhoneKind::Work,
+        ));
+        // With two numbers, the mobile is the one to call.
+        phones[0].preferred = true;
     }
     let ascii = |s: &str| -> String {
         s.chars()
@@ -184,7 +188,7 @@ pub fn person(i: usize, rng_seed: u64) -> ContactData {
             .collect()
     };
     let (city, postcode) = CITIES[rng.below(CITIES.len())];
-    ContactData {
+    let mut c = ContactData {
         given_name: given.into(),
         family_name: family.into(),
         display_name: format!("{given} {family}"),
@@ -192,27 +196,94 @@ pub fn person(i: usize, rng_seed: u64) -> ContactData {
         department: None,
         title: Some(TITLES[rng.below(TITLES.len())].into()),
         phones,
-        emails: vec![Email {
-            address: format!(
+        emails: vec![Email::new(
+            format!(
                 "{}.{}.{i}@pearson-hardman.example",
                 ascii(given),
                 ascii(family)
             ),
-            kind: EmailKind::Work,
-        }],
-        address: rng.chance(30).then(|| PostalAddress {
-            street: format!("ul. Prosta {}", i % 200 + 1),
-            city: city.into(),
-            region: String::new(),
-            postcode: postcode.into(),
-            country: "Poland".into(),
-        }),
+            EmailKind::Work,
+        )],
+        addresses: rng
+            .chance(30)
+            .then(|| Address {
+                kind: AddressKind::Work,
+                label: None,
+                address: PostalAddress {
+                    street: format!("ul. Prosta {}", i % 200 + 1),
+                    city: city.into(),
+                    region: String::new(),
+                    postcode: postcode.into(),
+                    country: "Poland".into(),
+                },
+            })
+            .into_iter()
+            .collect(),
         note: rng
             .chance(10)
             .then(|| format!("Desk {}; floor {}", i % 90, i % 12)),
-        photo: None,
+        ..Default::default()
+    };
+    // Protocol 1.0's fields, drawn after the older ones so those stay as they were.
+    c.office_location = rng
+        .chance(50)
+        .then(|| format!("Floor {}, room {}", i % 12, 100 + i % 90));
+    if rng.chance(20) {
+        let g = GIVEN[rng.below(GIVEN.len())];
+        let f = FAMILY[rng.below(FAMILY.len())];
+        c.manager = Some(format!("{g} {f}"));
     }
+    if rng.chance(3) {
+        let g = GIVEN[rng.below(GIVEN.len())];
+        let f = FAMILY[rng.below(FAMILY.len())];
+        c.assistant = Some(format!("{g} {f}"));
+    }
+    if rng.chance(10) {
+        c.nickname = NICKNAMES
+            .iter()
+            .find(|(full, _)| *full == given)
+            .map(|(_, short)| (*short).to_owned());
+    }
+    if rng.chance(10) {
+        c.middle_name = Some(GIVEN[rng.below(GIVEN.len())].into());
+    }
+    if rng.chance(5) {
+        c.prefix = Some("dr".into());
+    }
+    if rng.chance(10) {
+        c.sip_addresses = vec![format!("sip:{}@pbx.pearson-hardman.example", 1000 + i)];
+    }
+    if rng.chance(5) {
+        c.ims = vec![ImHandle {
+            protocol: "jabber".into(),
+            handle: format!("{}.{i}@chat.pearson-hardman.example", ascii(given)),
+        }];
+    }
+    if i == 0 {
+        // The first person shows every field the phone can hold (the demo looks at them).
+        c.prefix = Some("dr".into());
+        c.suffix = Some("MBA".into());
+        c.phonetic_given_name = Some("A-na".into());
+        c.phonetic_family_name = Some("No-vak".into());
+        c.websites = vec!["https://pearson-hardman.example/people/0".into()];
+        c.phones.push(Phone {
+            label: Some("Reception".into()),
+            ..Phone::new("+48 22 000 00 00", PhoneKind::Custom)
+        });
+    }
+    c
 }
+
+/// Polish short forms, for the nicknames of a few seeded people.
+const NICKNAMES: &[(&str, &str)] = &[
+    ("Anna", "Ania"),
+    ("Piotr", "Piotrek"),
+    ("Katarzyna", "Kasia"),
+    ("Tomasz", "Tomek"),
+    ("Małgorzata", "Gosia"),
+    ("Krzysztof", "Krzysiek"),
+    ("Magdalena", "Madzia"),
+];
 
 #[derive(Debug, Clone)]
 pub struct Seeded {

@@ -306,16 +306,92 @@ fn a_device_gets_a_photo_only_while_a_contact_it_is_entitled_to_carries_it() {
     assert_eq!(get(&entitled).status, 404);
 }
 
-/// A contact at every limit, each string in four-byte characters: ~50 KB of JSON.
+/// A contact at every limit, each string in four-byte characters: ~130 KB of JSON.
 fn biggest_contact(i: usize) -> Value {
     let s = |n: usize| format!("{i:04}{}", "😀".repeat(n - 4));
+    let postal = || json!({"street": s(256), "city": s(256), "region": s(256), "postcode": s(256), "country": s(256)});
     json!({
         "given_name": s(256), "family_name": s(256), "display_name": s(256),
         "organization": s(256), "department": s(256), "title": s(256), "note": s(4096),
-        "phones": (0..20).map(|_| json!({"number": s(64), "kind": "work"})).collect::<Vec<_>>(),
-        "emails": (0..20).map(|_| json!({"address": s(254), "kind": "work"})).collect::<Vec<_>>(),
-        "address": {"street": s(256), "city": s(256), "region": s(256), "postcode": s(256), "country": s(256)},
+        "phones": (0..20).map(|_| json!({"number": s(64), "kind": "custom", "label": s(64)})).collect::<Vec<_>>(),
+        "emails": (0..20).map(|_| json!({"address": s(254), "kind": "custom", "label": s(64)})).collect::<Vec<_>>(),
+        "address": postal(),
+        "prefix": s(256), "middle_name": s(256), "suffix": s(256),
+        "phonetic_given_name": s(256), "phonetic_family_name": s(256), "nickname": s(256),
+        "addresses": (0..5).map(|_| json!({"kind": "custom", "label": s(64), "address": postal()})).collect::<Vec<_>>(),
+        "websites": (0..5).map(|_| s(512)).collect::<Vec<_>>(),
+        "sip_addresses": (0..5).map(|_| s(258)).collect::<Vec<_>>(),
+        "ims": (0..5).map(|_| json!({"protocol": s(64), "handle": s(256)})).collect::<Vec<_>>(),
+        "office_location": s(256), "manager": s(256), "assistant": s(256),
     })
+}
+
+#[test]
+fn the_biggest_contact_fits_its_body_limit_and_one_past_a_1_0_limit_is_refused() {
+    let t = TestServer::start(1);
+    let c = biggest_contact(0);
+    let len = serde_json::to_vec(&json!({"contact": c})).unwrap().len();
+    assert!(len > 64 * 1024 && len < 256 * 1024, "{len} bytes");
+    t.admin_ok(
+        "POST",
+        "/v1/admin/users",
+        json!({"id": "big", "contact": c}),
+    );
+    // 10,000 phones: refused by count, with nothing stored.
+    let mut many = biggest_contact(1);
+    many["phones"] = json!(vec![json!({"number": "1", "kind": "work"}); 10_000]);
+    let a = t.admin(
+        "POST",
+        "/v1/admin/users",
+        Some(json!({"id": "many", "contact": many})),
+    );
+    assert_eq!(
+        a.status, 413,
+        "10,000 phones are past the body limit before any parsing"
+    );
+    let mut big_note = biggest_contact(1);
+    big_note["note"] = json!("x".repeat(1024 * 1024));
+    let a = t.admin(
+        "POST",
+        "/v1/admin/users",
+        Some(json!({"id": "many", "contact": big_note})),
+    );
+    assert_eq!(a.status, 413);
+    let mut c = biggest_contact(2);
+    c["phones"] = json!([{"number": "1", "kind": "work"}]);
+    c["websites"] = json!(vec![json!("https://a.example"); 6]);
+    let a = t.admin(
+        "POST",
+        "/v1/admin/users",
+        Some(json!({"id": "six", "contact": c})),
+    );
+    assert_eq!(
+        (a.status, a.json()["message"].as_str()),
+        (422, Some("websites has more than 5 entries"))
+    );
+    let mut c = biggest_contact(3);
+    c["phones"] = json!([{"number": "1", "kind": "work", "preferred": true},
+                         {"number": "2", "kind": "home", "preferred": true}]);
+    let a = t.admin("PUT", "/v1/admin/users/big", Some(c));
+    assert_eq!(
+        (a.status, a.json()["message"].as_str()),
+        (422, Some("phones has more than one preferred entry"))
+    );
+    for id in ["many", "six"] {
+        assert_eq!(
+            t.admin("GET", &format!("/v1/admin/users/{id}"), None)
+                .status,
+            404
+        );
+    }
+    let kept = t.admin("GET", "/v1/admin/users/big", None).json();
+    assert_eq!(kept["contact"]["phones"][0]["kind"], "custom");
+    // The deprecated `address` is kept as sent, beside `addresses`.
+    assert!(kept["contact"]["address"]["city"].is_string());
+    assert_eq!(
+        kept["contact"]["addresses"].as_array().map(Vec::len),
+        Some(5)
+    );
 }
 
 #[test]

@@ -75,7 +75,7 @@ fn the_admin_api_refuses_what_devices_would_ignore() {
     let a = s.admin(
         "POST",
         "/v1/admin/users",
-        Some(contact("work", Some(("label", "Secret")))),
+        Some(contact("work", Some(("extension", "Secret")))),
     );
     assert_eq!(a.status, 422, "{}", a.text());
     let msg = a.json()["message"].as_str().unwrap().to_owned();

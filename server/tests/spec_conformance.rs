@@ -338,7 +338,22 @@ impl Generator<'_> {
                     (Mode::Maximal, None) => 3,
                     (Mode::Random, m) => self.gen.below(m.unwrap_or(3).min(3) + 1),
                 };
-                Value::Array((0..n).map(|_| self.value(&items, mode, None, fx)).collect())
+                let mut list: Vec<Value> =
+                    (0..n).map(|_| self.value(&items, mode, None, fx)).collect();
+                // `maxContains` (at most one preferred phone): drop the matches past it.
+                let s = self.spec.resolve(schema);
+                if let (Some(c), Some(max)) = (
+                    s.get("contains"),
+                    s.get("maxContains").and_then(Value::as_u64),
+                ) {
+                    let mut seen = 0;
+                    list.retain(|item| {
+                        let hit = self.spec.errors(c, item).is_empty();
+                        seen += usize::from(hit);
+                        !hit || seen <= max as usize
+                    });
+                }
+                Value::Array(list)
             }
             "object" => {
                 let mut m = Map::new();

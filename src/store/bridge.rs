@@ -19,6 +19,13 @@ pub struct Row {
     pub mimetype: String,
     /// `DATA1` .. `DATA10`.
     pub data: [Option<String>; 10],
+    /// `IS_PRIMARY` and `IS_SUPER_PRIMARY` (the preferred phone or e-mail); omitted when false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub primary: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl From<DataRow> for Row {
@@ -26,6 +33,7 @@ impl From<DataRow> for Row {
         Row {
             mimetype: r.mimetype.to_owned(),
             data: r.data,
+            primary: r.primary,
         }
     }
 }
@@ -143,7 +151,11 @@ pub fn decode_managed(bytes: &[u8]) -> Result<Vec<StoredContact>, String> {
     Ok(items
         .into_iter()
         .map(|m| {
-            let mut data = from_rows(m.rows.iter().map(|r| (mime(&r.mimetype), r.data.clone())));
+            let mut data = from_rows(
+                m.rows
+                    .iter()
+                    .map(|r| (mime(&r.mimetype), r.data.clone(), r.primary)),
+            );
             data.photo = m.photo_hash.clone().map(|hash| PhotoRef { hash });
             StoredContact {
                 id: m.id,
@@ -206,10 +218,7 @@ mod tests {
             family_name: "Nowak".into(),
             display_name: "Anna Nowak".into(),
             title: Some("Partner".into()),
-            phones: vec![Phone {
-                number: "+48 600 100 200".into(),
-                kind: PhoneKind::Mobile,
-            }],
+            phones: vec![Phone::new("+48 600 100 200", PhoneKind::Mobile)],
             ..Default::default()
         };
         vec![
@@ -230,6 +239,13 @@ mod tests {
             }),
             StoreOp::Delete { id: "u-3".into() },
             StoreOp::DeleteRaw { raw_id: 42 },
+            // Every field of the richer contact, for the shell's column-by-column test.
+            StoreOp::Insert(ContactWrite {
+                id: "u-5".into(),
+                hash: "h5".into(),
+                data: crate::store::rows::tests::every_field(),
+                photo: PhotoWrite::Keep,
+            }),
         ]
     }
 

@@ -289,14 +289,11 @@ fn synthetic(i: u32) -> StoreOp {
             given_name: "Bench".into(),
             family_name: format!("Contact {i}"),
             display_name: format!("Bench Contact {i}"),
-            phones: vec![Phone {
-                number: format!("+48 500 {i:06}"),
-                kind: PhoneKind::Mobile,
-            }],
-            emails: vec![Email {
-                address: format!("bench{i}@example.invalid"),
-                kind: EmailKind::Work,
-            }],
+            phones: vec![Phone::new(format!("+48 500 {i:06}"), PhoneKind::Mobile)],
+            emails: vec![Email::new(
+                format!("bench{i}@example.invalid"),
+                EmailKind::Work,
+            )],
             organization: Some("Bench".into()),
             ..Default::default()
         },

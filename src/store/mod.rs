@@ -202,9 +202,11 @@ mod tests {
             family_name: "F".into(),
             display_name: "G F".into(),
             phones: (0..phones)
-                .map(|i| contacts_agent_protocol::Phone {
-                    number: format!("{i}"),
-                    kind: contacts_agent_protocol::PhoneKind::Work,
+                .map(|i| {
+                    contacts_agent_protocol::Phone::new(
+                        format!("{i}"),
+                        contacts_agent_protocol::PhoneKind::Work,
+                    )
                 })
                 .collect(),
             ..Default::default()

@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("phone_schema.sql"),
     include_str!("phone_schema_2_provider.sql"),
     include_str!("phone_schema_3_personal.sql"),
+    include_str!("phone_schema_4_primary.sql"),
 ];
 
 /// Who writes. ContactsProvider tells them apart by the `caller_is_syncadapter` query
@@ -504,9 +505,13 @@ fn managed_raw_ids(
 
 type RawRows = Vec<(String, [Option<String>; 10])>;
 
-fn read_rows(conn: &Connection, raw: i64) -> Result<RawRows, rusqlite::Error> {
+/// Mimetype, `DATA1..10` and `IS_PRIMARY` of each of a managed contact's rows.
+type FlaggedRows = Vec<(String, [Option<String>; 10], bool)>;
+
+fn read_rows(conn: &Connection, raw: i64) -> Result<FlaggedRows, rusqlite::Error> {
     let mut stmt = conn.prepare_cached(
-        "SELECT mimetype, data1, data2, data3, data4, data5, data6, data7, data8, data9, data10
+        "SELECT mimetype, data1, data2, data3, data4, data5, data6, data7, data8, data9, data10,
+                is_primary
          FROM data WHERE raw_contact_id = ?1 ORDER BY _id",
     )?;
     let rows = stmt.query_map([raw], |r| {
@@ -515,7 +520,7 @@ fn read_rows(conn: &Connection, raw: i64) -> Result<RawRows, rusqlite::Error> {
         for (i, slot) in data.iter_mut().enumerate() {
             *slot = r.get(i + 1)?;
         }
-        Ok((mime, data))
+        Ok((mime, data, r.get::<_, bool>(11)?))
     })?;
     rows.collect()
 }
@@ -534,10 +539,14 @@ fn write_rows(
 ) -> Result<(), rusqlite::Error> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO data (raw_contact_id, mimetype, data1, data2, data3, data4, data5,
-                           data6, data7, data8, data9, data10, is_read_only)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                           data6, data7, data8, data9, data10, is_read_only, is_primary,
+                           is_super_primary)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
     )?;
     for row in rows {
+        if row.primary {
+            clear_primary(tx, raw_id, row.mimetype)?;
+        }
         let d = &row.data;
         stmt.execute(params![
             raw_id,
@@ -552,9 +561,22 @@ fn write_rows(
             d[7],
             d[8],
             d[9],
-            read_only
+            read_only,
+            row.primary
         ])?;
     }
+    Ok(())
+}
+
+/// A row inserted as primary (and super primary) takes the flags from the raw contact's
+/// other rows of its mimetype, as `DataRowHandler.insert` does (`setIsPrimary`,
+/// `setIsSuperPrimary`). The model has no aggregates: super primary is per raw contact here.
+fn clear_primary(tx: &Transaction, raw_id: i64, mimetype: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE data SET is_primary = 0, is_super_primary = 0
+         WHERE raw_contact_id = ?1 AND mimetype = ?2 AND (is_primary <> 0 OR is_super_primary <> 0)",
+    )?
+    .execute(params![raw_id, mimetype])?;
     Ok(())
 }
 
@@ -714,7 +736,7 @@ impl ContactStore for SqliteStore {
         let mut out = Vec::with_capacity(heads.len());
         for (raw, id, hash, photo_hash) in heads {
             let rows = read_rows(&self.conn, raw)?;
-            let mut data = from_rows(rows.iter().map(|(m, d)| (m.as_str(), d.clone())));
+            let mut data = from_rows(rows.iter().map(|(m, d, p)| (m.as_str(), d.clone(), *p)));
             data.photo = photo_hash.clone().map(|hash| PhotoRef { hash });
             out.push(StoredContact {
                 id,

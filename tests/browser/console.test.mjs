@@ -232,7 +232,7 @@ test('the policy editor limits the fields that leave the server: the phone drops
   assert.match(await page.textContent('#saved'), /Saved/);
   const saved = await admin('GET', '/v1/admin/policies/console');
   assert.deepEqual(saved.fields, ['organization', 'work_phones', 'other_phones', 'work_emails',
-    'home_emails', 'other_emails', 'addresses', 'note']);
+    'home_emails', 'other_emails', 'addresses', 'web_and_chat', 'note']);
   assert.equal(await page.isChecked('#limit_fields'), true);
   assert.equal(await page.isChecked('#field-mobile_phones'), false);
   assert.equal(await page.isChecked('#field-work_phones'), true);

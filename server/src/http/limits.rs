@@ -9,6 +9,9 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BodyClass {
     Small,
+    /// A user's contact (admin create/replace): 256 KiB, as a contact with every field at its
+    /// limit in four-byte characters is ~130 KB of JSON (`input`'s limits).
+    Contact,
     /// A contact photo (admin upload).
     Photo,
     /// A device's contact backup archive.
@@ -64,6 +67,7 @@ impl Limits {
     pub fn body(&self, class: BodyClass) -> usize {
         match class {
             BodyClass::Small => self.small_body,
+            BodyClass::Contact => 256 * 1024,
             BodyClass::Photo => self.photo_body,
             BodyClass::Backup => self.backup_body,
             BodyClass::Import => 64 * 1024 * 1024,

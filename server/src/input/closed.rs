@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn an_unknown_field_anywhere_is_named_by_its_path() {
         let body = json!({"contact": {"given_name": "A", "family_name": "B", "display_name": "",
-            "phones": [{"number": "1", "kind": "work", "label": "x"}]}});
+            "phones": [{"number": "1", "kind": "work", "extension": "x"}]}});
         let err = from_value::<NewUser>(body).err();
         assert!(
             matches!(&err, Some(Refusal::UnknownField(p)) if p == "contact.phones[]"),

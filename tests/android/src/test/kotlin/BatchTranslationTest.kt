@@ -22,7 +22,7 @@ class BatchTranslationTest {
         assertEquals(listOf("u-2"), BatchTranslation.updatedIds(batch))
         assertEquals(setOf(42L), BatchTranslation.deletedRawIds(batch))
         val t = BatchTranslation.translate(batch, mapOf("u-2" to 7L))
-        assertEquals(4, t.groups.size)
+        assertEquals(5, t.groups.size)
 
         // Insert: SYNC2 is not in the batch (set once the photo file is stored).
         val insert = t.groups[0]
@@ -45,7 +45,11 @@ class BatchTranslationTest {
 
         assertEquals(listOf(ProviderOp.DeleteBySource("u-3")), t.groups[2])
         assertEquals(listOf(ProviderOp.DeleteRawById(42L)), t.groups[3])
-        assertEquals(4 + 6 + 1 + 1, BatchTranslation.size(t.groups))
+        // The fifth op inserts the contact with every field (RicherContactTest): no photo.
+        val richRows = batch.getJSONObject(4).getJSONArray("rows").length()
+        assertEquals(1 + richRows, t.groups[4].size)
+        assertTrue(t.groups[4].filterIsInstance<ProviderOp.InsertData>().count { it.primary } == 2)
+        assertEquals(4 + 6 + 1 + 1 + 1 + richRows, BatchTranslation.size(t.groups))
 
         // Only the insert's photo is written (after the batch), with its hash for SYNC2.
         assertEquals(1, t.photos.size)
@@ -94,5 +98,12 @@ class BatchTranslationTest {
         assertEquals(listOf("1", "0", "pager"), pager)
         assertEquals("custom", ProviderTypes.fromProvider("vnd.android.cursor.item/phone_v2", pager)[1])
         assertEquals(listOf("a", "b"), ProviderTypes.toProvider("vnd.android.cursor.item/name", listOf("a", "b")))
+        // Im: TYPE in DATA2 and PROTOCOL in DATA5, both ways; an unknown protocol code is custom.
+        val im = "vnd.android.cursor.item/im"
+        val skype = ProviderTypes.toProvider(im, listOf("h", "work", null, null, "skype", null))
+        assertEquals(listOf("h", "2", null, null, "3", null), skype)
+        assertEquals(listOf("h", "work", null, null, "skype", null), ProviderTypes.fromProvider(im, skype))
+        assertEquals("custom", ProviderTypes.fromProvider(im, listOf("h", "2", null, null, "99", null))[4])
+        assertEquals("7", ProviderTypes.toProvider("vnd.android.cursor.item/relation", listOf("Jessica", "manager"))[1])
     }
 }

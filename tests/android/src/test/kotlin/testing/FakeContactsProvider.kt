@@ -69,6 +69,7 @@ class DataRow(
     val isPrimary: Int,
     val isReadOnly: Int,
     val dataVersion: Int,
+    val isSuperPrimary: Int = 0,
 ) {
     val photoFileId: Long? get() = data[13]?.toLong()
     override fun toString() = "DataRow($id, raw=$rawId, $mimetype, ${data.take(4)}, ro=$isReadOnly)"
@@ -296,6 +297,15 @@ class FakeContactsProvider : ContentProvider() {
                 require(ids("raw_contacts", "_id = ?", arrayOf(rawId.toString())).isNotEmpty()) { "no raw contact $rawId" }
                 // Rule 6 / 8a: any caller may add a row of any mimetype to any raw contact,
                 // read-only or not; a plain caller's insert marks it dirty.
+                // Rule 8f: a row inserted primary (or super primary) takes both flags from the
+                // raw contact's other rows of its mimetype (DataRowHandler.insert).
+                val primary = (values.getAsInteger(Data.IS_PRIMARY) ?: 0) != 0
+                val superPrimary = (values.getAsInteger(Data.IS_SUPER_PRIMARY) ?: 0) != 0
+                if (primary || superPrimary) {
+                    val cleared = ContentValues().apply { put(Data.IS_PRIMARY, 0); put(Data.IS_SUPER_PRIMARY, 0) }
+                    db.update("data", cleared, "raw_contact_id = ? AND mimetype = ?", arrayOf(rawId.toString(), values.getAsString(Data.MIMETYPE)))
+                    values.put(Data.IS_PRIMARY, 1)
+                }
                 val id = db.insertOrThrow("data", null, values)
                 dataChanged(rawId, sa)
                 ContentUris.withAppendedId(Data.CONTENT_URI, id)
@@ -560,7 +570,7 @@ class FakeContactsProvider : ContentProvider() {
 
     fun rawContact(id: Long): RawRow? = rawContacts("_id = ?", id.toString()).singleOrNull()
 
-    private val dataColumns = arrayOf("_id", "raw_contact_id", "mimetype", "is_primary", "is_read_only", "data_version") + DATA_COLUMNS
+    private val dataColumns = arrayOf("_id", "raw_contact_id", "mimetype", "is_primary", "is_read_only", "data_version") + DATA_COLUMNS + "is_super_primary"
 
     private fun dataRowsWhere(where: String, args: Array<String>): List<DataRow> =
         db.query("data", dataColumns, where, args, null, null, "_id").use { c ->
@@ -570,7 +580,7 @@ class FakeContactsProvider : ContentProvider() {
                     c.getLong(0), c.getLong(1), c.getString(2),
                     (0 until 14).map { if (c.isNull(6 + it)) null else c.getString(6 + it) },
                     if (c.isNull(20)) null else c.getBlob(20),
-                    c.getInt(3), c.getInt(4), c.getInt(5),
+                    c.getInt(3), c.getInt(4), c.getInt(5), c.getInt(21),
                 )
             }
             out

@@ -17,8 +17,17 @@ sealed class ProviderOp {
      */
     data class InsertRaw(val sourceId: String, val hash: String) : ProviderOp()
 
-    /** A data row of the raw contact inserted [backRef] operations earlier in the group, or of [rawId]. */
-    data class InsertData(val rawId: Long?, val backRef: Int?, val mimetype: String, val data: List<String?>) : ProviderOp()
+    /**
+     * A data row of the raw contact inserted [backRef] operations earlier in the group, or of
+     * [rawId]. [primary]: the preferred phone or e-mail (IS_PRIMARY and IS_SUPER_PRIMARY).
+     */
+    data class InsertData(
+        val rawId: Long?,
+        val backRef: Int?,
+        val mimetype: String,
+        val data: List<String?>,
+        val primary: Boolean = false,
+    ) : ProviderOp()
 
     /**
      * New content hash of an existing managed raw contact; clears DIRTY. [clearPhoto] also
@@ -75,7 +84,7 @@ object BatchTranslation {
                     val id = op.getString("id")
                     val group = ArrayList<ProviderOp>()
                     group.add(ProviderOp.InsertRaw(id, op.getString("hash")))
-                    rows(op).forEach { (mime, data) -> group.add(ProviderOp.InsertData(null, 0, mime, data)) }
+                    rows(op).forEach { r -> group.add(ProviderOp.InsertData(null, 0, r.mimetype, r.data, r.primary)) }
                     photoSet(op)?.let { (hash, bytes) -> photos.add(PhotoWrite(groups.size, null, hash, bytes)) }
                     groups.add(group)
                 }
@@ -89,7 +98,7 @@ object BatchTranslation {
                     group.add(ProviderOp.UpdateRaw(rawId, op.getString("hash"), clearPhoto = action == "clear"))
                     if (owned.isNotEmpty()) group.add(ProviderOp.DeleteOwnedData(rawId, owned))
                     if (action == "clear") group.add(ProviderOp.DeletePhoto(rawId))
-                    rows(op).forEach { (mime, data) -> group.add(ProviderOp.InsertData(rawId, null, mime, data)) }
+                    rows(op).forEach { r -> group.add(ProviderOp.InsertData(rawId, null, r.mimetype, r.data, r.primary)) }
                     photoSet(op)?.let { (hash, bytes) -> photos.add(PhotoWrite(groups.size, rawId, hash, bytes)) }
                     groups.add(group)
                 }
@@ -112,12 +121,18 @@ object BatchTranslation {
         return op.getString("photo_hash") to java.util.Base64.getDecoder().decode(op.getString("photo"))
     }
 
-    private fun rows(op: JSONObject): List<Pair<String, List<String?>>> {
+    private class Row(val mimetype: String, val data: List<String?>, val primary: Boolean)
+
+    private fun rows(op: JSONObject): List<Row> {
         val rows = op.getJSONArray("rows")
         return (0 until rows.length()).map { r ->
             val row = rows.getJSONObject(r)
             val data = row.getJSONArray("data")
-            row.getString("mimetype") to (0 until 10).map { if (data.isNull(it)) null else data.getString(it) }
+            Row(
+                row.getString("mimetype"),
+                (0 until 10).map { if (data.isNull(it)) null else data.getString(it) },
+                row.optBoolean("primary", false),
+            )
         }
     }
 

@@ -256,14 +256,16 @@ class ContactsContractStore(
         val rows = HashMap<Long, JSONArray>()
         rawIds.chunked(400).forEach { chunk ->
             val marks = chunk.joinToString(",") { "?" }
-            val cols = arrayOf(Data.RAW_CONTACT_ID, Data.MIMETYPE) + (1..10).map { "data$it" }
+            val cols = arrayOf(Data.RAW_CONTACT_ID, Data.MIMETYPE) + (1..10).map { "data$it" } + Data.IS_PRIMARY
             query(Data.CONTENT_URI, cols, "${Data.RAW_CONTACT_ID} IN ($marks)", chunk.map { it.toString() }.toTypedArray(), Data._ID)
                 .use { c ->
                     while (c.moveToNext()) {
                         val mime = c.getString(1)
                         val values = ProviderTypes.fromProvider(mime, (0 until 10).map { if (c.isNull(2 + it)) null else c.getString(2 + it) })
                         val data = JSONArray(values.map { it ?: JSONObject.NULL })
-                        rows.getOrPut(c.getLong(0)) { JSONArray() }.put(JSONObject().put("mimetype", mime).put("data", data))
+                        val row = JSONObject().put("mimetype", mime).put("data", data)
+                        if (!c.isNull(12) && c.getInt(12) != 0) row.put("primary", true)
+                        rows.getOrPut(c.getLong(0)) { JSONArray() }.put(row)
                     }
                 }
         }

@@ -46,6 +46,8 @@ class OperationBuilder(private val account: Account) {
                         if (op.backRef != null) b.withValueBackReference(Data.RAW_CONTACT_ID, start + op.backRef)
                         else b.withValue(Data.RAW_CONTACT_ID, op.rawId)
                         b.withValue(Data.MIMETYPE, op.mimetype).withValue(Data.IS_READ_ONLY, 1)
+                        // As DAVx5 writes a vCard's PREF: both flags, so the dialer calls it.
+                        if (op.primary) b.withValue(Data.IS_PRIMARY, 1).withValue(Data.IS_SUPER_PRIMARY, 1)
                         ProviderTypes.toProvider(op.mimetype, op.data).forEachIndexed { i, v -> b.withValue("data${i + 1}", v) }
                         b.build()
                     }
