@@ -66,7 +66,9 @@ impl Differ {
     /// the one just found again, or between the two), else by bisection.
     fn find(&self, id: &str) -> Option<usize> {
         let at = self.cursor.get();
-        let previous = at.checked_sub(1).map(|p| (p, self.index[p].id.as_str().cmp(id)));
+        let previous = at
+            .checked_sub(1)
+            .map(|p| (p, self.index[p].id.as_str().cmp(id)));
         if let Some((p, std::cmp::Ordering::Equal)) = previous {
             return Some(p);
         }
