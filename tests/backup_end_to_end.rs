@@ -286,15 +286,19 @@ fn device_client(agent: &Agent<SqliteStore>, w: &World) -> Client {
     Client::new(&w.server.url(), Some(token), ClientOptions::default()).unwrap()
 }
 
-/// A ZIP with the given payload and manifest, uploaded as a backup.
-fn upload_raw(client: &Client, vcf: &str, manifest: Value) -> String {
+fn zip_of(vcf: &str, manifest: &Value) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let opts = zip::write::SimpleFileOptions::default();
     zip.start_file(PAYLOAD_NAME, opts).unwrap();
     zip.write_all(vcf.as_bytes()).unwrap();
     zip.start_file(MANIFEST_NAME, opts).unwrap();
     zip.write_all(manifest.to_string().as_bytes()).unwrap();
-    let bytes = zip.finish().unwrap().into_inner();
+    zip.finish().unwrap().into_inner()
+}
+
+/// A ZIP with the given payload and manifest, uploaded as a backup.
+fn upload_raw(client: &Client, vcf: &str, manifest: Value) -> String {
+    let bytes = zip_of(vcf, &manifest);
     let key = format!("{:x}", sha2::Sha256::digest(vcf.as_bytes()));
     let count = manifest["contact_count"].as_u64().unwrap_or(0);
     client.upload_backup(&bytes, &key, count).unwrap().0.id
@@ -309,39 +313,96 @@ fn manifest_for(vcf: &str, version: u32) -> Value {
 }
 
 #[test]
-fn a_wrong_checksum_or_unknown_version_restores_nothing() {
+fn the_server_refuses_a_lying_or_future_archive_with_422_and_keeps_nothing() {
     let w = World::new(50);
-    let mut agent = phone_with(&w, 4);
-    let good = agent.backup_now().unwrap().backup.id;
+    let agent = phone_with(&w, 4);
     let client = device_client(&agent, &w);
     let vcf = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:New\r\nEND:VCARD\r\n";
-    let mut bad = manifest_for(vcf, 1);
-    bad["payload_sha256"] = json!("0".repeat(64));
-    let tampered = upload_raw(&client, vcf, bad);
-    let future = upload_raw(
-        &client,
-        &vcf.replace("New", "Newer"),
-        manifest_for(&vcf.replace("New", "Newer"), 9),
+    let key = format!("{:x}", sha2::Sha256::digest(vcf.as_bytes()));
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"payload_sha256": "0".repeat(64)}),
+            "not the Idempotency-Key",
+        ),
+        (json!({"contact_count": 2}), "X-Contact-Count says 1"),
+        (json!({"format_version": 9}), "format version 9"),
+        (
+            json!({"payload_bytes": 3}),
+            "does not match the manifest's checksum",
+        ),
+    ];
+    for (change, expected) in cases {
+        let mut m = manifest_for(vcf, 1);
+        for (k, v) in change.as_object().unwrap() {
+            m[k] = v.clone();
+        }
+        let bytes = zip_of(vcf, &m);
+        let err = client
+            .upload_backup(&bytes, &key, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("HTTP 422") && err.contains(expected),
+            "{expected}: {err}"
+        );
+    }
+    // A manifest whose count agrees with the header but not with the payload.
+    let two = format!("{vcf}{vcf}");
+    let mut m = manifest_for(vcf, 1);
+    m["payload_sha256"] = json!(format!("{:x}", sha2::Sha256::digest(two.as_bytes())));
+    m["payload_bytes"] = json!(two.len());
+    let bytes = zip_of(&two, &m);
+    let key2 = format!("{:x}", sha2::Sha256::digest(two.as_bytes()));
+    let err = client
+        .upload_backup(&bytes, &key2, 1)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("says 1 contacts but the payload holds 2"),
+        "{err}"
     );
-    let before = personal_keys(&mut agent);
-    let err = agent
-        .restore(Some(&tampered), None, &mut no_progress())
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("does not match its checksum"), "{err}");
-    let err = agent
-        .restore(Some(&future), None, &mut no_progress())
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("format version 9"), "{err}");
-    assert_eq!(personal_keys(&mut agent), before);
-    assert_eq!(agent.status().unwrap().recent_runs[0].outcome, "failed");
-    // The good backup is still there and still restores.
-    assert!(backups(&w).iter().any(|b| b["id"] == good.as_str()));
-    let again = agent
-        .restore(Some(&good), None, &mut no_progress())
+    assert!(backups(&w).is_empty(), "nothing was kept");
+}
+
+#[test]
+fn the_server_enforces_a_per_device_quota_with_507() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let server = contacts_agent_server::Server::start(contacts_agent_server::Config {
+        workers: 2,
+        backup_quota: 4000,
+        ..contacts_agent_server::Config::local(db, "admin-token-for-quota-test")
+    })
+    .unwrap();
+    let admin =
+        contacts_agent::demo::admin::AdminClient::new(&server.url(), "admin-token-for-quota-test");
+    let created: Value = admin
+        .post("/v1/admin/devices", &json!({"name": "q"}))
         .unwrap();
-    assert_eq!(again.already_present as usize, before.len());
+    let code = created["enrollment_code"].as_str().unwrap();
+    let anon = Client::new(&server.url(), None, ClientOptions::default()).unwrap();
+    let token = anon.enroll(code, "q").unwrap().token;
+    let client = Client::new(&server.url(), Some(token), ClientOptions::default()).unwrap();
+    let upload = |n: usize| {
+        let mut w = ArchiveWriter::new(Cursor::new(Vec::new())).unwrap();
+        for i in 0..n {
+            w.add(&person(i)).unwrap();
+        }
+        let (m, out) = w.finish("t").unwrap();
+        client.upload_backup(&out.into_inner(), &m.payload_sha256, m.contact_count)
+    };
+    upload(1).unwrap();
+    let err = upload(40).unwrap_err().to_string();
+    assert!(
+        err.contains("HTTP 507") && err.contains("quota of 4000 bytes"),
+        "{err}"
+    );
+    assert_eq!(
+        client.list_backups().unwrap().len(),
+        1,
+        "the refused one was not kept"
+    );
+    server.stop();
 }
 
 #[test]

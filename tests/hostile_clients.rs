@@ -14,7 +14,6 @@ use contacts_agent::demo::admin::AdminClient;
 use contacts_agent::store::sqlite::SqliteStore;
 use contacts_agent_server::{seed, Config, Server};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 const ADMIN_TOKEN: &str = "hostile-admin-token-0123456789";
 
@@ -86,19 +85,28 @@ fn concurrent_first_syncs(
 }
 
 /// A complete-looking ZIP of `len` bytes that doesn't compress.
-fn fake_archive(len: usize) -> Vec<u8> {
-    let mut b = b"PK\x03\x04".to_vec();
+/// A real backup archive of about `len` bytes (one contact whose photo does not compress),
+/// with its key: the server checks what it stores.
+fn fake_archive(len: usize) -> (Vec<u8>, String) {
     let mut x = 0x2545_F491_4F6C_DD1Du64;
-    while b.len() < len - 22 {
+    let mut photo = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    while photo.len() < len * 3 / 4 {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        b.extend_from_slice(&x.to_le_bytes());
+        photo.extend_from_slice(&x.to_le_bytes());
     }
-    b.truncate(len - 22);
-    b.extend_from_slice(b"PK\x05\x06");
-    b.extend_from_slice(&[0; 18]);
-    b
+    let contact = contacts_agent::store::PersonalData {
+        display_name: "Big".into(),
+        photo: Some(photo),
+        ..Default::default()
+    };
+    let mut w =
+        contacts_agent::backup::archive::ArchiveWriter::new(std::io::Cursor::new(Vec::new()))
+            .unwrap();
+    w.add(&contact).unwrap();
+    let (m, out) = w.finish("t").unwrap();
+    (out.into_inner(), m.payload_sha256)
 }
 
 fn connect(addr: SocketAddr, head: &[u8]) -> Option<TcpStream> {
@@ -117,8 +125,7 @@ fn five_hundred_stalled_connections_do_not_slow_other_devices_syncs() {
     // A device with a 2 MB backup: the large answer the stalled readers ask for.
     let mut owner = phone(dir.path(), &url, &admin, "owner");
     let token = owner.state().enrollment().unwrap().unwrap().token;
-    let archive = fake_archive(2 << 20);
-    let sha = format!("{:x}", Sha256::digest(&archive));
+    let (archive, sha) = fake_archive(2 << 20);
     let client = Client::new(&url, Some(token.clone()), ClientOptions::default()).unwrap();
     let (backup, _) = client.upload_backup(&archive, &sha, 1).unwrap();
 

@@ -276,19 +276,6 @@ pub fn reported_snapshot(
     Ok(Some((entries, verified)))
 }
 
-/// Minimal shape check of an uploaded archive: a ZIP that starts with a local file header
-/// and ends with the end-of-central-directory record. A body cut off mid-upload fails it.
-fn looks_like_complete_zip(b: &[u8]) -> bool {
-    const EOCD: &[u8] = b"PK\x05\x06";
-    b.starts_with(b"PK\x03\x04")
-        && b.len() >= 22
-        && b[b.len().saturating_sub(22 + 65_535)..]
-            .windows(4)
-            .rev()
-            .position(|w| w == EOCD)
-            .is_some_and(|from_end| from_end + 4 >= 22)
-}
-
 pub fn upload_backup(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
     let d = device(ctx, req)?;
     let key = req
@@ -306,12 +293,24 @@ pub fn upload_backup(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Respons
         .ok_or_else(|| {
             ApiError::BadRequest("X-Contact-Count must be a non-negative integer".into())
         })?;
-    if !looks_like_complete_zip(&req.body) {
-        return Err(ApiError::Unprocessable(
-            "the body is not a complete backup archive (ZIP)".into(),
-        ));
-    }
     let keep = ctx.keep_backups;
+    // A retry of a stored upload is answered before anything else is looked at.
+    if let Some(existing) = repo::backup_by_checksum(&ctx.conn, &d.id, &key)? {
+        return Response::json(200, &existing);
+    }
+    // What the device would hold once this one is kept (retention drops the oldest).
+    let kept = repo::newest_backups_bytes(&ctx.conn, &d.id, keep.max(1) - 1)?;
+    let needed = kept + req.body.len() as u64;
+    if needed > ctx.backup_quota {
+        return Err(ApiError::InsufficientStorage(format!(
+            "this device's backups would take {needed} bytes, over its quota of {} bytes; \
+             nothing was stored",
+            ctx.backup_quota
+        )));
+    }
+    crate::backup_check::check(&req.body, &key, count).map_err(|why| {
+        ApiError::Unprocessable(format!("backup refused, nothing was stored: {why}"))
+    })?;
     let tx = ctx.conn.transaction()?;
     let (backup, created) = repo::store_backup(&tx, &d.id, &key, count, &req.body, keep)?;
     tx.commit()?;

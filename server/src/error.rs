@@ -25,6 +25,9 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("{0}")]
     Unprocessable(String),
+    /// The device's backups would pass its storage quota.
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error("internal error: {0}")]
     Internal(String),
     /// The request names a protocol version (`Contacts-Protocol`) this server does not speak.
@@ -45,6 +48,7 @@ impl ApiError {
             ApiError::Gone(_) => 410,
             ApiError::TooLarge(_) => 413,
             ApiError::Unprocessable(_) => 422,
+            ApiError::InsufficientStorage(_) => 507,
             ApiError::Internal(_) => 500,
         }
     }
@@ -60,6 +64,7 @@ impl ApiError {
             ApiError::Gone(_) => "sync_token_expired",
             ApiError::TooLarge(_) => "too_large",
             ApiError::Unprocessable(_) => "unprocessable",
+            ApiError::InsufficientStorage(_) => "backup_quota_exceeded",
             ApiError::Internal(_) => "internal",
             ApiError::UnsupportedProtocol(_) => "unsupported_protocol",
         }

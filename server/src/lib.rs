@@ -3,6 +3,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod admin_api;
+pub mod backup_check;
 pub mod console;
 pub mod db;
 pub mod device_api;
@@ -42,6 +43,8 @@ pub struct Config {
     pub workers: usize,
     /// Backups kept per device (older ones are deleted when a new one arrives).
     pub keep_backups: usize,
+    /// Bytes of backups one device may hold, the new upload included (507 past it).
+    pub backup_quota: u64,
     /// Serve HTTPS with this certificate and key; plain HTTP when `None`.
     pub tls: Option<TlsFiles>,
     /// Body limits per route class, timeouts, connection cap.
@@ -63,6 +66,7 @@ impl Config {
             admin_token: admin_token.to_owned(),
             workers: 4,
             keep_backups: 5,
+            backup_quota: 100 * 1024 * 1024,
             tls: None,
             limits: Limits::default(),
             enrollment_code_ttl: Duration::from_secs(7 * 24 * 3600),

@@ -38,6 +38,9 @@ struct Args {
     /// Contact backups kept per device; older ones are deleted when a new one arrives.
     #[arg(long, default_value_t = 5)]
     keep_backups: usize,
+    /// Bytes of backups one device may hold, in MiB (the newest --keep-backups count).
+    #[arg(long, default_value_t = 100)]
+    backup_quota_mib: u64,
     /// Largest backup upload accepted, in MiB.
     #[arg(long, default_value_t = 64)]
     max_backup_mib: usize,
@@ -104,6 +107,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         admin_token,
         workers: args.workers,
         keep_backups: args.keep_backups,
+        backup_quota: args.backup_quota_mib.saturating_mul(1024 * 1024),
         tls: args
             .tls_cert
             .zip(args.tls_key)

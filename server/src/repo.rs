@@ -1301,6 +1301,33 @@ pub fn store_backup(
     Ok((b, true))
 }
 
+/// The device's backup with this checksum, if it uploaded one.
+pub fn backup_by_checksum(
+    conn: &Connection,
+    device: &str,
+    checksum: &str,
+) -> Result<Option<Backup>, ApiError> {
+    Ok(conn
+        .query_row(
+            "SELECT id, created_at, size, contact_count, checksum FROM backups
+             WHERE device_id = ?1 AND checksum = ?2",
+            params![device, checksum],
+            backup_row,
+        )
+        .optional()?)
+}
+
+/// Bytes taken by the device's `n` newest backups (the ones retention keeps beside a new one).
+pub fn newest_backups_bytes(conn: &Connection, device: &str, n: usize) -> Result<u64, ApiError> {
+    let total: i64 = conn.query_row(
+        "SELECT COALESCE(SUM(size), 0) FROM (SELECT size FROM backups WHERE device_id = ?1
+         ORDER BY created_at DESC, rowid DESC LIMIT ?2)",
+        params![device, n as i64],
+        |r| r.get(0),
+    )?;
+    Ok(total.max(0) as u64)
+}
+
 /// A device's backups, newest first.
 pub fn list_backups(conn: &Connection, device: &str) -> Result<Vec<Backup>, ApiError> {
     let mut stmt = conn.prepare_cached(

@@ -17,6 +17,8 @@ pub struct Ctx {
     pub admin_token: String,
     /// Backups kept per device; older ones are deleted on upload.
     pub keep_backups: usize,
+    /// Bytes of backups one device may hold.
+    pub backup_quota: u64,
     pub enrollment_code_ttl: std::time::Duration,
     pub behind_tls_proxy: bool,
 }
@@ -28,6 +30,7 @@ impl Ctx {
             conn,
             admin_token: config.admin_token.clone(),
             keep_backups: config.keep_backups,
+            backup_quota: config.backup_quota,
             enrollment_code_ttl: config.enrollment_code_ttl,
             behind_tls_proxy: config.behind_tls_proxy,
         }

@@ -240,29 +240,22 @@ impl TestServer {
     }
 }
 
-/// The smallest archive `POST /v1/device/backups` takes: a ZIP of one empty stored file.
+/// The smallest backup `POST /v1/device/backups` keeps: an archive of no contacts, with a
+/// manifest that tells the truth. Its `Idempotency-Key` is `TINY_ZIP_KEY`.
 pub fn tiny_zip() -> Vec<u8> {
-    let name = b"contacts.vcf";
-    let mut z = Vec::new();
-    z.extend_from_slice(b"PK\x03\x04");
-    z.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    z.extend_from_slice(&[0; 12]); // crc, sizes
-    z.extend_from_slice(&(name.len() as u16).to_le_bytes());
-    z.extend_from_slice(&[0, 0]);
-    z.extend_from_slice(name);
-    let central = z.len() as u32;
-    z.extend_from_slice(b"PK\x01\x02");
-    z.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    z.extend_from_slice(&[0; 12]);
-    z.extend_from_slice(&(name.len() as u16).to_le_bytes());
-    z.extend_from_slice(&[0; 12]);
-    z.extend_from_slice(&0u32.to_le_bytes());
-    z.extend_from_slice(name);
-    let central_len = z.len() as u32 - central;
-    z.extend_from_slice(b"PK\x05\x06");
-    z.extend_from_slice(&[0, 0, 0, 0, 1, 0, 1, 0]);
-    z.extend_from_slice(&central_len.to_le_bytes());
-    z.extend_from_slice(&central.to_le_bytes());
-    z.extend_from_slice(&[0, 0]);
-    z
+    use std::io::Write;
+    let manifest = serde_json::json!({
+        "format": "contacts-agent-backup", "format_version": 1, "created_at": "2026-01-01T00:00:00Z",
+        "contact_count": 0, "payload": "contacts.vcf", "payload_bytes": 0,
+        "payload_sha256": TINY_ZIP_KEY, "vcard_version": "3.0"
+    });
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    zip.start_file("contacts.vcf", opts).unwrap();
+    zip.start_file("manifest.json", opts).unwrap();
+    zip.write_all(manifest.to_string().as_bytes()).unwrap();
+    zip.finish().unwrap().into_inner()
 }
+
+/// SHA-256 of an empty payload.
+pub const TINY_ZIP_KEY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
