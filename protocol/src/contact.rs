@@ -75,6 +75,19 @@ pub struct ContactData {
     pub manager: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assistant: Option<String>,
+    /// The MDM groups this contact was sent for: only groups the device's policy entitles it
+    /// to, sorted by id. The phone keeps one contact group per MDM group (identified by `id`,
+    /// titled `name`). Empty (and then absent on the wire) for a contact outside any group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupRef>,
+}
+
+/// One MDM group a contact belongs to. The id is stable (a rename keeps it); the name is what
+/// the phone's Contacts app shows.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GroupRef {
+    pub id: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -396,6 +409,30 @@ mod tests {
         let out = serde_json::to_string(&c).unwrap_or_default();
         assert!(out.contains(r#"{"number":"2","kind":"work"}"#), "{out}");
         assert!(out.contains(r#""kind":"depot""#), "{out}");
+    }
+
+    #[test]
+    fn groups_travel_after_the_data_and_are_absent_when_empty() {
+        let mut c = ContactData {
+            display_name: "A".into(),
+            ..Default::default()
+        };
+        let bare = serde_json::to_string(&c).unwrap_or_default();
+        assert!(!bare.contains("groups"), "{bare}");
+        c.groups.push(GroupRef {
+            id: "g1".into(),
+            name: "Harvey".into(),
+        });
+        let json = serde_json::to_string(&c).unwrap_or_default();
+        assert!(
+            json.ends_with(r#""groups":[{"id":"g1","name":"Harvey"}]}"#),
+            "{json}"
+        );
+        let back: ContactData = serde_json::from_str(
+            r#"{"given_name":"","family_name":"","display_name":"A","groups":[{"id":"g1","name":"Harvey","color":"red"}]}"#,
+        )
+        .unwrap_or_default();
+        assert_eq!(back, c);
     }
 
     #[test]

@@ -235,6 +235,7 @@ pub fn filter(contact: &ContactData, allowed: &AllowList) -> ContactData {
         office_location,
         manager,
         assistant,
+        groups,
     } = contact;
     let keep = |f: Field| allowed.allows(f);
     let when = |f: Field, v: &Option<_>| if keep(f) { v.clone() } else { None };
@@ -297,6 +298,9 @@ pub fn filter(contact: &ContactData, allowed: &AllowList) -> ContactData {
         office_location: when(Field::Organization, office_location),
         manager: when(Field::Organization, manager),
         assistant: when(Field::Organization, assistant),
+        // Not a field of the list: which of the device's groups the contact is sent for is
+        // not contact data, and a server adds it after filtering (stored contacts have none).
+        groups: groups.clone(),
     }
 }
 
@@ -357,6 +361,8 @@ mod tests {
             office_location: Some("B2".into()),
             manager: Some("Jessica Pearson".into()),
             assistant: Some("Donna Paulsen".into()),
+            // Filled in by the server per device, after the filter; never filtered.
+            groups: Vec::new(),
         }
     }
 
@@ -388,6 +394,8 @@ mod tests {
             office_location,
             manager,
             assistant,
+            // Not a part the list names (see `filter`).
+            groups: _,
         } = c;
         let mut out = vec![
             ("given_name".to_owned(), !given_name.is_empty()),

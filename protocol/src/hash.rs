@@ -4,15 +4,50 @@
 //! vendor may hash differently. The reference server uses `content_hash`, which is stable
 //! across runs and platforms: SHA-256 over the compact JSON of `ContactData` (fields in
 //! declaration order, absent optionals omitted), first 16 bytes in lowercase hex.
+//!
+//! The groups a contact was sent for are part of its hash (a membership change or a group
+//! rename must reach the phone) but hashed apart from the data (`with_groups`): a server keeps
+//! one hash per contact and derives each device's without re-reading the contact, since which
+//! of a contact's groups a device sees depends on its policy. A contact in no group hashes as
+//! before groups existed.
 
 use sha2::{Digest, Sha256};
 
-use crate::contact::ContactData;
+use crate::contact::{ContactData, GroupRef};
 
 /// 128 bits is plenty to detect a change; half of SHA-256 keeps 10k-contact pages smaller.
 const HASH_BYTES: usize = 16;
 
 pub fn content_hash(contact: &ContactData) -> String {
+    if contact.groups.is_empty() {
+        return data_hash(contact);
+    }
+    let data = ContactData {
+        groups: Vec::new(),
+        ..contact.clone()
+    };
+    with_groups(&data_hash(&data), &contact.groups)
+}
+
+/// The hash of a contact whose data hashes to `data_hash` sent with `groups` (in the order
+/// given; the reference server sorts them by id): `data_hash` itself when there are none.
+pub fn with_groups(data_hash: &str, groups: &[GroupRef]) -> String {
+    if groups.is_empty() {
+        return data_hash.to_owned();
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(data_hash.as_bytes());
+    for g in groups {
+        // Lengths first, so no two lists of names run together into the same bytes.
+        for part in [&g.id, &g.name] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+    }
+    hex_prefix(&hasher.finalize(), HASH_BYTES)
+}
+
+fn data_hash(contact: &ContactData) -> String {
     let mut hasher = Sha256::new();
     // Serialising plain structs of strings, enums and vectors cannot fail; fall back to the
     // Debug form rather than panic so a hash is always produced.
@@ -138,6 +173,32 @@ mod tests {
         let mut other = sample();
         other.phones[0].kind = PhoneKind::Work;
         assert_ne!(content_hash(&sample()), content_hash(&other));
+    }
+
+    #[test]
+    fn groups_change_the_hash_but_a_contact_in_none_hashes_as_before() {
+        let g = |id: &str, name: &str| GroupRef {
+            id: id.into(),
+            name: name.into(),
+        };
+        let mut harvey = sample();
+        harvey.groups = vec![g("g1", "Harvey")];
+        let plain = content_hash(&sample());
+        let in_harvey = content_hash(&harvey);
+        assert_ne!(in_harvey, plain);
+        assert_eq!(with_groups(&plain, &harvey.groups), in_harvey);
+        assert_eq!(with_groups(&plain, &[]), plain);
+        let mut renamed = harvey.clone();
+        renamed.groups[0].name = "Harvey Team".into();
+        assert_ne!(content_hash(&renamed), in_harvey);
+        let mut two = harvey.clone();
+        two.groups.push(g("g2", "Mike"));
+        assert_ne!(content_hash(&two), in_harvey);
+        // Lengths keep ("ab","") and ("a","b") apart.
+        assert_ne!(
+            with_groups(&plain, &[g("ab", "")]),
+            with_groups(&plain, &[g("a", "b")])
+        );
     }
 
     #[test]

@@ -12,11 +12,11 @@ pub mod policy;
 pub mod wire;
 
 pub use contact::{
-    Address, AddressKind, ContactData, Email, EmailKind, ImHandle, Phone, PhoneKind, PhotoRef,
-    PostalAddress, IM_PROTOCOLS,
+    Address, AddressKind, ContactData, Email, EmailKind, GroupRef, ImHandle, Phone, PhoneKind,
+    PhotoRef, PostalAddress, IM_PROTOCOLS,
 };
 pub use fields::{AllowList, Field, FieldListError};
-pub use hash::{content_hash, set_fingerprint};
+pub use hash::{content_hash, set_fingerprint, with_groups};
 pub use policy::{
     BackupInterval, BasicType, Policy, PolicyError, PolicyReadError, SyncInterval, SyncWindow,
 };

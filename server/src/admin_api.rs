@@ -149,6 +149,20 @@ pub fn get_group(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, A
     Response::json(200, &repo::get_group(&ctx.conn, param(p, "id"))?)
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupName {
+    name: String,
+}
+
+pub fn rename_group(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let body: GroupName = body(req)?;
+    let id = param(p, "id");
+    repo::rename_group(&ctx.conn, id, &body.name)?;
+    Response::json(200, &repo::get_group(&ctx.conn, id)?)
+}
+
 pub fn delete_group(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
     let tx = ctx.conn.transaction()?;

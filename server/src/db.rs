@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_5_policy_fields.sql"),
     include_str!("schema_6_policy_schedule.sql"),
     include_str!("schema_7_retired.sql"),
+    include_str!("schema_8_group_names.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -115,22 +115,25 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
     let last = changes.len().min(offset.saturating_add(limit));
     let mut end = offset;
     let mut bytes = 256;
+    let groups_json = repo::entitled_groups_json(conn, &d)?;
     for change in changes.get(offset..last).unwrap_or(&[]) {
         let (size, upsert) = match change {
             Change::Delete(id) => (id.len() + 3, None),
-            Change::Upsert(id) => match repo::contact_body(conn, id, allowed.as_ref())? {
-                Some((hash, contact, len)) => (
-                    len + id.len() + hash.len() + 32,
-                    Some(Upsert {
-                        id: id.clone(),
-                        hash,
-                        contact,
-                    }),
-                ),
-                // A contact removed since the target snapshot is skipped here; the next
-                // sync's delta deletes it.
-                None => (0, None),
-            },
+            Change::Upsert(id) => {
+                match repo::contact_for_device(conn, id, &groups_json, allowed.as_ref())? {
+                    Some((hash, contact, len)) => (
+                        len + id.len() + hash.len() + 32,
+                        Some(Upsert {
+                            id: id.clone(),
+                            hash,
+                            contact,
+                        }),
+                    ),
+                    // A contact removed since the target snapshot is skipped here; the next
+                    // sync's delta deletes it.
+                    None => (0, None),
+                }
+            }
         };
         if end > offset && bytes + size > input::PAGE_BYTES {
             break;

@@ -106,6 +106,12 @@ fn count(field: &str, n: usize, max: usize) -> Result<(), ApiError> {
 /// Every field of a contact within its limit. The name rule (some name present) is
 /// `repo`'s, which fills the display name in.
 pub fn contact(c: &ContactData) -> Result<(), ApiError> {
+    if !c.groups.is_empty() {
+        // What devices see in `groups` comes from memberships and their policy.
+        return Err(ApiError::Unprocessable(
+            "contact.groups is filled by the server from memberships; set a user's groups with its groups field or the group member routes".into(),
+        ));
+    }
     text("given_name", &c.given_name, NAME)?;
     text("family_name", &c.family_name, NAME)?;
     text("display_name", &c.display_name, NAME)?;

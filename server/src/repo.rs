@@ -7,8 +7,8 @@ use chrono::{SecondsFormat, Utc};
 use contacts_agent_protocol::fields::{self, AllowList, Field};
 use contacts_agent_protocol::hash::sha256_hex;
 use contacts_agent_protocol::{
-    content_hash, BackupInterval, BasicType, ContactData, PhotoRef, Policy, SyncInterval,
-    SyncWindow,
+    content_hash, with_groups, BackupInterval, BasicType, ContactData, GroupRef, PhotoRef, Policy,
+    SyncInterval, SyncWindow,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
@@ -348,6 +348,25 @@ pub fn get_group(conn: &Connection, id: &str) -> Result<Group, ApiError> {
     })
     .optional()?
     .ok_or_else(|| ApiError::NotFound(format!("no group {}", shown(id))))
+}
+
+/// Renames a group. Devices see it as an upsert of each member they hold (the group's name
+/// is part of each member's hash on the wire), and the phone renames its contact group.
+pub fn rename_group(conn: &Connection, id: &str, name: &str) -> Result<(), ApiError> {
+    let name = input::label("name", name)?;
+    let n = conn
+        .execute(
+            "UPDATE groups SET name = ?2 WHERE id = ?1 AND name IS NOT ?2",
+            params![id, name],
+        )
+        .map_err(|e| match ApiError::from(e) {
+            ApiError::Conflict(_) => ApiError::Conflict("a group with that name exists".into()),
+            other => other,
+        })?;
+    if n == 0 && !group_exists(conn, id)? {
+        return Err(ApiError::NotFound(format!("no group {}", shown(id))));
+    }
+    Ok(())
 }
 
 /// Whether a group exists: a primary-key lookup, whatever the size of the directory.
@@ -1001,7 +1020,7 @@ pub fn as_sent(mut user: User, allowed: Option<&AllowList>) -> User {
 
 /// The groups whose members the device's policy entitles it to, as a JSON array (what
 /// `json_each` reads).
-fn entitled_groups_json(conn: &Connection, d: &Device) -> Result<String, ApiError> {
+pub fn entitled_groups_json(conn: &Connection, d: &Device) -> Result<String, ApiError> {
     let policy = device_policy(conn, d)?;
     let mine = match &d.user_id {
         Some(u) => user_groups(conn, u)?,
@@ -1017,36 +1036,77 @@ fn entitled_groups_json(conn: &Connection, d: &Device) -> Result<String, ApiErro
     serde_json::to_string(&groups).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-/// The `(id, hash)` set the device's policy entitles it to, sorted by id. With a field
-/// allow-list the hash is the filtered contact's (what `contact_body` sends), so a device
-/// holds exactly its snapshot and a changed list changes the hashes.
+/// The `(id, hash)` set the device's policy entitles it to, sorted by id. Each hash is what
+/// `contact_for_device` sends: the data's hash (with a field allow-list, the filtered
+/// contact's, so a changed list changes the hashes) combined with the groups the contact is
+/// sent for (`device_groups`), so a membership change or a group rename reaches the phone
+/// as an upsert.
 pub fn entitled_entries(conn: &Connection, d: &Device) -> Result<Entries, ApiError> {
     let groups_json = entitled_groups_json(conn, d)?;
-    let Some(allowed) = device_fields(conn, d)? else {
-        let mut stmt = conn.prepare_cached(
-            "SELECT u.id, u.hash FROM users u
-             WHERE EXISTS (SELECT 1 FROM memberships m
-                           WHERE m.user_id = u.id AND m.group_id IN (SELECT value FROM json_each(?1)))
-             ORDER BY u.id",
-        )?;
-        let rows = stmt.query_map([groups_json], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        return Ok(rows.collect::<Result<_, _>>()?);
-    };
+    let allowed = device_fields(conn, d)?;
+    // One row per (user, entitled group), in user then group order: folded below. The body
+    // is read only when an allow-list needs it.
     let mut stmt = conn.prepare_cached(
-        "SELECT u.id, u.body FROM users u
-         WHERE EXISTS (SELECT 1 FROM memberships m
-                       WHERE m.user_id = u.id AND m.group_id IN (SELECT value FROM json_each(?1)))
-         ORDER BY u.id",
+        "SELECT u.id, u.hash, g.id, g.name, CASE WHEN ?2 THEN u.body END
+         FROM json_each(?1) e
+         JOIN memberships m ON m.group_id = e.value
+         JOIN groups g ON g.id = m.group_id
+         JOIN users u ON u.id = m.user_id
+         ORDER BY u.id, g.id",
     )?;
-    let rows = stmt.query_map([groups_json], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    let mut rows = stmt.query(params![groups_json, allowed.is_some()])?;
+    let mut out: Entries = Vec::new();
+    let mut current: Option<(String, String, Vec<GroupRef>)> = None;
+    while let Some(r) = rows.next()? {
+        let user: String = r.get(0)?;
+        let same = matches!(&current, Some((u, _, _)) if *u == user);
+        let hash: String = match (&allowed, same) {
+            (Some(allowed), false) => {
+                let body: String = r.get(4)?;
+                content_hash(&fields::filter(&parse_contact(&body)?, allowed))
+            }
+            _ => r.get(1)?,
+        };
+        let group = GroupRef {
+            id: r.get(2)?,
+            name: r.get(3)?,
+        };
+        match &mut current {
+            Some((u, _, groups)) if *u == user => groups.push(group),
+            _ => {
+                if let Some((u, h, groups)) = current.take() {
+                    out.push((u, with_groups(&h, &groups)));
+                }
+                current = Some((user, hash, vec![group]));
+            }
+        }
+    }
+    if let Some((u, h, groups)) = current {
+        out.push((u, with_groups(&h, &groups)));
+    }
+    Ok(out)
+}
+
+/// The groups a contact is sent to this device for: its groups the device is entitled to
+/// (`entitled_groups_json`), sorted by id. A contact sent because of "Harvey" carries
+/// "Harvey", not the other groups it is in.
+fn device_groups(
+    conn: &Connection,
+    user: &str,
+    groups_json: &str,
+) -> Result<Vec<GroupRef>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT g.id, g.name FROM memberships m JOIN groups g ON g.id = m.group_id
+         WHERE m.user_id = ?1 AND m.group_id IN (SELECT value FROM json_each(?2))
+         ORDER BY g.id",
+    )?;
+    let rows = stmt.query_map(params![user, groups_json], |r| {
+        Ok(GroupRef {
+            id: r.get(0)?,
+            name: r.get(1)?,
+        })
     })?;
-    rows.map(|row| {
-        let (id, body) = row?;
-        let sent = fields::filter(&parse_contact(&body)?, &allowed);
-        Ok((id, content_hash(&sent)))
-    })
-    .collect()
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 // ------------------------------------------------------------------------------ snapshots
@@ -1120,12 +1180,14 @@ pub fn load_snapshot(
     }
 }
 
-/// A contact as a device is sent it: its hash, data and the length of its JSON (what it
-/// adds to a page, give or take the envelope: the stored body is the same serializer's
-/// output). With an allow-list, the filtered contact and its hash.
-pub fn contact_body(
+/// A contact as this device is sent it: its hash, its data (with an allow-list, filtered)
+/// with the groups the device sees it in, and the length of its JSON (what it adds to a
+/// page, give or take the envelope: the stored body is the same serializer's output).
+/// `groups_json` is `entitled_groups_json`.
+pub fn contact_for_device(
     conn: &Connection,
     id: &str,
+    groups_json: &str,
     allowed: Option<&AllowList>,
 ) -> Result<Option<(String, ContactData, usize)>, ApiError> {
     let row: Option<(String, String)> = conn
@@ -1136,14 +1198,25 @@ pub fn contact_body(
         return Ok(None);
     };
     let contact = parse_contact(&body)?;
-    Ok(Some(match allowed {
+    let (hash, mut contact, len) = match allowed {
         None => (hash, contact, body.len()),
         Some(allowed) => {
             let sent = fields::filter(&contact, allowed);
             let len = serde_json::to_vec(&sent).map_or(body.len(), |b| b.len());
             (content_hash(&sent), sent, len)
         }
-    }))
+    };
+    contact.groups = device_groups(conn, id, groups_json)?;
+    let extra: usize = contact
+        .groups
+        .iter()
+        .map(|g| g.id.len() + g.name.len() + 20)
+        .sum();
+    Ok(Some((
+        with_groups(&hash, &contact.groups),
+        contact,
+        len + extra,
+    )))
 }
 
 // ------------------------------------------------------------------- commands and status

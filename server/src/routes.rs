@@ -115,6 +115,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/v1/admin/groups", admin::list_groups),
     r("POST", "/v1/admin/groups", admin::create_group),
     r("GET", "/v1/admin/groups/{id}", admin::get_group),
+    r("PUT", "/v1/admin/groups/{id}", admin::rename_group),
     r("DELETE", "/v1/admin/groups/{id}", admin::delete_group),
     r("GET", "/v1/admin/groups/{id}/members", admin::members),
     r(

@@ -358,6 +358,10 @@ impl Generator<'_> {
             "object" => {
                 let mut m = Map::new();
                 for (k, ps) in &f.properties {
+                    // Generated values are requests: a `readOnly` property is only answered.
+                    if ps["readOnly"] == json!(true) {
+                        continue;
+                    }
                     if f.required.contains(k) || mode == Mode::Maximal || self.gen.chance(50) {
                         let v = self.value(ps, mode, Some(k), fx);
                         m.insert(k.clone(), v);
@@ -487,6 +491,28 @@ impl<'t> Fixtures<'t> {
                     json!({"contact": {"given_name": "Temp", "family_name": format!("{n}"), "display_name": ""}}),
                 );
                 u["id"].as_str().unwrap().to_owned()
+            }
+            ("renameGroup", "id") => {
+                // Names are unique and generated names are short: drop the groups earlier
+                // operations made so the new name is free (the seeded names start otherwise).
+                let seeded = contacts_agent_server::seed::GROUPS;
+                for g in t
+                    .admin_ok("GET", "/v1/admin/groups", Value::Null)
+                    .as_array()
+                    .unwrap()
+                {
+                    let id = g["id"].as_str().unwrap();
+                    if !seeded.iter().any(|(s, _)| *s == id) {
+                        t.admin_ok("DELETE", &format!("/v1/admin/groups/{id}"), Value::Null);
+                    }
+                }
+                let n = self.fresh();
+                t.admin_ok(
+                    "POST",
+                    "/v1/admin/groups",
+                    json!({"id": format!("tmp-{n}"), "name": format!("Temp {n}")}),
+                );
+                format!("tmp-{n}")
             }
             ("deleteGroup", "id") => {
                 let n = self.fresh();

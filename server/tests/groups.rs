@@ -1,0 +1,219 @@
+//! MDM groups on the wire: each contact carries the groups the device's policy sent it for
+//! (never the others it is in), its hash covers them, and a membership change, a rename or a
+//! deleted group reaches a device as an upsert of the members it holds.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::TestServer;
+use contacts_agent_protocol::{content_hash, ContactData};
+use serde_json::{json, Value};
+
+/// Users `a` (Harvey, Mike), `b` (Mike), `c` (Sales), `d` (no group), and an enrolled device
+/// of user `c` on policy `p`: `(server, token)`.
+fn company() -> (TestServer, String) {
+    let t = TestServer::start(1);
+    for (id, groups) in [
+        ("a", json!(["harvey", "mike"])),
+        ("b", json!(["mike"])),
+        ("c", json!(["sales"])),
+        ("d", json!([])),
+    ] {
+        t.admin_ok(
+            "POST",
+            "/v1/admin/users",
+            json!({"id": id, "contact": {"given_name": id, "family_name": "X", "display_name": ""},
+                   "groups": groups}),
+        );
+    }
+    let created = t.admin_ok(
+        "POST",
+        "/v1/admin/devices",
+        json!({"name": "phone", "user_id": "c", "policy_id": "p"}),
+    );
+    let a = t.enroll(created["enrollment_code"].as_str().unwrap());
+    assert_eq!(a.status, 201, "{}", a.text());
+    let token = a.json()["token"].as_str().unwrap().to_owned();
+    (t, token)
+}
+
+fn set_policy(t: &TestServer, basic_type: &str, additional: Value) {
+    t.admin_ok(
+        "PUT",
+        "/v1/admin/policies/p",
+        json!({"name": "P", "basic_type": basic_type, "additional_groups": additional}),
+    );
+}
+
+/// One sync (every page) from `since`: the sync token and each upserted contact with its hash.
+fn sync(
+    t: &TestServer,
+    token: &str,
+    since: Option<&str>,
+) -> (String, Vec<(String, String, ContactData)>) {
+    let mut next = since.map(str::to_owned);
+    let mut upserts = Vec::new();
+    loop {
+        let path = match &next {
+            Some(s) => format!("/v1/device/contacts?limit=2&since={s}"),
+            None => "/v1/device/contacts?limit=2".to_owned(),
+        };
+        let a = t.device(token, "GET", &path, None);
+        assert_eq!(a.status, 200, "{}", a.text());
+        let page = a.json();
+        for u in page["upserts"].as_array().unwrap() {
+            let contact: ContactData = serde_json::from_value(u["contact"].clone()).unwrap();
+            upserts.push((
+                u["id"].as_str().unwrap().to_owned(),
+                u["hash"].as_str().unwrap().to_owned(),
+                contact,
+            ));
+        }
+        next = Some(page["next_token"].as_str().unwrap().to_owned());
+        if !page["more"].as_bool().unwrap() {
+            return (next.unwrap(), upserts);
+        }
+    }
+}
+
+/// `id` → the names of the groups it was sent with, for the users this test made.
+fn groups_by_id(upserts: &[(String, String, ContactData)]) -> Vec<(String, Vec<String>)> {
+    upserts
+        .iter()
+        .filter(|(id, _, _)| ["a", "b", "c", "d"].contains(&id.as_str()))
+        .map(|(id, _, c)| {
+            (
+                id.clone(),
+                c.groups.iter().map(|g| g.name.clone()).collect(),
+            )
+        })
+        .collect()
+}
+
+fn expect(pairs: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+    pairs
+        .iter()
+        .map(|(id, names)| {
+            (
+                id.to_string(),
+                names.iter().map(|n| n.to_string()).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_contact_carries_only_the_groups_the_policy_sent_it_for_in_each_basic_type() {
+    let (t, token) = company();
+    // No contacts + Harvey: `a` comes for Harvey, and says so; its Mike is not this device's.
+    let (_, first) = sync(&t, &token, None);
+    assert_eq!(groups_by_id(&first), expect(&[("a", &["Harvey"])]));
+    let a = &first.iter().find(|(id, _, _)| id == "a").unwrap().2;
+    assert_eq!(a.groups[0].id, "harvey");
+    // The hash on the wire is the content hash of what was sent, groups included.
+    for (_, hash, contact) in &first {
+        assert_eq!(*hash, content_hash(contact));
+    }
+
+    // The user's groups (c is in Sales) plus Harvey.
+    set_policy(&t, "user_groups", json!(["harvey"]));
+    let (_, mine) = sync(&t, &token, None);
+    assert_eq!(
+        groups_by_id(&mine),
+        expect(&[("a", &["Harvey"]), ("c", &["Sales"])])
+    );
+
+    // All groups: every group a contact is in; `d`, in none, is not sent.
+    set_policy(&t, "all_groups", json!([]));
+    let (_, all) = sync(&t, &token, None);
+    assert_eq!(
+        groups_by_id(&all),
+        expect(&[
+            ("a", &["Harvey", "Mike"]),
+            ("b", &["Mike"]),
+            ("c", &["Sales"])
+        ])
+    );
+    for (_, hash, contact) in &all {
+        assert_eq!(*hash, content_hash(contact));
+    }
+}
+
+#[test]
+fn membership_changes_renames_and_deleted_groups_reach_the_device_as_upserts() {
+    let (t, token) = company();
+    set_policy(&t, "all_groups", json!([]));
+    let (since, _) = sync(&t, &token, None);
+
+    // b joins Harvey: b alone comes again, now in both.
+    t.admin_ok("PUT", "/v1/admin/groups/harvey/members/b", Value::Null);
+    let (since, changed) = sync(&t, &token, Some(&since));
+    assert_eq!(
+        groups_by_id(&changed),
+        expect(&[("b", &["Harvey", "Mike"])])
+    );
+
+    // Mike renamed: both its members come again with the new name, nobody else.
+    let renamed = t.admin_ok("PUT", "/v1/admin/groups/mike", json!({"name": "Mike Ross"}));
+    assert_eq!(
+        (renamed["id"].as_str(), renamed["name"].as_str()),
+        (Some("mike"), Some("Mike Ross"))
+    );
+    let (since, changed) = sync(&t, &token, Some(&since));
+    assert_eq!(
+        groups_by_id(&changed),
+        expect(&[
+            ("a", &["Harvey", "Mike Ross"]),
+            ("b", &["Harvey", "Mike Ross"])
+        ])
+    );
+    for (_, hash, contact) in &changed {
+        assert_eq!(*hash, content_hash(contact));
+    }
+    // The same name again changes nothing; a taken name and an unknown group are refused.
+    t.admin_ok("PUT", "/v1/admin/groups/mike", json!({"name": "Mike Ross"}));
+    let (same, nothing) = sync(&t, &token, Some(&since));
+    assert_eq!((same.as_str(), nothing.len()), (since.as_str(), 0));
+    assert_eq!(
+        t.admin(
+            "PUT",
+            "/v1/admin/groups/mike",
+            Some(json!({"name": "Sales"}))
+        )
+        .status,
+        409
+    );
+    assert_eq!(
+        t.admin("PUT", "/v1/admin/groups/nope", Some(json!({"name": "N"})))
+            .status,
+        404
+    );
+    assert_eq!(
+        t.admin("PUT", "/v1/admin/groups/mike", Some(json!({"name": " "})))
+            .status,
+        422
+    );
+
+    // Mike deleted: its members come again without it.
+    t.admin_ok("DELETE", "/v1/admin/groups/mike", Value::Null);
+    let (_, changed) = sync(&t, &token, Some(&since));
+    assert_eq!(
+        groups_by_id(&changed),
+        expect(&[("a", &["Harvey"]), ("b", &["Harvey"])])
+    );
+}
+
+#[test]
+fn an_admin_cannot_write_a_contacts_groups_into_its_data() {
+    let (t, _) = company();
+    let a = t.admin(
+        "PUT",
+        "/v1/admin/users/a",
+        Some(
+            json!({"given_name": "a", "family_name": "X", "display_name": "a X",
+                    "groups": [{"id": "legal", "name": "Legal"}]}),
+        ),
+    );
+    assert_eq!(a.status, 422, "{}", a.text());
+    assert!(a.text().contains("contact.groups"), "{}", a.text());
+}
