@@ -505,13 +505,25 @@ impl<S: ContactStore> Agent<S> {
         let n = ids.len() as u64;
         let mut done = 0u64;
         self.emit(Phase::Unenroll, 0, Some(n));
-        for batch in crate::store::pack_batches(
-            ids.into_iter().map(|id| StoreOp::Delete { id }).collect(),
-            crate::store::MAX_BATCH_OPS,
-        ) {
+        // Our account's contact groups go with them (never another account's).
+        let groups = self.store.managed_groups()?;
+        let ops = ids
+            .into_iter()
+            .map(|id| StoreOp::Delete { id })
+            .chain(
+                groups
+                    .into_iter()
+                    .map(|g| StoreOp::DeleteGroup { row_id: g.row_id }),
+            )
+            .collect();
+        for batch in crate::store::pack_batches(ops, crate::store::MAX_BATCH_OPS) {
             scope.check()?;
             self.store.apply_batch(&batch)?;
-            done += batch.len() as u64;
+            // Progress counts contacts; the groups ride along in the last batches.
+            done += batch
+                .iter()
+                .filter(|op| matches!(op, StoreOp::Delete { .. }))
+                .count() as u64;
             self.emit(Phase::Unenroll, done, Some(n));
         }
         self.state.forget_sync()?;

@@ -558,6 +558,9 @@ impl<S: ContactStore + ?Sized> ContactStore for Box<S> {
     fn apply_batch(&mut self, ops: &[crate::store::StoreOp]) -> Result<(), StoreError> {
         (**self).apply_batch(ops)
     }
+    fn managed_groups(&mut self) -> Result<Vec<crate::store::PhoneGroup>, StoreError> {
+        (**self).managed_groups()
+    }
     fn managed_contacts(
         &mut self,
         offset: usize,

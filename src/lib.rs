@@ -14,6 +14,7 @@ pub mod demo;
 pub mod diff;
 pub mod error;
 pub mod ffi;
+pub mod groups;
 pub mod interrupt;
 pub mod logging;
 pub mod progress;

@@ -6,7 +6,7 @@
 //! otherwise the full set is fetched and diffed. So a sync cut off after any batch converges
 //! on the next run.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use contacts_agent_protocol::hash::set_fingerprint;
 use contacts_agent_protocol::wire::Upsert;
@@ -14,6 +14,7 @@ use contacts_agent_protocol::wire::Upsert;
 use crate::client::{Client, ClientError};
 use crate::diff::{split_duplicates, Action, Differ};
 use crate::error::Error;
+use crate::groups;
 use crate::interrupt::Scope;
 use crate::state::{Counts, SyncState};
 use crate::store::{
@@ -177,6 +178,12 @@ fn sync_once<S: ContactStore + ?Sized>(
             interrupt,
         )?;
     }
+    // Our account's contact groups. If someone else deleted or edited one, the full set is
+    // fetched (its contacts name every group) and the members of a deleted one are written
+    // again: the provider dropped their membership rows without marking them DIRTY.
+    let mut phone_groups = store.managed_groups()?;
+    let lost = groups::lost_memberships(&phone_groups);
+    let groups_touched = groups::touched_by_others(&phone_groups);
     let mut differ = Differ::new(index);
     let prior = run.prior;
     let since = match &prior.sync_token {
@@ -185,7 +192,8 @@ fn sync_once<S: ContactStore + ?Sized>(
                 && !*applied
                 && prior.photos_pending == 0
                 && prior.store_fingerprint.as_deref() == Some(store_fp.as_str())
-                && !differ.store_has_local_changes() =>
+                && !differ.store_has_local_changes()
+                && !groups_touched =>
         {
             Some(t.clone())
         }
@@ -206,7 +214,7 @@ fn sync_once<S: ContactStore + ?Sized>(
     let mut received = 0u64;
     let (sync_token, policy_version) = loop {
         interrupt.check()?;
-        let page = match source.page(cursor.as_deref(), page_size) {
+        let mut page = match source.page(cursor.as_deref(), page_size) {
             // Some contacts are large (long notes, many numbers): ask again for fewer per
             // page rather than fail on every run. The cursor carries the offset, not the size.
             Err(ClientError::TooLarge { .. }) if page_size > 1 => {
@@ -224,7 +232,14 @@ fn sync_once<S: ContactStore + ?Sized>(
             first = false;
         }
         let page_contacts = (page.upserts.len() + page.deletes.len()) as u64;
-        let mut ops = Vec::with_capacity(page.upserts.len() + page.deletes.len());
+        // The groups this page's contacts are in exist, titled, before the contacts are
+        // written (a membership names its group by SOURCE_ID).
+        let mut wanted = BTreeMap::new();
+        for up in &mut page.upserts {
+            groups::take(&mut wanted, &mut up.contact.groups);
+        }
+        let mut ops = groups::prepare(&phone_groups, &wanted);
+        let group_ops = !ops.is_empty();
         for id in &page.deletes {
             match differ.delete(id)? {
                 Some(_) => {
@@ -237,7 +252,7 @@ fn sync_once<S: ContactStore + ?Sized>(
         // Photos the page's writes need, fetched together once the page is planned.
         let mut wants: Vec<(usize, String)> = Vec::new();
         for up in page.upserts {
-            plan_upsert(&mut differ, up, &mut ops, &mut wants, counts)?;
+            plan_upsert(&mut differ, up, &lost, &mut ops, &mut wants, counts)?;
         }
         fill_photos(source, &mut ops, wants)?;
         for op in &ops {
@@ -251,6 +266,9 @@ fn sync_once<S: ContactStore + ?Sized>(
         apply(store, ops, interrupt)?;
         received += page_contacts;
         (run.progress)(received);
+        if group_ops {
+            phone_groups = store.managed_groups()?;
+        }
         if !page.more {
             break (page.next_token, page.policy_version);
         }
@@ -265,6 +283,16 @@ fn sync_once<S: ContactStore + ?Sized>(
             gone.into_iter().map(|id| StoreOp::Delete { id }).collect(),
             interrupt,
         )?;
+    }
+    // Groups no managed contact is in any more (deleted on the server, or their last member
+    // left), and tombstones, go once the contacts are written.
+    if *applied {
+        phone_groups = store.managed_groups()?;
+    }
+    let leftover = groups::cleanup(&phone_groups);
+    if !leftover.is_empty() {
+        log::info!("sync: {} contact groups removed", leftover.len());
+        apply(store, leftover, interrupt)?;
     }
     if !*applied {
         // Nothing written: the index read at the start is still the truth.
@@ -305,6 +333,7 @@ fn sync_once<S: ContactStore + ?Sized>(
 fn plan_upsert(
     differ: &mut Differ,
     up: Upsert,
+    lost: &BTreeSet<String>,
     ops: &mut Vec<StoreOp>,
     wants: &mut Vec<(usize, String)>,
     counts: &mut Counts,
@@ -320,6 +349,8 @@ fn plan_upsert(
         // Same content, but the store's SYNC2 does not name the photo the contact has: a
         // photo write that failed (or never ran) is done again.
         None if differ.photo_hash(&up.id) != wanted_photo.as_deref() => Action::Update,
+        // Same content, but a group it is in was deleted on the phone with its memberships.
+        None if up.contact.groups.iter().any(|g| lost.contains(&g.id)) => Action::Update,
         None => {
             counts.unchanged += 1;
             return Ok(());

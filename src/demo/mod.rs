@@ -190,6 +190,52 @@ impl Walk<'_> {
         Ok(ids.into_iter().collect())
     }
 
+    /// The phone's contact groups (what its Contacts app filters by) are the entitled MDM
+    /// groups that have members, each with the server's name and member count.
+    fn check_groups(
+        &mut self,
+        step: &'static str,
+        agent: &mut Agent<SqliteStore>,
+        groups: &[&str],
+    ) -> Result<(), DemoError> {
+        let mut expected = Vec::new();
+        for g in groups {
+            let group: Value = self.admin.get(&format!("/v1/admin/groups/{g}"))?;
+            let members = self.members(g)?.len() as u64;
+            if members > 0 {
+                expected.push((
+                    group["name"].as_str().unwrap_or_default().to_owned(),
+                    members,
+                ));
+            }
+        }
+        expected.sort();
+        let on_phone = agent.store().group_summary()?;
+        let shown: Vec<String> = on_phone
+            .iter()
+            .map(|(title, n)| format!("{title}: {n} contacts"))
+            .collect();
+        if on_phone != expected {
+            return Err(DemoError::Check {
+                step,
+                what: format!(
+                    "the phone's groups are [{}], expected {} groups",
+                    shown.join(", "),
+                    expected.len()
+                ),
+            });
+        }
+        self.say(&format!(
+            "  ✔ Groups on the phone: {}",
+            if shown.is_empty() {
+                "none".to_owned()
+            } else {
+                shown.join(", ")
+            }
+        ));
+        Ok(())
+    }
+
     fn set_policy(&self, basic: &str, groups: &[&str]) -> Result<(), DemoError> {
         self.set_policy_with_backup(basic, groups, "off")
     }
@@ -243,6 +289,7 @@ impl Walk<'_> {
         step: &'static str,
         agent: &mut Agent<SqliteStore>,
         expected: &BTreeSet<String>,
+        groups: &[&str],
     ) -> Result<(), DemoError> {
         let ran = agent.run_due()?;
         match ran.sync {
@@ -302,6 +349,7 @@ impl Walk<'_> {
             held.len(),
             personal_now.0
         ));
+        self.check_groups(step, agent, groups)?;
         self.say("  Console — Sync status:");
         for (label, key) in [
             ("Sync type", "sync_type_label"),
@@ -454,7 +502,7 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
 
     walk.say("(a) No contacts + additional groups Harvey and Mike");
     let expected = &walk.members("harvey")? | &walk.members("mike")?;
-    walk.check("a", &mut agent, &expected)?;
+    walk.check("a", &mut agent, &expected, &["harvey", "mike"])?;
 
     walk.say(&format!(
         "\n(b) Contacts from the user's groups ({}) + additional group {extra_group}",
@@ -465,7 +513,9 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     for g in &user_groups {
         expected.extend(walk.members(g)?);
     }
-    walk.check("b", &mut agent, &expected)?;
+    let mut entitled: Vec<&str> = user_groups.iter().map(String::as_str).collect();
+    entitled.push(extra_group);
+    walk.check("b", &mut agent, &expected, &entitled)?;
 
     walk.say("\n(c) Contacts from all groups");
     walk.set_policy("all_groups", &[])?;
@@ -473,7 +523,17 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     for (g, _) in seed::GROUPS {
         expected.extend(walk.members(g)?);
     }
-    walk.check("c", &mut agent, &expected)?;
+    let every: Vec<&str> = seed::GROUPS.iter().map(|(g, _)| *g).collect();
+    walk.check("c", &mut agent, &expected, &every)?;
+
+    walk.say("\n(c2) The admin renames group Mike to \"Mike's team\" and presses \"Synchronize contacts\"");
+    let _: Value = walk
+        .admin
+        .put("/v1/admin/groups/mike", &json!({ "name": "Mike's team" }))?;
+    let _: Value = walk
+        .admin
+        .post(&format!("/v1/admin/devices/{device}/sync"), &json!({}))?;
+    walk.check("c2", &mut agent, &expected, &every)?;
 
     walk.say("\n(d) The server changes contacts, the phone's user edits and deletes business contacts, the admin presses \"Synchronize contacts\"");
     let ids: Vec<String> = expected.iter().take(5).cloned().collect();
@@ -495,7 +555,7 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     let _: Value = walk
         .admin
         .post(&format!("/v1/admin/devices/{device}/sync"), &json!({}))?;
-    walk.check("d", &mut agent, &expected)?;
+    walk.check("d", &mut agent, &expected, &every)?;
     let on_phone = agent.managed_contacts(0, usize::MAX)?;
     let changed_ok = ids.iter().take(3).all(|id| {
         on_phone
@@ -523,11 +583,11 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     }
     walk.say("  ✔ 3 changed contacts updated, 1 deleted contact removed, the user's edit and deletion put back, command completed");
 
-    allow_list_step(&mut walk, &mut agent, &expected)?;
+    allow_list_step(&mut walk, &mut agent, &expected, &every)?;
 
     walk.say("\n(f) No contacts, no additional groups");
     walk.set_policy("none", &[])?;
-    walk.check("f", &mut agent, &BTreeSet::new())?;
+    walk.check("f", &mut agent, &BTreeSet::new(), &[])?;
 
     walk.say("\nEvery sync step checked out; personal contacts were never touched.");
 
@@ -565,6 +625,7 @@ fn allow_list_step(
     walk: &mut Walk,
     agent: &mut Agent<SqliteStore>,
     expected: &BTreeSet<String>,
+    groups: &[&str],
 ) -> Result<(), DemoError> {
     let step = "e";
     walk.say("\n(e) The policy's field allow-list stops sending photos and private numbers (mobile, home)");
@@ -584,7 +645,7 @@ fn allow_list_step(
         });
     }
     walk.set_policy_fields(&NO_PHOTOS_NO_PRIVATE_NUMBERS)?;
-    walk.check(step, agent, expected)?;
+    walk.check(step, agent, expected, groups)?;
     let allowed = AllowList::of(&NO_PHOTOS_NO_PRIVATE_NUMBERS);
     let directory = walk.directory()?;
     let after = agent.managed_contacts(0, usize::MAX)?;
@@ -596,7 +657,14 @@ fn allow_list_step(
         .filter(|c| {
             directory
                 .get(&c.id)
-                .is_none_or(|d| fields::filter(d, &allowed) != c.data)
+                // The groups are the phone's memberships, checked by `check`.
+                .is_none_or(|d| {
+                    fields::filter(d, &allowed)
+                        != ContactData {
+                            groups: Vec::new(),
+                            ..c.data.clone()
+                        }
+                })
         })
         .count();
     let work_numbers: usize = after

@@ -11,8 +11,8 @@ use super::rows::{
     from_rows, known_mime as mime, personal_from_rows, personal_to_rows, to_rows, DataRow,
     OWNED_MIMETYPES,
 };
-use super::{ContactWrite, EntryState, IndexEntry, PhotoWrite, StoreOp, StoredContact};
-use contacts_agent_protocol::PhotoRef;
+use super::{ContactWrite, EntryState, IndexEntry, PhoneGroup, PhotoWrite, StoreOp, StoredContact};
+use contacts_agent_protocol::{GroupRef, PhotoRef};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Row {
@@ -43,8 +43,27 @@ impl From<DataRow> for Row {
 pub enum Op {
     Insert(Write),
     Update(Update),
-    Delete { id: String },
-    DeleteRaw { raw_id: i64 },
+    Delete {
+        id: String,
+    },
+    DeleteRaw {
+        raw_id: i64,
+    },
+    /// A contact group of our account: SOURCE_ID = the MDM group's id, TITLE, visible,
+    /// read-only for apps, as the sync adapter.
+    InsertGroup {
+        source_id: String,
+        title: String,
+    },
+    /// New TITLE (and DIRTY = 0) of our account's group with this `_ID`.
+    RenameGroup {
+        group_id: i64,
+        title: String,
+    },
+    /// Sync-adapter delete of our account's group with this `_ID`.
+    DeleteGroup {
+        group_id: i64,
+    },
 }
 
 /// An update: the shell deletes the raw contact's rows of `owned_mimetypes` only (never the
@@ -62,6 +81,11 @@ pub struct Write {
     pub hash: String,
     pub display_name: String,
     pub rows: Vec<Row>,
+    /// One GroupMembership row each, written with `GROUP_SOURCE_ID` = this id (the provider
+    /// finds the group of our account with that SOURCE_ID). An update replaces them with the
+    /// other owned rows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_source_ids: Vec<String>,
     /// `keep`, `set` or `clear`.
     pub photo_action: String,
     pub photo_hash: Option<String>,
@@ -84,6 +108,7 @@ fn write(w: &ContactWrite) -> Write {
         hash: w.hash.clone(),
         display_name: w.data.display_name.clone(),
         rows: to_rows(&w.data).into_iter().map(Row::from).collect(),
+        group_source_ids: w.data.groups.iter().map(|g| g.id.clone()).collect(),
         photo_action: action.into(),
         photo_hash: hash,
         photo,
@@ -101,6 +126,15 @@ pub fn encode_ops(ops: &[StoreOp]) -> Result<Vec<u8>, serde_json::Error> {
             }),
             StoreOp::Delete { id } => Op::Delete { id: id.clone() },
             StoreOp::DeleteRaw { raw_id } => Op::DeleteRaw { raw_id: *raw_id },
+            StoreOp::InsertGroup { source_id, title } => Op::InsertGroup {
+                source_id: source_id.clone(),
+                title: title.clone(),
+            },
+            StoreOp::RenameGroup { row_id, title } => Op::RenameGroup {
+                group_id: *row_id,
+                title: title.clone(),
+            },
+            StoreOp::DeleteGroup { row_id } => Op::DeleteGroup { group_id: *row_id },
         })
         .collect();
     serde_json::to_vec(&ops)
@@ -144,6 +178,36 @@ pub struct Managed {
     pub hash: String,
     pub photo_hash: Option<String>,
     pub rows: Vec<Row>,
+    /// The groups its GroupMembership rows point at (SOURCE_ID and TITLE of each).
+    #[serde(default)]
+    pub groups: Vec<GroupRef>,
+}
+
+/// One group of our account (`managedGroups`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Group {
+    pub group_id: i64,
+    pub source_id: Option<String>,
+    pub title: Option<String>,
+    pub deleted: bool,
+    pub dirty: bool,
+    /// Raw contacts of our account, not deleted, with a membership row pointing at it.
+    pub members: u64,
+}
+
+pub fn decode_groups(bytes: &[u8]) -> Result<Vec<PhoneGroup>, String> {
+    let groups: Vec<Group> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    Ok(groups
+        .into_iter()
+        .map(|g| PhoneGroup {
+            row_id: g.group_id,
+            source_id: g.source_id,
+            title: g.title.unwrap_or_default(),
+            deleted: g.deleted,
+            dirty: g.dirty,
+            members: g.members,
+        })
+        .collect())
 }
 
 pub fn decode_managed(bytes: &[u8]) -> Result<Vec<StoredContact>, String> {
@@ -157,6 +221,7 @@ pub fn decode_managed(bytes: &[u8]) -> Result<Vec<StoredContact>, String> {
                     .map(|r| (mime(&r.mimetype), r.data.clone(), r.primary)),
             );
             data.photo = m.photo_hash.clone().map(|hash| PhotoRef { hash });
+            data.groups = m.groups;
             StoredContact {
                 id: m.id,
                 hash: m.hash,
@@ -219,6 +284,16 @@ mod tests {
             display_name: "Anna Nowak".into(),
             title: Some("Partner".into()),
             phones: vec![Phone::new("+48 600 100 200", PhoneKind::Mobile)],
+            groups: vec![
+                GroupRef {
+                    id: "harvey".into(),
+                    name: "Harvey".into(),
+                },
+                GroupRef {
+                    id: "mike".into(),
+                    name: "Mike".into(),
+                },
+            ],
             ..Default::default()
         };
         vec![
@@ -246,6 +321,15 @@ mod tests {
                 data: crate::store::rows::tests::every_field(),
                 photo: PhotoWrite::Keep,
             }),
+            StoreOp::InsertGroup {
+                source_id: "sales".into(),
+                title: "Sales".into(),
+            },
+            StoreOp::RenameGroup {
+                row_id: 7,
+                title: "Mike Ross".into(),
+            },
+            StoreOp::DeleteGroup { row_id: 8 },
         ]
     }
 

@@ -18,8 +18,8 @@ use jni::{jni_sig, jni_str, Env, EnvUnowned, JavaVM};
 
 use super::bridge;
 use super::{
-    ContactStore, IndexEntry, PersonalContact, PersonalData, SourceAccount, StoreError, StoreOp,
-    StoredContact,
+    ContactStore, IndexEntry, PersonalContact, PersonalData, PhoneGroup, SourceAccount, StoreError,
+    StoreOp, StoredContact,
 };
 
 type StoreRef = Arc<Global<JObject<'static>>>;
@@ -178,6 +178,21 @@ impl ContactStore for JniStore {
             )?;
             Ok(())
         })
+    }
+
+    fn managed_groups(&mut self) -> Result<Vec<PhoneGroup>, StoreError> {
+        let bytes = self.call("managedGroups", |env, store| {
+            let v = env
+                .call_method(
+                    store,
+                    jni_str!("managedGroups"),
+                    jni_sig!(() -> byte[]),
+                    &[],
+                )?
+                .l()?;
+            bytes_of(env, v)
+        })?;
+        bridge::decode_groups(&bytes).map_err(|e| decode_err("managedGroups", e))
     }
 
     fn managed_contacts(

@@ -53,6 +53,38 @@ pub enum StoreOp {
     DeleteRaw {
         raw_id: i64,
     },
+    /// A contact group of our account for the MDM group `source_id` (`Groups.SOURCE_ID`),
+    /// visible, read-only for apps, written as the sync adapter (DIRTY = 0).
+    InsertGroup {
+        source_id: String,
+        title: String,
+    },
+    /// New title of one group of our account (by `Groups._ID`); clears DIRTY.
+    RenameGroup {
+        row_id: i64,
+        title: String,
+    },
+    /// Sync-adapter delete of one group of our account by `_ID`: the row goes, and the
+    /// provider drops the membership rows that point at it.
+    DeleteGroup {
+        row_id: i64,
+    },
+}
+
+/// One contact group of our account as the store knows it (`ContactsContract.Groups`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneGroup {
+    /// `Groups._ID`.
+    pub row_id: i64,
+    /// The MDM group's id; `None` for a group of our account someone else made.
+    pub source_id: Option<String>,
+    pub title: String,
+    /// `DELETED = 1`: someone deleted it (its memberships are gone); the sync adapter purges it.
+    pub deleted: bool,
+    /// `DIRTY = 1`: someone other than the sync adapter changed it.
+    pub dirty: bool,
+    /// Managed raw contacts (not deleted) with a membership row pointing at it.
+    pub members: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +143,9 @@ pub trait ContactStore {
     /// operations (see `provider_ops`).
     fn apply_batch(&mut self, ops: &[StoreOp]) -> Result<(), StoreError>;
 
+    /// Every contact group of our account, deleted ones included (never another account's).
+    fn managed_groups(&mut self) -> Result<Vec<PhoneGroup>, StoreError>;
+
     /// A page of managed contacts with their data, ordered by id.
     fn managed_contacts(
         &mut self,
@@ -157,15 +192,24 @@ pub fn refuse_managed_account(
 }
 
 /// How many ContactsProvider operations an op becomes: the raw contact row, one per data
-/// row, a delete of the old data rows on update, and the photo write.
+/// row (a GroupMembership row per group included), a delete of the old data rows on update,
+/// and the photo write.
 pub fn provider_ops(op: &StoreOp) -> usize {
     fn photo(p: &PhotoWrite) -> usize {
         usize::from(!matches!(p, PhotoWrite::Keep))
     }
     match op {
-        StoreOp::Insert(w) => 1 + rows::data_row_count(&w.data) + photo(&w.photo),
-        StoreOp::Update(w) => 2 + rows::data_row_count(&w.data) + photo(&w.photo),
-        StoreOp::Delete { .. } | StoreOp::DeleteRaw { .. } => 1,
+        StoreOp::Insert(w) => {
+            1 + rows::data_row_count(&w.data) + w.data.groups.len() + photo(&w.photo)
+        }
+        StoreOp::Update(w) => {
+            2 + rows::data_row_count(&w.data) + w.data.groups.len() + photo(&w.photo)
+        }
+        StoreOp::Delete { .. }
+        | StoreOp::DeleteRaw { .. }
+        | StoreOp::InsertGroup { .. }
+        | StoreOp::RenameGroup { .. }
+        | StoreOp::DeleteGroup { .. } => 1,
     }
 }
 

@@ -26,12 +26,18 @@ pub const MIME_RELATION: &str = "vnd.android.cursor.item/relation";
 /// `Photo.CONTENT_ITEM_TYPE`: written by the provider itself when a display photo file is
 /// written, never by a batch of ours; `PHOTO_FILE_ID` is `DATA14`.
 pub const MIME_PHOTO: &str = "vnd.android.cursor.item/photo";
+/// `GroupMembership.CONTENT_ITEM_TYPE`: one row per MDM group of a managed contact, written
+/// with `GROUP_SOURCE_ID` (the server's group id); the provider stores the group's `_ID` in
+/// `GROUP_ROW_ID` (`DATA1`). Written by each store from `ContactData::groups`, not by
+/// `to_rows`: the source id is not a data column. A personal contact's memberships use the
+/// same rows; stores resolve `DATA1` to the group's title for a backup.
+pub const MIME_GROUP_MEMBERSHIP: &str = "vnd.android.cursor.item/group_membership";
 
 /// The mimetypes a business contact's rows are written with (`to_rows`): an update replaces
 /// exactly these on our raw contact. The Photo row (written through the display-photo file)
 /// and rows other apps added are never ours to delete (DAVx5's `AndroidContact.update` does
 /// the same; docs/contacts-provider-model.md).
-pub const OWNED_MIMETYPES: [&str; 11] = [
+pub const OWNED_MIMETYPES: [&str; 12] = [
     MIME_NAME,
     MIME_PHONE,
     MIME_EMAIL,
@@ -43,6 +49,7 @@ pub const OWNED_MIMETYPES: [&str; 11] = [
     MIME_SIP,
     MIME_IM,
     MIME_RELATION,
+    MIME_GROUP_MEMBERSHIP,
 ];
 /// `BaseTypes.TYPE_CUSTOM` (0): the row's `LABEL` says what it is.
 const TYPE_CUSTOM: &str = CUSTOM;
@@ -402,9 +409,6 @@ fn postal_from(row: &DataRow) -> PostalAddress {
     }
 }
 
-/// `GroupMembership`: `DATA1` is the group's row id; stores resolve it to the group's title.
-pub const MIME_GROUP_MEMBERSHIP: &str = "vnd.android.cursor.item/group_membership";
-
 /// Every mimetype a personal contact's rows use (`personal_to_rows`).
 pub const PERSONAL_MIMETYPES: [&str; 12] = [
     MIME_NAME,
@@ -706,6 +710,8 @@ pub(crate) mod tests {
             office_location: Some("B2, floor 3".into()),
             manager: Some("Jessica Pearson".into()),
             assistant: Some("Donna Paulsen".into()),
+            // Groups are membership rows each store writes itself, not `to_rows`'.
+            groups: Vec::new(),
         }
     }
 

@@ -11,7 +11,12 @@
 //! - SOURCE_ID is not unique: nothing stops two raw contacts with one server id;
 //! - read-only raw contacts and data rows (ours are) ignore an app's updates silently, but
 //!   an app may still add data rows to them or delete them;
-//! - a batch holds at most `MAX_BATCH_OPS` operations and is all or nothing.
+//! - a batch holds at most `MAX_BATCH_OPS` operations and is all or nothing;
+//! - contact groups (`groups`): an app's insert or update sets the group's DIRTY, an app's
+//!   delete leaves a tombstone (DELETED = 1, DIRTY = 1); either delete removes the group's
+//!   membership rows without marking their raw contacts DIRTY; a GroupMembership row
+//!   written with a group source id lands on the group of the raw contact's account with
+//!   that SOURCE_ID, deleted or not, or on a new untitled one (`get_or_make_group`).
 //!
 //! Managed contacts live under our account type; personal contacts (any other account, or
 //! none) sit beside them and are never written by the sync.
@@ -27,8 +32,8 @@ use super::rows::{
     MIME_GROUP_MEMBERSHIP, MIME_NAME, MIME_PHOTO, OWNED_MIMETYPES,
 };
 use super::{
-    provider_ops, ContactStore, ContactWrite, EntryState, IndexEntry, PhotoWrite, StoreError,
-    StoreOp, StoredContact, MAX_BATCH_OPS,
+    provider_ops, ContactStore, ContactWrite, EntryState, IndexEntry, PhoneGroup, PhotoWrite,
+    StoreError, StoreOp, StoredContact, MAX_BATCH_OPS,
 };
 use crate::db;
 
@@ -37,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("phone_schema_2_provider.sql"),
     include_str!("phone_schema_3_personal.sql"),
     include_str!("phone_schema_4_primary.sql"),
+    include_str!("phone_schema_5_groups.sql"),
 ];
 
 /// Who writes. ContactsProvider tells them apart by the `caller_is_syncadapter` query
@@ -86,6 +92,84 @@ fn delete_raw(tx: &Connection, caller: Caller, raw: i64) -> rusqlite::Result<usi
             )?
             .execute([raw]),
     }
+}
+
+/// Deletes a contact group as `caller`, the way `ContactsProvider2.deleteGroup` does: the
+/// membership rows pointing at it go first, whoever deletes (their raw contacts are not
+/// marked DIRTY); the sync adapter then removes the row, anyone else leaves a tombstone.
+fn delete_group(tx: &Connection, caller: Caller, group: i64) -> rusqlite::Result<usize> {
+    tx.prepare_cached("DELETE FROM data WHERE mimetype = ?1 AND data1 = ?2")?
+        .execute(params![MIME_GROUP_MEMBERSHIP, group])?;
+    match caller {
+        Caller::SyncAdapter => tx
+            .prepare_cached("DELETE FROM groups WHERE _id = ?1")?
+            .execute([group]),
+        Caller::App => tx
+            .prepare_cached("UPDATE groups SET deleted = 1, dirty = 1 WHERE _id = ?1")?
+            .execute([group]),
+    }
+}
+
+/// The group a membership row written with `GROUP_SOURCE_ID` points at, as
+/// `DataRowHandlerForGroupMembership.getOrMakeGroup` finds it: the first group of the raw
+/// contact's account with that SOURCE_ID, DELETED or not; when there is none, a new one with
+/// only the account and SOURCE_ID (no title, not visible).
+fn get_or_make_group(
+    tx: &Connection,
+    account: (&str, &str),
+    source_id: &str,
+) -> rusqlite::Result<i64> {
+    let found: Option<i64> = tx
+        .prepare_cached(
+            "SELECT _id FROM groups WHERE sourceid = ?1 AND account_type = ?2 ORDER BY _id LIMIT 1",
+        )?
+        .query_row(params![source_id, account.0], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    tx.prepare_cached(
+        "INSERT INTO groups (account_type, account_name, sourceid) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![account.0, account.1, source_id])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// A managed contact's GroupMembership rows, one per MDM group, written with the group's
+/// source id like the shell writes them; read-only for apps like its other rows.
+fn write_memberships(
+    tx: &Connection,
+    account: (&str, &str),
+    raw: i64,
+    data: &ContactData,
+) -> rusqlite::Result<()> {
+    for g in &data.groups {
+        let group = get_or_make_group(tx, account, &g.id)?;
+        tx.prepare_cached(
+            "INSERT INTO data (raw_contact_id, mimetype, data1, is_read_only) VALUES (?1, ?2, ?3, 1)",
+        )?
+        .execute(params![raw, MIME_GROUP_MEMBERSHIP, group])?;
+    }
+    Ok(())
+}
+
+/// The MDM groups a raw contact is in, read back through its membership rows.
+fn read_memberships(
+    conn: &Connection,
+    raw: i64,
+) -> rusqlite::Result<Vec<contacts_agent_protocol::GroupRef>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT g.sourceid, g.title FROM data d JOIN groups g ON g._id = d.data1
+         WHERE d.raw_contact_id = ?1 AND d.mimetype = ?2 AND g.sourceid IS NOT NULL
+         ORDER BY g.sourceid",
+    )?;
+    let rows = stmt.query_map(params![raw, MIME_GROUP_MEMBERSHIP], |r| {
+        Ok(contacts_agent_protocol::GroupRef {
+            id: r.get(0)?,
+            name: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+        })
+    })?;
+    rows.collect()
 }
 
 /// Writes a raw contact's display photo the way ContactsProvider does for
@@ -249,6 +333,88 @@ impl SqliteStore {
         }
         let fp = set_fingerprint(lines.iter().map(|(a, b)| (a.as_str(), b.as_str())));
         Ok((contacts.len(), fp))
+    }
+
+    /// The Contacts app's view of our account's groups: each live group's title and how many
+    /// contacts it holds, by title (what the demo prints: "Harvey: 12 contacts").
+    pub fn group_summary(&mut self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut groups: Vec<(String, u64)> = self
+            .managed_groups()?
+            .into_iter()
+            .filter(|g| !g.deleted)
+            .map(|g| (g.title, g.members))
+            .collect();
+        groups.sort();
+        Ok(groups)
+    }
+
+    /// Another app (or the user, ignoring the read-only flag) deletes a group of our account
+    /// by its source id, as a non-sync-adapter delete: memberships gone, a tombstone left.
+    pub fn user_deletes_group(&mut self, source_id: &str) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let group: Option<i64> = tx
+            .query_row(
+                "SELECT _id FROM groups WHERE account_type = ?1 AND sourceid = ?2 AND deleted = 0",
+                params![self.account_type, source_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let n = match group {
+            Some(g) => delete_group(&tx, Caller::App, g)?,
+            None => 0,
+        };
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    /// Another app renames a group of our account: a non-sync-adapter update sets DIRTY.
+    pub fn user_renames_group(&mut self, source_id: &str, title: &str) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE groups SET title = ?3, dirty = 1, version = version + 1
+             WHERE account_type = ?1 AND sourceid = ?2 AND deleted = 0",
+            params![self.account_type, source_id, title],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// The user makes a group in another account (or the device-local one, `None`) and puts
+    /// the personal contacts `members` in it: an app's writes, so group and contacts DIRTY.
+    pub fn user_adds_personal_group(
+        &mut self,
+        account_type: Option<&str>,
+        title: &str,
+        members: &[i64],
+    ) -> Result<i64, StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO groups (account_type, account_name, title, dirty, group_visible)
+             VALUES (?1, ?1, ?2, 1, 1)",
+            params![account_type, title],
+        )?;
+        let group = tx.last_insert_rowid();
+        for raw in members {
+            tx.execute(
+                "INSERT INTO data (raw_contact_id, mimetype, data1) VALUES (?1, ?2, ?3)",
+                params![raw, MIME_GROUP_MEMBERSHIP, group],
+            )?;
+            touched(&tx, Caller::App, *raw)?;
+        }
+        tx.commit()?;
+        Ok(group)
+    }
+
+    /// Every group on the phone, any account: `(account_type, title, deleted, members)`, for
+    /// tests that check nothing outside our account was touched.
+    pub fn all_groups(&self) -> Result<Vec<(Option<String>, String, bool, u64)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT g.account_type, COALESCE(g.title, ''), g.deleted,
+                    (SELECT COUNT(*) FROM data d WHERE d.mimetype = ?1 AND d.data1 = g._id)
+             FROM groups g ORDER BY g._id",
+        )?;
+        let rows = stmt.query_map([MIME_GROUP_MEMBERSHIP], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The phone's user (or an app) edits a business contact's name in place: a non-sync-
@@ -603,6 +769,7 @@ impl Account<'_> {
         ])?;
         let raw = tx.last_insert_rowid();
         insert_rows(tx, raw, &w.data)?;
+        write_memberships(tx, (self.kind, self.name), raw, &w.data)?;
         Ok(raw)
     }
 
@@ -620,6 +787,7 @@ impl Account<'_> {
             }
         }
         insert_rows(tx, raw, &w.data)?;
+        write_memberships(tx, (self.kind, self.name), raw, &w.data)?;
         tx.prepare_cached(
             "UPDATE raw_contacts SET sync1 = ?2, display_name = ?3, dirty = 0,
                     version = version + 1 WHERE _id = ?1",
@@ -697,6 +865,39 @@ impl ContactStore for SqliteStore {
                     )?
                     .execute(params![raw_id, account.kind])?;
                 }
+                StoreOp::InsertGroup { source_id, title } => {
+                    // Visible, so the Contacts app lists the members under it; read-only, so
+                    // it offers no rename or delete (the provider does not enforce it).
+                    tx.prepare_cached(
+                        "INSERT INTO groups (account_type, account_name, sourceid, title,
+                                             group_visible, should_sync, group_is_read_only)
+                         VALUES (?1, ?2, ?3, ?4, 1, 1, 1)",
+                    )?
+                    .execute(params![
+                        account.kind,
+                        account.name,
+                        source_id,
+                        title
+                    ])?;
+                }
+                StoreOp::RenameGroup { row_id, title } => {
+                    tx.prepare_cached(
+                        "UPDATE groups SET title = ?3, dirty = 0, version = version + 1
+                         WHERE _id = ?1 AND account_type = ?2",
+                    )?
+                    .execute(params![row_id, account.kind, title])?;
+                }
+                StoreOp::DeleteGroup { row_id } => {
+                    // Only ever our own account's groups.
+                    let ours: bool = tx
+                        .prepare_cached(
+                            "SELECT EXISTS (SELECT 1 FROM groups WHERE _id = ?1 AND account_type = ?2)",
+                        )?
+                        .query_row(params![row_id, account.kind], |r| r.get(0))?;
+                    if ours {
+                        delete_group(&tx, Caller::SyncAdapter, *row_id)?;
+                    }
+                }
             }
         }
         tx.commit()?;
@@ -708,6 +909,26 @@ impl ContactStore for SqliteStore {
             }
         }
         Ok(())
+    }
+
+    fn managed_groups(&mut self) -> Result<Vec<PhoneGroup>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT g._id, g.sourceid, g.title, g.deleted, g.dirty,
+                    (SELECT COUNT(*) FROM data d JOIN raw_contacts r ON r._id = d.raw_contact_id
+                     WHERE d.mimetype = ?2 AND d.data1 = g._id AND r.deleted = 0)
+             FROM groups g WHERE g.account_type = ?1 ORDER BY g._id",
+        )?;
+        let rows = stmt.query_map(params![self.account_type, MIME_GROUP_MEMBERSHIP], |r| {
+            Ok(PhoneGroup {
+                row_id: r.get(0)?,
+                source_id: r.get(1)?,
+                title: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                deleted: r.get(3)?,
+                dirty: r.get(4)?,
+                members: r.get::<_, i64>(5)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn managed_contacts(
@@ -738,6 +959,7 @@ impl ContactStore for SqliteStore {
             let rows = read_rows(&self.conn, raw)?;
             let mut data = from_rows(rows.iter().map(|(m, d, p)| (m.as_str(), d.clone(), *p)));
             data.photo = photo_hash.clone().map(|hash| PhotoRef { hash });
+            data.groups = read_memberships(&self.conn, raw)?;
             out.push(StoredContact {
                 id,
                 hash: hash.unwrap_or_default(),

@@ -8,8 +8,8 @@ use contacts_agent::agent::{Agent, AgentConfig};
 use contacts_agent::demo::admin::AdminClient;
 use contacts_agent::store::sqlite::SqliteStore;
 use contacts_agent::store::{
-    ContactStore, IndexEntry, PersonalContact, PersonalData, SourceAccount, StoreError, StoreOp,
-    StoredContact,
+    ContactStore, IndexEntry, PersonalContact, PersonalData, PhoneGroup, SourceAccount, StoreError,
+    StoreOp, StoredContact,
 };
 use contacts_agent_server::{seed, Config, Server};
 use serde_json::{json, Value};
@@ -186,6 +186,9 @@ impl ContactStore for Faulty {
         }
         self.seen += 1;
         self.inner.apply_batch(ops)
+    }
+    fn managed_groups(&mut self) -> Result<Vec<PhoneGroup>, StoreError> {
+        self.inner.managed_groups()
     }
     fn managed_contacts(&mut self, o: usize, l: usize) -> Result<Vec<StoredContact>, StoreError> {
         self.inner.managed_contacts(o, l)

@@ -22,13 +22,15 @@ class BatchTranslationTest {
         assertEquals(listOf("u-2"), BatchTranslation.updatedIds(batch))
         assertEquals(setOf(42L), BatchTranslation.deletedRawIds(batch))
         val t = BatchTranslation.translate(batch, mapOf("u-2" to 7L))
-        assertEquals(5, t.groups.size)
+        assertEquals(8, t.groups.size)
 
-        // Insert: SYNC2 is not in the batch (set once the photo file is stored).
+        // Insert: SYNC2 is not in the batch (set once the photo file is stored); its groups
+        // are membership rows by SOURCE_ID after its other rows.
         val insert = t.groups[0]
         assertEquals(ProviderOp.InsertRaw("u-1", "h1"), insert[0])
-        val rows = insert.drop(1).map { it as ProviderOp.InsertData }
+        val rows = insert.drop(1).filterIsInstance<ProviderOp.InsertData>()
         assertEquals(3, rows.size)
+        assertEquals(listOf(GroupOp.Member(null, 0, "harvey"), GroupOp.Member(null, 0, "mike")), insert.drop(4))
         assertTrue(rows.all { it.backRef == 0 && it.rawId == null })
         assertEquals("vnd.android.cursor.item/phone_v2", rows[1].mimetype)
         assertEquals(listOf("+48 600 100 200", "mobile"), rows[1].data.take(2))
@@ -41,7 +43,9 @@ class BatchTranslationTest {
         assertEquals(ProviderOp.UpdateRaw(7L, "h2", clearPhoto = true), update[0])
         assertEquals(ProviderOp.DeleteOwnedData(7L, owned.filter { it != BatchTranslation.PHOTO_MIMETYPE }), update[1])
         assertEquals(ProviderOp.DeletePhoto(7L), update[2])
-        assertTrue(update.drop(3).all { it is ProviderOp.InsertData && it.rawId == 7L && it.backRef == null })
+        assertTrue(update.drop(3).dropLast(2).all { it is ProviderOp.InsertData && it.rawId == 7L && it.backRef == null })
+        assertEquals(listOf(GroupOp.Member(7L, null, "harvey"), GroupOp.Member(7L, null, "mike")), update.takeLast(2))
+        assertTrue("vnd.android.cursor.item/group_membership" in owned, "an update replaces the memberships: $owned")
 
         assertEquals(listOf(ProviderOp.DeleteBySource("u-3")), t.groups[2])
         assertEquals(listOf(ProviderOp.DeleteRawById(42L)), t.groups[3])
@@ -49,7 +53,11 @@ class BatchTranslationTest {
         val richRows = batch.getJSONObject(4).getJSONArray("rows").length()
         assertEquals(1 + richRows, t.groups[4].size)
         assertTrue(t.groups[4].filterIsInstance<ProviderOp.InsertData>().count { it.primary } == 2)
-        assertEquals(4 + 6 + 1 + 1 + 1 + richRows, BatchTranslation.size(t.groups))
+        // Group operations, each alone, by SOURCE_ID (insert) or the group's _ID.
+        assertEquals(listOf(GroupOp.Insert("sales", "Sales")), t.groups[5])
+        assertEquals(listOf(GroupOp.Rename(7L, "Mike Ross")), t.groups[6])
+        assertEquals(listOf(GroupOp.Delete(8L)), t.groups[7])
+        assertEquals(6 + 8 + 1 + 1 + 1 + richRows + 3, BatchTranslation.size(t.groups))
 
         // Only the insert's photo is written (after the batch), with its hash for SYNC2.
         assertEquals(1, t.photos.size)

@@ -152,6 +152,28 @@ class ChainScenariosTest {
     }
 
     @Test
+    fun `the MDM group appears on the phone as a visible group of our account holding its members, and follows a rename`() {
+        enroll("groups")
+        agent.syncNow()
+        val ours = provider.groups().filter { it.accountType == account.type }
+        assertEquals(listOf(GROUP to "Operations"), ours.map { it.sourceId to it.title })
+        assertEquals(listOf(1 to 1), ours.map { it.visible to it.readOnly })
+        val group = ours.single().id
+        assertEquals(server.members(GROUP), provider.members(group).map { provider.rawContact(it)!!.sourceId }.toSet())
+        try {
+            server.admin("PUT", "/v1/admin/groups/$GROUP", JSONObject().put("name", "Ops").toString())
+            agent.syncNow()
+            // The same group row, retitled; every member still in it, every contact clean.
+            val renamed = provider.groups().filter { it.accountType == account.type }
+            assertEquals(listOf(Triple(group, GROUP, "Ops")), renamed.map { Triple(it.id, it.sourceId, it.title) })
+            assertEquals(server.members(GROUP), provider.members(group).map { provider.rawContact(it)!!.sourceId }.toSet())
+            assertConverged()
+        } finally {
+            server.admin("PUT", "/v1/admin/groups/$GROUP", JSONObject().put("name", "Operations").toString())
+        }
+    }
+
+    @Test
     fun `first sync writes every contact, photos through display_photo, and leaves them clean`() {
         enroll("first")
         val result = agent.syncNow()

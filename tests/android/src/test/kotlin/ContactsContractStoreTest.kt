@@ -5,6 +5,7 @@ package app.contactsagent.android
 
 import android.Manifest
 import android.accounts.Account
+import android.content.ContentUris
 import android.content.ContentValues
 import android.provider.ContactsContract
 import android.provider.ContactsContract.CommonDataKinds.Photo
@@ -40,7 +41,7 @@ object Ops {
     const val NAME = "vnd.android.cursor.item/name"
     const val PHONE = "vnd.android.cursor.item/phone_v2"
     val OWNED = listOf(NAME, PHONE, "vnd.android.cursor.item/email_v2", "vnd.android.cursor.item/organization",
-        "vnd.android.cursor.item/postal-address_v2", "vnd.android.cursor.item/note")
+        "vnd.android.cursor.item/postal-address_v2", "vnd.android.cursor.item/note", "vnd.android.cursor.item/group_membership")
 
     private fun row(mime: String, vararg data: String?) =
         JSONObject().put("mimetype", mime).put("data", JSONArray((0 until 10).map { data.getOrNull(it) ?: JSONObject.NULL }))
@@ -60,6 +61,12 @@ object Ops {
 
     fun delete(id: String) = JSONObject().put("op", "delete").put("id", id)
     fun deleteRaw(rawId: Long) = JSONObject().put("op", "delete_raw").put("raw_id", rawId)
+
+    /** A contact write in MDM groups (their SOURCE_IDs). */
+    fun inGroups(write: JSONObject, vararg sourceIds: String): JSONObject = write.put("group_source_ids", JSONArray(sourceIds.toList()))
+    fun insertGroup(sourceId: String, title: String) = JSONObject().put("op", "insert_group").put("source_id", sourceId).put("title", title)
+    fun renameGroup(groupId: Long, title: String) = JSONObject().put("op", "rename_group").put("group_id", groupId).put("title", title)
+    fun deleteGroup(groupId: Long) = JSONObject().put("op", "delete_group").put("group_id", groupId)
 
     fun batch(vararg ops: JSONObject): ByteArray = JSONArray(ops.toList()).toString().toByteArray()
 }
@@ -307,5 +314,68 @@ class ContactsContractStoreTest {
         val personal = JSONArray(String(store.personalPage(-1, 10)))
         assertEquals(listOf(mum), (0 until personal.length()).map { personal.getJSONObject(it).getLong("raw_id") })
         assertEquals("mobile", personal.getJSONObject(0).getJSONArray("rows").getJSONObject(1).getJSONArray("data").getString(1))
+    }
+
+    @Test
+    fun `MDM groups land as visible read-only groups of our account with membership rows, and other accounts' groups are left alone`() {
+        // The user's own group in another account, with a personal contact in it.
+        val mum = PhoneUser(app.contentResolver).addContact("Mum", "+48 1", "com.google", "me@example.com")
+        val family = ContentUris.parseId(
+            app.contentResolver.insert(
+                ContactsContract.Groups.CONTENT_URI,
+                ContentValues().apply {
+                    put(ContactsContract.Groups.ACCOUNT_TYPE, "com.google")
+                    put(ContactsContract.Groups.ACCOUNT_NAME, "me@example.com")
+                    put(ContactsContract.Groups.TITLE, "Family")
+                    put(ContactsContract.Groups.SOURCE_ID, "harvey") // the same source id as ours, on purpose
+                },
+            )!!,
+        )
+        app.contentResolver.insert(
+            Data.CONTENT_URI,
+            ContentValues().apply {
+                put(Data.RAW_CONTACT_ID, mum)
+                put(Data.MIMETYPE, ContactsContract.CommonDataKinds.GroupMembership.CONTENT_ITEM_TYPE)
+                put(ContactsContract.CommonDataKinds.GroupMembership.GROUP_ROW_ID, family)
+            },
+        )
+        val familyBefore = provider.groups().single { it.id == family }
+
+        store.applyBatch(
+            Ops.batch(
+                Ops.insertGroup("harvey", "Harvey"), Ops.insertGroup("mike", "Mike"),
+                Ops.inGroups(Ops.insert("u-1"), "harvey", "mike"), Ops.inGroups(Ops.insert("u-2"), "harvey"), Ops.insert("u-3"),
+            ),
+        )
+        val ours = provider.groups().filter { it.accountType == account.type }
+        assertEquals(listOf("harvey" to "Harvey", "mike" to "Mike"), ours.map { it.sourceId to it.title })
+        assertTrue(ours.all { it.visible == 1 && it.readOnly == 1 && it.dirty == 0 && it.deleted == 0 })
+        val harvey = ours[0].id
+        val mike = ours[1].id
+        assertEquals(setOf(raw("u-1").id, raw("u-2").id), provider.members(harvey).toSet())
+        assertEquals(listOf(raw("u-1").id), provider.members(mike))
+        assertTrue("written as the sync adapter", provider.rawContacts().filter { it.accountType == account.type }.all { it.dirty == 0 })
+
+        // What the core reads back: each group with its live members, each contact with its groups.
+        val groups = JSONArray(String(store.managedGroups()))
+        assertEquals(2, groups.length())
+        assertEquals(listOf(2, 1), (0 until 2).map { groups.getJSONObject(it).getInt("members") })
+        val page = JSONArray(String(store.managedContacts(0, 10)))
+        val names = { i: Int -> page.getJSONObject(i).getJSONArray("groups").let { g -> (0 until g.length()).map { g.getJSONObject(it).getString("name") } } }
+        assertEquals(listOf(listOf("Harvey", "Mike"), listOf("Harvey"), emptyList()), (0 until 3).map(names))
+
+        // A rename keeps the row; an update replaces the memberships; a delete takes its memberships.
+        store.applyBatch(Ops.batch(Ops.renameGroup(mike, "Mike Ross"), Ops.inGroups(Ops.update("u-1", "h-1b"), "mike")))
+        assertEquals("Mike Ross", provider.groups().single { it.id == mike }.title)
+        assertEquals(listOf(raw("u-2").id), provider.members(harvey))
+        store.applyBatch(Ops.batch(Ops.deleteGroup(mike)))
+        assertTrue(provider.groups().none { it.id == mike })
+        assertTrue(provider.members(mike).isEmpty())
+
+        // Another account's group is never reached, even by its _ID.
+        store.applyBatch(Ops.batch(Ops.deleteGroup(family), Ops.renameGroup(family, "Ours now")))
+        assertEquals(familyBefore, provider.groups().single { it.id == family })
+        assertEquals(listOf(mum), provider.members(family))
+        assertEquals(1, JSONArray(String(store.managedGroups())).length())
     }
 }

@@ -16,7 +16,11 @@ import java.util.TreeMap
 
 /** An in-memory ContactStoreBridge: what the Android adapter does, minus ContactsProvider. */
 class MemoryStore : ContactStoreBridge {
-    data class Managed(val rawId: Long, val hash: String, val photoHash: String?, val rows: JSONArray, val state: String)
+    data class Managed(val rawId: Long, val hash: String, val photoHash: String?, val rows: JSONArray, val state: String, val groups: List<String> = emptyList())
+
+    /** Contact groups of the account: _ID → (SOURCE_ID, TITLE). */
+    val groups = TreeMap<Long, Pair<String, String>>()
+    private var nextGroup = 1L
 
     val managed = TreeMap<String, Managed>()
     val personal = TreeMap<Long, JSONObject>()
@@ -47,8 +51,9 @@ class MemoryStore : ContactStoreBridge {
         val arr = JSONArray(String(ops))
         val list = (0 until arr.length()).map { arr.getJSONObject(it) }
         val seen = HashSet<String>()
+        val groupOps = setOf("insert_group", "rename_group", "delete_group")
         for (op in list) {
-            if (op.getString("op") == "delete_raw") continue
+            if (op.getString("op") == "delete_raw" || op.getString("op") in groupOps) continue
             val id = op.getString("id")
             val exists = if (id in seen) true else managed.containsKey(id)
             when (op.getString("op")) {
@@ -60,6 +65,11 @@ class MemoryStore : ContactStoreBridge {
             seen.add(id)
         }
         for (op in list) {
+            when (op.getString("op")) {
+                "insert_group" -> { groups[nextGroup++] = op.getString("source_id") to op.getString("title"); continue }
+                "rename_group" -> { groups.computeIfPresent(op.getLong("group_id")) { _, g -> g.first to op.getString("title") }; continue }
+                "delete_group" -> { groups.remove(op.getLong("group_id")); continue }
+            }
             if (op.getString("op") == "delete_raw") {
                 val raw = op.getLong("raw_id")
                 managed.entries.removeIf { it.value.rawId == raw }
@@ -75,11 +85,23 @@ class MemoryStore : ContactStoreBridge {
                 "clear" -> null
                 else -> managed[id]?.photoHash
             }
-            managed[id] = Managed(managed[id]?.rawId ?: nextRaw++, op.getString("hash"), photo, op.getJSONArray("rows"), "clean")
+            val memberOf = op.optJSONArray("group_source_ids")?.let { a -> (0 until a.length()).map { a.getString(it) } }.orEmpty()
+            managed[id] = Managed(managed[id]?.rawId ?: nextRaw++, op.getString("hash"), photo, op.getJSONArray("rows"), "clean", memberOf)
         }
     }
 
     private var keys: List<String>? = null
+
+    override fun managedGroups(): ByteArray {
+        calls++
+        if (permissionDenied) throw ContactStorePermissionException()
+        val out = JSONArray()
+        for ((id, g) in groups) {
+            val members = managed.values.count { g.first in it.groups }
+            out.put(JSONObject().put("group_id", id).put("source_id", g.first).put("title", g.second).put("deleted", false).put("dirty", false).put("members", members))
+        }
+        return out.toString().toByteArray()
+    }
 
     override fun managedContacts(offset: Int, limit: Int): ByteArray {
         calls++

@@ -20,8 +20,10 @@ import android.os.HandlerThread
 import android.os.ParcelFileDescriptor
 import android.os.TransactionTooLargeException
 import android.provider.ContactsContract
+import android.provider.ContactsContract.CommonDataKinds.GroupMembership
 import android.provider.ContactsContract.CommonDataKinds.Photo
 import android.provider.ContactsContract.Data
+import android.provider.ContactsContract.Groups
 import android.provider.ContactsContract.RawContacts
 import org.robolectric.Robolectric
 import java.io.ByteArrayInputStream
@@ -92,6 +94,8 @@ class FakeContactsProvider : ContentProvider() {
         private const val DATA = 5
         private const val DATA_ID = 6
         private const val SETTINGS = 7
+        private const val GROUPS = 8
+        private const val GROUPS_ID = 9
 
         private val matcher = UriMatcher(UriMatcher.NO_MATCH).apply {
             addURI(AUTHORITY, "raw_contacts", RAW_CONTACTS)
@@ -101,6 +105,8 @@ class FakeContactsProvider : ContentProvider() {
             addURI(AUTHORITY, "data", DATA)
             addURI(AUTHORITY, "data/#", DATA_ID)
             addURI(AUTHORITY, "settings", SETTINGS)
+            addURI(AUTHORITY, "groups", GROUPS)
+            addURI(AUTHORITY, "groups/#", GROUPS_ID)
         }
 
         private val DATA_COLUMNS = (1..15).map { "data$it" }
@@ -178,6 +184,15 @@ class FakeContactsProvider : ContentProvider() {
                ungrouped_visible INTEGER NOT NULL DEFAULT 0, UNIQUE (account_name, account_type))""",
         )
         db.execSQL("CREATE TABLE photo_files (_id INTEGER PRIMARY KEY AUTOINCREMENT, size INTEGER NOT NULL)")
+        // Rule 9: the provider's groups columns and defaults (GROUP_VISIBLE 0, SHOULD_SYNC 1);
+        // SOURCE_ID is indexed with the account, not unique.
+        db.execSQL(
+            """CREATE TABLE groups (_id INTEGER PRIMARY KEY AUTOINCREMENT, account_type TEXT, account_name TEXT, sourceid TEXT,
+               version INTEGER NOT NULL DEFAULT 1, dirty INTEGER NOT NULL DEFAULT 0, title TEXT, notes TEXT,
+               deleted INTEGER NOT NULL DEFAULT 0, group_visible INTEGER NOT NULL DEFAULT 0, should_sync INTEGER NOT NULL DEFAULT 1,
+               group_is_read_only INTEGER NOT NULL DEFAULT 0, sync1 TEXT, sync2 TEXT, sync3 TEXT, sync4 TEXT)""",
+        )
+        db.execSQL("CREATE INDEX groups_source_id_account_id_index ON groups (sourceid, account_type, account_name)")
         photoThread = HandlerThread("fake-contacts-photo").apply { start() }
         photoHandler = Handler(photoThread.looper)
         return true
@@ -255,6 +270,9 @@ class FakeContactsProvider : ContentProvider() {
                 .let { (s, a) -> db.query("view_data", projection, s, a, null, null, sortOrder) }
             DATA_ID -> db.query("view_data", projection, and(selection, "_id = ${ContentUris.parseId(uri)}"), args, null, null, sortOrder)
             SETTINGS -> db.query("settings", projection, selection, args, null, null, sortOrder)
+            GROUPS -> withAccount(uri, selection, args).let { (s, a) -> db.query("groups", projection, s, a, null, null, sortOrder) }
+            GROUPS_ID -> withAccount(uri, and(selection, "_id = ${ContentUris.parseId(uri)}"), args)
+                .let { (s, a) -> db.query("groups", projection, s, a, null, null, sortOrder) }
             else -> throw IllegalArgumentException("Unknown URI $uri")
         }
     }
@@ -295,6 +313,7 @@ class FakeContactsProvider : ContentProvider() {
                 val rawId = values.getAsLong(Data.RAW_CONTACT_ID) ?: throw IllegalArgumentException("raw_contact_id is required")
                 require(!values.getAsString(Data.MIMETYPE).isNullOrEmpty()) { "mimetype is required" }
                 require(ids("raw_contacts", "_id = ?", arrayOf(rawId.toString())).isNotEmpty()) { "no raw contact $rawId" }
+                if (values.getAsString(Data.MIMETYPE) == GroupMembership.CONTENT_ITEM_TYPE) resolveGroupSourceId(rawId, values)
                 // Rule 6 / 8a: any caller may add a row of any mimetype to any raw contact,
                 // read-only or not; a plain caller's insert marks it dirty.
                 // Rule 8f: a row inserted primary (or super primary) takes both flags from the
@@ -313,6 +332,12 @@ class FakeContactsProvider : ContentProvider() {
             SETTINGS -> {
                 db.insertWithOnConflict("settings", null, values, SQLiteDatabase.CONFLICT_REPLACE)
                 ContactsContract.Settings.CONTENT_URI
+            }
+            GROUPS -> {
+                for (col in listOf(Groups.ACCOUNT_NAME, Groups.ACCOUNT_TYPE)) uri.getQueryParameter(col)?.let { values.put(col, it) }
+                // Rule 9: a plain caller's insert is dirty.
+                if (!sa) values.put(Groups.DIRTY, 1)
+                ContentUris.withAppendedId(Groups.CONTENT_URI, db.insertOrThrow("groups", null, values))
             }
             else -> throw IllegalArgumentException("Cannot insert into $uri")
         }
@@ -365,6 +390,15 @@ class FakeContactsProvider : ContentProvider() {
                 targets.size
             }
             SETTINGS -> db.update("settings", values, selection, args)
+            GROUPS, GROUPS_ID -> {
+                val where = if (match(uri) == GROUPS_ID) and(selection, "_id = ${ContentUris.parseId(uri)}") else selection
+                // Rule 9: a plain caller's update sets DIRTY unless it names it.
+                if (!sa && !values.containsKey(Groups.DIRTY)) values.put(Groups.DIRTY, 1)
+                val (s, a) = withAccount(uri, where, args)
+                val targets = ids("groups", s, a)
+                for (id in targets) db.update("groups", values, "_id = ?", arrayOf(id.toString()))
+                targets.size
+            }
             else -> throw IllegalArgumentException("Cannot update $uri")
         }
     }
@@ -412,8 +446,51 @@ class FakeContactsProvider : ContentProvider() {
                 }
                 targets.size
             }
+            GROUPS, GROUPS_ID -> {
+                val where = if (match(uri) == GROUPS_ID) and(selection, "_id = ${ContentUris.parseId(uri)}") else selection
+                val (s, a) = withAccount(uri, where, args)
+                val targets = ids("groups", s, a)
+                for (id in targets) {
+                    // Rule 9 (deleteGroup): the memberships go whoever deletes, straight from
+                    // the table (their raw contacts are not marked dirty); then the row goes
+                    // (sync adapter) or becomes a tombstone.
+                    db.delete("data", "mimetype = ? AND data1 = ?", arrayOf(GroupMembership.CONTENT_ITEM_TYPE, id.toString()))
+                    if (sa) db.delete("groups", "_id = ?", arrayOf(id.toString()))
+                    else db.execSQL("UPDATE groups SET deleted = 1, dirty = 1 WHERE _id = ?", arrayOf(id))
+                }
+                targets.size
+            }
             else -> throw IllegalArgumentException("Cannot delete $uri")
         }
+    }
+
+    /**
+     * Rule 9 (DataRowHandlerForGroupMembership.resolveGroupSourceIdInValues): a membership
+     * row names its group by GROUP_SOURCE_ID or GROUP_ROW_ID, never both; by source id it
+     * lands on the group of the raw contact's account with that SOURCE_ID, deleted or not,
+     * or on a new one with only the account and SOURCE_ID.
+     */
+    private fun resolveGroupSourceId(rawId: Long, values: ContentValues) {
+        val sourceId = values.getAsString(GroupMembership.GROUP_SOURCE_ID)
+        if (values.containsKey(GroupMembership.GROUP_SOURCE_ID) && values.containsKey(GroupMembership.GROUP_ROW_ID)) {
+            throw IllegalArgumentException("you are not allowed to set both the GroupMembership.GROUP_SOURCE_ID and GroupMembership.GROUP_ROW_ID")
+        }
+        if (sourceId == null) return
+        val raw = rawContact(rawId)!!
+        val found = db.query(
+            "groups", arrayOf("_id"), "sourceid = ? AND account_type IS ? AND account_name IS ?",
+            arrayOf(sourceId, raw.accountType, raw.accountName), null, null, "_id",
+        ).use { c -> if (c.moveToFirst()) c.getLong(0) else null }
+        val group = found ?: db.insertOrThrow(
+            "groups", null,
+            ContentValues().apply {
+                put(Groups.ACCOUNT_TYPE, raw.accountType)
+                put(Groups.ACCOUNT_NAME, raw.accountName)
+                put(Groups.SOURCE_ID, sourceId)
+            },
+        )
+        values.remove(GroupMembership.GROUP_SOURCE_ID)
+        values.put(GroupMembership.GROUP_ROW_ID, group)
     }
 
     // ---- applyBatch -------------------------------------------------------------------
@@ -599,10 +676,33 @@ class FakeContactsProvider : ContentProvider() {
         db.query("settings", arrayOf("should_sync", "ungrouped_visible"), "account_type = ? AND account_name = ?", arrayOf(type, name), null, null, null)
             .use { c -> if (c.moveToFirst()) c.getInt(0) to c.getInt(1) else null }
 
+    /** One groups row, as a test reads it. */
+    data class GroupRow(
+        val id: Long, val accountType: String?, val sourceId: String?, val title: String?,
+        val dirty: Int, val deleted: Int, val visible: Int, val readOnly: Int,
+    )
+
+    fun groups(): List<GroupRow> =
+        db.query(
+            "groups", arrayOf("_id", "account_type", "sourceid", "title", "dirty", "deleted", "group_visible", "group_is_read_only"),
+            null, null, null, null, "_id",
+        ).use { c ->
+            val out = ArrayList<GroupRow>()
+            while (c.moveToNext()) {
+                out += GroupRow(c.getLong(0), c.getString(1), c.getString(2), c.getString(3), c.getInt(4), c.getInt(5), c.getInt(6), c.getInt(7))
+            }
+            out
+        }
+
+    /** The raw contact ids with a membership row in group [groupId]. */
+    fun members(groupId: Long): List<Long> =
+        dataRowsWhere("mimetype = ? AND data1 = ?", arrayOf(GroupMembership.CONTENT_ITEM_TYPE, groupId.toString())).map { it.rawId }
+
     /** Everything in the tables, for "nothing changed" assertions. */
     fun snapshot(): String {
         val sb = StringBuilder()
         rawContacts().forEach { sb.append(it).append('\n') }
+        groups().forEach { sb.append(it).append('\n') }
         db.query("data", dataColumns, null, null, null, null, "_id").use { c ->
             while (c.moveToNext()) {
                 sb.append((0 until c.columnCount).joinToString("|") { i -> if (c.getType(i) == Cursor.FIELD_TYPE_BLOB) sha256(c.getBlob(i)) else c.getString(i) ?: "null" }).append('\n')

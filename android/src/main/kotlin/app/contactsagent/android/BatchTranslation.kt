@@ -85,6 +85,7 @@ object BatchTranslation {
                     val group = ArrayList<ProviderOp>()
                     group.add(ProviderOp.InsertRaw(id, op.getString("hash")))
                     rows(op).forEach { r -> group.add(ProviderOp.InsertData(null, 0, r.mimetype, r.data, r.primary)) }
+                    group.addAll(ContactGroups.members(op, null, 0))
                     photoSet(op)?.let { (hash, bytes) -> photos.add(PhotoWrite(groups.size, null, hash, bytes)) }
                     groups.add(group)
                 }
@@ -99,10 +100,11 @@ object BatchTranslation {
                     if (owned.isNotEmpty()) group.add(ProviderOp.DeleteOwnedData(rawId, owned))
                     if (action == "clear") group.add(ProviderOp.DeletePhoto(rawId))
                     rows(op).forEach { r -> group.add(ProviderOp.InsertData(rawId, null, r.mimetype, r.data, r.primary)) }
+                    group.addAll(ContactGroups.members(op, rawId, null))
                     photoSet(op)?.let { (hash, bytes) -> photos.add(PhotoWrite(groups.size, rawId, hash, bytes)) }
                     groups.add(group)
                 }
-                else -> throw IllegalArgumentException("unknown operation")
+                else -> groups.add(listOf(ContactGroups.translate(op) ?: throw IllegalArgumentException("unknown operation")))
             }
         }
         return Translation(groups, photos)

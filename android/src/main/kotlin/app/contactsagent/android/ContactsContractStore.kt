@@ -272,6 +272,8 @@ class ContactsContractStore(
         return rows
     }
 
+    override fun managedGroups(): ByteArray = guarded { ContactGroups.managedGroups(resolver, account, ::asSyncAdapter) }
+
     override fun managedContacts(offset: Int, limit: Int): ByteArray = guarded {
         val heads = ArrayList<Triple<Long, String, Pair<String?, String?>>>()
         query(
@@ -280,10 +282,11 @@ class ContactsContractStore(
             arrayOf(account.type, account.name), "${RawContacts.SOURCE_ID}, ${RawContacts._ID} LIMIT $limit OFFSET $offset",
         ).use { c -> while (c.moveToNext()) heads += Triple(c.getLong(0), c.getString(1), c.getString(2) to c.getString(3)) }
         val rows = dataRows(heads.map { it.first })
+        val groups = ContactGroups.ofContacts(resolver, account, ::asSyncAdapter, rows)
         val out = JSONArray()
         for ((raw, id, hashes) in heads) {
             out.put(JSONObject().put("id", id).put("hash", hashes.first ?: "").put("photo_hash", hashes.second ?: JSONObject.NULL)
-                .put("rows", rows[raw] ?: JSONArray()))
+                .put("rows", rows[raw] ?: JSONArray()).put("groups", groups[raw] ?: JSONArray()))
         }
         out.toString().toByteArray()
     }

@@ -80,6 +80,7 @@ class OperationBuilder(private val account: Account) {
                     is ProviderOp.DeleteRawById -> ContentProviderOperation.newDelete(rawUri)
                         .withSelection("${RawContacts._ID} = ? AND $ours", arrayOf(op.rawId.toString(), account.type, account.name))
                         .build()
+                    is GroupOp -> ContactGroups.build(op, account, ::asSyncAdapter, start)
                 }
             }
         }

@@ -24,13 +24,26 @@ interface ContactStoreBridge {
      * Applies one batch atomically (one applyBatch): `[{"op":"insert","id","hash",
      * "display_name","rows":[{"mimetype","data":[10 values]}],"photo_action":"keep|set|clear",
      * "photo_hash","photo"(base64)} | {"op":"update", …the same…, "owned_mimetypes":[…]}
-     * | {"op":"delete","id"} | {"op":"delete_raw","raw_id"}]`. An update replaces only the
-     * rows of `owned_mimetypes`. A photo `set` is written to the raw contact's display photo
-     * after the batch; SYNC2 takes its hash only once that write succeeded.
+     * | {"op":"delete","id"} | {"op":"delete_raw","raw_id"} | {"op":"insert_group","source_id",
+     * "title"} | {"op":"rename_group","group_id","title"} | {"op":"delete_group","group_id"}]`.
+     * An insert or update may name `group_source_ids`: one GroupMembership row each, written
+     * with GROUP_SOURCE_ID. An update replaces only the rows of `owned_mimetypes`. A photo
+     * `set` is written to the raw contact's display photo after the batch; SYNC2 takes its
+     * hash only once that write succeeded. Group operations touch only our account's groups.
      */
     fun applyBatch(ops: ByteArray)
 
-    /** A page of managed contacts with their data rows, ordered by id. */
+    /**
+     * Every contact group of our account, tombstones included: `[{"group_id","source_id",
+     * "title","deleted","dirty","members"}]`, `members` counting our raw contacts (not
+     * deleted) with a membership row pointing at it. Never another account's groups.
+     */
+    fun managedGroups(): ByteArray
+
+    /**
+     * A page of managed contacts with their data rows, ordered by id, each with `groups`:
+     * `[{"id": SOURCE_ID, "name": TITLE}]` of the groups of ours its membership rows point at.
+     */
     fun managedContacts(offset: Int, limit: Int): ByteArray
 
     /** Personal contacts (every account but ours) after raw id [after] (-1: from the start). */
