@@ -55,6 +55,9 @@ pub enum Caller {
     App,
 }
 
+/// A group of any account as a test reads it: `(account_type, title, deleted, members)`.
+pub type AnyGroup = (Option<String>, String, bool, u64);
+
 pub struct SqliteStore {
     conn: Connection,
     account_type: String,
@@ -405,7 +408,7 @@ impl SqliteStore {
 
     /// Every group on the phone, any account: `(account_type, title, deleted, members)`, for
     /// tests that check nothing outside our account was touched.
-    pub fn all_groups(&self) -> Result<Vec<(Option<String>, String, bool, u64)>, StoreError> {
+    pub fn all_groups(&self) -> Result<Vec<AnyGroup>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT g.account_type, COALESCE(g.title, ''), g.deleted,
                     (SELECT COUNT(*) FROM data d WHERE d.mimetype = ?1 AND d.data1 = g._id)
