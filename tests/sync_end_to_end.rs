@@ -334,9 +334,18 @@ fn every_field_of_the_richer_contact_round_trips_from_the_server_to_the_phone() 
         .flatten()
         .find(|c| c.id == "rich")
         .unwrap();
-    // What the phone's rows read back as is exactly what the server holds, every field.
-    assert_eq!(on_phone.data, on_server);
-    assert_eq!(on_phone.hash, stored["hash"].as_str().unwrap());
+    // What the phone's rows read back as is exactly what the server holds, every field, plus
+    // the group the device got the contact for (its membership row), which the hash covers.
+    let mut expected = on_server.clone();
+    expected.groups = vec![contacts_agent_protocol::GroupRef {
+        id: "harvey".into(),
+        name: "Harvey".into(),
+    }];
+    assert_eq!(on_phone.data, expected);
+    assert_eq!(
+        on_phone.hash,
+        contacts_agent_protocol::with_groups(stored["hash"].as_str().unwrap(), &expected.groups)
+    );
     assert_eq!(on_server.addresses.len(), 3);
     assert!(on_server.phones[0].preferred && on_server.emails[1].preferred);
 
