@@ -96,8 +96,12 @@ fn a_narrowed_allow_list_removes_private_numbers_and_photos_from_the_phone_on_it
             "{}",
             c.id
         );
-        // Everything else is still there, exactly as the server keeps it.
-        let expected = fields::filter(&server_contact(&w, &c.id), &allowed);
+        // Everything else is still there, exactly as the server keeps it, and the contact
+        // stays in the group it was sent for (groups are not a field a list turns off).
+        let mut expected = fields::filter(&server_contact(&w, &c.id), &allowed);
+        let groups: Vec<&str> = c.data.groups.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(groups, ["harvey"], "{}", c.id);
+        expected.groups = c.data.groups.clone();
         assert_eq!(c.data, expected, "{}", c.id);
     }
     assert_eq!(agent.store().photo(&id).unwrap(), None);
