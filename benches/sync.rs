@@ -302,6 +302,24 @@ fn bench_phone_on(
     agent
 }
 
+/// The server changes the title of every hundredth contact `phone` holds.
+fn change_one_percent(f: &Fixture, phone: &mut Agent<SqliteStore>) {
+    let ids: Vec<String> = phone
+        .managed_contacts(0, 100_000)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    for id in ids.iter().step_by(100) {
+        let mut u: Value = f.admin.get(&format!("/v1/admin/users/{id}")).unwrap();
+        u["contact"]["title"] = json!("Changed");
+        let _: Value = f
+            .admin
+            .put(&format!("/v1/admin/users/{id}"), &u["contact"])
+            .unwrap();
+    }
+}
+
 fn bench_sync_10k() {
     let f = fixture(10_400);
     let proxy = Proxy::start(f.server.addr());
@@ -352,21 +370,7 @@ fn bench_sync_10k() {
     }
 
     // 1% of the directory changes on the server.
-    let ids: Vec<String> = phones[0]
-        .1
-        .managed_contacts(0, 100_000)
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    for id in ids.iter().step_by(100) {
-        let mut u: Value = f.admin.get(&format!("/v1/admin/users/{id}")).unwrap();
-        u["contact"]["title"] = json!("Changed");
-        let _: Value = f
-            .admin
-            .put(&format!("/v1/admin/users/{id}"), &u["contact"])
-            .unwrap();
-    }
+    change_one_percent(&f, &mut phones[0].1);
     proxy.take();
     for (label, agent) in phones.iter_mut() {
         let t = Instant::now();
@@ -445,21 +449,7 @@ fn bench_fields_10k() {
             r.managed_count
         );
     }
-    let ids: Vec<String> = phones[0]
-        .1
-        .managed_contacts(0, 100_000)
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    for id in ids.iter().step_by(100) {
-        let mut u: Value = f.admin.get(&format!("/v1/admin/users/{id}")).unwrap();
-        u["contact"]["title"] = json!("Changed");
-        let _: Value = f
-            .admin
-            .put(&format!("/v1/admin/users/{id}"), &u["contact"])
-            .unwrap();
-    }
+    change_one_percent(&f, &mut phones[0].1);
     proxy.take();
     for (label, agent) in phones.iter_mut() {
         let t = Instant::now();
