@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_6_policy_schedule.sql"),
     include_str!("schema_7_retired.sql"),
     include_str!("schema_8_group_names.sql"),
+    include_str!("schema_9_contact_versions.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -146,6 +146,10 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
             (Change::Upsert(_), None) => {}
         }
     }
+    crate::entitled_sets::keep_sent(
+        conn,
+        page.upserts.iter().map(|u| (u.hash.as_str(), &u.contact)),
+    )?;
     page.more = end < changes.len();
     page.next_token = if page.more {
         snapshot::cursor(base_token.as_deref(), &target_token, end)

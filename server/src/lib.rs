@@ -7,6 +7,7 @@ pub mod backup_check;
 pub mod console;
 pub mod db;
 pub mod device_api;
+pub mod entitled_sets;
 pub mod error;
 pub mod http;
 pub mod import;

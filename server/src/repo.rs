@@ -13,6 +13,7 @@ use contacts_agent_protocol::{
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
+pub use crate::entitled_sets::{held_contacts, HeldContact, HeldContacts};
 use crate::error::ApiError;
 use crate::input;
 use crate::resolve::entitled_groups;
