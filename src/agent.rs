@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Local, SecondsFormat, Utc};
-use contacts_agent_protocol::wire::{BackupInfo, StatusReport};
+use contacts_agent_protocol::wire::{BackupInfo, CommandKind, StatusReport};
 use contacts_agent_protocol::{BackupInterval, BasicType, Policy, SyncInterval};
 
 use crate::backup::{self, RestoreReport};
@@ -115,6 +115,11 @@ pub struct UnenrollReport {
 pub struct RunDueReport {
     /// The command poll or policy check failed (a sync, if due, still ran or was tried).
     pub poll: Option<Error>,
+    /// The admin retired the device and this run carried it out: the business contacts are
+    /// gone and, when the server was told, the agent is unenrolled (nothing else ran). An
+    /// error: the contacts are gone but the server could not be told; the agent stays
+    /// enrolled and the next run tells it.
+    pub retired: Option<Result<UnenrollReport, Error>>,
     /// `None` when no sync was due.
     pub sync: Option<Result<SyncReport, Error>>,
     /// `None` when no backup was due.
@@ -127,7 +132,8 @@ impl RunDueReport {
     pub fn needs_action(&self) -> impl Iterator<Item = &Error> {
         let sync = self.sync.as_ref().and_then(|r| r.as_ref().err());
         let backup = self.backup.as_ref().and_then(|r| r.as_ref().err());
-        [self.poll.as_ref(), sync, backup]
+        let retired = self.retired.as_ref().and_then(|r| r.as_ref().err());
+        [self.poll.as_ref(), retired, sync, backup]
             .into_iter()
             .flatten()
             .filter(|e| e.remedy() == Remedy::NeedsAction)
@@ -428,13 +434,33 @@ impl<S: ContactStore> Agent<S> {
         let (scope, _lock) = self.begin()?;
         let (client, _) = self.client(&scope)?;
         let mut poll = None;
-        let commands = match client.commands() {
-            Ok(list) => list.commands.into_iter().map(|c| c.id).collect::<Vec<_>>(),
+        let (commands, retire) = match client.commands() {
+            // Only the kinds this agent knows; any other stays pending on the server.
+            Ok(list) => (
+                list.commands
+                    .iter()
+                    .filter(|c| c.kind == CommandKind::SyncNow)
+                    .map(|c| c.id.clone())
+                    .collect::<Vec<_>>(),
+                list.commands.iter().any(|c| c.kind == CommandKind::Retire),
+            ),
             Err(e) => {
                 poll = Some(Error::from(e));
-                Vec::new()
+                (Vec::new(), false)
             }
         };
+        if retire {
+            // Nothing else runs: a sync would only bring back what is being removed.
+            let retired = self.retire_on_command(&client, &scope);
+            scope.check()?;
+            return Ok(RunDueReport {
+                poll: None,
+                retired: Some(retired),
+                sync: None,
+                backup: None,
+                next_wake_up: self.next_wake_up()?,
+            });
+        }
         if poll.is_none() {
             poll = self.refresh_policy(&client).err();
         }
@@ -488,6 +514,7 @@ impl<S: ContactStore> Agent<S> {
         scope.check()?;
         Ok(RunDueReport {
             poll,
+            retired: None,
             sync,
             backup,
             next_wake_up: self.next_wake_up()?,
@@ -556,6 +583,35 @@ impl<S: ContactStore> Agent<S> {
         Ok(UnenrollReport {
             contacts_removed,
             server_notified,
+        })
+    }
+
+    /// The admin's retire command: the business contacts go (as in `unenroll`), then the
+    /// server is told, which completes the command and kills the token; only then is the
+    /// state wiped. A server that cannot be told leaves the agent enrolled, its contacts
+    /// removed and its sync state forgotten: the next run finds the command still pending
+    /// and tells it then.
+    fn retire_on_command(
+        &mut self,
+        client: &Client,
+        scope: &Scope,
+    ) -> Result<UnenrollReport, Error> {
+        let contacts_removed = self.remove_business_contacts(scope)?;
+        match client.retire() {
+            // Revoked: the server already took this token back (a retried retire).
+            Ok(()) | Err(ClientError::Revoked) => {}
+            Err(e) => {
+                log::warn!("retired by the admin: {contacts_removed} business contacts removed, but the server could not be told ({e}); telling it on the next run");
+                return Err(e.into());
+            }
+        }
+        self.state.wipe()?;
+        log::info!(
+            "retired by the admin: {contacts_removed} business contacts removed, unenrolled"
+        );
+        Ok(UnenrollReport {
+            contacts_removed,
+            server_notified: true,
         })
     }
 

@@ -185,6 +185,16 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if let Some(e) = &r.poll {
                 println!("command poll failed: {e}");
             }
+            match &r.retired {
+                None => {}
+                Some(Ok(u)) => println!(
+                    "retired by the admin: {} business contacts removed; this device is no longer enrolled",
+                    u.contacts_removed
+                ),
+                Some(Err(e)) => println!(
+                    "retired by the admin: business contacts removed, but the server could not be told ({e}); run-due tells it next time"
+                ),
+            }
             match &r.sync {
                 None => println!("sync: nothing due"),
                 Some(Ok(s)) => println!(

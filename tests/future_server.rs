@@ -174,6 +174,14 @@ fn a_full_sync_from_a_server_from_the_future_succeeds_and_loses_nothing_it_can_s
     let run = p.agent.run_due().unwrap();
     assert!(run.poll.is_none(), "{:?}", run.poll);
     assert!(matches!(run.sync, Some(Ok(_))), "{:?}", run.sync);
+    // The command of a kind this agent does not know stays pending: not taken for a forced
+    // sync (whose report would tell the server it was done).
+    let reason = run
+        .sync
+        .as_ref()
+        .and_then(|r| r.as_ref().ok())
+        .map(|s| s.reason);
+    assert_eq!(reason, Some(contacts_agent::agent::Reason::PolicyApplied));
 
     let mut held = p.agent.managed_contacts(0, 100).unwrap();
     held.sort_by(|a, b| a.id.cmp(&b.id));

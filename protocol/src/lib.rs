@@ -5,6 +5,7 @@
 //! vendor's Rust server agree on one definition.
 
 pub mod contact;
+pub mod enroll_link;
 pub mod fields;
 pub mod hash;
 pub mod photos;

@@ -99,7 +99,12 @@ pub struct Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CommandKind {
+    /// The admin's "Synchronize contacts": sync now, whatever the schedule says.
     SyncNow,
+    /// The admin retires the device: remove every business contact, then leave management
+    /// (`POST /v1/device/retire`, which completes the command). Never listed as done in a
+    /// status report.
+    Retire,
     /// A command a newer server sends that this agent cannot carry out: left pending.
     #[serde(other)]
     Unrecognized,

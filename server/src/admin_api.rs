@@ -1,7 +1,7 @@
 //! The admin API: users, groups, memberships, policies, devices, force sync, and a device's
 //! sync status with the contacts its sync put on the phone.
 
-use contacts_agent_protocol::ContactData;
+use contacts_agent_protocol::{enroll_link, ContactData};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -9,7 +9,7 @@ use crate::device_api::reported_snapshot;
 use crate::error::ApiError;
 use crate::http::{Params, Request, Response};
 use crate::input::{self, json as body};
-use crate::repo::{self, DeviceState, PolicyInput};
+use crate::repo::{self, DeviceState, PolicyInput, RetireRequest};
 use crate::routes::Ctx;
 
 fn admin(ctx: &Ctx, req: &Request) -> Result<(), ApiError> {
@@ -251,10 +251,17 @@ pub fn create_device(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Respons
         repo::assign_policy(&tx, &id, Some(p))?;
     }
     tx.commit()?;
+    let link = enroll_link::format(&server_url(ctx, req)?, &code);
     Response::json(
         201,
-        &json!({ "device": repo::get_device(&ctx.conn, &id)?, "enrollment_code": code }),
+        &json!({ "device": repo::get_device(&ctx.conn, &id)?, "enrollment_code": code,
+                 "enrollment_link": link }),
     )
+}
+
+/// Where phones reach this server, for enrollment links (`enroll_qr::server_url`).
+fn server_url(ctx: &Ctx, req: &Request) -> Result<String, ApiError> {
+    crate::enroll_qr::server_url(ctx.public_url.as_deref(), req, ctx.behind_tls_proxy)
 }
 
 pub fn get_device(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
@@ -294,22 +301,62 @@ pub fn force_sync(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, 
 
 pub fn revoke_device(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
-    let code = repo::revoke_device(&ctx.conn, param(p, "id"), ctx.enrollment_code_ttl)?;
-    enrollment_code(ctx, param(p, "id"), code)
+    let tx = ctx.conn.transaction()?;
+    let code = repo::revoke_device(&tx, param(p, "id"), ctx.enrollment_code_ttl)?;
+    tx.commit()?;
+    enrollment_code(ctx, req, param(p, "id"), code)
 }
 
 pub fn reissue_code(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
     let code = repo::reissue_enrollment_code(&ctx.conn, param(p, "id"), ctx.enrollment_code_ttl)?;
-    enrollment_code(ctx, param(p, "id"), code)
+    enrollment_code(ctx, req, param(p, "id"), code)
 }
 
-fn enrollment_code(ctx: &Ctx, id: &str, code: String) -> Result<Response, ApiError> {
+fn enrollment_code(ctx: &Ctx, req: &Request, id: &str, code: String) -> Result<Response, ApiError> {
     let d = repo::get_device(&ctx.conn, id)?;
+    let link = enroll_link::format(&server_url(ctx, req)?, &code);
     Response::json(
         200,
-        &json!({ "enrollment_code": code, "expires_at": d.enrollment_code_expires_at }),
+        &json!({ "enrollment_code": code, "expires_at": d.enrollment_code_expires_at,
+                 "enrollment_link": link }),
     )
+}
+
+/// The device's outstanding enrollment link as a QR code (`image/svg+xml`); 409 for a
+/// device already enrolled, retired, or whose code expired (`enroll_qr::enrollment`).
+pub fn enrollment_qr(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let url = server_url(ctx, req)?;
+    let e = crate::enroll_qr::enrollment(&ctx.conn, param(p, "id"), &url)?;
+    // It carries a live code: no cache keeps it.
+    Ok(Response::bytes("image/svg+xml", e.qr_svg.into_bytes())
+        .with_header("Cache-Control", "no-store".into()))
+}
+
+/// "Retire": 202 with the retire command the device will obey (the same one again while it
+/// is retiring), 200 when no phone holds a working token and the device is retired at once,
+/// 409 when it is already retired (`repo::request_retire`).
+pub fn retire_device(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
+    admin(ctx, req)?;
+    let id = param(p, "id");
+    let tx = ctx.conn.transaction()?;
+    let done = repo::request_retire(&tx, id)?;
+    tx.commit()?;
+    let device = repo::get_device(&ctx.conn, id)?;
+    match done {
+        RetireRequest::Queued {
+            command_id,
+            repeated,
+        } => Response::json(
+            202,
+            &json!({ "command_id": command_id, "already_requested": repeated, "device": device }),
+        ),
+        RetireRequest::RetiredNow => Response::json(
+            200,
+            &json!({ "command_id": null, "already_requested": false, "device": device }),
+        ),
+    }
 }
 
 pub fn device_commands(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
@@ -326,6 +373,8 @@ pub struct DeviceStatus {
     pub state: DeviceState,
     pub revoked_at: Option<String>,
     pub retired_at: Option<String>,
+    /// When the admin asked the device to retire (`state` is `retiring` until it has).
+    pub retire_requested_at: Option<String>,
     pub user_id: Option<String>,
     pub policy_id: Option<String>,
     pub policy_version: u64,
@@ -368,6 +417,7 @@ pub fn device_status_of(conn: &rusqlite::Connection, id: &str) -> Result<DeviceS
         state: d.state,
         revoked_at: d.revoked_at,
         retired_at: d.retired_at,
+        retire_requested_at: d.retire_requested_at,
         user_id: d.user_id,
         policy_id: d.policy_id,
         policy_version: policy.version,

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_7_retired.sql"),
     include_str!("schema_8_group_names.sql"),
     include_str!("schema_9_contact_versions.sql"),
+    include_str!("schema_10_lifecycle.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -243,23 +243,32 @@ pub fn rotate_token(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response
     )
 }
 
-/// The device leaves management (its app unenrolled and removed the business contacts): the
-/// token this request carries stops working and the console shows the device as retired.
+/// The device leaves management (its app unenrolled, by itself or on the admin's retire
+/// command, and removed the business contacts): the token this request carries stops
+/// working, a pending retire command is done, and the console shows the device as retired.
 pub fn retire(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
     let d = device(ctx, req)?;
-    repo::retire_device(&ctx.conn, &d.id)?;
+    let tx = ctx.conn.transaction()?;
+    repo::retire_device(&tx, &d.id)?;
+    tx.commit()?;
     Ok(Response::empty(204))
 }
 
 pub fn commands(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
     let d = device(ctx, req)?;
-    let commands = repo::commands(&ctx.conn, &d.id, true)?
+    let commands = repo::pick_up_commands(&ctx.conn, &d.id)?
         .into_iter()
-        .filter(|c| c.kind == "sync_now")
-        .map(|c| Command {
-            id: c.id,
-            kind: CommandKind::SyncNow,
-            issued_at: c.issued_at,
+        .filter_map(|c| {
+            let kind = match c.kind.as_str() {
+                "sync_now" => CommandKind::SyncNow,
+                "retire" => CommandKind::Retire,
+                _ => return None,
+            };
+            Some(Command {
+                id: c.id,
+                kind,
+                issued_at: c.issued_at,
+            })
         })
         .collect();
     Response::json(200, &CommandList { commands })

@@ -7,6 +7,7 @@ pub mod backup_check;
 pub mod console;
 pub mod db;
 pub mod device_api;
+pub mod enroll_qr;
 pub mod entitled_sets;
 pub mod error;
 pub mod http;
@@ -55,6 +56,9 @@ pub struct Config {
     /// A proxy in front terminates TLS: console cookies are `Secure` and sign-in waits
     /// follow the address it saw (its `X-Forwarded-For`).
     pub behind_tls_proxy: bool,
+    /// The URL phones reach the server at, for enrollment links and their QR codes. `None`:
+    /// the scheme and `Host` of the admin's request that asks for one.
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -72,6 +76,7 @@ impl Config {
             limits: Limits::default(),
             enrollment_code_ttl: Duration::from_secs(7 * 24 * 3600),
             behind_tls_proxy: false,
+            public_url: None,
         }
     }
 }

@@ -51,6 +51,10 @@ struct Args {
     /// counted per the address in its `X-Forwarded-For`.
     #[arg(long)]
     behind_tls_proxy: bool,
+    /// The URL phones reach this server at (https://mdm.example.com), for the enrollment
+    /// links and QR codes the console shows. Default: the address the admin's browser used.
+    #[arg(long)]
+    public_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -123,6 +127,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             args.enrollment_code_days.saturating_mul(24 * 3600),
         ),
         behind_tls_proxy: args.behind_tls_proxy,
+        public_url: args.public_url,
     })?;
     eprintln!("listening on {}", server.url());
     loop {

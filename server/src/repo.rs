@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{SecondsFormat, Utc};
 use contacts_agent_protocol::fields::{self, AllowList, Field};
 use contacts_agent_protocol::hash::sha256_hex;
+use contacts_agent_protocol::wire::CommandKind;
 use contacts_agent_protocol::{
     content_hash, with_groups, BackupInterval, BasicType, ContactData, GroupRef, PhotoRef, Policy,
     SyncInterval, SyncWindow,
@@ -709,15 +710,18 @@ pub struct Device {
     pub user_id: Option<String>,
     pub policy_id: Option<String>,
     pub policy_version: u64,
-    /// The device holds a valid token (`state == Enrolled`).
+    /// The device holds a valid token (`state` is `Enrolled` or `Retiring`).
     pub enrolled: bool,
     pub state: DeviceState,
     pub created_at: String,
     pub enrolled_at: Option<String>,
     /// When the admin revoked the device; cleared when it enrolls again.
     pub revoked_at: Option<String>,
-    /// When the device retired itself (its app unenrolled); cleared when it enrolls again.
+    /// When the device retired (its app unenrolled, by itself or on the admin's retire
+    /// command); cleared when it enrolls again.
     pub retired_at: Option<String>,
+    /// When the admin asked it to retire; cleared when it enrolls again or is revoked.
+    pub retire_requested_at: Option<String>,
     /// While an enrollment code is outstanding: when it stops working.
     pub enrollment_code_expires_at: Option<String>,
 }
@@ -728,6 +732,9 @@ pub enum DeviceState {
     /// Created (or re-issued a code) and never enrolled since.
     AwaitingEnrollment,
     Enrolled,
+    /// The admin retired it and the device, still holding its token, has not yet reported
+    /// carrying out the retire command.
+    Retiring,
     /// Its token was revoked; it may enroll again with a new code.
     Revoked,
     /// The device unenrolled itself (its business contacts removed, its token given up); it
@@ -738,8 +745,9 @@ pub enum DeviceState {
 impl DeviceState {
     pub fn label(self) -> &'static str {
         match self {
-            DeviceState::AwaitingEnrollment => "Awaiting enrollment",
+            DeviceState::AwaitingEnrollment => "Waiting for enrollment",
             DeviceState::Enrolled => "Enrolled",
+            DeviceState::Retiring => "Retiring",
             DeviceState::Revoked => "Revoked",
             DeviceState::Retired => "Retired",
         }
@@ -747,13 +755,15 @@ impl DeviceState {
 }
 
 const DEVICE_COLUMNS: &str = "id, name, user_id, policy_id, policy_version, token_hash IS NOT NULL,
-    revoked_at, created_at, enrolled_at, enrollment_expires_at, retired_at";
+    revoked_at, created_at, enrolled_at, enrollment_expires_at, retired_at, retire_requested_at";
 
 fn device_row(r: &rusqlite::Row) -> rusqlite::Result<Device> {
     let enrolled: bool = r.get(5)?;
     let revoked_at: Option<String> = r.get(6)?;
     let retired_at: Option<String> = r.get(10)?;
+    let retire_requested_at: Option<String> = r.get(11)?;
     let state = match (enrolled, &revoked_at, &retired_at) {
+        (true, _, _) if retire_requested_at.is_some() => DeviceState::Retiring,
         (true, _, _) => DeviceState::Enrolled,
         (false, _, Some(_)) => DeviceState::Retired,
         (false, Some(_), None) => DeviceState::Revoked,
@@ -769,6 +779,7 @@ fn device_row(r: &rusqlite::Row) -> rusqlite::Result<Device> {
         state,
         revoked_at,
         retired_at,
+        retire_requested_at,
         created_at: r.get(7)?,
         enrolled_at: r.get(8)?,
         enrollment_code_expires_at: r.get(9)?,
@@ -817,30 +828,104 @@ pub fn revoke_device(
     let n = conn.execute(
         "UPDATE devices SET revoked_token_hash = COALESCE(token_hash, revoked_token_hash),
                 token_hash = NULL, next_token_hash = NULL, revoked_at = ?3, retired_at = NULL,
-                enrollment_code = ?2, enrollment_expires_at = ?4
+                retire_requested_at = NULL, enrollment_code = ?2, enrollment_expires_at = ?4
          WHERE id = ?1",
         params![id, code, now(), expires],
     )?;
     if n == 0 {
         return Err(ApiError::NotFound(format!("no device {}", shown(id))));
     }
+    // A retire the device never carried out no longer applies: the revoked token makes it
+    // remove the business contacts (401 `device_revoked`).
+    cancel_pending(conn, id, Some(CommandKind::Retire))?;
     Ok(code)
 }
 
-/// The device gives up its token (its app unenrolled): like a revoke, a later request with
-/// that token answers 401 `device_revoked`, but no enrollment code is issued (the admin
-/// issues one to enroll it again) and the console shows it as retired.
-pub fn retire_device(conn: &Connection, id: &str) -> Result<(), ApiError> {
-    let n = conn.execute(
+/// The device gives up its token (its app unenrolled, by itself or on the admin's retire
+/// command): like a revoke, a later request with that token answers 401 `device_revoked`,
+/// but no enrollment code is issued (the admin issues one to enroll it again) and the
+/// console shows it as retired. A pending retire command is done by this; any other pending
+/// command no longer applies.
+pub fn retire_device(tx: &Transaction, id: &str) -> Result<(), ApiError> {
+    let at = now();
+    let n = tx.execute(
         "UPDATE devices SET revoked_token_hash = COALESCE(token_hash, revoked_token_hash),
                 token_hash = NULL, next_token_hash = NULL, retired_at = ?2
          WHERE id = ?1 AND token_hash IS NOT NULL",
-        params![id, now()],
+        params![id, at],
     )?;
     if n == 0 {
         return Err(ApiError::Unauthorized);
     }
+    tx.execute(
+        "UPDATE commands SET completed_at = ?2, picked_up_at = COALESCE(picked_up_at, ?2)
+         WHERE device_id = ?1 AND kind = 'retire' AND completed_at IS NULL AND cancelled_at IS NULL",
+        params![id, at],
+    )?;
+    cancel_pending(tx, id, None)?;
     Ok(())
+}
+
+/// What `request_retire` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetireRequest {
+    /// A retire command waits for the device (state `Retiring`); `repeated` when it was
+    /// already waiting and this request changed nothing.
+    Queued { command_id: String, repeated: bool },
+    /// No phone holds a working token (never enrolled, or revoked): the device is retired at
+    /// once and its outstanding enrollment code stops working.
+    RetiredNow,
+}
+
+/// The admin's "Retire": an enrolled device gets a retire command, which it obeys by
+/// removing the business contacts and unenrolling (it stays `Retiring` until it reports
+/// that by `POST /v1/device/retire`). Asking again while it is retiring returns the same
+/// command; a retired device is a 409. Either way its outstanding enrollment code stops
+/// working, so no other phone can enroll in its place meanwhile.
+pub fn request_retire(tx: &Transaction, id: &str) -> Result<RetireRequest, ApiError> {
+    let d = get_device(tx, id)?;
+    let at = now();
+    let answer = match d.state {
+        DeviceState::Retired => {
+            return Err(ApiError::Conflict(format!(
+                "device {} is already retired",
+                shown(id)
+            )))
+        }
+        DeviceState::Retiring => match pending_of_kind(tx, id, CommandKind::Retire)? {
+            Some(command_id) => RetireRequest::Queued {
+                command_id,
+                repeated: true,
+            },
+            None => RetireRequest::Queued {
+                command_id: insert_command(tx, id, CommandKind::Retire)?,
+                repeated: false,
+            },
+        },
+        DeviceState::Enrolled => {
+            tx.execute(
+                "UPDATE devices SET retire_requested_at = ?2 WHERE id = ?1",
+                params![id, at],
+            )?;
+            RetireRequest::Queued {
+                command_id: insert_command(tx, id, CommandKind::Retire)?,
+                repeated: false,
+            }
+        }
+        DeviceState::AwaitingEnrollment | DeviceState::Revoked => {
+            tx.execute(
+                "UPDATE devices SET retired_at = ?2, retire_requested_at = ?2 WHERE id = ?1",
+                params![id, at],
+            )?;
+            cancel_pending(tx, id, None)?;
+            RetireRequest::RetiredNow
+        }
+    };
+    tx.execute(
+        "UPDATE devices SET enrollment_code = NULL, enrollment_expires_at = NULL WHERE id = ?1",
+        [id],
+    )?;
+    Ok(answer)
 }
 
 /// A new single-use enrollment code for a device, replacing any outstanding one: for a code
@@ -851,6 +936,13 @@ pub fn reissue_enrollment_code(
     id: &str,
     code_ttl: std::time::Duration,
 ) -> Result<String, ApiError> {
+    if get_device(conn, id)?.state == DeviceState::Retiring {
+        // A new phone enrolling now would take the token the retiring one still uses, and
+        // that one would never hear it should remove the business contacts.
+        return Err(ApiError::Conflict(
+            "the device is retiring: wait until it has retired, or revoke it".into(),
+        ));
+    }
     let (code, expires) = new_code(code_ttl)?;
     let n = conn.execute(
         "UPDATE devices SET enrollment_code = ?2, enrollment_expires_at = ?3 WHERE id = ?1",
@@ -860,6 +952,17 @@ pub fn reissue_enrollment_code(
         return Err(ApiError::NotFound(format!("no device {}", shown(id))));
     }
     Ok(code)
+}
+
+/// The device's enrollment code and when it expires, while one is outstanding and unexpired.
+pub fn outstanding_code(conn: &Connection, id: &str) -> Result<Option<(String, String)>, ApiError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT enrollment_code, enrollment_expires_at FROM devices
+             WHERE id = ?1 AND enrollment_code IS NOT NULL AND enrollment_expires_at > ?2",
+        )?
+        .query_row(params![id, now()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
 }
 
 /// Trades a single-use, unexpired enrollment code for a device token; an unknown, used or
@@ -883,7 +986,8 @@ pub fn enroll(conn: &Connection, code: &str, name: &str) -> Result<(String, Stri
     let token = random_hex(32)?;
     conn.execute(
         "UPDATE devices SET enrollment_code = NULL, enrollment_expires_at = NULL, token_hash = ?2,
-                next_token_hash = NULL, revoked_token_hash = NULL, revoked_at = NULL, retired_at = NULL, enrolled_at = ?3,
+                next_token_hash = NULL, revoked_token_hash = NULL, revoked_at = NULL, retired_at = NULL,
+                retire_requested_at = NULL, enrolled_at = ?3,
                 name = CASE WHEN ?4 = '' THEN name ELSE ?4 END WHERE id = ?1",
         params![id, sha256_hex(token.as_bytes()), now(), name],
     )?;
@@ -1222,56 +1326,132 @@ pub fn contact_for_device(
 
 // ------------------------------------------------------------------- commands and status
 
+/// A command as the console shows it: queued (`issued_at`), picked up by the device (it
+/// listed it on a poll), then done, or cancelled when it no longer applied.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CommandRecord {
     pub id: String,
+    /// `sync_now` or `retire` (`CommandKind`, as the device API names it).
     pub kind: String,
     pub issued_at: String,
+    /// The first time the device's poll listed it.
+    pub picked_up_at: Option<String>,
     pub completed_at: Option<String>,
+    /// Its device retired (a pending sync), or was revoked or enrolled again (a pending
+    /// retire), before carrying it out.
+    pub cancelled_at: Option<String>,
 }
 
-/// Queues "Synchronize contacts". While one is still pending, pressing again returns it
-/// rather than queueing another: one sync covers both, and a device's command list (and
-/// the `completed_commands` of its reports) stays short.
-pub fn force_sync(conn: &Connection, device: &str) -> Result<String, ApiError> {
-    get_device(conn, device)?;
-    let pending: Option<String> = conn
-        .query_row(
-            "SELECT id FROM commands WHERE device_id = ?1 AND kind = 'sync_now'
-               AND completed_at IS NULL ORDER BY issued_at, id LIMIT 1",
-            [device],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(id) = pending {
-        return Ok(id);
+impl CommandRecord {
+    /// Neither done nor cancelled: the device still has it to do.
+    pub fn pending(&self) -> bool {
+        self.completed_at.is_none() && self.cancelled_at.is_none()
     }
+}
+
+fn kind_str(kind: CommandKind) -> &'static str {
+    match kind {
+        CommandKind::SyncNow => "sync_now",
+        CommandKind::Retire => "retire",
+        CommandKind::Unrecognized => "unrecognized",
+    }
+}
+
+fn insert_command(conn: &Connection, device: &str, kind: CommandKind) -> Result<String, ApiError> {
     let id = format!("c-{}", random_hex(8)?);
     conn.execute(
-        "INSERT INTO commands (id, device_id, kind, issued_at) VALUES (?1, ?2, 'sync_now', ?3)",
-        params![id, device, now()],
+        "INSERT INTO commands (id, device_id, kind, issued_at) VALUES (?1, ?2, ?3, ?4)",
+        params![id, device, kind_str(kind), now()],
     )?;
     Ok(id)
 }
 
+/// The oldest pending command of this kind, if there is one.
+fn pending_of_kind(
+    conn: &Connection,
+    device: &str,
+    kind: CommandKind,
+) -> Result<Option<String>, ApiError> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM commands WHERE device_id = ?1 AND kind = ?2
+               AND completed_at IS NULL AND cancelled_at IS NULL ORDER BY issued_at, id LIMIT 1",
+            params![device, kind_str(kind)],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Marks the device's pending commands (of one kind, or all) as no longer applying.
+fn cancel_pending(
+    conn: &Connection,
+    device: &str,
+    kind: Option<CommandKind>,
+) -> Result<(), ApiError> {
+    conn.execute(
+        "UPDATE commands SET cancelled_at = ?3 WHERE device_id = ?1 AND (?2 IS NULL OR kind = ?2)
+           AND completed_at IS NULL AND cancelled_at IS NULL",
+        params![device, kind.map(kind_str), now()],
+    )?;
+    Ok(())
+}
+
+/// Queues "Synchronize contacts". While one is still pending, pressing again returns it
+/// rather than queueing another: one sync covers both, and a device's command list (and
+/// the `completed_commands` of its reports) stays short. A retiring or retired device is a
+/// 409: it will not sync again.
+pub fn force_sync(conn: &Connection, device: &str) -> Result<String, ApiError> {
+    let d = get_device(conn, device)?;
+    if matches!(d.state, DeviceState::Retiring | DeviceState::Retired) {
+        return Err(ApiError::Conflict(format!(
+            "device {} is {}: it will not sync again",
+            shown(device),
+            if d.state == DeviceState::Retired {
+                "retired"
+            } else {
+                "retiring"
+            }
+        )));
+    }
+    if let Some(id) = pending_of_kind(conn, device, CommandKind::SyncNow)? {
+        return Ok(id);
+    }
+    insert_command(conn, device, CommandKind::SyncNow)
+}
+
+/// The device's commands, oldest first; `pending_only`: those neither done nor cancelled.
 pub fn commands(
     conn: &Connection,
     device: &str,
     pending_only: bool,
 ) -> Result<Vec<CommandRecord>, ApiError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, kind, issued_at, completed_at FROM commands
-         WHERE device_id = ?1 AND (?2 = 0 OR completed_at IS NULL) ORDER BY issued_at, id",
+        "SELECT id, kind, issued_at, picked_up_at, completed_at, cancelled_at FROM commands
+         WHERE device_id = ?1 AND (?2 = 0 OR (completed_at IS NULL AND cancelled_at IS NULL))
+         ORDER BY issued_at, id",
     )?;
     let rows = stmt.query_map(params![device, pending_only], |r| {
         Ok(CommandRecord {
             id: r.get(0)?,
             kind: r.get(1)?,
             issued_at: r.get(2)?,
-            completed_at: r.get(3)?,
+            picked_up_at: r.get(3)?,
+            completed_at: r.get(4)?,
+            cancelled_at: r.get(5)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The device's pending commands as its poll lists them, recording when each was first
+/// picked up.
+pub fn pick_up_commands(conn: &Connection, device: &str) -> Result<Vec<CommandRecord>, ApiError> {
+    conn.execute(
+        "UPDATE commands SET picked_up_at = ?2 WHERE device_id = ?1 AND picked_up_at IS NULL
+           AND completed_at IS NULL AND cancelled_at IS NULL",
+        params![device, now()],
+    )?;
+    commands(conn, device, true)
 }
 
 pub fn save_status(
@@ -1284,9 +1464,12 @@ pub fn save_status(
         "INSERT OR REPLACE INTO device_status (device_id, report, received_at) VALUES (?1, ?2, ?3)",
         params![device, body, now()],
     )?;
+    // A retire is done only by the device retiring (`retire_device`): a report naming it
+    // (an agent that mistook it for a sync) must not close it while the phone is enrolled.
     for c in &report.completed_commands {
         tx.execute(
-            "UPDATE commands SET completed_at = ?3 WHERE id = ?1 AND device_id = ?2 AND completed_at IS NULL",
+            "UPDATE commands SET completed_at = ?3 WHERE id = ?1 AND device_id = ?2
+               AND completed_at IS NULL AND cancelled_at IS NULL AND kind <> 'retire'",
             params![c, device, now()],
         )?;
     }

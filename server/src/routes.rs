@@ -21,6 +21,8 @@ pub struct Ctx {
     pub backup_quota: u64,
     pub enrollment_code_ttl: std::time::Duration,
     pub behind_tls_proxy: bool,
+    /// `Config::public_url`.
+    pub public_url: Option<String>,
 }
 
 impl Ctx {
@@ -33,6 +35,7 @@ impl Ctx {
             backup_quota: config.backup_quota,
             enrollment_code_ttl: config.enrollment_code_ttl,
             behind_tls_proxy: config.behind_tls_proxy,
+            public_url: config.public_url.clone(),
         }
     }
 }
@@ -139,6 +142,11 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/v1/admin/devices/{id}/sync", admin::force_sync),
     r(
         "POST",
+        "/v1/admin/devices/{id}/retire",
+        admin::retire_device,
+    ),
+    r(
+        "POST",
         "/v1/admin/devices/{id}/revoke",
         admin::revoke_device,
     ),
@@ -146,6 +154,11 @@ pub const ROUTES: &[Route] = &[
         "POST",
         "/v1/admin/devices/{id}/enrollment-code",
         admin::reissue_code,
+    ),
+    r(
+        "GET",
+        "/v1/admin/devices/{id}/enrollment-qr",
+        admin::enrollment_qr,
     ),
     r("GET", "/v1/admin/devices/{id}/status", admin::device_status),
     r(

@@ -533,6 +533,16 @@ impl<'t> Fixtures<'t> {
                 let n = self.fresh();
                 t.new_device(&format!("revoked {n}")).0
             }
+            // Retiring is for good: a device of its own each time, enrolled (202).
+            ("retireDevice", "id") => {
+                let n = self.fresh();
+                t.enrolled_device(&format!("retired {n}")).0
+            }
+            // A code outstanding, as a QR code is only shown for one.
+            ("getEnrollmentQr", "id") => {
+                let n = self.fresh();
+                t.new_device(&format!("to enroll {n}")).0
+            }
             (_, "id") if op.path.starts_with("/v1/admin/users/") => "u-000001".into(),
             (_, "id") if op.path.starts_with("/v1/admin/groups/") => "harvey".into(),
             (_, "id") if op.path.starts_with("/v1/admin/policies/") => "p".into(),
