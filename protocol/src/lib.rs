@@ -1,9 +1,11 @@
 //! The contract between a contacts-agent device and an MDM server: the contact and policy
-//! model, the content hash, and the JSON bodies of the device API (`docs/openapi.yaml`).
+//! model, the content hash, the JSON bodies of the device API (`docs/openapi.yaml`) and the
+//! backup archive's manifest.
 //!
 //! Pure data and pure functions, no I/O, so the device, the reference server and any other
 //! vendor's Rust server agree on one definition.
 
+pub mod backup;
 pub mod contact;
 pub mod enroll_link;
 pub mod fields;

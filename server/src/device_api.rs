@@ -22,7 +22,7 @@ pub const DEFAULT_PAGE: usize = 500;
 /// A larger `limit` is read as this one.
 pub const MAX_PAGE: usize = 2000;
 
-fn device(ctx: &Ctx, req: &Request) -> Result<Device, ApiError> {
+pub(crate) fn device(ctx: &Ctx, req: &Request) -> Result<Device, ApiError> {
     let token = req.bearer().ok_or(ApiError::Unauthorized)?;
     repo::device_by_token(&ctx.conn, token)
 }
@@ -290,59 +290,4 @@ pub fn reported_snapshot(
     let fp = set_fingerprint(entries.iter().map(|(a, b)| (a.as_str(), b.as_str())));
     let verified = fp == report.managed_fingerprint;
     Ok(Some((entries, verified)))
-}
-
-pub fn upload_backup(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
-    let d = device(ctx, req)?;
-    let key = req
-        .header("idempotency-key")
-        .filter(|k| k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()))
-        .ok_or_else(|| {
-            ApiError::BadRequest(
-                "Idempotency-Key must be the payload's SHA-256 (64 hex digits)".into(),
-            )
-        })?
-        .to_ascii_lowercase();
-    let count: u64 = req
-        .header("x-contact-count")
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| {
-            ApiError::BadRequest("X-Contact-Count must be a non-negative integer".into())
-        })?;
-    let keep = ctx.keep_backups;
-    // A retry of a stored upload is answered before anything else is looked at.
-    if let Some(existing) = repo::backup_by_checksum(&ctx.conn, &d.id, &key)? {
-        return Response::json(200, &existing);
-    }
-    // What the device would hold once this one is kept (retention drops the oldest).
-    let kept = repo::newest_backups_bytes(&ctx.conn, &d.id, keep.max(1) - 1)?;
-    let needed = kept + req.body.len() as u64;
-    if needed > ctx.backup_quota {
-        return Err(ApiError::InsufficientStorage(format!(
-            "this device's backups would take {needed} bytes, over its quota of {} bytes; \
-             nothing was stored",
-            ctx.backup_quota
-        )));
-    }
-    crate::backup_check::check(&req.body, &key, count).map_err(|why| {
-        ApiError::Unprocessable(format!("backup refused, nothing was stored: {why}"))
-    })?;
-    let tx = ctx.conn.transaction()?;
-    let (backup, created) = repo::store_backup(&tx, &d.id, &key, count, &req.body, keep)?;
-    tx.commit()?;
-    Response::json(if created { 201 } else { 200 }, &backup)
-}
-
-pub fn list_backups(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
-    let d = device(ctx, req)?;
-    Response::json(200, &repo::list_backups(&ctx.conn, &d.id)?)
-}
-
-pub fn download_backup(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
-    let d = device(ctx, req)?;
-    let id = p.get("id").map(String::as_str).unwrap_or_default();
-    Ok(Response::bytes(
-        "application/zip",
-        repo::backup_data(&ctx.conn, &d.id, id)?,
-    ))
 }

@@ -7,6 +7,7 @@ pub mod conn;
 pub mod limits;
 pub mod pool;
 pub mod serve;
+pub mod spool;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -24,8 +25,12 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     /// Names in lower case.
     pub headers: Vec<(String, String)>,
-    /// Read in full before the handler runs, never past the route's body limit.
+    /// Read in full before the handler runs, never past the route's body limit. Empty for a
+    /// route whose body class is spooled (backups): that body is in `spooled`.
     pub body: Vec<u8>,
+    /// A large upload, streamed to a temporary file under the route's budget
+    /// (`routes::spool_budget`) before the handler runs.
+    pub spooled: Option<spool::SpooledBody>,
     /// The client's address (the TCP peer; no proxy header is trusted).
     pub peer: Option<SocketAddr>,
     /// The request came over TLS that this server terminated.
@@ -42,6 +47,7 @@ impl Request {
             query,
             headers: Vec::new(),
             body: Vec::new(),
+            spooled: None,
             peer: None,
             tls: false,
         }

@@ -7,6 +7,7 @@ pub mod backup_check;
 pub mod console;
 pub mod db;
 pub mod device_api;
+pub mod device_backups;
 pub mod enroll_qr;
 pub mod entitled_sets;
 pub mod error;
@@ -121,7 +122,8 @@ impl Server {
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
-            .max_blocking_threads(ctxs.len())
+            // One per worker, and two for writing spooled uploads to disk.
+            .max_blocking_threads(ctxs.len() + 2)
             .thread_name("contacts-server")
             .enable_all()
             .build()
@@ -135,8 +137,15 @@ impl Server {
             listen(&config.bind).map_err(|e| bind_err(e.to_string()))?
         };
         let addr = listener.local_addr().map_err(|e| bind_err(e.to_string()))?;
+        // Backup uploads are spooled beside the database: the disk they will end up on,
+        // rather than a /tmp that may be memory.
+        let spool_dir = match config.db_path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
         let shared = Arc::new(Shared {
             pool: Pool::new(ctxs),
+            spool_dir,
             limits: config.limits.clone(),
             tls,
         });

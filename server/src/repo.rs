@@ -1509,15 +1509,17 @@ fn backup_row(r: &rusqlite::Row) -> rusqlite::Result<Backup> {
     })
 }
 
-/// Stores a backup unless this device already uploaded one with the same checksum (a
-/// retried upload, or an unchanged address book): then that one is returned, `false`.
-/// Keeps the newest `keep` backups of the device.
+/// Stores a backup of `len` bytes read from `data` unless this device already uploaded one
+/// with the same checksum (a retried upload, or an unchanged address book): then that one is
+/// returned, `false`. Keeps the newest `keep` backups of the device. The archive is copied
+/// into its row in pieces (SQLite incremental blob I/O), never held whole.
 pub fn store_backup(
     tx: &Transaction,
     device: &str,
     checksum: &str,
     contact_count: u64,
-    data: &[u8],
+    data: &mut dyn std::io::Read,
+    len: u64,
     keep: usize,
 ) -> Result<(Backup, bool), ApiError> {
     let existing = tx
@@ -1532,19 +1534,28 @@ pub fn store_backup(
         return Ok((b, false));
     }
     let id = format!("b-{}", random_hex(8)?);
+    let size = i64::try_from(len)
+        .map_err(|_| ApiError::Internal("a backup larger than SQLite can hold".into()))?;
     tx.execute(
         "INSERT INTO backups (id, device_id, created_at, size, contact_count, checksum, data)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            id,
-            device,
-            now(),
-            data.len() as i64,
-            contact_count as i64,
-            checksum,
-            data
-        ],
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, zeroblob(?4))",
+        params![id, device, now(), size, contact_count as i64, checksum],
     )?;
+    let mut blob = tx.blob_open(
+        rusqlite::MAIN_DB,
+        "backups",
+        "data",
+        tx.last_insert_rowid(),
+        false,
+    )?;
+    let copied = std::io::copy(&mut std::io::Read::take(data, len), &mut blob)
+        .map_err(|e| ApiError::Internal(format!("copying the backup into the database: {e}")))?;
+    if copied != len {
+        return Err(ApiError::Internal(format!(
+            "the spooled backup has {copied} of its {len} bytes"
+        )));
+    }
+    blob.close()?;
     tx.execute(
         "DELETE FROM backups WHERE device_id = ?1 AND id NOT IN
            (SELECT id FROM backups WHERE device_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2)",

@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use crate::error::ApiError;
 use crate::http::limits::BodyClass;
 use crate::http::{match_pattern, Params, Request, Response};
-use crate::{admin_api as admin, device_api as device, repo, Config};
+use crate::{admin_api as admin, device_api as device, device_backups as backups, repo, Config};
 
 /// Per-worker context: its own database connection and the admin credential.
 pub struct Ctx {
@@ -103,9 +103,9 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/v1/device/commands", device::commands),
     r("POST", "/v1/device/token", device::rotate_token),
     r("POST", "/v1/device/retire", device::retire),
-    r("POST", "/v1/device/backups", device::upload_backup).body(BodyClass::Backup),
-    r("GET", "/v1/device/backups", device::list_backups),
-    r("GET", "/v1/device/backups/{id}", device::download_backup),
+    r("POST", "/v1/device/backups", backups::upload_backup).body(BodyClass::Backup),
+    r("GET", "/v1/device/backups", backups::list_backups),
+    r("GET", "/v1/device/backups/{id}", backups::download_backup),
     // Admin API (bearer admin token).
     r("GET", "/v1/admin/users", admin::list_users),
     r("POST", "/v1/admin/users", admin::create_user).body(BodyClass::Contact),
@@ -231,6 +231,25 @@ pub fn authorize(ctx: &Ctx, req: &Request, auth: Auth) -> Result<(), ApiError> {
                 Err(ApiError::Unauthorized)
             }
         }
+    }
+}
+
+/// How many bytes a spooled body (`BodyClass::spooled`) may have, decided before its first
+/// byte is read; past it the upload is refused with `over`.
+pub struct Budget {
+    pub max_bytes: u64,
+    pub over: ApiError,
+}
+
+/// For a route whose body is spooled: checks the credential and the request's head, and
+/// gives the body's budget (for a backup, what is left of the device's quota).
+pub fn spool_budget(ctx: &Ctx, req: &Request, route: RouteLimits) -> Result<Budget, ApiError> {
+    authorize(ctx, req, route.auth)?;
+    match route.body {
+        BodyClass::Backup => backups::backup_budget(ctx, req),
+        other => Err(ApiError::Internal(format!(
+            "no spool budget for the body class {other:?}"
+        ))),
     }
 }
 

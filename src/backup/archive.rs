@@ -1,41 +1,23 @@
 //! The backup archive: a ZIP holding `contacts.vcf` (vCard 3.0, deflated) and
 //! `manifest.json` (format version, count, creation time, SHA-256 of the vCard payload).
-//! `docs/backup-format.md` is the description for people.
+//! `docs/backup-format.md` is the description for people. The manifest and how a payload is
+//! measured against it are `contacts_agent_protocol::backup`, shared with the server's check.
 //!
 //! Written streaming, one contact at a time, so the address book is never held in memory.
 
 use std::io::{Read, Seek, Write};
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+pub use contacts_agent_protocol::backup::{
+    count_cards, Manifest, ManifestError, FORMAT, FORMAT_VERSION, MANIFEST_NAME, MAX_PAYLOAD_BYTES,
+    PAYLOAD_NAME,
+};
+use contacts_agent_protocol::backup::{measure, PayloadMeter, MAX_MANIFEST_BYTES};
 use thiserror::Error;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use super::vcard::write_v3;
 use crate::store::PersonalData;
-
-pub const FORMAT: &str = "contacts-agent-backup";
-pub const FORMAT_VERSION: u32 = 1;
-pub const PAYLOAD_NAME: &str = "contacts.vcf";
-pub const MANIFEST_NAME: &str = "manifest.json";
-/// A payload larger than this is refused when reading (a zip bomb, or not our archive).
-pub const MAX_PAYLOAD_BYTES: u64 = 1 << 30;
-const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
-    pub format: String,
-    pub format_version: u32,
-    pub created_at: String,
-    pub contact_count: u64,
-    pub payload: String,
-    pub payload_bytes: u64,
-    /// Lowercase hex SHA-256 of the uncompressed `contacts.vcf`; also the upload's
-    /// idempotency key.
-    pub payload_sha256: String,
-    pub vcard_version: String,
-}
 
 #[derive(Debug, Error)]
 pub enum ArchiveError {
@@ -46,7 +28,7 @@ pub enum ArchiveError {
     #[error(
         "the backup archive has format version {0}; this agent reads version {FORMAT_VERSION}"
     )]
-    UnsupportedVersion(u32),
+    UnsupportedVersion(u64),
     #[error("the backup payload does not match its checksum (archive damaged or tampered with)")]
     ChecksumMismatch,
     #[error("the backup manifest says {said} contacts but the archive holds {held}")]
@@ -62,11 +44,22 @@ impl From<zip::result::ZipError> for ArchiveError {
     }
 }
 
+impl From<ManifestError> for ArchiveError {
+    fn from(e: ManifestError) -> Self {
+        match e {
+            ManifestError::UnsupportedVersion(n) => ArchiveError::UnsupportedVersion(n),
+            ManifestError::ChecksumMismatch => ArchiveError::ChecksumMismatch,
+            ManifestError::CountMismatch { said, held } => {
+                ArchiveError::CountMismatch { said, held }
+            }
+            other => ArchiveError::Corrupt(other.to_string()),
+        }
+    }
+}
+
 pub struct ArchiveWriter<W: Write + Seek> {
     zip: ZipWriter<W>,
-    hasher: Sha256,
-    bytes: u64,
-    count: u64,
+    meter: PayloadMeter,
     buf: String,
 }
 
@@ -79,9 +72,7 @@ impl<W: Write + Seek> ArchiveWriter<W> {
         zip.start_file(PAYLOAD_NAME, options)?;
         Ok(ArchiveWriter {
             zip,
-            hasher: Sha256::new(),
-            bytes: 0,
-            count: 0,
+            meter: PayloadMeter::new(),
             buf: String::with_capacity(4096),
         })
     }
@@ -92,25 +83,14 @@ impl<W: Write + Seek> ArchiveWriter<W> {
         self.zip
             .write_all(self.buf.as_bytes())
             .map_err(|e| ArchiveError::Write(e.to_string()))?;
-        self.hasher.update(self.buf.as_bytes());
-        self.bytes += self.buf.len() as u64;
-        self.count += 1;
+        self.meter.update(self.buf.as_bytes())?;
         Ok(())
     }
 
     /// Writes the manifest and the ZIP directory; returns the manifest and the writer.
     pub fn finish(mut self, created_at: &str) -> Result<(Manifest, W), ArchiveError> {
-        let digest = std::mem::take(&mut self.hasher).finalize();
-        let manifest = Manifest {
-            format: FORMAT.into(),
-            format_version: FORMAT_VERSION,
-            created_at: created_at.into(),
-            contact_count: self.count,
-            payload: PAYLOAD_NAME.into(),
-            payload_bytes: self.bytes,
-            payload_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
-            vcard_version: "3.0".into(),
-        };
+        let payload = std::mem::take(&mut self.meter).finish();
+        let manifest = Manifest::describing(&payload, created_at);
         let json =
             serde_json::to_vec_pretty(&manifest).map_err(|e| ArchiveError::Write(e.to_string()))?;
         self.zip
@@ -123,12 +103,6 @@ impl<W: Write + Seek> ArchiveWriter<W> {
     }
 }
 
-/// Reads only the manifest (the server uses this to check an upload).
-pub fn read_manifest<R: Read + Seek>(input: R) -> Result<Manifest, ArchiveError> {
-    let mut zip = ZipArchive::new(input)?;
-    manifest_of(&mut zip)
-}
-
 fn manifest_of<R: Read + Seek>(zip: &mut ZipArchive<R>) -> Result<Manifest, ArchiveError> {
     let mut text = Vec::new();
     zip.by_name(MANIFEST_NAME)
@@ -136,26 +110,7 @@ fn manifest_of<R: Read + Seek>(zip: &mut ZipArchive<R>) -> Result<Manifest, Arch
         .take(MAX_MANIFEST_BYTES)
         .read_to_end(&mut text)
         .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
-    // Check the version before the shape, so a future format says so instead of "invalid".
-    let v: serde_json::Value = serde_json::from_slice(&text)
-        .map_err(|e| ArchiveError::Corrupt(format!("manifest: {e}")))?;
-    if v["format"] != FORMAT {
-        return Err(ArchiveError::Corrupt("not a contacts-agent backup".into()));
-    }
-    match v["format_version"].as_u64() {
-        Some(n) if n == u64::from(FORMAT_VERSION) => {}
-        Some(n) => {
-            return Err(ArchiveError::UnsupportedVersion(
-                u32::try_from(n).unwrap_or(u32::MAX),
-            ))
-        }
-        None => {
-            return Err(ArchiveError::Corrupt(
-                "manifest has no format_version".into(),
-            ))
-        }
-    }
-    serde_json::from_value(v).map_err(|e| ArchiveError::Corrupt(format!("manifest: {e}")))
+    Ok(Manifest::parse(&text)?)
 }
 
 /// Opens an archive, checks its manifest and the payload's checksum, and returns both.
@@ -168,38 +123,17 @@ pub fn read_archive<R: Read + Seek>(input: R) -> Result<(Manifest, String), Arch
         .take(MAX_PAYLOAD_BYTES + 1)
         .read_to_end(&mut payload)
         .map_err(|e| ArchiveError::Corrupt(format!("payload: {e}")))?;
-    if payload.len() as u64 > MAX_PAYLOAD_BYTES {
-        return Err(ArchiveError::Corrupt("payload larger than 1 GiB".into()));
-    }
-    let digest: String = Sha256::digest(&payload)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    if digest != manifest.payload_sha256 || payload.len() as u64 != manifest.payload_bytes {
-        return Err(ArchiveError::ChecksumMismatch);
-    }
+    // One byte past the limit is enough for the meter to refuse it.
+    manifest.verify(&measure(&payload)?)?;
     let text = String::from_utf8(payload)
         .map_err(|_| ArchiveError::Corrupt("payload is not UTF-8".into()))?;
-    let held = count_cards(&text);
-    if held != manifest.contact_count {
-        return Err(ArchiveError::CountMismatch {
-            said: manifest.contact_count,
-            held,
-        });
-    }
     Ok((manifest, text))
-}
-
-/// Cards in a vCard text: its `BEGIN:VCARD` lines (what the manifest's count counts).
-pub fn count_cards(text: &str) -> u64 {
-    text.lines()
-        .filter(|l| l.trim_end().eq_ignore_ascii_case("BEGIN:VCARD"))
-        .count() as u64
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
     use std::io::Cursor;
 
     fn contact(i: usize) -> PersonalData {

@@ -63,6 +63,14 @@ impl Default for Limits {
     }
 }
 
+impl BodyClass {
+    /// Streamed to a temporary file under a budget the route gives (`routes::spool_budget`)
+    /// instead of read into memory: the uploads a device stores, limited by its quota.
+    pub fn spooled(self) -> bool {
+        self == BodyClass::Backup
+    }
+}
+
 impl Limits {
     pub fn body(&self, class: BodyClass) -> usize {
         match class {

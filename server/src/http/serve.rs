@@ -2,6 +2,9 @@
 //! under its route's body limit (from Content-Length before a byte of the body is read, and
 //! while reading a chunked one), then handled on a blocking worker with its own SQLite
 //! connection (`pool.rs`). Slow or stalled clients cost a task and a socket, never a worker.
+//! Backup uploads are not read into memory: they are streamed to a spool file (`spool.rs`)
+//! under a budget the route gives before the first byte (the device's quota), and the
+//! handler reads them from there.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -24,12 +27,15 @@ use tokio_rustls::TlsAcceptor;
 use super::conn::WriteTimeout;
 use super::limits::{BodyClass, Limits};
 use super::pool::Pool;
+use super::spool::{Spool, SpooledBody};
 use super::{compress, split_target, Request, Response};
 use crate::error::ApiError;
 use crate::routes::{self, Auth};
 
 pub struct Shared {
     pub pool: Arc<Pool>,
+    /// Where spooled uploads are written (`spool.rs`).
+    pub spool_dir: std::path::PathBuf,
     pub limits: Limits,
     pub tls: Option<TlsAcceptor>,
 }
@@ -159,6 +165,7 @@ fn head(req: &hyper::Request<Incoming>, peer: SocketAddr, tls: bool) -> Request 
             })
             .collect(),
         body: Vec::new(),
+        spooled: None,
         peer: Some(peer),
         tls,
     }
@@ -189,19 +196,31 @@ async fn handle(
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(ApiError::TooLarge(limit).into());
         }
-        if route.body != BodyClass::Small && route.auth != Auth::None {
-            // A large body is read only for a caller who may send it.
-            let gate = Request {
-                body: Vec::new(),
-                ..clone_head(&request)
-            };
-            let auth = route.auth;
-            shared
+        let idle = shared.limits.body_read_timeout;
+        if route.body.spooled() {
+            // Checked before a byte is read: the caller, its headers, and what it may send.
+            let gate = clone_head(&request);
+            let budget = shared
                 .pool
-                .run(move |ctx| routes::authorize(ctx, &gate, auth))
+                .run(move |ctx| routes::spool_budget(ctx, &gate, route))
                 .await?;
+            if declared.is_some_and(|n| n > budget.max_bytes) {
+                return Err(budget.over.into());
+            }
+            let to = Spool::new(&shared.spool_dir);
+            request.spooled = Some(spool_body(req.into_body(), to, limit, budget, idle).await?);
+        } else {
+            if route.body != BodyClass::Small && route.auth != Auth::None {
+                // A large body is read only for a caller who may send it.
+                let gate = clone_head(&request);
+                let auth = route.auth;
+                shared
+                    .pool
+                    .run(move |ctx| routes::authorize(ctx, &gate, auth))
+                    .await?;
+            }
+            request.body = read_body(req.into_body(), limit, idle).await?;
         }
-        request.body = read_body(req.into_body(), limit, shared.limits.body_read_timeout).await?;
         body_read = true;
         let accept_encoding = request.header("accept-encoding").map(str::to_owned);
         // Compressed on the worker, off the async threads.
@@ -254,6 +273,7 @@ fn clone_head(r: &Request) -> Request {
         query: r.query.clone(),
         headers: r.headers.clone(),
         body: Vec::new(),
+        spooled: None,
         peer: r.peer,
         tls: r.tls,
     }
@@ -281,6 +301,46 @@ async fn read_body(mut body: Incoming, limit: usize, idle: Duration) -> Result<V
             out.extend_from_slice(&data);
         }
     }
+}
+
+/// Streams a body to disk, refusing it as soon as it passes the route's limit (413) or its
+/// budget (`budget.over`, e.g. 507): no more than one spool buffer is ever held, and a refused
+/// or broken-off upload leaves nothing (the spool file is unlinked from the start).
+async fn spool_body(
+    mut body: Incoming,
+    mut to: Spool,
+    limit: usize,
+    budget: routes::Budget,
+    idle: Duration,
+) -> Result<SpooledBody, Failure> {
+    loop {
+        let frame = match timeout(idle, body.frame()).await {
+            Err(_) => return Err(Failure::SlowBody),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return Err(
+                    ApiError::BadRequest(format!("could not read the request body: {e}")).into(),
+                )
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Ok(data) = frame.into_data() {
+            let len = to.len() + data.len() as u64;
+            if len > limit as u64 {
+                return Err(ApiError::TooLarge(limit).into());
+            }
+            if len > budget.max_bytes {
+                return Err(budget.over.into());
+            }
+            to.push(&data).await.map_err(spool_failed)?;
+        }
+    }
+    Ok(to.finish().await.map_err(spool_failed)?)
+}
+
+fn spool_failed(e: std::io::Error) -> ApiError {
+    // A full disk is the server's problem, not the client's.
+    ApiError::Internal(format!("spooling an upload to disk: {e}"))
 }
 
 /// The same JSON error shape as `Response::from_error`, for failures that happen before a

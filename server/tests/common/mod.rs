@@ -79,7 +79,7 @@ pub fn request(
     })
 }
 
-fn parse(raw: &[u8]) -> Option<Answer> {
+pub fn parse(raw: &[u8]) -> Option<Answer> {
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&raw[..end]).ok()?;
     let mut lines = head.split("\r\n");
@@ -259,3 +259,76 @@ pub fn tiny_zip() -> Vec<u8> {
 
 /// SHA-256 of an empty payload.
 pub const TINY_ZIP_KEY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// How a hand-written backup upload ended: the server's answer (if one came before the
+/// connection closed) and the body bytes the client got onto the wire.
+pub struct Upload {
+    pub answer: Option<Answer>,
+    pub sent: u64,
+}
+
+/// `POST /v1/device/backups` written by hand: `total` bytes of body, `piece` repeated (cut at
+/// `total`), in writes of 64 KiB, chunked when `content_length` is `None`. A reader thread
+/// collects the answer while the body is still being written, as a server may answer (507,
+/// 413) and close before it has read it all. `hang_up_after` stops writing there and closes
+/// the connection without finishing the body.
+pub fn upload_in_pieces(
+    addr: SocketAddr,
+    token: &str,
+    key: &str,
+    count: u64,
+    content_length: Option<u64>,
+    piece: &[u8],
+    total: u64,
+    hang_up_after: Option<u64>,
+) -> Upload {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let length = match content_length {
+        Some(n) => format!("Content-Length: {n}\r\n"),
+        None => "Transfer-Encoding: chunked\r\n".to_owned(),
+    };
+    let head = format!(
+        "POST /v1/device/backups HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\nIdempotency-Key: {key}\r\nX-Contact-Count: {count}\r\n\
+         Content-Type: application/zip\r\n{length}\r\n"
+    );
+    let mut reading = s.try_clone().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut raw = Vec::new();
+        let _ = reading.read_to_end(&mut raw);
+        raw
+    });
+    let mut sent = 0u64;
+    let stop = hang_up_after.unwrap_or(total).min(total);
+    let mut ok = s.write_all(head.as_bytes()).is_ok();
+    while ok && sent < stop {
+        let at = (sent % piece.len() as u64) as usize;
+        let n = ((stop - sent) as usize)
+            .min(piece.len() - at)
+            .min(64 * 1024);
+        let bytes = &piece[at..at + n];
+        ok = match content_length {
+            Some(_) => s.write_all(bytes),
+            None => s
+                .write_all(format!("{n:x}\r\n").as_bytes())
+                .and_then(|()| s.write_all(bytes))
+                .and_then(|()| s.write_all(b"\r\n")),
+        }
+        .is_ok();
+        if ok {
+            sent += n as u64;
+        }
+    }
+    if hang_up_after.is_some() {
+        // The client goes away mid-body: no end, no more bytes.
+        let _ = s.shutdown(std::net::Shutdown::Both);
+    } else if ok && content_length.is_none() {
+        let _ = s.write_all(b"0\r\n\r\n");
+    }
+    let raw = reader.join().unwrap();
+    Upload {
+        answer: parse(&raw),
+        sent,
+    }
+}
