@@ -196,6 +196,7 @@ pub fn measure(payload: &[u8]) -> Result<PayloadSummary, ManifestError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

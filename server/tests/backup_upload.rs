@@ -7,7 +7,7 @@ mod common;
 
 use std::io::Write;
 
-use common::{upload_in_pieces, TestServer, Upload};
+use common::{upload_in_pieces, Body, TestServer, Upload};
 use contacts_agent_protocol::backup::{measure, Manifest, MANIFEST_NAME, PAYLOAD_NAME};
 
 const MIB: u64 = 1024 * 1024;
@@ -62,16 +62,7 @@ fn a_chunked_archive_is_streamed_to_storage_and_downloads_byte_for_byte() {
     let (_, token) = t.enrolled_device("streamed");
     let (bytes, key, count) = archive(4000);
     assert!(bytes.len() as u64 > 3 * MIB, "{}", bytes.len());
-    let u = upload_in_pieces(
-        t.addr(),
-        &token,
-        &key,
-        count,
-        None,
-        &bytes,
-        bytes.len() as u64,
-        None,
-    );
+    let u = upload_in_pieces(t.addr(), &token, &key, count, &Body::whole(&bytes));
     let a = answer(&u);
     assert_eq!(a.status, 201, "{}", a.text());
     assert_eq!(a.json()["size"], bytes.len() as u64);
@@ -86,10 +77,7 @@ fn a_chunked_archive_is_streamed_to_storage_and_downloads_byte_for_byte() {
         &token,
         &key,
         count,
-        Some(bytes.len() as u64),
-        &bytes,
-        bytes.len() as u64,
-        None,
+        &Body::whole(&bytes).with_length(),
     );
     assert_eq!(answer(&again).status, 200, "{}", answer(&again).text());
     assert_eq!(backups(&t, &token).len(), 1);
@@ -108,10 +96,7 @@ fn a_body_past_the_quota_is_refused_with_507_as_it_streams_and_not_read_on() {
         &token,
         &key,
         1,
-        None,
-        &[b'x'; 64 * 1024],
-        offered,
-        None,
+        &Body::repeated(&[b'x'; 64 * 1024], offered),
     );
     let a = answer(&u);
     assert_eq!(a.status, 507, "{}", a.text());
@@ -135,10 +120,7 @@ fn a_body_past_the_quota_is_refused_with_507_as_it_streams_and_not_read_on() {
         &token,
         &key,
         1,
-        Some(32 * MIB),
-        &[b'x'; 64 * 1024],
-        32 * MIB,
-        None,
+        &Body::repeated(&[b'x'; 64 * 1024], 32 * MIB).with_length(),
     );
     assert_eq!(answer(&said).status, 507, "{}", answer(&said).text());
     assert!(said.sent < 32 * MIB, "{}", said.sent);
@@ -151,16 +133,7 @@ fn a_body_past_the_quota_is_refused_with_507_as_it_streams_and_not_read_on() {
     );
     // The quota counts what is kept: a backup that fits is still taken.
     let (bytes, key, count) = archive(500);
-    let ok = upload_in_pieces(
-        t.addr(),
-        &token,
-        &key,
-        count,
-        None,
-        &bytes,
-        bytes.len() as u64,
-        None,
-    );
+    let ok = upload_in_pieces(t.addr(), &token, &key, count, &Body::whole(&bytes));
     assert_eq!(answer(&ok).status, 201, "{}", answer(&ok).text());
 }
 
@@ -175,16 +148,7 @@ fn the_quota_counts_the_backups_retention_keeps_beside_the_new_one() {
     let (second, k2, c2) = archive(1300);
     let (third, k3, c3) = archive(700);
     let up = |bytes: &[u8], key: &str, count: u64| {
-        upload_in_pieces(
-            t.addr(),
-            &token,
-            key,
-            count,
-            None,
-            bytes,
-            bytes.len() as u64,
-            None,
-        )
+        upload_in_pieces(t.addr(), &token, key, count, &Body::whole(bytes))
     };
     assert_eq!(answer(&up(&first, &k1, c1)).status, 201);
     // Kept beside the first, the second would pass 2 MiB.
@@ -201,35 +165,23 @@ fn a_lying_archive_streamed_in_full_is_refused_with_422_and_nothing_is_kept() {
     let (_, token) = t.enrolled_device("liar");
     let (bytes, key, count) = archive(50);
     // The count the headers say is not the manifest's.
-    let u = upload_in_pieces(
-        t.addr(),
-        &token,
-        &key,
-        count + 1,
-        None,
-        &bytes,
-        bytes.len() as u64,
-        None,
-    );
+    let u = upload_in_pieces(t.addr(), &token, &key, count + 1, &Body::whole(&bytes));
     assert_eq!(answer(&u).status, 422, "{}", answer(&u).text());
     assert!(answer(&u).text().contains("X-Contact-Count says 51"));
     // A byte of the stored payload changed: its hash is no longer the manifest's.
     let mut flipped = bytes.clone();
     let at = flipped.windows(9).position(|w| w == b"FN:Person").unwrap();
     flipped[at + 3] = b'Q';
+    let u = upload_in_pieces(t.addr(), &token, &key, count, &Body::whole(&flipped));
+    assert_eq!(answer(&u).status, 422, "{}", answer(&u).text());
+    // Not a ZIP at all.
     let u = upload_in_pieces(
         t.addr(),
         &token,
         &key,
         count,
-        None,
-        &flipped,
-        flipped.len() as u64,
-        None,
+        &Body::repeated(b"junk", 5000),
     );
-    assert_eq!(answer(&u).status, 422, "{}", answer(&u).text());
-    // Not a ZIP at all.
-    let u = upload_in_pieces(t.addr(), &token, &key, count, None, b"junk", 5000, None);
     assert_eq!(answer(&u).status, 422, "{}", answer(&u).text());
     assert!(backups(&t, &token).is_empty());
 }
@@ -240,17 +192,12 @@ fn a_client_that_hangs_up_mid_upload_leaves_nothing_and_the_server_carries_on() 
     let (_, token) = t.enrolled_device("hang-up");
     let before = database_bytes(&t);
     let (bytes, key, count) = archive(6000); // ~6 MB
-    for content_length in [Some(bytes.len() as u64), None] {
-        let u = upload_in_pieces(
-            t.addr(),
-            &token,
-            &key,
-            count,
-            content_length,
-            &bytes,
-            bytes.len() as u64,
-            Some(bytes.len() as u64 / 2),
-        );
+    let half = bytes.len() as u64 / 2;
+    for body in [
+        Body::whole(&bytes).with_length().hang_up_after(half),
+        Body::whole(&bytes).hang_up_after(half),
+    ] {
+        let u = upload_in_pieces(t.addr(), &token, &key, count, &body);
         if let Some(a) = &u.answer {
             assert!(a.status >= 400, "a half upload was answered {}", a.status);
         }
@@ -263,16 +210,7 @@ fn a_client_that_hangs_up_mid_upload_leaves_nothing_and_the_server_carries_on() 
         database_bytes(&t)
     );
     // The same upload, whole, goes through afterwards.
-    let u = upload_in_pieces(
-        t.addr(),
-        &token,
-        &key,
-        count,
-        None,
-        &bytes,
-        bytes.len() as u64,
-        None,
-    );
+    let u = upload_in_pieces(t.addr(), &token, &key, count, &Body::whole(&bytes));
     assert_eq!(answer(&u).status, 201, "{}", answer(&u).text());
 }
 
@@ -285,10 +223,7 @@ fn an_upload_without_a_valid_token_or_key_is_refused_before_its_body() {
         "not-a-token",
         &"ab".repeat(32),
         1,
-        Some(32 * MIB),
-        &[0; 1024],
-        32 * MIB,
-        None,
+        &Body::repeated(&[0; 1024], 32 * MIB).with_length(),
     );
     assert_eq!(answer(&u).status, 401);
     assert!(u.sent < 32 * MIB, "{}", u.sent);
@@ -297,10 +232,7 @@ fn an_upload_without_a_valid_token_or_key_is_refused_before_its_body() {
         &token,
         "not-a-hash",
         1,
-        Some(32 * MIB),
-        &[0; 1024],
-        32 * MIB,
-        None,
+        &Body::repeated(&[0; 1024], 32 * MIB).with_length(),
     );
     assert_eq!(answer(&u).status, 400, "{}", answer(&u).text());
     assert!(answer(&u).text().contains("Idempotency-Key"));

@@ -8,7 +8,7 @@ mod common;
 
 use std::io::Write;
 
-use common::{upload_in_pieces, TestServer};
+use common::{upload_in_pieces, Body, TestServer};
 use contacts_agent_protocol::backup::{measure, Manifest, MANIFEST_NAME, PAYLOAD_NAME};
 
 const MIB: u64 = 1024 * 1024;
@@ -55,10 +55,7 @@ fn a_48_mib_upload_is_stored_without_the_server_holding_it() {
         &token,
         &summary.sha256,
         summary.cards,
-        Some(bytes.len() as u64),
-        &bytes,
-        bytes.len() as u64,
-        None,
+        &Body::whole(&bytes).with_length(),
     );
     let peak = status_kib("VmHWM:");
     let a = u.answer.unwrap();

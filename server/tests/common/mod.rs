@@ -267,26 +267,63 @@ pub struct Upload {
     pub sent: u64,
 }
 
-/// `POST /v1/device/backups` written by hand: `total` bytes of body, `piece` repeated (cut at
-/// `total`), in writes of 64 KiB, chunked when `content_length` is `None`. A reader thread
+/// The body of a hand-written upload: `total` bytes, `piece` repeated (cut at `total`).
+pub struct Body<'a> {
+    piece: &'a [u8],
+    total: u64,
+    /// Say the length up front (`Content-Length`) rather than send it chunked.
+    with_length: bool,
+    /// Stop writing after this many bytes and close the connection.
+    hang_up_after: Option<u64>,
+}
+
+impl<'a> Body<'a> {
+    /// These bytes, once, chunked.
+    pub fn whole(bytes: &'a [u8]) -> Body<'a> {
+        Body::repeated(bytes, bytes.len() as u64)
+    }
+
+    /// `piece` repeated up to `total` bytes, chunked.
+    pub fn repeated(piece: &'a [u8], total: u64) -> Body<'a> {
+        Body {
+            piece,
+            total,
+            with_length: false,
+            hang_up_after: None,
+        }
+    }
+
+    pub fn with_length(self) -> Body<'a> {
+        Body {
+            with_length: true,
+            ..self
+        }
+    }
+
+    pub fn hang_up_after(self, bytes: u64) -> Body<'a> {
+        Body {
+            hang_up_after: Some(bytes),
+            ..self
+        }
+    }
+}
+
+/// `POST /v1/device/backups` written by hand, the body in writes of 64 KiB. A reader thread
 /// collects the answer while the body is still being written, as a server may answer (507,
-/// 413) and close before it has read it all. `hang_up_after` stops writing there and closes
-/// the connection without finishing the body.
+/// 413) and close before it has read it all.
 pub fn upload_in_pieces(
     addr: SocketAddr,
     token: &str,
     key: &str,
     count: u64,
-    content_length: Option<u64>,
-    piece: &[u8],
-    total: u64,
-    hang_up_after: Option<u64>,
+    body: &Body,
 ) -> Upload {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let length = match content_length {
-        Some(n) => format!("Content-Length: {n}\r\n"),
-        None => "Transfer-Encoding: chunked\r\n".to_owned(),
+    let length = if body.with_length {
+        format!("Content-Length: {}\r\n", body.total)
+    } else {
+        "Transfer-Encoding: chunked\r\n".to_owned()
     };
     let head = format!(
         "POST /v1/device/backups HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
@@ -299,8 +336,9 @@ pub fn upload_in_pieces(
         let _ = reading.read_to_end(&mut raw);
         raw
     });
+    let piece = body.piece;
     let mut sent = 0u64;
-    let stop = hang_up_after.unwrap_or(total).min(total);
+    let stop = body.hang_up_after.unwrap_or(body.total).min(body.total);
     let mut ok = s.write_all(head.as_bytes()).is_ok();
     while ok && sent < stop {
         let at = (sent % piece.len() as u64) as usize;
@@ -308,22 +346,22 @@ pub fn upload_in_pieces(
             .min(piece.len() - at)
             .min(64 * 1024);
         let bytes = &piece[at..at + n];
-        ok = match content_length {
-            Some(_) => s.write_all(bytes),
-            None => s
-                .write_all(format!("{n:x}\r\n").as_bytes())
+        ok = if body.with_length {
+            s.write_all(bytes)
+        } else {
+            s.write_all(format!("{n:x}\r\n").as_bytes())
                 .and_then(|()| s.write_all(bytes))
-                .and_then(|()| s.write_all(b"\r\n")),
+                .and_then(|()| s.write_all(b"\r\n"))
         }
         .is_ok();
         if ok {
             sent += n as u64;
         }
     }
-    if hang_up_after.is_some() {
+    if body.hang_up_after.is_some() {
         // The client goes away mid-body: no end, no more bytes.
         let _ = s.shutdown(std::net::Shutdown::Both);
-    } else if ok && content_length.is_none() {
+    } else if ok && !body.with_length {
         let _ = s.write_all(b"0\r\n\r\n");
     }
     let raw = reader.join().unwrap();
