@@ -37,13 +37,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Enroll this device with a one-time code from the admin.
+    /// Enroll this device with a one-time code from the admin: --server and --code, or the
+    /// enrollment link the console shows (and its QR code holds) as --link.
     Enroll {
         /// Server URL (https://…; plain http only on loopback).
+        #[arg(long, required_unless_present = "link", conflicts_with = "link")]
+        server: Option<String>,
+        /// The one-time enrollment code.
+        #[arg(long, required_unless_present = "link", conflicts_with = "link")]
+        code: Option<String>,
+        /// The enrollment link, `<server URL>/enroll#code=<code>`, as the console shows it.
         #[arg(long)]
-        server: String,
-        #[arg(long)]
-        code: String,
+        link: Option<String>,
         #[arg(long, default_value = "contacts-agent")]
         name: String,
         /// Replace an existing enrollment.
@@ -163,11 +168,20 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Enroll {
             server,
             code,
+            link,
             name,
             force,
         } => {
+            let (server, code) = match (link, server, code) {
+                (Some(link), _, _) => {
+                    let link = contacts_agent_protocol::enroll_link::parse(link)?;
+                    (link.server_url, link.code)
+                }
+                (None, Some(server), Some(code)) => (server.clone(), code.clone()),
+                _ => return Err("enroll needs --server and --code, or --link".into()),
+            };
             let mut agent = open_agent(&cli)?;
-            let id = agent.enroll(server, code, name, *force)?;
+            let id = agent.enroll(&server, &code, name, *force)?;
             println!("enrolled as device {id}");
         }
         Command::Sync => {
