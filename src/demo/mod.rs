@@ -2,6 +2,7 @@
 //! enrolled phone, and the policy walk from the product description, each step checked.
 
 pub mod admin;
+pub mod fleet;
 
 use std::collections::BTreeSet;
 use std::io::Write;
