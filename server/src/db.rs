@@ -3,19 +3,27 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
 
-const MIGRATIONS: &[&str] = &[
-    include_str!("schema.sql"),
-    include_str!("schema_2_backups.sql"),
-    include_str!("schema_3_console.sql"),
-    include_str!("schema_4_devices.sql"),
-    include_str!("schema_5_policy_fields.sql"),
-    include_str!("schema_6_policy_schedule.sql"),
-    include_str!("schema_7_retired.sql"),
-    include_str!("schema_8_group_names.sql"),
-    include_str!("schema_9_contact_versions.sql"),
-    include_str!("schema_10_lifecycle.sql"),
+/// A schema version: its SQL, then (for the one that needs it) a step in Rust run in the same
+/// transaction.
+type Migration = (&'static str, Option<fn(&Transaction) -> rusqlite::Result<()>>);
+
+const MIGRATIONS: &[Migration] = &[
+    (include_str!("schema.sql"), None),
+    (include_str!("schema_2_backups.sql"), None),
+    (include_str!("schema_3_console.sql"), None),
+    (include_str!("schema_4_devices.sql"), None),
+    (include_str!("schema_5_policy_fields.sql"), None),
+    (include_str!("schema_6_policy_schedule.sql"), None),
+    (include_str!("schema_7_retired.sql"), None),
+    (include_str!("schema_8_group_names.sql"), None),
+    (include_str!("schema_9_contact_versions.sql"), None),
+    (include_str!("schema_10_lifecycle.sql"), None),
+    (
+        include_str!("schema_11_entitled_sets.sql"),
+        Some(crate::entitled_sets::migrate_snapshots),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +65,7 @@ pub fn open(path: &Path) -> Result<Connection, DbError> {
             known: MIGRATIONS.len() as u32,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    for (i, (sql, step)) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         // IMMEDIATE: two workers starting at once must not both migrate.
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -67,6 +75,9 @@ pub fn open(path: &Path) -> Result<Connection, DbError> {
             .map_err(err)?;
         if current as usize <= i {
             tx.execute_batch(sql).map_err(err)?;
+            if let Some(step) = step {
+                step(&tx).map_err(err)?;
+            }
             tx.pragma_update(None, "user_version", i as u32 + 1)
                 .map_err(err)?;
         }

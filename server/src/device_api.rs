@@ -2,7 +2,6 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use contacts_agent_protocol::hash::set_fingerprint;
 use contacts_agent_protocol::photos::{
     BatchPhoto, PhotoBatch, PhotoBatchRequest, MAX_PHOTO_BATCH, MAX_PHOTO_BATCH_BYTES,
 };
@@ -11,6 +10,7 @@ use contacts_agent_protocol::wire::{
     Upsert,
 };
 
+use crate::entitled_sets::{self, Start, TokenSet};
 use crate::error::ApiError;
 use crate::http::{Params, Request, Response};
 use crate::input::{self, json as body};
@@ -56,51 +56,33 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
         .ok_or_else(|| ApiError::Gone("unknown sync token; fetch the full set".into()))?;
     let gone = || ApiError::Gone("sync token expired or unknown; fetch the full set".into());
     let conn = &ctx.conn;
-    let (base_token, base, target_token, target, offset) = match since {
+    let ent = entitled_sets::entitlement(conn, &d)?;
+    let (base, target, offset) = match since {
         Since::Nothing | Since::Token(_) => {
-            let seq = repo::directory_seq(conn)?;
-            if let Since::Token(t) = &since {
-                match repo::snapshot_seq(conn, &d.id, t)? {
-                    None => return Err(gone()),
-                    // Nothing in the directory changed since this token: same token back.
-                    Some(s) if s == seq => return unchanged(t, d.policy_version),
-                    Some(_) => {}
-                }
-            }
-            let (base_token, base) = match since {
-                Since::Token(t) => {
-                    let entries = repo::load_snapshot(conn, &d.id, &t)?.ok_or_else(gone)?;
-                    (Some(t), Some(entries))
-                }
-                _ => (None, None),
+            let token = match &since {
+                Since::Token(t) => Some(t.as_str()),
+                _ => None,
             };
-            let current = repo::entitled_entries(conn, &d)?;
-            if let (Some(t), Some(b)) = (&base_token, &base) {
-                if *b == current {
-                    // The directory changed, but not for this device.
-                    repo::refresh_snapshot_seq(conn, t, seq)?;
-                    return unchanged(t, d.policy_version);
-                }
+            match entitled_sets::start_sync(conn, &d, &ent, token)?.ok_or_else(gone)? {
+                Start::Unchanged(t) => return unchanged(&t, d.policy_version),
+                Start::Send { base, target } => (base, target, 0),
             }
-            let target_token = repo::save_snapshot(conn, &d.id, &current, seq)?;
-            (base_token, base, target_token, current, 0)
         }
         Since::Cursor {
             base,
             target,
             offset,
         } => {
-            let base_entries = match &base {
-                Some(t) => Some(repo::load_snapshot(conn, &d.id, t)?.ok_or_else(gone)?),
-                None => None,
+            let set = |t: String| -> Result<TokenSet, ApiError> {
+                let set_id = entitled_sets::token_set(conn, &d.id, &t)?.ok_or_else(gone)?;
+                Ok(TokenSet { token: t, set_id })
             };
-            let target_entries = repo::load_snapshot(conn, &d.id, &target)?.ok_or_else(gone)?;
-            (base, base_entries, target, target_entries, offset)
+            (base.map(set).transpose()?, set(target)?, offset)
         }
     };
     let full = base.is_none();
-    let allowed = repo::device_fields(conn, &d)?;
-    let changes = snapshot::delta(base.as_deref().unwrap_or(&[]), &target);
+    let changes = entitled_sets::changes(conn, base.as_ref().map(|b| b.set_id), target.set_id)?
+        .ok_or_else(gone)?;
     let mut page = ContactsPage {
         upserts: Vec::new(),
         deletes: Vec::new(),
@@ -115,12 +97,11 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
     let last = changes.len().min(offset.saturating_add(limit));
     let mut end = offset;
     let mut bytes = 256;
-    let groups_json = repo::entitled_groups_json(conn, &d)?;
     for change in changes.get(offset..last).unwrap_or(&[]) {
         let (size, upsert) = match change {
             Change::Delete(id) => (id.len() + 3, None),
             Change::Upsert(id) => {
-                match repo::contact_for_device(conn, id, &groups_json, allowed.as_ref())? {
+                match repo::contact_for_device(conn, id, &ent.groups_json, ent.allowed.as_ref())? {
                     Some((hash, contact, len)) => (
                         len + id.len() + hash.len() + 32,
                         Some(Upsert {
@@ -146,15 +127,15 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
             (Change::Upsert(_), None) => {}
         }
     }
-    crate::entitled_sets::keep_sent(
+    entitled_sets::keep_sent(
         conn,
         page.upserts.iter().map(|u| (u.hash.as_str(), &u.contact)),
     )?;
     page.more = end < changes.len();
     page.next_token = if page.more {
-        snapshot::cursor(base_token.as_deref(), &target_token, end)
+        snapshot::cursor(base.as_ref().map(|b| b.token.as_str()), &target.token, end)
     } else {
-        target_token
+        target.token
     };
     Response::json(200, &page)
 }
@@ -284,10 +265,10 @@ pub fn reported_snapshot(
     let Some(token) = &report.sync_token else {
         return Ok(None);
     };
-    let Some(entries) = repo::load_snapshot(conn, device, token)? else {
+    let Some((fp, entries)) = entitled_sets::token_entries(conn, device, token)? else {
         return Ok(None);
     };
-    let fp = set_fingerprint(entries.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+    // A set is stored under its fingerprint: nothing to hash here.
     let verified = fp == report.managed_fingerprint;
     Ok(Some((entries, verified)))
 }

@@ -1,14 +1,414 @@
-//! What devices were sent, kept once however many devices share it: each contact body as it
-//! was sent (`contact_versions`, keyed by the hash it was sent with), and what a device holds
-//! according to its last status report (`held_contacts`), for the console.
+//! What devices were sent, kept once however many devices share it (issue 15).
+//!
+//! - An **entitled set** (the sorted `(id, hash)` set a device is sent) is stored once, keyed
+//!   by its fingerprint; a **sync token** is a small row naming a set.
+//! - An **entitlement** (the groups a device is sent and its allow-list) caches its set as of
+//!   a **stamp**, the largest version of its groups (schema 11's triggers stamp only the groups
+//!   a change touches): devices sharing an entitlement compute the set once per directory
+//!   version, and a device whose token carries the current entitlement and stamp gets its
+//!   no-change answer without computing anything.
+//! - The **delta** between two sets is cached for every device making that move, page by page.
+//! - Each **contact body as sent** is kept once by the hash it was sent with; what a device
+//!   holds per its last report is `held_contacts`, for the console.
+//! - Sets no token or entitlement names are **collected** with their deltas and the contact
+//!   versions only they used. A token whose set is gone answers 410 (the device fetches all).
 
+use std::collections::HashSet;
+
+use contacts_agent_protocol::fields::AllowList;
+use contacts_agent_protocol::hash::{set_fingerprint, sha256_hex};
 use contacts_agent_protocol::ContactData;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::repo;
-use crate::snapshot;
+use crate::repo::{self, Device};
+use crate::snapshot::{self, Change, Entries};
+
+/// Tokens kept per device besides the one it last reported; an older token answers 410.
+pub const KEEP_TOKENS: i64 = 3;
+
+/// What decides a device's set, read at one moment.
+pub struct Entitlement {
+    /// The groups whose members the device is sent (`repo::entitled_groups_json`).
+    pub groups_json: String,
+    /// The policy's allow-list; `None` is every field.
+    pub allowed: Option<AllowList>,
+    /// SHA-256 of the canonical JSON of both.
+    key: String,
+    /// The largest version of its groups when it was read.
+    stamp: i64,
+}
+
+/// The device's entitlement now: a few key lookups (its policy, its user's groups, the group
+/// list and versions), whatever the size of the directory's contacts.
+pub fn entitlement(conn: &Connection, d: &Device) -> Result<Entitlement, ApiError> {
+    let groups_json = repo::entitled_groups_json(conn, d)?;
+    let allowed = repo::device_fields(conn, d)?;
+    let fields: Option<Vec<&str>> = allowed
+        .as_ref()
+        .map(|a| a.fields().map(|f| f.as_str()).collect());
+    let canonical = serde_json::json!({ "groups": serde_json::from_str::<serde_json::Value>(&groups_json)
+        .map_err(|e| ApiError::Internal(e.to_string()))?, "fields": fields });
+    let stamp: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(MAX(version), 0) FROM groups
+             WHERE id IN (SELECT value FROM json_each(?1))",
+        )?
+        .query_row([&groups_json], |r| r.get(0))?;
+    Ok(Entitlement {
+        key: sha256_hex(canonical.to_string().as_bytes()),
+        groups_json,
+        allowed,
+        stamp,
+    })
+}
+
+/// A sync token and the set it names.
+#[derive(Debug, Clone)]
+pub struct TokenSet {
+    pub token: String,
+    pub set_id: i64,
+}
+
+/// How a sync from a token (or from nothing) starts.
+pub enum Start {
+    /// Nothing changed for this device: the same token back.
+    Unchanged(String),
+    /// Send the changes from `base` (`None`: everything) to `target`, a new token.
+    Send {
+        base: Option<TokenSet>,
+        target: TokenSet,
+    },
+}
+
+struct TokenRow {
+    set_id: i64,
+    entitlement_id: Option<i64>,
+    stamp: i64,
+}
+
+fn token_row(conn: &Connection, device: &str, token: &str) -> Result<Option<TokenRow>, ApiError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT set_id, entitlement_id, stamp FROM sync_tokens WHERE token = ?1 AND device_id = ?2",
+        )?
+        .query_row(params![token, device], |r| {
+            Ok(TokenRow {
+                set_id: r.get(0)?,
+                entitlement_id: r.get(1)?,
+                stamp: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+/// The set a token of this device names, if both still exist.
+pub fn token_set(conn: &Connection, device: &str, token: &str) -> Result<Option<i64>, ApiError> {
+    match token_row(conn, device, token)? {
+        Some(r) if set_exists(conn, r.set_id)? => Ok(Some(r.set_id)),
+        _ => Ok(None),
+    }
+}
+
+fn set_exists(conn: &Connection, id: i64) -> Result<bool, ApiError> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM entitled_sets WHERE id = ?1)")?
+        .query_row([id], |r| r.get(0))?)
+}
+
+/// Starts a sync of device `d` with entitlement `ent` from `since` (a completed sync token,
+/// or none for everything). `Ok(None)`: the token is unknown, not this device's, or names a
+/// collected set (410).
+pub fn start_sync(
+    conn: &Connection,
+    d: &Device,
+    ent: &Entitlement,
+    since: Option<&str>,
+) -> Result<Option<Start>, ApiError> {
+    let base = match since {
+        None => None,
+        Some(t) => match token_row(conn, &d.id, t)? {
+            None => return Ok(None),
+            Some(row) => Some((t.to_owned(), row)),
+        },
+    };
+    let cached: Option<(i64, i64, i64)> = conn
+        .prepare_cached("SELECT id, set_id, stamp FROM entitlements WHERE key = ?1")?
+        .query_row([&ent.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    if let (Some((t, row)), Some((ent_id, _, _))) = (&base, cached) {
+        if row.entitlement_id == Some(ent_id) && row.stamp == ent.stamp {
+            // The O(1) path: none of the device's groups changed since this token.
+            return Ok(Some(Start::Unchanged(t.clone())));
+        }
+    }
+    if let Some((_, row)) = &base {
+        if !set_exists(conn, row.set_id)? {
+            return Ok(None);
+        }
+    }
+    let mut shared = cached.filter(|c| c.2 == ent.stamp).map(|c| c.1);
+    let mut computed: Option<(String, Entries)> = None;
+    loop {
+        if shared.is_none() && computed.is_none() {
+            let entries = repo::entitled_entries(conn, &ent.groups_json, ent.allowed.as_ref())?;
+            let fp = set_fingerprint(entries.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+            computed = Some((fp, entries));
+        }
+        // IMMEDIATE: this transaction reads, then writes; taking the write lock first lets
+        // the busy timeout wait for another worker instead of failing the upgrade.
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        let set_id = match (&computed, shared) {
+            (Some((fp, entries)), _) => store_set(&tx, fp, entries)?,
+            (None, Some(id)) if set_exists(&tx, id)? => id,
+            (None, _) => {
+                // Collected between the look-up and this transaction: compute it.
+                shared = None;
+                continue;
+            }
+        };
+        tx.prepare_cached(
+            "INSERT INTO entitlements (key, set_id, stamp) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET set_id = excluded.set_id, stamp = excluded.stamp
+             WHERE excluded.stamp >= entitlements.stamp",
+        )?
+        .execute(params![ent.key, set_id, ent.stamp])?;
+        let ent_id: i64 = tx
+            .prepare_cached("SELECT id FROM entitlements WHERE key = ?1")?
+            .query_row([&ent.key], |r| r.get(0))?;
+        if let Some((t, row)) = &base {
+            if row.set_id == set_id {
+                // The directory changed, but not for this device.
+                tx.prepare_cached(
+                    "UPDATE sync_tokens SET entitlement_id = ?2, stamp = ?3 WHERE token = ?1",
+                )?
+                .execute(params![t, ent_id, ent.stamp])?;
+                tx.commit()?;
+                return Ok(Some(Start::Unchanged(t.clone())));
+            }
+        }
+        let token = save_token(&tx, &d.id, set_id, ent_id, ent.stamp)?;
+        tx.commit()?;
+        return Ok(Some(Start::Send {
+            base: base.map(|(token, row)| TokenSet {
+                token,
+                set_id: row.set_id,
+            }),
+            target: TokenSet { token, set_id },
+        }));
+    }
+}
+
+/// The set's id, storing it unless a device with the same entitlement (or another one with
+/// the same contacts) already did.
+fn store_set(tx: &Transaction, fp: &str, entries: &Entries) -> Result<i64, ApiError> {
+    tx.prepare_cached(
+        "INSERT INTO entitled_sets (fingerprint, entries) VALUES (?1, ?2)
+         ON CONFLICT (fingerprint) DO NOTHING",
+    )?
+    .execute(params![fp, snapshot::encode(entries)])?;
+    Ok(tx
+        .prepare_cached("SELECT id FROM entitled_sets WHERE fingerprint = ?1")?
+        .query_row([fp], |r| r.get(0))?)
+}
+
+/// A new token naming `set_id`; keeps the device's newest `KEEP_TOKENS` and the one it last
+/// reported holding, and collects what the dropped ones alone kept.
+fn save_token(
+    tx: &Transaction,
+    device: &str,
+    set_id: i64,
+    ent_id: i64,
+    stamp: i64,
+) -> Result<String, ApiError> {
+    let token = format!("s{}", repo::random_hex(16)?);
+    let next: i64 = tx
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM sync_tokens WHERE device_id = ?1")?
+        .query_row([device], |r| r.get(0))?;
+    tx.prepare_cached(
+        "INSERT INTO sync_tokens (token, device_id, seq, set_id, entitlement_id, stamp)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![token, device, next, set_id, ent_id, stamp])?;
+    let dropped: Vec<i64> = tx
+        .prepare_cached(
+            "DELETE FROM sync_tokens WHERE device_id = ?1 AND seq <= ?2
+               AND token IS NOT (SELECT json_extract(report, '$.sync_token')
+                                 FROM device_status WHERE device_id = ?1)
+             RETURNING set_id",
+        )?
+        .query_map(params![device, next - KEEP_TOKENS], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut orphaned = false;
+    for id in dropped {
+        orphaned |= !tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM sync_tokens WHERE set_id = ?1)
+                     OR EXISTS (SELECT 1 FROM entitlements WHERE set_id = ?1)",
+            )?
+            .query_row([id], |r| r.get::<_, bool>(0))?;
+    }
+    if orphaned {
+        collect(tx)?;
+    }
+    Ok(token)
+}
+
+/// Drops entitlements no token carries, sets nothing names, the deltas between them, and the
+/// contact versions no remaining set holds. Runs when a dropped token was the last to name
+/// its set: about once per directory version, not once per device.
+pub fn collect(tx: &Transaction) -> Result<(), ApiError> {
+    tx.execute(
+        "DELETE FROM entitlements WHERE NOT EXISTS
+           (SELECT 1 FROM sync_tokens t WHERE t.entitlement_id = entitlements.id)",
+        [],
+    )?;
+    let sets = tx.execute(
+        "DELETE FROM entitled_sets
+         WHERE NOT EXISTS (SELECT 1 FROM sync_tokens t WHERE t.set_id = entitled_sets.id)
+           AND NOT EXISTS (SELECT 1 FROM entitlements e WHERE e.set_id = entitled_sets.id)",
+        [],
+    )?;
+    if sets == 0 {
+        return Ok(());
+    }
+    tx.execute(
+        "DELETE FROM set_deltas WHERE base_id NOT IN (SELECT id FROM entitled_sets)
+            OR target_id NOT IN (SELECT id FROM entitled_sets)",
+        [],
+    )?;
+    let mut held: HashSet<String> = HashSet::new();
+    {
+        let mut stmt = tx.prepare_cached("SELECT entries FROM entitled_sets")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let blob: Vec<u8> = r.get(0)?;
+            let entries = snapshot::decode(&blob)
+                .ok_or_else(|| ApiError::Internal("stored set unreadable".into()))?;
+            held.extend(entries.into_iter().map(|(_, h)| h));
+        }
+    }
+    let versions: Vec<String> = tx
+        .prepare_cached("SELECT hash FROM contact_versions")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut delete = tx.prepare_cached("DELETE FROM contact_versions WHERE hash = ?1")?;
+    for h in versions.iter().filter(|h| !held.contains(*h)) {
+        delete.execute([h])?;
+    }
+    Ok(())
+}
+
+/// A stored set's entries.
+pub fn set_entries(conn: &Connection, id: i64) -> Result<Option<Entries>, ApiError> {
+    let blob: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT entries FROM entitled_sets WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    blob.map(|b| {
+        snapshot::decode(&b).ok_or_else(|| ApiError::Internal("stored set unreadable".into()))
+    })
+    .transpose()
+}
+
+/// The set a device's token names, with its fingerprint: `None` when the token is unknown,
+/// not this device's, or its set was collected.
+pub fn token_entries(
+    conn: &Connection,
+    device: &str,
+    token: &str,
+) -> Result<Option<(String, Entries)>, ApiError> {
+    let row: Option<(String, Vec<u8>)> = conn
+        .prepare_cached(
+            "SELECT s.fingerprint, s.entries FROM sync_tokens t JOIN entitled_sets s ON s.id = t.set_id
+             WHERE t.token = ?1 AND t.device_id = ?2",
+        )?
+        .query_row(params![token, device], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(fp, b)| {
+        snapshot::decode(&b)
+            .map(|e| (fp, e))
+            .ok_or_else(|| ApiError::Internal("stored set unreadable".into()))
+    })
+    .transpose()
+}
+
+/// The changes from set `base` (`None`: from nothing) to set `target`; `None` when either
+/// was collected. A delta between two sets is computed once and kept for every page and
+/// every device making the same move.
+pub fn changes(
+    conn: &Connection,
+    base: Option<i64>,
+    target: i64,
+) -> Result<Option<Vec<Change>>, ApiError> {
+    let Some(base) = base else {
+        return Ok(set_entries(conn, target)?
+            .map(|e| e.into_iter().map(|(id, _)| Change::Upsert(id)).collect()));
+    };
+    let kept: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT changes FROM set_deltas WHERE base_id = ?1 AND target_id = ?2")?
+        .query_row([base, target], |r| r.get(0))
+        .optional()?;
+    if let Some(blob) = kept {
+        return snapshot::decode_changes(&blob)
+            .map(Some)
+            .ok_or_else(|| ApiError::Internal("stored delta unreadable".into()));
+    }
+    let (Some(old), Some(new)) = (set_entries(conn, base)?, set_entries(conn, target)?) else {
+        return Ok(None);
+    };
+    let changes = snapshot::delta(&old, &new);
+    conn.prepare_cached(
+        "INSERT INTO set_deltas (base_id, target_id, changes) VALUES (?1, ?2, ?3)
+         ON CONFLICT (base_id, target_id) DO NOTHING",
+    )?
+    .execute(params![base, target, snapshot::encode_changes(&changes)])?;
+    Ok(Some(changes))
+}
+
+/// The device's set now, without storing anything: its entitlement's cached set when that is
+/// current, else computed.
+fn current_entries(conn: &Connection, d: &Device) -> Result<Entries, ApiError> {
+    let ent = entitlement(conn, d)?;
+    let cached: Option<i64> = conn
+        .prepare_cached("SELECT set_id FROM entitlements WHERE key = ?1 AND stamp = ?2")?
+        .query_row(params![ent.key, ent.stamp], |r| r.get(0))
+        .optional()?;
+    if let Some(entries) = cached.map(|id| set_entries(conn, id)).transpose()?.flatten() {
+        return Ok(entries);
+    }
+    repo::entitled_entries(conn, &ent.groups_json, ent.allowed.as_ref())
+}
+
+/// Schema 11's step: every stored snapshot becomes a set (once per distinct one) and a token
+/// naming it, so the tokens phones hold keep working; then the snapshots table goes. A token
+/// carries no entitlement yet, so its next sync compares sets once.
+pub fn migrate_snapshots(tx: &Transaction) -> rusqlite::Result<()> {
+    let rows: Vec<(String, String, i64, Vec<u8>)> = tx
+        .prepare("SELECT token, device_id, seq, entries FROM snapshots")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    for (token, device, seq, blob) in rows {
+        // An unreadable snapshot is left behind: its token answers 410 and the phone fetches
+        // everything, as it would have.
+        let Some(entries) = snapshot::decode(&blob) else {
+            continue;
+        };
+        let fp = set_fingerprint(entries.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+        tx.execute(
+            "INSERT INTO entitled_sets (fingerprint, entries) VALUES (?1, ?2)
+             ON CONFLICT (fingerprint) DO NOTHING",
+            params![fp, blob],
+        )?;
+        tx.execute(
+            "INSERT INTO sync_tokens (token, device_id, seq, set_id, entitlement_id, stamp)
+             SELECT ?1, ?2, ?3, id, NULL, 0 FROM entitled_sets WHERE fingerprint = ?4",
+            params![token, device, seq, fp],
+        )?;
+    }
+    tx.execute_batch("DROP TABLE snapshots")
+}
 
 /// A contact a device holds, as it was sent to it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,12 +449,12 @@ pub fn held_contacts(conn: &Connection, device_id: &str) -> Result<Option<HeldCo
     let Some(token) = report.sync_token else {
         return Ok(None);
     };
-    let Some(held) = repo::load_snapshot(conn, device_id, &token)? else {
+    let Some((_, held)) = token_entries(conn, device_id, &token)? else {
         return Ok(None);
     };
-    let now = repo::entitled_entries(conn, &device)?;
+    let now = current_entries(conn, &device)?;
     let changes = snapshot::delta(&held, &now);
-    let changed: std::collections::HashSet<&str> = changes
+    let changed: HashSet<&str> = changes
         .iter()
         .map(|c| match c {
             snapshot::Change::Upsert(id) | snapshot::Change::Delete(id) => id.as_str(),

@@ -18,10 +18,12 @@ pub use crate::entitled_sets::{held_contacts, HeldContact, HeldContacts};
 use crate::error::ApiError;
 use crate::input;
 use crate::resolve::entitled_groups;
-use crate::snapshot::{self, Entries};
+use crate::snapshot::Entries;
 
-/// Snapshots kept per device besides the one it last reported; an older token answers 410.
-pub const KEEP_SNAPSHOTS: i64 = 3;
+/// How many times this process ran the entitled-set query (`entitled_entries`): what the
+/// tests of narrow invalidation count.
+pub static ENTITLED_SET_COMPUTATIONS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
 
 pub fn now() -> String {
     stamp(Utc::now())
@@ -1146,9 +1148,15 @@ pub fn entitled_groups_json(conn: &Connection, d: &Device) -> Result<String, Api
 /// contact's, so a changed list changes the hashes) combined with the groups the contact is
 /// sent for (`device_groups`), so a membership change or a group rename reaches the phone
 /// as an upsert.
-pub fn entitled_entries(conn: &Connection, d: &Device) -> Result<Entries, ApiError> {
-    let groups_json = entitled_groups_json(conn, d)?;
-    let allowed = device_fields(conn, d)?;
+///
+/// The one expensive query of a sync; `entitled_sets` runs it once per entitlement and
+/// directory version, not per device.
+pub fn entitled_entries(
+    conn: &Connection,
+    groups_json: &str,
+    allowed: Option<&AllowList>,
+) -> Result<Entries, ApiError> {
+    ENTITLED_SET_COMPUTATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // One row per (user, entitled group), in user then group order: folded below. The body
     // is read only when an allow-list needs it.
     let mut stmt = conn.prepare_cached(
@@ -1212,77 +1220,6 @@ fn device_groups(
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-// ------------------------------------------------------------------------------ snapshots
-
-pub fn directory_seq(conn: &Connection) -> Result<i64, ApiError> {
-    Ok(conn
-        .prepare_cached("SELECT directory_seq FROM meta")?
-        .query_row([], |r| r.get(0))?)
-}
-
-/// The directory version a snapshot was taken at, if the device owns it.
-pub fn snapshot_seq(conn: &Connection, device: &str, token: &str) -> Result<Option<i64>, ApiError> {
-    Ok(conn
-        .prepare_cached("SELECT directory_seq FROM snapshots WHERE token = ?1 AND device_id = ?2")?
-        .query_row(params![token, device], |r| r.get(0))
-        .optional()?)
-}
-
-/// Marks a snapshot as still exact at directory version `seq`.
-pub fn refresh_snapshot_seq(conn: &Connection, token: &str, seq: i64) -> Result<(), ApiError> {
-    conn.prepare_cached("UPDATE snapshots SET directory_seq = ?2 WHERE token = ?1")?
-        .execute(params![token, seq])?;
-    Ok(())
-}
-
-/// Stores what the device is being sent, taken at directory version `seq` (read before
-/// the entries were computed, so a concurrent change makes the next sync look again).
-pub fn save_snapshot(
-    conn: &Connection,
-    device: &str,
-    entries: &Entries,
-    seq: i64,
-) -> Result<String, ApiError> {
-    let token = format!("s{}", random_hex(16)?);
-    let next: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM snapshots WHERE device_id = ?1",
-        [device],
-        |r| r.get(0),
-    )?;
-    conn.execute(
-        "INSERT INTO snapshots (token, device_id, seq, created_at, entries, directory_seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![token, device, next, now(), snapshot::encode(entries), seq],
-    )?;
-    // Keep the newest few and the one the device last reported holding.
-    conn.execute(
-        "DELETE FROM snapshots WHERE device_id = ?1 AND seq <= ?2
-           AND token IS NOT (SELECT json_extract(report, '$.sync_token') FROM device_status WHERE device_id = ?1)",
-        params![device, next - KEEP_SNAPSHOTS],
-    )?;
-    Ok(token)
-}
-
-pub fn load_snapshot(
-    conn: &Connection,
-    device: &str,
-    token: &str,
-) -> Result<Option<Entries>, ApiError> {
-    let blob: Option<Vec<u8>> = conn
-        .query_row(
-            "SELECT entries FROM snapshots WHERE token = ?1 AND device_id = ?2",
-            params![token, device],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match blob {
-        None => Ok(None),
-        Some(b) => snapshot::decode(&b)
-            .map(Some)
-            .ok_or_else(|| ApiError::Internal("stored snapshot unreadable".into())),
-    }
 }
 
 /// A contact as this device is sent it: its hash, its data (with an allow-list, filtered)

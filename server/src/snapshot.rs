@@ -1,7 +1,8 @@
 //! Sync tokens and deltas. A sync token names a snapshot: the sorted `(id, hash)` set the
 //! device was sent. The delta from one snapshot to another is a merge walk; a page cursor
 //! names both snapshots and an offset, so every page of one sync is cut from the same delta
-//! even while the directory changes underneath.
+//! even while the directory changes underneath. The encodings here are how
+//! `entitled_sets` stores sets and deltas.
 
 use std::cmp::Ordering;
 
@@ -72,6 +73,35 @@ pub fn decode(blob: &[u8]) -> Option<Entries> {
     Some(out)
 }
 
+/// A delta as `set_deltas` keeps it: "+id\n" for an upsert, "-id\n" for a delete.
+pub fn encode_changes(changes: &[Change]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(changes.len() * 12);
+    for c in changes {
+        let (sign, id) = match c {
+            Change::Upsert(id) => (b'+', id),
+            Change::Delete(id) => (b'-', id),
+        };
+        out.push(sign);
+        out.extend_from_slice(id.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+pub fn decode_changes(blob: &[u8]) -> Option<Vec<Change>> {
+    blob.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let id = std::str::from_utf8(&line[1..]).ok()?.to_owned();
+            match line[0] {
+                b'+' => Some(Change::Upsert(id)),
+                b'-' => Some(Change::Delete(id)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// What a `since` parameter names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Since {
@@ -138,6 +168,8 @@ mod tests {
                 }
             }
             prop_assert_eq!(state, new);
+            let changes = delta(&o, &n);
+            prop_assert_eq!(decode_changes(&encode_changes(&changes)), Some(changes));
             prop_assert_eq!(decode(&encode(&n)), Some(n));
         }
     }
