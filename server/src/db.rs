@@ -7,7 +7,10 @@ use rusqlite::{Connection, Transaction};
 
 /// A schema version: its SQL, then (for the one that needs it) a step in Rust run in the same
 /// transaction.
-type Migration = (&'static str, Option<fn(&Transaction) -> rusqlite::Result<()>>);
+type Migration = (
+    &'static str,
+    Option<fn(&Transaction) -> rusqlite::Result<()>>,
+);
 
 const MIGRATIONS: &[Migration] = &[
     (include_str!("schema.sql"), None),

@@ -375,7 +375,11 @@ fn current_entries(conn: &Connection, d: &Device) -> Result<Entries, ApiError> {
         .prepare_cached("SELECT set_id FROM entitlements WHERE key = ?1 AND stamp = ?2")?
         .query_row(params![ent.key, ent.stamp], |r| r.get(0))
         .optional()?;
-    if let Some(entries) = cached.map(|id| set_entries(conn, id)).transpose()?.flatten() {
+    if let Some(entries) = cached
+        .map(|id| set_entries(conn, id))
+        .transpose()?
+        .flatten()
+    {
         return Ok(entries);
     }
     repo::entitled_entries(conn, &ent.groups_json, ent.allowed.as_ref())

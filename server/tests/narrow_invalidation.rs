@@ -77,8 +77,16 @@ fn only_a_change_a_device_is_entitled_to_costs_it_the_entitled_set_query() {
         json!({"id": "all", "name": "All", "basic_type": "all_groups", "sync_interval": "daily"}),
     );
     // `a` and `b` share an entitlement (every group); `c` is on `p` (Harvey only).
-    let (a, b, c) = (device(&t, "a", "all"), device(&t, "b", "all"), device(&t, "c", "p"));
-    let (mut ta, mut tb, mut tc) = (sync(&t, &a, None).0, sync(&t, &b, None).0, sync(&t, &c, None).0);
+    let (a, b, c) = (
+        device(&t, "a", "all"),
+        device(&t, "b", "all"),
+        device(&t, "c", "p"),
+    );
+    let (mut ta, mut tb, mut tc) = (
+        sync(&t, &a, None).0,
+        sync(&t, &b, None).0,
+        sync(&t, &c, None).0,
+    );
 
     let round = |ta: &mut String, tb: &mut String, tc: &mut String| {
         let before = computations();
@@ -109,14 +117,21 @@ fn only_a_change_a_device_is_entitled_to_costs_it_the_entitled_set_query() {
         json!({"id": "q", "name": "Q", "basic_type": "user_groups"}),
     );
     let (n, changed, _) = round(&mut ta, &mut tb, &mut tc);
-    assert_eq!((n, changed), (0, [false; 3]), "no device is entitled to any of that");
+    assert_eq!(
+        (n, changed),
+        (0, [false; 3]),
+        "no device is entitled to any of that"
+    );
 
     // Mike's member: `a` and `b` (every group) compute the new set once between them; `c`
     // (Harvey only) is not touched.
     rename(&t, "m", "Mike2");
     let (n, changed, upserts) = round(&mut ta, &mut tb, &mut tc);
     assert_eq!(changed, [true, true, false]);
-    assert_eq!(n, 1, "one computation for the two devices sharing the entitlement");
+    assert_eq!(
+        n, 1,
+        "one computation for the two devices sharing the entitlement"
+    );
     assert_eq!(upserts[0], ["m"]);
     assert_eq!(upserts[1], ["m"]);
 
