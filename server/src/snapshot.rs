@@ -1,4 +1,4 @@
-//! Sync tokens and deltas. A sync token names a snapshot: the sorted `(id, hash)` set the
+//! Sync tokens and deltas. A sync token names an entitled set: the sorted `(id, hash)` set the
 //! device was sent. The delta from one snapshot to another is a merge walk; a page cursor
 //! names both snapshots and an offset, so every page of one sync is cut from the same delta
 //! even while the directory changes underneath. The encodings here are how

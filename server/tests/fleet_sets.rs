@@ -333,10 +333,11 @@ fn an_upgraded_database_keeps_its_tokens_and_matches_a_fresh_one() {
             include_str!("../src/schema_7_retired.sql"),
             include_str!("../src/schema_8_group_names.sql"),
             include_str!("../src/schema_9_contact_versions.sql"),
+            include_str!("../src/schema_10_lifecycle.sql"),
         ] {
             c.execute_batch(sql).unwrap();
         }
-        c.pragma_update(None, "user_version", 9).unwrap();
+        c.pragma_update(None, "user_version", 10).unwrap();
         c.execute(
             "INSERT INTO devices (id, name, created_at) VALUES ('d-1', 'old', '2026-01-01T00:00:00.000Z')",
             [],
