@@ -1,6 +1,6 @@
 //! `ContactStore` over JNI: calls a Kotlin `ContactStoreBridge` (the ContactsProvider adapter
 //! on a phone, an in-memory store in the JVM tests). One JNI call per batch, never per
-//! contact or field; batches cross as JSON in a `byte[]` (`bridge.rs`).
+//! contact or field; batches cross in the binary layout of `bridge.rs` in a `byte[]`.
 //!
 //! How the Kotlin side hands its store over: `JniBridge.register(store)` (a native method,
 //! so the JVM has loaded this library with `System.loadLibrary` and the `JavaVM` is known)
@@ -167,9 +167,9 @@ impl ContactStore for JniStore {
     }
 
     fn apply_batch(&mut self, ops: &[StoreOp]) -> Result<(), StoreError> {
-        let json = bridge::encode_ops(ops).map_err(|e| decode_err("applyBatch", e))?;
+        let payload = bridge::encode_ops(ops).map_err(|e| decode_err("applyBatch", e))?;
         self.call("applyBatch", |env, store| {
-            let arr = env.byte_array_from_slice(&json)?;
+            let arr = env.byte_array_from_slice(&payload)?;
             env.call_method(
                 store,
                 jni_str!("applyBatch"),
@@ -245,33 +245,51 @@ impl ContactStore for JniStore {
         super::refuse_managed_account(account, &self.account_type)
     }
 
-    /// The shell does not list the phone's accounts through the bridge yet (nor report a
-    /// personal contact's account, starred flag or groups): none is known here, so a restore
-    /// without a target puts every contact into the device-local account and says so.
+    /// The accounts the shell lists (every account with a contacts sync adapter, ours
+    /// excepted): a restore puts a contact back into its own account only when it is here.
     fn personal_accounts(&mut self) -> Result<Vec<SourceAccount>, StoreError> {
-        Ok(Vec::new())
+        let bytes = self.call("personalAccounts", |env, store| {
+            let v = env
+                .call_method(
+                    store,
+                    jni_str!("personalAccounts"),
+                    jni_sig!(() -> byte[]),
+                    &[],
+                )?
+                .l()?;
+            bytes_of(env, v)
+        })?;
+        let accounts =
+            bridge::decode_accounts(&bytes).map_err(|e| decode_err("personalAccounts", e))?;
+        Ok(accounts
+            .into_iter()
+            .filter(|a| a.kind != self.account_type)
+            .collect())
     }
 
-    /// The shell takes the account type and uses it as the account name too.
+    /// The account (type and name) travels in the payload; the shell copies it.
     fn insert_personal(
         &mut self,
         account: Option<&SourceAccount>,
         contacts: &[PersonalData],
     ) -> Result<(), StoreError> {
         self.check_personal_account(account)?;
-        let json =
-            bridge::encode_personal(contacts).map_err(|e| decode_err("insertPersonal", e))?;
+        let cost: usize = contacts.iter().map(PersonalData::provider_ops).sum();
+        if cost > super::MAX_BATCH_OPS {
+            return Err(StoreError::BatchTooLarge {
+                ops: cost,
+                max: super::MAX_BATCH_OPS,
+            });
+        }
+        let payload = bridge::encode_personal(account, contacts)
+            .map_err(|e| decode_err("insertPersonal", e))?;
         self.call("insertPersonal", |env, store| {
-            let arr = env.byte_array_from_slice(&json)?;
-            let account = match account {
-                Some(a) => env.new_string(&a.kind)?.into(),
-                None => JObject::null(),
-            };
+            let arr = env.byte_array_from_slice(&payload)?;
             env.call_method(
                 store,
                 jni_str!("insertPersonal"),
-                jni_sig!((account: java.lang.String, contacts: byte[]) -> void),
-                &[JValue::Object(&account), JValue::Object(&arr)],
+                jni_sig!((contacts: byte[]) -> void),
+                &[JValue::Object(&arr)],
             )?;
             Ok(())
         })

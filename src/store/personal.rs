@@ -128,6 +128,11 @@ pub struct PersonalData {
 
 /// The provider's `TYPE` integers by mimetype kind and word. The one place they are spelled.
 pub mod kinds {
+    /// `BaseTypes.TYPE_CUSTOM`, and the word for it.
+    pub const TYPE_CUSTOM: i32 = 0;
+    pub const CUSTOM_WORD: &str = "custom";
+    /// `Im.PROTOCOL_CUSTOM`: the service is named by `CUSTOM_PROTOCOL` (`DATA6`).
+    pub const PROTOCOL_CUSTOM: i32 = -1;
     pub const PHONE: &[(&str, i32)] = &[
         ("custom", 0),
         ("home", 1),
@@ -192,6 +197,15 @@ pub mod kinds {
         ("relative", 12),
         ("sister", 13),
         ("spouse", 14),
+    ];
+    /// `Nickname.TYPE`.
+    pub const NICKNAME: &[(&str, i32)] = &[
+        ("custom", 0),
+        ("default", 1),
+        ("other_name", 2),
+        ("maiden_name", 3),
+        ("short_name", 4),
+        ("initials", 5),
     ];
     /// `Im.PROTOCOL`: `custom` is `PROTOCOL_CUSTOM` (-1), named by `CUSTOM_PROTOCOL`.
     pub const IM_PROTOCOL: &[(&str, i32)] = &[
