@@ -1,10 +1,11 @@
 // Plain-JVM tests of the shell's translation on the batch the Rust core really sends
-// (tests/fixtures/bridge_batch.json, pinned by a Rust test). The operations it becomes are
+// (tests/fixtures/bridge_ops.bin, pinned by a Rust test). The operations it becomes are
 // run against a ContactsProvider stand-in in the Robolectric tests.
 package app.contactsagent.android
 
-import org.json.JSONArray
-import org.json.JSONObject
+import app.contactsagent.sdk.BridgeCodec
+import app.contactsagent.sdk.BridgeFormat
+import app.contactsagent.sdk.BridgeOp
 import org.junit.jupiter.api.Assertions.assertArrayEquals
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertNull
@@ -15,7 +16,7 @@ import java.io.File
 
 class BatchTranslationTest {
     private val repo = File(System.getProperty("contacts.repo"))
-    private val batch = JSONArray(File(repo, "tests/fixtures/bridge_batch.json").readText())
+    private val batch = BridgeCodec.decodeOps(File(repo, "tests/fixtures/bridge_ops.bin").readBytes())
 
     @Test
     fun `inserts reference their raw contact, updates replace only owned rows, deletes go by source id or raw id`() {
@@ -33,11 +34,12 @@ class BatchTranslationTest {
         assertEquals(listOf(GroupOp.Member(null, 0, "harvey"), GroupOp.Member(null, 0, "mike")), insert.drop(4))
         assertTrue(rows.all { it.backRef == 0 && it.rawId == null })
         assertEquals("vnd.android.cursor.item/phone_v2", rows[1].mimetype)
-        assertEquals(listOf("+48 600 100 200", "mobile"), rows[1].data.take(2))
+        // The provider's Phone.TYPE_MOBILE, copied as the core sent it.
+        assertEquals(listOf("+48 600 100 200", "2"), rows[1].data.take(2))
 
         // Update with photo_action clear: hash + DIRTY, SYNC2 cleared, owned rows and the
         // Photo row deleted, new rows inserted.
-        val owned = batch.getJSONObject(1).getJSONArray("owned_mimetypes").let { a -> (0 until a.length()).map { a.getString(it) } }
+        val owned = (batch[1] as BridgeOp.Write).ownedMimetypes
         assertTrue("vnd.android.cursor.item/name" in owned && "vnd.android.cursor.item/phone_v2" in owned, "$owned")
         val update = t.groups[1]
         assertEquals(ProviderOp.UpdateRaw(7L, "h2", clearPhoto = true), update[0])
@@ -50,7 +52,7 @@ class BatchTranslationTest {
         assertEquals(listOf(ProviderOp.DeleteBySource("u-3")), t.groups[2])
         assertEquals(listOf(ProviderOp.DeleteRawById(42L)), t.groups[3])
         // The fifth op inserts the contact with every field (RicherContactTest): no photo.
-        val richRows = batch.getJSONObject(4).getJSONArray("rows").length()
+        val richRows = (batch[4] as BridgeOp.Write).rows.size
         assertEquals(1 + richRows, t.groups[4].size)
         assertTrue(t.groups[4].filterIsInstance<ProviderOp.InsertData>().count { it.primary } == 2)
         // Group operations, each alone, by SOURCE_ID (insert) or the group's _ID.
@@ -69,10 +71,11 @@ class BatchTranslationTest {
 
     @Test
     fun `an update with a photo never touches SYNC2 in the batch, and never deletes the Photo row by mimetype`() {
-        val op = JSONObject(batch.getJSONObject(1).toString())
-            .put("photo_action", "set").put("photo_hash", "p9").put("photo", "/9j/")
-            .put("owned_mimetypes", JSONArray(listOf("vnd.android.cursor.item/name", BatchTranslation.PHOTO_MIMETYPE)))
-        val t = BatchTranslation.translate(JSONArray().put(op), mapOf("u-2" to 7L))
+        val u = batch[1] as BridgeOp.Write
+        fun update(owned: List<String>) = BridgeOp.Write(
+            true, u.id, u.hash, u.rows, u.groupSourceIds, BridgeFormat.PHOTO_SET, "p9", byteArrayOf(1, 2), owned,
+        )
+        val t = BatchTranslation.translate(listOf(update(listOf("vnd.android.cursor.item/name", BatchTranslation.PHOTO_MIMETYPE))), mapOf("u-2" to 7L))
         val group = t.groups.single()
         assertEquals(ProviderOp.UpdateRaw(7L, "h2", clearPhoto = false), group[0])
         assertEquals(ProviderOp.DeleteOwnedData(7L, listOf("vnd.android.cursor.item/name")), group[1])
@@ -80,38 +83,11 @@ class BatchTranslationTest {
         assertEquals(7L, t.photos.single().rawId)
         assertEquals("p9", t.photos.single().hash)
         // An update that names no owned mimetypes is refused rather than guessed.
-        op.remove("owned_mimetypes")
-        assertThrows<IllegalArgumentException> { BatchTranslation.translate(JSONArray().put(op), mapOf("u-2" to 7L)) }
+        assertThrows<IllegalArgumentException> { BatchTranslation.translate(listOf(update(emptyList())), mapOf("u-2" to 7L)) }
     }
 
     @Test
     fun `an update of a contact missing from our account is refused, not applied elsewhere`() {
         assertThrows<IllegalStateException> { BatchTranslation.translate(batch, emptyMap()) }
-    }
-
-    @Test
-    fun `provider type codes round trip`() {
-        for (mime in listOf("vnd.android.cursor.item/phone_v2", "vnd.android.cursor.item/email_v2", "vnd.android.cursor.item/postal-address_v2")) {
-            for (kind in listOf("home", "work", "other")) {
-                val stored = ProviderTypes.toProvider(mime, listOf("x", kind))
-                assertTrue(stored[1]!!.toInt() > 0)
-                assertEquals(kind, ProviderTypes.fromProvider(mime, stored)[1])
-            }
-        }
-        val mobile = ProviderTypes.toProvider("vnd.android.cursor.item/phone_v2", listOf("1", "mobile"))
-        assertEquals("2", mobile[1]) // Phone.TYPE_MOBILE
-        assertEquals("other", ProviderTypes.fromProvider("vnd.android.cursor.item/phone_v2", listOf("1", "99"))[1])
-        // A kind the agent does not know ("pager") arrives as TYPE_CUSTOM with its word in LABEL.
-        val pager = ProviderTypes.toProvider("vnd.android.cursor.item/phone_v2", listOf("1", "custom", "pager"))
-        assertEquals(listOf("1", "0", "pager"), pager)
-        assertEquals("custom", ProviderTypes.fromProvider("vnd.android.cursor.item/phone_v2", pager)[1])
-        assertEquals(listOf("a", "b"), ProviderTypes.toProvider("vnd.android.cursor.item/name", listOf("a", "b")))
-        // Im: TYPE in DATA2 and PROTOCOL in DATA5, both ways; an unknown protocol code is custom.
-        val im = "vnd.android.cursor.item/im"
-        val skype = ProviderTypes.toProvider(im, listOf("h", "work", null, null, "skype", null))
-        assertEquals(listOf("h", "2", null, null, "3", null), skype)
-        assertEquals(listOf("h", "work", null, null, "skype", null), ProviderTypes.fromProvider(im, skype))
-        assertEquals("custom", ProviderTypes.fromProvider(im, listOf("h", "2", null, null, "99", null))[4])
-        assertEquals("7", ProviderTypes.toProvider("vnd.android.cursor.item/relation", listOf("Jessica", "manager"))[1])
     }
 }

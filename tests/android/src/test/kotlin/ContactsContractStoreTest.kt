@@ -1,5 +1,5 @@
 // ContactsContractStore inside Robolectric against the ContactsProvider stand-in, fed bridge
-// batches (the JSON the Rust core sends, contract v2) directly: the shell's own behaviour,
+// batches (the binary payloads the Rust core sends, src/store/bridge.rs) directly: the shell's own behaviour,
 // case by case, without the core. The whole chain runs in ChainScenariosTest.
 package app.contactsagent.android
 
@@ -10,7 +10,14 @@ import android.content.ContentValues
 import android.provider.ContactsContract
 import android.provider.ContactsContract.CommonDataKinds.Photo
 import android.provider.ContactsContract.Data
+import app.contactsagent.sdk.BridgeCodec
+import app.contactsagent.sdk.BridgeFormat
+import app.contactsagent.sdk.BridgeOp
+import app.contactsagent.sdk.BridgeRow
 import app.contactsagent.sdk.ContactStorePermissionException
+import app.contactsagent.sdk.IndexRecord
+import app.contactsagent.sdk.PersonalInsert
+import app.contactsagent.sdk.PersonalRecord
 import app.contactsagent.sdk.ContactStoreUnavailableException
 import app.contactsagent.testing.FakeContactsProvider
 import app.contactsagent.testing.FakeContactsProvider.Companion.sha256
@@ -19,8 +26,6 @@ import app.contactsagent.testing.OtherApp
 import app.contactsagent.testing.PhoneUser
 import app.contactsagent.testing.PhotoFailure
 import app.contactsagent.testing.ShellTestRunner
-import org.json.JSONArray
-import org.json.JSONObject
 import org.junit.After
 import org.junit.Assert.assertArrayEquals
 import org.junit.Assert.assertEquals
@@ -33,42 +38,46 @@ import org.junit.runner.RunWith
 import org.robolectric.RuntimeEnvironment
 import org.robolectric.Shadows.shadowOf
 import org.robolectric.annotation.Config
-import java.util.Base64
 import java.util.concurrent.CountDownLatch
 
-/** Bridge batches as the core writes them (src/store/bridge.rs). */
+/** Bridge batches as the core writes them (src/store/bridge.rs): TYPE integers, raw photo bytes. */
 object Ops {
     const val NAME = "vnd.android.cursor.item/name"
     const val PHONE = "vnd.android.cursor.item/phone_v2"
     val OWNED = listOf(NAME, PHONE, "vnd.android.cursor.item/email_v2", "vnd.android.cursor.item/organization",
         "vnd.android.cursor.item/postal-address_v2", "vnd.android.cursor.item/note", "vnd.android.cursor.item/group_membership")
 
-    private fun row(mime: String, vararg data: String?) =
-        JSONObject().put("mimetype", mime).put("data", JSONArray((0 until 10).map { data.getOrNull(it) ?: JSONObject.NULL }))
+    fun row(mime: String, vararg data: String?) = BridgeRow(mime, List(10) { data.getOrNull(it) })
 
-    private fun write(op: String, id: String, hash: String, name: String, photoAction: String, photo: ByteArray?) =
-        JSONObject().put("op", op).put("id", id).put("hash", hash).put("display_name", name)
-            .put("rows", JSONArray().put(row(NAME, name, name.substringBefore(' '), name.substringAfter(' '))).put(row(PHONE, "+48 600 ${id.hashCode() % 1000}", "mobile")))
-            .put("photo_action", photoAction)
-            .put("photo_hash", photo?.let { sha256(it) } ?: JSONObject.NULL)
-            .put("photo", photo?.let { Base64.getEncoder().encodeToString(it) } ?: JSONObject.NULL)
+    private fun write(update: Boolean, id: String, hash: String, name: String, photoAction: Int, photo: ByteArray?) =
+        BridgeOp.Write(
+            update, id, hash,
+            // Phone.TYPE_MOBILE is 2.
+            listOf(row(NAME, name, name.substringBefore(' '), name.substringAfter(' ')), row(PHONE, "+48 600 ${id.hashCode() % 1000}", "2")),
+            emptyList(), photoAction, photo?.let { sha256(it) }, photo, if (update) OWNED else emptyList(),
+        )
 
     fun insert(id: String, hash: String = "h-$id", name: String = "Anna Nowak", photo: ByteArray? = null) =
-        write("insert", id, hash, name, if (photo == null) "keep" else "set", photo)
+        write(false, id, hash, name, if (photo == null) BridgeFormat.PHOTO_KEEP else BridgeFormat.PHOTO_SET, photo)
 
     fun update(id: String, hash: String, name: String = "Anna Nowak", photoAction: String = "keep", photo: ByteArray? = null) =
-        write("update", id, hash, name, photoAction, photo).put("owned_mimetypes", JSONArray(OWNED))
+        write(
+            true, id, hash, name,
+            when (photoAction) { "set" -> BridgeFormat.PHOTO_SET; "clear" -> BridgeFormat.PHOTO_CLEAR; else -> BridgeFormat.PHOTO_KEEP },
+            photo,
+        )
 
-    fun delete(id: String) = JSONObject().put("op", "delete").put("id", id)
-    fun deleteRaw(rawId: Long) = JSONObject().put("op", "delete_raw").put("raw_id", rawId)
+    fun delete(id: String) = BridgeOp.Delete(id)
+    fun deleteRaw(rawId: Long) = BridgeOp.DeleteRaw(rawId)
 
     /** A contact write in MDM groups (their SOURCE_IDs). */
-    fun inGroups(write: JSONObject, vararg sourceIds: String): JSONObject = write.put("group_source_ids", JSONArray(sourceIds.toList()))
-    fun insertGroup(sourceId: String, title: String) = JSONObject().put("op", "insert_group").put("source_id", sourceId).put("title", title)
-    fun renameGroup(groupId: Long, title: String) = JSONObject().put("op", "rename_group").put("group_id", groupId).put("title", title)
-    fun deleteGroup(groupId: Long) = JSONObject().put("op", "delete_group").put("group_id", groupId)
+    fun inGroups(w: BridgeOp.Write, vararg sourceIds: String) =
+        BridgeOp.Write(w.update, w.id, w.hash, w.rows, sourceIds.toList(), w.photoAction, w.photoHash, w.photo, w.ownedMimetypes)
+    fun insertGroup(sourceId: String, title: String) = BridgeOp.InsertGroup(sourceId, title)
+    fun renameGroup(groupId: Long, title: String) = BridgeOp.RenameGroup(groupId, title)
+    fun deleteGroup(groupId: Long) = BridgeOp.DeleteGroup(groupId)
 
-    fun batch(vararg ops: JSONObject): ByteArray = JSONArray(ops.toList()).toString().toByteArray()
+    fun batch(vararg ops: BridgeOp): ByteArray = BridgeCodec.encodeOps(ops.toList())
 }
 
 @RunWith(ShellTestRunner::class)
@@ -92,7 +101,8 @@ class ContactsContractStoreTest {
     private fun ours() = provider.rawContacts("account_type = ?", account.type)
     private fun raw(id: String) = provider.rawContacts("sourceid = ?", id).single()
     private fun photoRow(rawId: Long) = provider.dataRows(rawId).singleOrNull { it.mimetype == Photo.CONTENT_ITEM_TYPE }
-    private fun index(): List<JSONObject> = JSONArray(String(store.managedIndex())).let { a -> (0 until a.length()).map { a.getJSONObject(it) } }
+    private fun index(): List<IndexRecord> = BridgeCodec.decodeIndex(store.managedIndex())
+    private val IndexRecord.state get() = when { deleted -> "deleted"; dirty -> "dirty"; else -> "clean" }
 
     @Test
     fun `an insert gets its photo hash in SYNC2 only once the provider has stored the photo, and ends clean`() {
@@ -121,8 +131,8 @@ class ContactsContractStoreTest {
         assertArrayEquals(jpeg, provider.photoBytes(photoRow(r.id)!!.photoFileId!!))
         assertNull(raw("u-2").sync2)
         assertTrue(provider.dataRows(r.id).filter { it.mimetype != Photo.CONTENT_ITEM_TYPE }.all { it.isReadOnly == 1 })
-        assertEquals(listOf("clean", "clean"), index().map { it.getString("state") })
-        assertEquals(ours().map { it.id }.toSet(), index().map { it.getLong("raw_id") }.toSet())
+        assertEquals(listOf("clean", "clean"), index().map { it.state })
+        assertEquals(ours().map { it.id }.toSet(), index().map { it.rawId }.toSet())
     }
 
     @Test
@@ -215,7 +225,7 @@ class ContactsContractStoreTest {
         provider.awaitPhotos()
         // The provider's own write marks it dirty: the next sync rewrites it and its photo.
         assertEquals(1, raw("u-1").dirty)
-        assertEquals("dirty", index().single().getString("state"))
+        assertEquals("dirty", index().single().state)
     }
 
     @Test
@@ -225,7 +235,7 @@ class ContactsContractStoreTest {
         PhoneUser(app.contentResolver).deleteContact(first)
         assertEquals(
             mapOf(first to "deleted", second to "clean"),
-            index().filter { it.getString("id") == "u-1" }.associate { it.getLong("raw_id") to it.getString("state") },
+            index().filter { it.sourceId == "u-1" }.associate { it.rawId to it.state },
         )
         // The core keeps the clean copy: an update names it by SOURCE_ID and must land there.
         store.applyBatch(Ops.batch(Ops.update("u-1", "h-new", name = "Anna Kowalska")))
@@ -269,7 +279,8 @@ class ContactsContractStoreTest {
             { store.managedIndex() },
             { store.managedContacts(0, 10) },
             { store.personalPage(-1, 10) },
-            { store.insertPersonal(null, "[]".toByteArray()) },
+            { store.insertPersonal(BridgeCodec.encodePersonalInsert(PersonalInsert(null, null, emptyList()))) },
+            { store.personalAccounts() },
             { store.ensureVisible() },
         )
         for (call in calls) assertEquals(ContactStorePermissionException::class.java, assertThrows(SecurityException::class.java) { call() }.javaClass)
@@ -307,13 +318,14 @@ class ContactsContractStoreTest {
         store.applyBatch(Ops.batch(Ops.insert("u-2"), Ops.insert("u-1", photo = Images.jpeg(10)), Ops.insert("u-3")))
         PhoneUser(app.contentResolver).deleteContact(raw("u-3").id)
         val mum = PhoneUser(app.contentResolver).addContact("Mum", "+48 1")
-        val page = JSONArray(String(store.managedContacts(0, 10)))
-        assertEquals(listOf("u-1", "u-2"), (0 until page.length()).map { page.getJSONObject(it).getString("id") })
-        assertEquals(sha256(Images.jpeg(10)), page.getJSONObject(0).getString("photo_hash"))
-        assertEquals(1, JSONArray(String(store.managedContacts(1, 10))).length())
-        val personal = JSONArray(String(store.personalPage(-1, 10)))
-        assertEquals(listOf(mum), (0 until personal.length()).map { personal.getJSONObject(it).getLong("raw_id") })
-        assertEquals("mobile", personal.getJSONObject(0).getJSONArray("rows").getJSONObject(1).getJSONArray("data").getString(1))
+        val page = BridgeCodec.decodeManaged(store.managedContacts(0, 10))
+        assertEquals(listOf("u-1", "u-2"), page.map { it.sourceId })
+        assertEquals(sha256(Images.jpeg(10)), page[0].sync2)
+        assertEquals(1, BridgeCodec.decodeManaged(store.managedContacts(1, 10)).size)
+        val personal = BridgeCodec.decodePersonal(store.personalPage(-1, 10))
+        assertEquals(listOf(mum), personal.map { it.rawId })
+        // The provider's columns as stored: the core reads the TYPE integer.
+        assertEquals(ContactsContract.CommonDataKinds.Phone.TYPE_MOBILE.toString(), personal[0].rows.single { it.mimetype == Ops.PHONE }.data[1])
     }
 
     @Test
@@ -357,12 +369,10 @@ class ContactsContractStoreTest {
         assertTrue("written as the sync adapter", provider.rawContacts().filter { it.accountType == account.type }.all { it.dirty == 0 })
 
         // What the core reads back: each group with its live members, each contact with its groups.
-        val groups = JSONArray(String(store.managedGroups()))
-        assertEquals(2, groups.length())
-        assertEquals(listOf(2, 1), (0 until 2).map { groups.getJSONObject(it).getInt("members") })
-        val page = JSONArray(String(store.managedContacts(0, 10)))
-        val names = { i: Int -> page.getJSONObject(i).getJSONArray("groups").let { g -> (0 until g.length()).map { g.getJSONObject(it).getString("name") } } }
-        assertEquals(listOf(listOf("Harvey", "Mike"), listOf("Harvey"), emptyList()), (0 until 3).map(names))
+        val groups = BridgeCodec.decodeGroups(store.managedGroups())
+        assertEquals(listOf(2L, 1L), groups.map { it.members })
+        val page = BridgeCodec.decodeManaged(store.managedContacts(0, 10))
+        assertEquals(listOf(listOf("Harvey", "Mike"), listOf("Harvey"), emptyList()), page.map { c -> c.groups.map { it.second } })
 
         // A rename keeps the row; an update replaces the memberships; a delete takes its memberships.
         store.applyBatch(Ops.batch(Ops.renameGroup(mike, "Mike Ross"), Ops.inGroups(Ops.update("u-1", "h-1b"), "mike")))
@@ -376,6 +386,72 @@ class ContactsContractStoreTest {
         store.applyBatch(Ops.batch(Ops.deleteGroup(family), Ops.renameGroup(family, "Ours now")))
         assertEquals(familyBefore, provider.groups().single { it.id == family })
         assertEquals(listOf(mum), provider.members(family))
-        assertEquals(1, JSONArray(String(store.managedGroups())).length())
+        assertEquals(1, BridgeCodec.decodeGroups(store.managedGroups()).size)
+    }
+
+    private fun starred(rawId: Long): Boolean =
+        app.contentResolver.query(ContentUris.withAppendedId(ContactsContract.RawContacts.CONTENT_URI, rawId), arrayOf(ContactsContract.RawContacts.STARRED), null, null, null)!!
+            .use { c -> c.moveToFirst() && c.getInt(0) != 0 }
+
+    @Test
+    fun `a personal contact's account, starred flag and group titles go to the backup, and a restore puts them back`() {
+        val resolver = app.contentResolver
+        val mum = PhoneUser(resolver).addContact("Mum", "+48 1", "com.google", "me@example.com")
+        resolver.update(ContentUris.withAppendedId(ContactsContract.RawContacts.CONTENT_URI, mum), ContentValues().apply { put(ContactsContract.RawContacts.STARRED, 1) }, null, null)
+        val family = ContentUris.parseId(
+            resolver.insert(
+                ContactsContract.Groups.CONTENT_URI,
+                ContentValues().apply {
+                    put(ContactsContract.Groups.ACCOUNT_TYPE, "com.google")
+                    put(ContactsContract.Groups.ACCOUNT_NAME, "me@example.com")
+                    put(ContactsContract.Groups.TITLE, "Family")
+                },
+            )!!,
+        )
+        resolver.insert(
+            Data.CONTENT_URI,
+            ContentValues().apply {
+                put(Data.RAW_CONTACT_ID, mum)
+                put(Data.MIMETYPE, ContactsContract.CommonDataKinds.GroupMembership.CONTENT_ITEM_TYPE)
+                put(ContactsContract.CommonDataKinds.GroupMembership.GROUP_ROW_ID, family)
+            },
+        )
+        val read = BridgeCodec.decodePersonal(store.personalPage(-1, 10)).single()
+        assertEquals("com.google" to "me@example.com", read.accountType to read.accountName)
+        assertTrue(read.starred)
+        assertEquals(listOf("Family"), read.groupTitles)
+        assertTrue(read.rows.none { it.mimetype == ContactsContract.CommonDataKinds.GroupMembership.CONTENT_ITEM_TYPE })
+
+        // The phone's accounts: AccountManager's and those contacts live in, never ours.
+        shadowOf(android.accounts.AccountManager.get(app)).addAccount(Account("work@example.com", "com.example.exchange"))
+        shadowOf(android.accounts.AccountManager.get(app)).addAccount(account)
+        assertEquals(
+            listOf("com.example.exchange" to "work@example.com", "com.google" to "me@example.com"),
+            BridgeCodec.decodeAccounts(store.personalAccounts()),
+        )
+
+        // Restored into its own account: starred, in its existing group and a new one there.
+        val again = PersonalRecord(0, null, null, true, read.rows, listOf("Family", "Friends"), null)
+        store.insertPersonal(BridgeCodec.encodePersonalInsert(PersonalInsert("com.google", "me@example.com", listOf(again))))
+        val restored = provider.rawContacts("account_type = ?", "com.google").map { it.id }.single { it != mum }
+        assertEquals("me@example.com", provider.rawContacts("_id = ?", restored.toString()).single().accountName)
+        assertTrue(starred(restored))
+        assertEquals(listOf(mum, restored), provider.members(family))
+        val friends = provider.groups().single { it.title == "Friends" }
+        assertEquals("com.google", friends.accountType)
+        assertEquals(listOf(restored), provider.members(friends.id))
+        assertEquals(read.rows.map { it.mimetype to it.data }, provider.dataRows(restored).filter { it.mimetype != ContactsContract.CommonDataKinds.GroupMembership.CONTENT_ITEM_TYPE }.map { it.mimetype to it.data.take(10) })
+
+        // Device-local when the payload names no account; never into ours.
+        store.insertPersonal(BridgeCodec.encodePersonalInsert(PersonalInsert(null, null, listOf(PersonalRecord(0, null, null, false, read.rows, emptyList(), null)))))
+        assertEquals(1, provider.rawContacts("account_type IS NULL").size)
+        val before = provider.snapshot()
+        assertThrows(IllegalStateException::class.java) {
+            store.insertPersonal(BridgeCodec.encodePersonalInsert(PersonalInsert(account.type, account.name, listOf(again))))
+        }
+        // A payload of another version: refused before anything is written.
+        val bad = BridgeCodec.encodePersonalInsert(PersonalInsert(null, null, listOf(again))).also { it[3] = 9 }
+        assertThrows(IllegalArgumentException::class.java) { store.insertPersonal(bad) }
+        assertEquals(before, provider.snapshot())
     }
 }

@@ -1,5 +1,5 @@
 // The richer contact (protocol 1.0) through the shell: the fixture's insert of a contact with
-// every field (tests/fixtures/bridge_batch.json, op "u-5", pinned by a Rust test) applied by
+// every field (tests/fixtures/bridge_ops.bin, op "u-5", pinned by a Rust test) applied by
 // ContactsContractStore to the provider stand-in. Each field must land in the
 // CommonDataKinds columns Android's own apps read, with the platform's type integers, and
 // read back as the rows the core wrote.
@@ -20,8 +20,8 @@ import android.provider.ContactsContract.CommonDataKinds.Website
 import app.contactsagent.testing.DataRow
 import app.contactsagent.testing.FakeContactsProvider
 import app.contactsagent.testing.ShellTestRunner
-import org.json.JSONArray
-import org.json.JSONObject
+import app.contactsagent.sdk.BridgeCodec
+import app.contactsagent.sdk.BridgeOp
 import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Before
@@ -40,9 +40,8 @@ class RicherContactTest {
     private lateinit var store: ContactsContractStore
     private val app get() = RuntimeEnvironment.getApplication()
     private val repo = File(System.getProperty("contacts.repo"))
-    private val fixture = JSONArray(File(repo, "tests/fixtures/bridge_batch.json").readText())
-    private val everyField: JSONObject =
-        (0 until fixture.length()).map { fixture.getJSONObject(it) }.single { it.optString("id") == "u-5" }
+    private val fixture = BridgeCodec.decodeOps(File(repo, "tests/fixtures/bridge_ops.bin").readBytes())
+    private val everyField: BridgeOp.Write = fixture.filterIsInstance<BridgeOp.Write>().single { it.id == "u-5" }
 
     @Before
     fun setUp() {
@@ -60,7 +59,7 @@ class RicherContactTest {
 
     @Test
     fun `every field of the richer contact lands in its CommonDataKinds columns`() {
-        store.applyBatch(JSONArray().put(everyField).toString().toByteArray())
+        store.applyBatch(BridgeCodec.encodeOps(listOf(everyField)))
         val rows = rows()
 
         val name = of(rows, StructuredName.CONTENT_ITEM_TYPE).single()
@@ -112,37 +111,23 @@ class RicherContactTest {
 
     @Test
     fun `the rows read back are the rows the core wrote, preferred flags included`() {
-        store.applyBatch(JSONArray().put(everyField).toString().toByteArray())
-        val managed = JSONArray(String(store.managedContacts(0, 10))).getJSONObject(0)
-        val written = everyField.getJSONArray("rows")
-        val read = managed.getJSONArray("rows")
-        assertEquals(written.length(), read.length())
-        for (i in 0 until written.length()) {
-            val w = written.getJSONObject(i)
-            val r = read.getJSONObject(i)
-            assertEquals(w.getString("mimetype"), r.getString("mimetype"))
-            assertEquals("row $i", w.getJSONArray("data").toString(), r.getJSONArray("data").toString())
-            assertEquals("row $i", w.optBoolean("primary", false), r.optBoolean("primary", false))
-        }
+        store.applyBatch(BridgeCodec.encodeOps(listOf(everyField)))
+        val managed = BridgeCodec.decodeManaged(store.managedContacts(0, 10)).single()
+        assertEquals(everyField.rows, managed.rows)
     }
 
     @Test
     fun `an update replaces the richer rows too, and a preferred phone moves`() {
-        store.applyBatch(JSONArray().put(everyField).toString().toByteArray())
-        val update = JSONObject(everyField.toString()).put("op", "update").put("hash", "h6")
-            .put("owned_mimetypes", fixture.getJSONObject(1).getJSONArray("owned_mimetypes"))
-        val rowsJson = update.getJSONArray("rows")
-        for (i in 0 until rowsJson.length()) {
-            val row = rowsJson.getJSONObject(i)
-            if (row.getString("mimetype") == Phone.CONTENT_ITEM_TYPE) {
-                val data = row.getJSONArray("data")
-                if (data.getString(0) == "+48 2") row.put("primary", true) else row.remove("primary")
-            }
+        store.applyBatch(BridgeCodec.encodeOps(listOf(everyField)))
+        val owned = (fixture[1] as BridgeOp.Write).ownedMimetypes
+        val moved = everyField.rows.map { r ->
+            if (r.mimetype == Phone.CONTENT_ITEM_TYPE) r.copy(primary = r.data[0] == "+48 2") else r
         }
-        store.applyBatch(JSONArray().put(update).toString().toByteArray())
+        val update = BridgeOp.Write(true, everyField.id, "h6", moved, everyField.groupSourceIds, everyField.photoAction, null, null, owned)
+        store.applyBatch(BridgeCodec.encodeOps(listOf(update)))
         val rows = rows()
         // Nothing doubled: every owned row was replaced.
-        assertEquals(everyField.getJSONArray("rows").length(), rows.size)
+        assertEquals(everyField.rows.size, rows.size)
         assertEquals(listOf(0, 1, 0), of(rows, Phone.CONTENT_ITEM_TYPE).map { it.isPrimary })
     }
 }

@@ -72,7 +72,7 @@ class ContactsAgentTest {
             seen.clear()
             val restored = agent.restore(backup.backupId, "friend@example.com")
             assertEquals(5L, restored.restored)
-            assertEquals(listOf<String?>("friend@example.com"), store.insertedInto.distinct())
+            assertEquals(listOf<String?>("friend@example.com"), store.insertedInto.map { it.first }.distinct())
             val restoring = seen.filter { it.phase == ProgressPhase.RESTORE }
             assertEquals(5L to 5L, restoring.last().done to restoring.last().total)
 

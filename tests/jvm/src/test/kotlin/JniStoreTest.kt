@@ -2,8 +2,6 @@
 // store lives in the JVM, a store that throws mid-sync, and backup/restore through the bridge.
 package app.contactsagent.sdk
 
-import org.json.JSONArray
-import org.json.JSONObject
 import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertTrue
@@ -16,14 +14,16 @@ import java.util.TreeMap
 
 /** An in-memory ContactStoreBridge: what the Android adapter does, minus ContactsProvider. */
 class MemoryStore : ContactStoreBridge {
-    data class Managed(val rawId: Long, val hash: String, val photoHash: String?, val rows: JSONArray, val state: String, val groups: List<String> = emptyList())
+    data class Managed(val rawId: Long, val hash: String, val photoHash: String?, val rows: List<BridgeRow>, val state: String, val groups: List<String> = emptyList())
 
     /** Contact groups of the account: _ID → (SOURCE_ID, TITLE). */
     val groups = TreeMap<Long, Pair<String, String>>()
     private var nextGroup = 1L
 
     val managed = TreeMap<String, Managed>()
-    val personal = TreeMap<Long, JSONObject>()
+    val personal = TreeMap<Long, PersonalRecord>()
+    /** The phone's accounts other than ours, as (type, name). */
+    val accounts = mutableListOf<Pair<String, String>>()
     private var nextRaw = 1L
     var batches = 0
     var failOnBatch = -1
@@ -34,11 +34,9 @@ class MemoryStore : ContactStoreBridge {
     override fun managedIndex(): ByteArray {
         calls++
         if (permissionDenied) throw ContactStorePermissionException()
-        val out = JSONArray()
-        for ((id, m) in managed) {
-            out.put(JSONObject().put("raw_id", m.rawId).put("id", id).put("hash", m.hash).put("photo_hash", m.photoHash ?: JSONObject.NULL).put("state", m.state))
-        }
-        return out.toString().toByteArray()
+        return BridgeCodec.encodeIndex(
+            managed.map { (id, m) -> IndexRecord(m.rawId, id, m.hash, m.photoHash, dirty = m.state != "clean", deleted = m.state == "deleted") },
+        )
     }
 
     override fun applyBatch(ops: ByteArray) {
@@ -47,46 +45,38 @@ class MemoryStore : ContactStoreBridge {
         batches++
         if (batches == failOnBatch) throw IllegalStateException("content provider died")
         keys = null
-        // All or nothing, like applyBatch: check every op first, then apply.
-        val arr = JSONArray(String(ops))
-        val list = (0 until arr.length()).map { arr.getJSONObject(it) }
+        // All or nothing, like applyBatch: decode and check every op first, then apply.
+        val list = BridgeCodec.decodeOps(ops)
         val seen = HashSet<String>()
-        val groupOps = setOf("insert_group", "rename_group", "delete_group")
+        val deleted = list.filterIsInstance<BridgeOp.Delete>().map { it.id }.toSet()
         for (op in list) {
-            if (op.getString("op") == "delete_raw" || op.getString("op") in groupOps) continue
-            val id = op.getString("id")
-            val exists = if (id in seen) true else managed.containsKey(id)
-            when (op.getString("op")) {
-                "insert" -> check(!exists || list.any { it.getString("op") == "delete" && it.getString("id") == id }) { "insert of an existing contact" }
-                "update" -> check(exists) { "update of a missing contact" }
-                "delete" -> {}
-                else -> error("unknown op")
+            val id = when (op) {
+                is BridgeOp.Write -> op.id
+                is BridgeOp.Delete -> op.id
+                else -> continue
+            }
+            val exists = id in seen || managed.containsKey(id)
+            if (op is BridgeOp.Write) {
+                if (op.update) check(exists) { "update of a missing contact" } else check(!exists || id in deleted) { "insert of an existing contact" }
             }
             seen.add(id)
         }
         for (op in list) {
-            when (op.getString("op")) {
-                "insert_group" -> { groups[nextGroup++] = op.getString("source_id") to op.getString("title"); continue }
-                "rename_group" -> { groups.computeIfPresent(op.getLong("group_id")) { _, g -> g.first to op.getString("title") }; continue }
-                "delete_group" -> { groups.remove(op.getLong("group_id")); continue }
+            when (op) {
+                is BridgeOp.InsertGroup -> groups[nextGroup++] = op.sourceId to op.title
+                is BridgeOp.RenameGroup -> groups.computeIfPresent(op.groupId) { _, g -> g.first to op.title }
+                is BridgeOp.DeleteGroup -> groups.remove(op.groupId)
+                is BridgeOp.DeleteRaw -> managed.entries.removeIf { it.value.rawId == op.rawId }
+                is BridgeOp.Delete -> managed.remove(op.id)
+                is BridgeOp.Write -> {
+                    val photo = when (op.photoAction) {
+                        BridgeFormat.PHOTO_SET -> op.photoHash
+                        BridgeFormat.PHOTO_CLEAR -> null
+                        else -> managed[op.id]?.photoHash
+                    }
+                    managed[op.id] = Managed(managed[op.id]?.rawId ?: nextRaw++, op.hash, photo, op.rows, "clean", op.groupSourceIds)
+                }
             }
-            if (op.getString("op") == "delete_raw") {
-                val raw = op.getLong("raw_id")
-                managed.entries.removeIf { it.value.rawId == raw }
-                continue
-            }
-            val id = op.getString("id")
-            if (op.getString("op") == "delete") {
-                managed.remove(id)
-                continue
-            }
-            val photo = when (op.getString("photo_action")) {
-                "set" -> op.getString("photo_hash")
-                "clear" -> null
-                else -> managed[id]?.photoHash
-            }
-            val memberOf = op.optJSONArray("group_source_ids")?.let { a -> (0 until a.length()).map { a.getString(it) } }.orEmpty()
-            managed[id] = Managed(managed[id]?.rawId ?: nextRaw++, op.getString("hash"), photo, op.getJSONArray("rows"), "clean", memberOf)
         }
     }
 
@@ -95,54 +85,54 @@ class MemoryStore : ContactStoreBridge {
     override fun managedGroups(): ByteArray {
         calls++
         if (permissionDenied) throw ContactStorePermissionException()
-        val out = JSONArray()
-        for ((id, g) in groups) {
-            val members = managed.values.count { g.first in it.groups }
-            out.put(JSONObject().put("group_id", id).put("source_id", g.first).put("title", g.second).put("deleted", false).put("dirty", false).put("members", members))
-        }
-        return out.toString().toByteArray()
+        return BridgeCodec.encodeGroups(
+            groups.map { (id, g) -> GroupRecord(id, g.first, g.second, dirty = false, deleted = false, members = managed.values.count { g.first in it.groups }.toLong()) },
+        )
     }
 
     override fun managedContacts(offset: Int, limit: Int): ByteArray {
         calls++
-        val out = JSONArray()
         val ids = keys ?: managed.keys.toList().also { keys = it }
-        ids.subList(offset.coerceAtMost(ids.size), (offset.toLong() + limit).coerceAtMost(ids.size.toLong()).toInt()).forEach { id ->
-            val m = managed.getValue(id)
-            out.put(JSONObject().put("id", id).put("hash", m.hash).put("photo_hash", m.photoHash ?: JSONObject.NULL).put("rows", m.rows))
-        }
-        return out.toString().toByteArray()
+        val page = ids.subList(offset.coerceAtMost(ids.size), (offset.toLong() + limit).coerceAtMost(ids.size.toLong()).toInt())
+        return BridgeCodec.encodeManaged(
+            page.map { id ->
+                val m = managed.getValue(id)
+                ManagedRecord(id, m.hash, m.photoHash, m.rows, m.groups.map { g -> g to groups.values.firstOrNull { it.first == g }?.second })
+            },
+        )
     }
 
     override fun personalPage(after: Long, limit: Int): ByteArray {
         calls++
-        val out = JSONArray()
-        personal.tailMap(after + 1).values.take(limit).forEach { out.put(it) }
-        return out.toString().toByteArray()
+        return BridgeCodec.encodePersonal(personal.tailMap(after + 1).values.take(limit))
     }
 
-    /** The account of each insertPersonal call (null: device-local). */
-    val insertedInto = mutableListOf<String?>()
-
-    override fun insertPersonal(account: String?, contacts: ByteArray) {
+    override fun personalAccounts(): ByteArray {
         calls++
-        insertedInto.add(account)
-        val arr = JSONArray(String(contacts))
-        for (i in 0 until arr.length()) {
-            val c = arr.getJSONObject(i)
+        return BridgeCodec.encodeAccounts(accounts)
+    }
+
+    /** The account of each insertPersonal call, as (type, name); (null, null): device-local. */
+    val insertedInto = mutableListOf<Pair<String?, String?>>()
+
+    override fun insertPersonal(contacts: ByteArray) {
+        calls++
+        val insert = BridgeCodec.decodePersonalInsert(contacts)
+        insertedInto.add(insert.accountType to insert.accountName)
+        for (c in insert.contacts) {
             val raw = nextRaw++
-            personal[raw] = c.put("raw_id", raw)
+            personal[raw] = PersonalRecord(raw, insert.accountType, insert.accountName, c.starred, c.rows, c.groupTitles, c.photo)
         }
     }
 
-    fun addPersonal(name: String, phone: String) {
-        val data = JSONArray(listOf(name, name, "", "", "", "", null, null, null, null).map { it ?: JSONObject.NULL })
-        val phoneRow = JSONArray(listOf(phone, "mobile", null, null, null, null, null, null, null, null).map { it ?: JSONObject.NULL })
-        val rows = JSONArray()
-            .put(JSONObject().put("mimetype", "vnd.android.cursor.item/name").put("data", data))
-            .put(JSONObject().put("mimetype", "vnd.android.cursor.item/phone_v2").put("data", phoneRow))
+    /** A personal contact as the provider holds it: TYPE_MOBILE is 2. */
+    fun addPersonal(name: String, phone: String, account: Pair<String, String>? = null, starred: Boolean = false, groups: List<String> = emptyList()) {
+        val rows = listOf(
+            BridgeRow("vnd.android.cursor.item/name", listOf(name, name, null, null, null, null, null, null, null, null)),
+            BridgeRow("vnd.android.cursor.item/phone_v2", listOf(phone, "2", null, null, null, null, null, null, null, null)),
+        )
         val raw = nextRaw++
-        personal[raw] = JSONObject().put("raw_id", raw).put("rows", rows).put("photo", JSONObject.NULL)
+        personal[raw] = PersonalRecord(raw, account?.first, account?.second, starred, rows, groups, null)
     }
 }
 
@@ -251,9 +241,20 @@ class JniStoreTest {
                 agent.enroll(server.url, code, "jni phone")
                 val e = assertThrows<AgentException.Store> { agent.syncNow() }
                 assertTrue(e.message!!.contains("not readable"), e.message)
-                garbage.answer = """[{"raw_id":1,"id":"1","hash":"h","photo_hash":null,"state":"exploded"}]""".toByteArray()
+                // A valid index with an unknown state flag, then one of another format version,
+                // then one whose record count disagrees with its bytes.
+                val valid = BridgeCodec.encodeIndex(listOf(IndexRecord(1, "1", "h", null, dirty = false, deleted = false)))
+                garbage.answer = valid.copyOf().also { it[it.size - 1] = 0x40 }
                 val e2 = assertThrows<AgentException.Store> { agent.syncNow() }
-                assertTrue(e2.message!!.contains("unknown entry state"), e2.message)
+                assertTrue(e2.message!!.contains("unknown state flag"), e2.message)
+                garbage.answer = valid.copyOf().also { it[3] = 9 }
+                val e3 = assertThrows<AgentException.Store> { agent.syncNow() }
+                assertTrue(e3.message!!.contains("different releases"), e3.message)
+                garbage.answer = valid.copyOf().also { it[8] = 2 }
+                assertThrows<AgentException.Store> { agent.syncNow() }
+                garbage.answer = valid + byteArrayOf(0)
+                val e4 = assertThrows<AgentException.Store> { agent.syncNow() }
+                assertTrue(e4.message!!.contains("after its last record"), e4.message)
                 assertEquals(0, agent.managedContacts(Int.MAX_VALUE, Int.MAX_VALUE).size)
                 assertTrue(agent.status().consecutiveFailures >= 2)
             }
@@ -269,18 +270,34 @@ class JniStoreTest {
     fun `backup and restore go through the bridge's personal pages`() {
         val code = server.device(listOf("mike"), "jni-backup")
         val store = MemoryStore()
+        val google = "com.google" to "anna@example.invalid"
+        val gone = "com.example.gone" to "old"
+        store.accounts += google
         repeat(30) { store.addPersonal("Friend $it", "+48 700 100 ${100 + it}") }
+        store.addPersonal("Mum", "+48 700 200 001", account = google, starred = true, groups = listOf("Family", "Favourites"))
+        store.addPersonal("Old colleague", "+48 700 200 002", account = gone)
         withAgent(store) { agent ->
             agent.enroll(server.url, code, "jni phone")
             val backup = agent.backupNow()
-            assertEquals(30L, backup.contactCount)
+            assertEquals(32L, backup.contactCount)
             store.personal.clear()
             val restored = agent.restore(null, null)
-            assertEquals(30L, restored.restored)
-            assertEquals(30, store.personal.size)
+            assertEquals(32L, restored.restored)
+            assertEquals(32, store.personal.size)
+            // Each contact went back into its own account when the phone has it (listed by
+            // personalAccounts), else device-local; starred and groups came with it.
+            val mum = store.personal.values.single { r -> r.rows.any { it.data[0] == "Mum" } }
+            assertEquals(google, mum.accountType to mum.accountName)
+            assertTrue(mum.starred)
+            assertEquals(listOf("Family", "Favourites"), mum.groupTitles)
+            val colleague = store.personal.values.single { r -> r.rows.any { it.data[0] == "Old colleague" } }
+            assertEquals(null to null, colleague.accountType to colleague.accountName)
+            assertTrue(google in store.insertedInto && (null to null) in store.insertedInto, "${store.insertedInto}")
+            // The TYPE integer went out and came back as the provider's (Phone.TYPE_MOBILE).
+            assertEquals("2", mum.rows.single { it.mimetype == "vnd.android.cursor.item/phone_v2" }.data[1])
             assertEquals(0L, agent.restore(null, null).restored)
             // Business contacts never went into the personal side.
-            assertTrue(store.managed.keys.none { id -> store.personal.values.any { it.toString().contains(id) } })
+            assertTrue(store.managed.keys.none { id -> store.personal.values.any { r -> r.rows.any { id in it.data } } })
         }
     }
 }

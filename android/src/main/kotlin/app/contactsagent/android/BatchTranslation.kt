@@ -1,7 +1,7 @@
 package app.contactsagent.android
 
-import org.json.JSONArray
-import org.json.JSONObject
+import app.contactsagent.sdk.BridgeFormat
+import app.contactsagent.sdk.BridgeOp
 
 /**
  * Pure translation of one bridge batch (see ContactStoreBridge.applyBatch) into provider
@@ -65,77 +65,46 @@ object BatchTranslation {
     const val PHOTO_MIMETYPE = "vnd.android.cursor.item/photo"
 
     /** Ids the batch updates by SOURCE_ID: the store looks them up (one query) before translating. */
-    fun updatedIds(ops: JSONArray): List<String> =
-        objects(ops).filter { it.getString("op") == "update" && !it.has("raw_id") }.map { it.getString("id") }
+    fun updatedIds(ops: List<BridgeOp>): List<String> =
+        ops.filterIsInstance<BridgeOp.Write>().filter { it.update }.map { it.id }
 
     /** Raw contacts the batch deletes by _ID: an update never goes to one of these. */
-    fun deletedRawIds(ops: JSONArray): Set<Long> =
-        objects(ops).filter { it.getString("op") == "delete_raw" }.map { it.getLong("raw_id") }.toSet()
+    fun deletedRawIds(ops: List<BridgeOp>): Set<Long> =
+        ops.filterIsInstance<BridgeOp.DeleteRaw>().map { it.rawId }.toSet()
 
     /** [rawIds]: SOURCE_ID → _ID of our account's raw contacts named by updates. */
-    fun translate(ops: JSONArray, rawIds: Map<String, Long>): Translation {
-        val groups = ArrayList<List<ProviderOp>>()
+    fun translate(ops: List<BridgeOp>, rawIds: Map<String, Long>): Translation {
+        val groups = ArrayList<List<ProviderOp>>(ops.size)
         val photos = ArrayList<PhotoWrite>()
-        for (op in objects(ops)) {
-            when (op.getString("op")) {
-                "delete" -> groups.add(listOf(ProviderOp.DeleteBySource(op.getString("id"))))
-                "delete_raw" -> groups.add(listOf(ProviderOp.DeleteRawById(op.getLong("raw_id"))))
-                "insert" -> {
-                    val id = op.getString("id")
-                    val group = ArrayList<ProviderOp>()
-                    group.add(ProviderOp.InsertRaw(id, op.getString("hash")))
-                    rows(op).forEach { r -> group.add(ProviderOp.InsertData(null, 0, r.mimetype, r.data, r.primary)) }
-                    group.addAll(ContactGroups.members(op, null, 0))
-                    photoSet(op)?.let { (hash, bytes) -> photos.add(PhotoWrite(groups.size, null, hash, bytes)) }
-                    groups.add(group)
-                }
-                "update" -> {
-                    val id = op.getString("id")
-                    val rawId = if (op.has("raw_id")) op.getLong("raw_id")
-                    else rawIds[id] ?: throw IllegalStateException("no managed raw contact for an update")
-                    val action = op.getString("photo_action")
-                    val owned = owned(op)
-                    val group = ArrayList<ProviderOp>()
-                    group.add(ProviderOp.UpdateRaw(rawId, op.getString("hash"), clearPhoto = action == "clear"))
-                    if (owned.isNotEmpty()) group.add(ProviderOp.DeleteOwnedData(rawId, owned))
-                    if (action == "clear") group.add(ProviderOp.DeletePhoto(rawId))
-                    rows(op).forEach { r -> group.add(ProviderOp.InsertData(rawId, null, r.mimetype, r.data, r.primary)) }
-                    group.addAll(ContactGroups.members(op, rawId, null))
-                    photoSet(op)?.let { (hash, bytes) -> photos.add(PhotoWrite(groups.size, rawId, hash, bytes)) }
+        for (op in ops) {
+            when (op) {
+                is BridgeOp.Delete -> groups.add(listOf(ProviderOp.DeleteBySource(op.id)))
+                is BridgeOp.DeleteRaw -> groups.add(listOf(ProviderOp.DeleteRawById(op.rawId)))
+                is BridgeOp.Write -> {
+                    val rawId = if (op.update) rawIds[op.id] ?: throw IllegalStateException("no managed raw contact for an update") else null
+                    val backRef = if (op.update) null else 0
+                    val group = ArrayList<ProviderOp>(op.rows.size + op.groupSourceIds.size + 3)
+                    if (rawId == null) {
+                        group.add(ProviderOp.InsertRaw(op.id, op.hash))
+                    } else {
+                        val clear = op.photoAction == BridgeFormat.PHOTO_CLEAR
+                        group.add(ProviderOp.UpdateRaw(rawId, op.hash, clearPhoto = clear))
+                        val owned = op.ownedMimetypes.filter { it != PHOTO_MIMETYPE }.distinct()
+                        if (owned.isEmpty()) throw IllegalArgumentException("an update without owned mimetypes")
+                        group.add(ProviderOp.DeleteOwnedData(rawId, owned))
+                        if (clear) group.add(ProviderOp.DeletePhoto(rawId))
+                    }
+                    op.rows.forEach { r -> group.add(ProviderOp.InsertData(rawId, backRef, r.mimetype, r.data, r.primary)) }
+                    op.groupSourceIds.forEach { group.add(GroupOp.Member(rawId, backRef, it)) }
+                    if (op.photoAction == BridgeFormat.PHOTO_SET) {
+                        photos.add(PhotoWrite(groups.size, rawId, op.photoHash ?: "", op.photo ?: ByteArray(0)))
+                    }
                     groups.add(group)
                 }
                 else -> groups.add(listOf(ContactGroups.translate(op) ?: throw IllegalArgumentException("unknown operation")))
             }
         }
         return Translation(groups, photos)
-    }
-
-    private fun objects(ops: JSONArray): List<JSONObject> = (0 until ops.length()).map { ops.getJSONObject(it) }
-
-    /** The core's mimetypes, minus Photo whatever the core sends: the photo has its own path. */
-    private fun owned(op: JSONObject): List<String> {
-        val list = op.optJSONArray("owned_mimetypes") ?: throw IllegalArgumentException("an update without owned_mimetypes")
-        return (0 until list.length()).map { list.getString(it) }.filter { it != PHOTO_MIMETYPE }.distinct()
-    }
-
-    private fun photoSet(op: JSONObject): Pair<String, ByteArray>? {
-        if (op.getString("photo_action") != "set") return null
-        return op.getString("photo_hash") to java.util.Base64.getDecoder().decode(op.getString("photo"))
-    }
-
-    private class Row(val mimetype: String, val data: List<String?>, val primary: Boolean)
-
-    private fun rows(op: JSONObject): List<Row> {
-        val rows = op.getJSONArray("rows")
-        return (0 until rows.length()).map { r ->
-            val row = rows.getJSONObject(r)
-            val data = row.getJSONArray("data")
-            Row(
-                row.getString("mimetype"),
-                (0 until 10).map { if (data.isNull(it)) null else data.getString(it) },
-                row.optBoolean("primary", false),
-            )
-        }
     }
 
     /** Provider operations a list of groups becomes (the core packs ≤ 499 per batch). */

@@ -10,9 +10,11 @@ import android.provider.ContactsContract.CommonDataKinds.GroupMembership
 import android.provider.ContactsContract.Data
 import android.provider.ContactsContract.Groups
 import android.provider.ContactsContract.RawContacts
+import app.contactsagent.sdk.BridgeCodec
+import app.contactsagent.sdk.BridgeOp
+import app.contactsagent.sdk.BridgeRow
 import app.contactsagent.sdk.ContactStoreUnavailableException
-import org.json.JSONArray
-import org.json.JSONObject
+import app.contactsagent.sdk.GroupRecord
 
 /**
  * The contact groups of our account that stand for MDM groups (SOURCE_ID = the server's
@@ -35,18 +37,12 @@ sealed class GroupOp : ProviderOp() {
 }
 
 object ContactGroups {
-    /** The bridge's group operations (`insert_group`, `rename_group`, `delete_group`), or null for another op. */
-    fun translate(op: JSONObject): GroupOp? = when (op.getString("op")) {
-        "insert_group" -> GroupOp.Insert(op.getString("source_id"), op.getString("title"))
-        "rename_group" -> GroupOp.Rename(op.getLong("group_id"), op.getString("title"))
-        "delete_group" -> GroupOp.Delete(op.getLong("group_id"))
+    /** The bridge's group operations (insert, rename, delete), or null for another op. */
+    fun translate(op: BridgeOp): GroupOp? = when (op) {
+        is BridgeOp.InsertGroup -> GroupOp.Insert(op.sourceId, op.title)
+        is BridgeOp.RenameGroup -> GroupOp.Rename(op.groupId, op.title)
+        is BridgeOp.DeleteGroup -> GroupOp.Delete(op.groupId)
         else -> null
-    }
-
-    /** The membership rows a contact write names (`group_source_ids`), after its other rows. */
-    fun members(op: JSONObject, rawId: Long?, backRef: Int?): List<GroupOp.Member> {
-        val ids = op.optJSONArray("group_source_ids") ?: return emptyList()
-        return (0 until ids.length()).map { GroupOp.Member(rawId, backRef, ids.getString(it)) }
     }
 
     /** [op] as a ContentProviderOperation of [account], [start] being its contact's first operation. */
@@ -123,34 +119,63 @@ object ContactGroups {
                 }
             }
         }
-        val out = JSONArray()
-        for ((id, g) in groups) {
-            out.put(
-                JSONObject().put("group_id", id).put("source_id", g[0] ?: JSONObject.NULL).put("title", g[1] ?: JSONObject.NULL)
-                    .put("deleted", g[2]).put("dirty", g[3]).put("members", members[id] ?: 0),
-            )
-        }
-        return out.toString().toByteArray()
+        return BridgeCodec.encodeGroups(
+            groups.map { (id, g) ->
+                GroupRecord(id, g[0] as String?, g[1] as String?, dirty = g[3] as Boolean, deleted = g[2] as Boolean, members = (members[id] ?: 0).toLong())
+            },
+        )
     }
 
     /**
-     * The `groups` of each managed contact in a `managedContacts` page: its membership rows
-     * (GROUP_ROW_ID in DATA1) that point at a group of ours with a SOURCE_ID.
+     * The groups of each managed contact in a `managedContacts` page: its membership rows
+     * (GROUP_ROW_ID in DATA1) that point at a group of ours with a SOURCE_ID, as (SOURCE_ID, TITLE).
      */
     fun ofContacts(
-        resolver: ContentResolver, account: Account, asSyncAdapter: (Uri) -> Uri, rows: Map<Long, JSONArray>,
-    ): Map<Long, JSONArray> {
+        resolver: ContentResolver, account: Account, asSyncAdapter: (Uri) -> Uri, rows: Map<Long, List<BridgeRow>>,
+    ): Map<Long, List<Pair<String, String?>>> {
         val groups = groups(resolver, account, asSyncAdapter)
-        val out = HashMap<Long, JSONArray>()
+        val out = HashMap<Long, MutableList<Pair<String, String?>>>()
         for ((raw, list) in rows) {
-            for (i in 0 until list.length()) {
-                val row = list.getJSONObject(i)
-                if (row.getString("mimetype") != GroupMembership.CONTENT_ITEM_TYPE) continue
-                val g = row.getJSONArray("data").optString(0).toLongOrNull()?.let { groups[it] } ?: continue
+            for (row in list) {
+                if (row.mimetype != GroupMembership.CONTENT_ITEM_TYPE) continue
+                val g = row.data[0]?.toLongOrNull()?.let { groups[it] } ?: continue
                 val sourceId = g[0] as String? ?: continue
-                out.getOrPut(raw) { JSONArray() }.put(JSONObject().put("id", sourceId).put("name", g[1] ?: ""))
+                out.getOrPut(raw) { ArrayList() } += sourceId to (g[1] as String? ?: "")
             }
         }
         return out
+    }
+
+    /** TITLE of each group _ID (any account): a personal contact's memberships as the backup names them. */
+    fun titles(resolver: ContentResolver, ids: Collection<Long>): Map<Long, String?> {
+        val out = HashMap<Long, String?>()
+        ids.distinct().chunked(400).forEach { chunk ->
+            query(
+                resolver, Groups.CONTENT_URI, arrayOf(Groups._ID, Groups.TITLE),
+                "${Groups._ID} IN (${chunk.joinToString(",") { "?" }})", chunk.map { it.toString() }.toTypedArray(),
+            ).use { c -> while (c.moveToNext()) out[c.getLong(0)] = c.getString(1) }
+        }
+        return out
+    }
+
+    /**
+     * The _ID of the live group titled [title] in the account (type null: device-local), made
+     * (visible, as an app) when there is none: a restored contact goes back into its groups.
+     */
+    fun findOrMake(resolver: ContentResolver, type: String?, name: String?, title: String): Long {
+        val (where, args) = if (type == null) {
+            "${Groups.ACCOUNT_TYPE} IS NULL AND ${Groups.TITLE} = ? AND ${Groups.DELETED} = 0" to arrayOf(title)
+        } else {
+            "${Groups.ACCOUNT_TYPE} = ? AND ${Groups.ACCOUNT_NAME} = ? AND ${Groups.TITLE} = ? AND ${Groups.DELETED} = 0" to arrayOf(type, name ?: "", title)
+        }
+        query(resolver, Groups.CONTENT_URI, arrayOf(Groups._ID), where, args).use { c -> if (c.moveToFirst()) return c.getLong(0) }
+        val values = android.content.ContentValues().apply {
+            put(Groups.ACCOUNT_TYPE, type)
+            put(Groups.ACCOUNT_NAME, if (type == null) null else name ?: "")
+            put(Groups.TITLE, title)
+            put(Groups.GROUP_VISIBLE, 1)
+        }
+        val uri = resolver.insert(Groups.CONTENT_URI, values) ?: throw ContactStoreUnavailableException(null)
+        return ContentUris.parseId(uri)
     }
 }

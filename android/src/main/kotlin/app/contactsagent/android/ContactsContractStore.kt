@@ -17,11 +17,16 @@ import android.provider.ContactsContract.CommonDataKinds.Photo
 import android.provider.ContactsContract.Data
 import android.provider.ContactsContract.RawContacts
 import android.util.Log
+import android.accounts.AccountManager
+import android.provider.ContactsContract.CommonDataKinds.GroupMembership
+import app.contactsagent.sdk.BridgeCodec
+import app.contactsagent.sdk.BridgeRow
 import app.contactsagent.sdk.ContactStoreBridge
 import app.contactsagent.sdk.ContactStorePermissionException
 import app.contactsagent.sdk.ContactStoreUnavailableException
-import org.json.JSONArray
-import org.json.JSONObject
+import app.contactsagent.sdk.IndexRecord
+import app.contactsagent.sdk.ManagedRecord
+import app.contactsagent.sdk.PersonalRecord
 import java.io.IOException
 
 /**
@@ -90,7 +95,7 @@ class ContactsContractStore(
     }
 
     override fun managedIndex(): ByteArray = guarded {
-        val out = JSONArray()
+        val out = ArrayList<IndexRecord>()
         query(
             asSyncAdapter(RawContacts.CONTENT_URI),
             arrayOf(RawContacts._ID, RawContacts.SOURCE_ID, RawContacts.SYNC1, RawContacts.SYNC2, RawContacts.DIRTY, RawContacts.DELETED),
@@ -98,16 +103,10 @@ class ContactsContractStore(
             arrayOf(account.type, account.name), null,
         ).use { c ->
             while (c.moveToNext()) {
-                val state = when {
-                    c.getInt(5) != 0 -> "deleted"
-                    c.getInt(4) != 0 -> "dirty"
-                    else -> "clean"
-                }
-                out.put(JSONObject().put("raw_id", c.getLong(0)).put("id", c.getString(1)).put("hash", c.getString(2) ?: "")
-                    .put("photo_hash", c.getString(3) ?: JSONObject.NULL).put("state", state))
+                out += IndexRecord(c.getLong(0), c.getString(1), c.getString(2), c.getString(3), dirty = c.getInt(4) != 0, deleted = c.getInt(5) != 0)
             }
         }
-        out.toString().toByteArray()
+        BridgeCodec.encodeIndex(out)
     }
 
     /**
@@ -157,9 +156,9 @@ class ContactsContractStore(
     }
 
     override fun applyBatch(ops: ByteArray) = guarded {
-        val json = JSONArray(String(ops))
-        val rawIds = rawIdsBySource(BatchTranslation.updatedIds(json), BatchTranslation.deletedRawIds(json))
-        val translation = BatchTranslation.translate(json, rawIds)
+        val decoded = BridgeCodec.decodeOps(ops)
+        val rawIds = rawIdsBySource(BatchTranslation.updatedIds(decoded), BatchTranslation.deletedRawIds(decoded))
+        val translation = BatchTranslation.translate(decoded, rawIds)
         val inserted = apply(translation.groups)
         val photos = translation.photos.mapNotNull { p -> (p.rawId ?: inserted[p.group])?.let { PendingPhoto(it, p.hash, p.bytes) } }
         val failed = writePhotos(photos)
@@ -252,20 +251,18 @@ class ContactsContractStore(
         return photos.size - stored
     }
 
-    private fun dataRows(rawIds: List<Long>): Map<Long, JSONArray> {
-        val rows = HashMap<Long, JSONArray>()
+    /** Each raw contact's data rows, columns as stored (the core reads the TYPE integers). */
+    private fun dataRows(rawIds: List<Long>): Map<Long, List<BridgeRow>> {
+        val rows = HashMap<Long, MutableList<BridgeRow>>()
         rawIds.chunked(400).forEach { chunk ->
             val marks = chunk.joinToString(",") { "?" }
-            val cols = arrayOf(Data.RAW_CONTACT_ID, Data.MIMETYPE) + (1..10).map { "data$it" } + Data.IS_PRIMARY
+            val cols = arrayOf(Data.RAW_CONTACT_ID, Data.MIMETYPE) + DATA_COLUMNS + Data.IS_PRIMARY
             query(Data.CONTENT_URI, cols, "${Data.RAW_CONTACT_ID} IN ($marks)", chunk.map { it.toString() }.toTypedArray(), Data._ID)
                 .use { c ->
                     while (c.moveToNext()) {
-                        val mime = c.getString(1)
-                        val values = ProviderTypes.fromProvider(mime, (0 until 10).map { if (c.isNull(2 + it)) null else c.getString(2 + it) })
-                        val data = JSONArray(values.map { it ?: JSONObject.NULL })
-                        val row = JSONObject().put("mimetype", mime).put("data", data)
-                        if (!c.isNull(12) && c.getInt(12) != 0) row.put("primary", true)
-                        rows.getOrPut(c.getLong(0)) { JSONArray() }.put(row)
+                        val data = List(DATA_COLUMNS.size) { if (c.isNull(2 + it)) null else c.getString(2 + it) }
+                        val primary = !c.isNull(12) && c.getInt(12) != 0
+                        rows.getOrPut(c.getLong(0)) { ArrayList() } += BridgeRow(c.getString(1), data, primary)
                     }
                 }
         }
@@ -283,29 +280,50 @@ class ContactsContractStore(
         ).use { c -> while (c.moveToNext()) heads += Triple(c.getLong(0), c.getString(1), c.getString(2) to c.getString(3)) }
         val rows = dataRows(heads.map { it.first })
         val groups = ContactGroups.ofContacts(resolver, account, ::asSyncAdapter, rows)
-        val out = JSONArray()
-        for ((raw, id, hashes) in heads) {
-            out.put(JSONObject().put("id", id).put("hash", hashes.first ?: "").put("photo_hash", hashes.second ?: JSONObject.NULL)
-                .put("rows", rows[raw] ?: JSONArray()).put("groups", groups[raw] ?: JSONArray()))
-        }
-        out.toString().toByteArray()
+        BridgeCodec.encodeManaged(
+            heads.map { (raw, id, hashes) ->
+                ManagedRecord(id, hashes.first, hashes.second, rows[raw].orEmpty().filter { it.mimetype != GroupMembership.CONTENT_ITEM_TYPE }, groups[raw].orEmpty())
+            },
+        )
     }
 
+    /**
+     * Personal raw contacts with their account, STARRED, rows, the TITLE of each group their
+     * membership rows point at, and the display photo: everything a backup keeps.
+     */
     override fun personalPage(after: Long, limit: Int): ByteArray = guarded {
-        val ids = ArrayList<Long>()
+        class Head(val id: Long, val type: String?, val name: String?, val starred: Boolean)
+        val heads = ArrayList<Head>()
         query(
-            RawContacts.CONTENT_URI, arrayOf(RawContacts._ID),
+            RawContacts.CONTENT_URI, arrayOf(RawContacts._ID, RawContacts.ACCOUNT_TYPE, RawContacts.ACCOUNT_NAME, RawContacts.STARRED),
             "(${RawContacts.ACCOUNT_TYPE} IS NULL OR ${RawContacts.ACCOUNT_TYPE} != ?) AND ${RawContacts.DELETED} = 0 AND ${RawContacts._ID} > ?",
             arrayOf(account.type, after.toString()), "${RawContacts._ID} LIMIT $limit",
-        ).use { c -> while (c.moveToNext()) ids += c.getLong(0) }
-        val rows = dataRows(ids)
-        val out = JSONArray()
-        for (id in ids) {
-            val photo = readDisplayPhoto(id)
-            out.put(JSONObject().put("raw_id", id).put("rows", rows[id] ?: JSONArray())
-                .put("photo", photo?.let { java.util.Base64.getEncoder().encodeToString(it) } ?: JSONObject.NULL))
-        }
-        out.toString().toByteArray()
+        ).use { c -> while (c.moveToNext()) heads += Head(c.getLong(0), c.getString(1), c.getString(2), !c.isNull(3) && c.getInt(3) != 0) }
+        val rows = dataRows(heads.map { it.id })
+        val memberships = rows.values.flatten().filter { it.mimetype == GroupMembership.CONTENT_ITEM_TYPE }
+        val titles = ContactGroups.titles(resolver, memberships.mapNotNull { it.data[0]?.toLongOrNull() })
+        BridgeCodec.encodePersonal(
+            heads.map { h ->
+                val (member, data) = rows[h.id].orEmpty().partition { it.mimetype == GroupMembership.CONTENT_ITEM_TYPE }
+                val groups = member.mapNotNull { r -> r.data[0]?.toLongOrNull()?.let { titles[it] } }
+                PersonalRecord(h.id, h.type, h.name, h.starred, data, groups, readDisplayPhoto(h.id))
+            },
+        )
+    }
+
+    /**
+     * Accounts personal contacts may go back into: those AccountManager shows this app, and
+     * those raw contacts already live in (an account another app keeps hidden from us still
+     * holds contacts we can read), ours excepted.
+     */
+    override fun personalAccounts(): ByteArray = guarded {
+        val found = LinkedHashSet<Pair<String, String>>()
+        AccountManager.get(context).accounts.forEach { found += it.type to it.name }
+        query(
+            RawContacts.CONTENT_URI, arrayOf(RawContacts.ACCOUNT_TYPE, RawContacts.ACCOUNT_NAME),
+            "${RawContacts.ACCOUNT_TYPE} IS NOT NULL AND ${RawContacts.ACCOUNT_TYPE} != ?", arrayOf(account.type), null,
+        ).use { c -> while (c.moveToNext()) found += c.getString(0) to (c.getString(1) ?: "") }
+        BridgeCodec.encodeAccounts(found.filter { it.first != account.type }.sortedWith(compareBy({ it.first }, { it.second })))
     }
 
     private fun readDisplayPhoto(rawId: Long): ByteArray? = try {
@@ -314,31 +332,37 @@ class ContactsContractStore(
         null
     }
 
-    override fun insertPersonal(account: String?, contacts: ByteArray) = guarded {
-        check(account != this.account.type) { "personal contacts never go into the managed account" }
-        val items = JSONArray(String(contacts))
+    override fun insertPersonal(contacts: ByteArray) = guarded {
+        val insert = BridgeCodec.decodePersonalInsert(contacts)
+        val type = insert.accountType
+        val name = if (type == null) null else insert.accountName
+        check(type != this.account.type) { "personal contacts never go into the managed account" }
+        // Groups first (found or made by title in that account), so the batch only inserts.
+        val groupIds = insert.contacts.flatMap { it.groupTitles }.distinct().associateWith { ContactGroups.findOrMake(resolver, type, name, it) }
         val ops = ArrayList<ContentProviderOperation>()
         val photos = ArrayList<Pair<Int, ByteArray>>()
-        for (i in 0 until items.length()) {
-            val c = items.getJSONObject(i)
+        for (c in insert.contacts) {
             val start = ops.size
-            if (!c.isNull("photo")) photos += start to java.util.Base64.getDecoder().decode(c.getString("photo"))
+            c.photo?.let { photos += start to it }
             ops += ContentProviderOperation.newInsert(RawContacts.CONTENT_URI)
-                .withValue(RawContacts.ACCOUNT_TYPE, account)
-                // The host app names the account type; its accounts of that type share the name.
-                .withValue(RawContacts.ACCOUNT_NAME, account)
+                .withValue(RawContacts.ACCOUNT_TYPE, type)
+                .withValue(RawContacts.ACCOUNT_NAME, name)
+                .withValue(RawContacts.STARRED, if (c.starred) 1 else 0)
                 .build()
-            val rows = c.getJSONArray("rows")
-            for (r in 0 until rows.length()) {
-                val row = rows.getJSONObject(r)
-                val mime = row.getString("mimetype")
-                val data = row.getJSONArray("data")
+            for (row in c.rows) {
                 val b = ContentProviderOperation.newInsert(Data.CONTENT_URI)
                     .withValueBackReference(Data.RAW_CONTACT_ID, start)
-                    .withValue(Data.MIMETYPE, mime)
-                ProviderTypes.toProvider(mime, (0 until 10).map { if (data.isNull(it)) null else data.getString(it) })
-                    .forEachIndexed { k, v -> b.withValue("data${k + 1}", v) }
+                    .withValue(Data.MIMETYPE, row.mimetype)
+                if (row.primary) b.withValue(Data.IS_PRIMARY, 1).withValue(Data.IS_SUPER_PRIMARY, 1)
+                row.data.forEachIndexed { k, v -> b.withValue(DATA_COLUMNS[k], v) }
                 ops += b.build()
+            }
+            for (title in c.groupTitles) {
+                ops += ContentProviderOperation.newInsert(Data.CONTENT_URI)
+                    .withValueBackReference(Data.RAW_CONTACT_ID, start)
+                    .withValue(Data.MIMETYPE, GroupMembership.CONTENT_ITEM_TYPE)
+                    .withValue(GroupMembership.GROUP_ROW_ID, groupIds.getValue(title))
+                    .build()
             }
         }
         // All or nothing per call, like the core asks (it sends at most 499 operations).

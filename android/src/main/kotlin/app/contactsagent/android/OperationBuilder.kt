@@ -48,7 +48,8 @@ class OperationBuilder(private val account: Account) {
                         b.withValue(Data.MIMETYPE, op.mimetype).withValue(Data.IS_READ_ONLY, 1)
                         // As DAVx5 writes a vCard's PREF: both flags, so the dialer calls it.
                         if (op.primary) b.withValue(Data.IS_PRIMARY, 1).withValue(Data.IS_SUPER_PRIMARY, 1)
-                        ProviderTypes.toProvider(op.mimetype, op.data).forEachIndexed { i, v -> b.withValue("data${i + 1}", v) }
+                        // The core's columns as they are (TYPE integers included).
+                        op.data.forEachIndexed { i, v -> b.withValue(DATA_COLUMNS[i], v) }
                         b.build()
                     }
                     is ProviderOp.UpdateRaw -> {
@@ -87,3 +88,6 @@ class OperationBuilder(private val account: Account) {
         return out
     }
 }
+
+/** `data1`..`data10`, the columns a bridge row carries. */
+internal val DATA_COLUMNS: Array<String> = Array(10) { "data${it + 1}" }

@@ -2,55 +2,66 @@ package app.contactsagent.sdk
 
 /**
  * The phone's contact store as the Rust core sees it through JNI. Every call moves a whole
- * batch as JSON in a ByteArray (never one call per contact); the shapes are
- * `src/store/bridge.rs`. Implementations translate, they decide nothing: the core has
- * already computed what to insert, update and delete.
+ * batch in one ByteArray (never one call per contact), in the versioned binary layout of
+ * `src/store/bridge.rs`, read and written by [BridgeCodec]. Rows carry ContactsProvider's own
+ * mimetypes and TYPE integers: implementations copy columns, they decide nothing (the core has
+ * already computed what to insert, update and delete).
  *
  * Calls arrive on whatever thread runs the agent (a background thread). A thrown exception
  * fails the current batch cleanly: the core reports it and the next sync converges. Two
  * failures have a meaning of their own: throw exactly [ContactStorePermissionException] or
- * [ContactStoreUnavailableException] (the core matches the class name, not subclasses).
+ * [ContactStoreUnavailableException] (the core matches the class name, not subclasses). A
+ * payload of another format version is a [BridgeFormatException], before anything is written.
  */
 interface ContactStoreBridge {
     /**
-     * Every raw contact of our account that carries a server id, deleted ones included:
-     * `[{"raw_id","id","hash","photo_hash","state":"clean|dirty|deleted"}]`. Two raw contacts
-     * with one server id (SOURCE_ID is not unique in ContactsProvider) are both listed; the
-     * core decides which to remove.
+     * Every raw contact of our account that carries a server id, deleted ones included
+     * ([BridgeCodec.encodeIndex]: _ID, SOURCE_ID, SYNC1, SYNC2, DIRTY, DELETED). Two raw
+     * contacts with one server id (SOURCE_ID is not unique in ContactsProvider) are both
+     * listed; the core decides which to remove.
      */
     fun managedIndex(): ByteArray
 
     /**
-     * Applies one batch atomically (one applyBatch): `[{"op":"insert","id","hash",
-     * "display_name","rows":[{"mimetype","data":[10 values]}],"photo_action":"keep|set|clear",
-     * "photo_hash","photo"(base64)} | {"op":"update", …the same…, "owned_mimetypes":[…]}
-     * | {"op":"delete","id"} | {"op":"delete_raw","raw_id"} | {"op":"insert_group","source_id",
-     * "title"} | {"op":"rename_group","group_id","title"} | {"op":"delete_group","group_id"}]`.
-     * An insert or update may name `group_source_ids`: one GroupMembership row each, written
-     * with GROUP_SOURCE_ID. An update replaces only the rows of `owned_mimetypes`. A photo
-     * `set` is written to the raw contact's display photo after the batch; SYNC2 takes its
-     * hash only once that write succeeded. Group operations touch only our account's groups.
+     * Applies one batch atomically (one applyBatch) of [BridgeCodec.decodeOps] operations:
+     * insert and update (data rows as given; GroupMembership rows by GROUP_SOURCE_ID; an
+     * update first deletes only the rows of its owned mimetypes), delete by SOURCE_ID, delete
+     * by _ID, and our account's group insert / rename / delete. A photo `set` is written to the
+     * raw contact's display photo after the batch; SYNC2 takes its hash only once that write
+     * succeeded.
      */
     fun applyBatch(ops: ByteArray)
 
     /**
-     * Every contact group of our account, tombstones included: `[{"group_id","source_id",
-     * "title","deleted","dirty","members"}]`, `members` counting our raw contacts (not
-     * deleted) with a membership row pointing at it. Never another account's groups.
+     * Every contact group of our account, tombstones included ([BridgeCodec.encodeGroups]),
+     * `members` counting our raw contacts (not deleted) with a membership row pointing at it.
+     * Never another account's groups.
      */
     fun managedGroups(): ByteArray
 
     /**
-     * A page of managed contacts with their data rows, ordered by id, each with `groups`:
-     * `[{"id": SOURCE_ID, "name": TITLE}]` of the groups of ours its membership rows point at.
+     * A page of managed contacts with their data rows, ordered by SOURCE_ID
+     * ([BridgeCodec.encodeManaged]), each with the (SOURCE_ID, TITLE) of the groups of ours
+     * its membership rows point at.
      */
     fun managedContacts(offset: Int, limit: Int): ByteArray
 
-    /** Personal contacts (every account but ours) after raw id [after] (-1: from the start). */
+    /**
+     * Personal raw contacts (every account but ours) after raw id [after] (-1: from the
+     * start), in _ID order ([BridgeCodec.encodePersonal]): account type and name, STARRED,
+     * data rows as stored, the TITLEs of their groups, the display photo's bytes.
+     */
     fun personalPage(after: Long, limit: Int): ByteArray
 
-    /** Inserts personal contacts (restore) into [account] (null: device-local), all or none. */
-    fun insertPersonal(account: String?, contacts: ByteArray)
+    /** The accounts on the phone personal contacts may live in, ours excepted ([BridgeCodec.encodeAccounts]). */
+    fun personalAccounts(): ByteArray
+
+    /**
+     * Inserts personal contacts (restore), all or none ([BridgeCodec.decodePersonalInsert]):
+     * into the account the payload names (none: device-local), with STARRED, their rows, a
+     * membership in each named group of that account (made when missing), and their photos.
+     */
+    fun insertPersonal(contacts: ByteArray)
 }
 
 /**
