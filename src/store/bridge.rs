@@ -395,6 +395,9 @@ pub fn encode_personal(
 // ---------------------------------------------------------------------------------------
 // Reading
 
+/// A data row as read: mimetype, `DATA1..DATA10`, primary.
+type WireRow = (String, [Option<String>; COLUMNS], bool);
+
 struct Reader<'a> {
     buf: &'a [u8],
     at: usize,
@@ -535,7 +538,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A row as (mimetype, columns in the core's words, primary).
-    fn row(&mut self) -> Result<(String, [Option<String>; COLUMNS], bool), FormatError> {
+    fn row(&mut self) -> Result<WireRow, FormatError> {
         let mimetype = self.str("mimetype")?;
         let flags = self.u8("row flags")?;
         if flags & !FLAG_PRIMARY != 0 {
@@ -555,7 +558,7 @@ impl<'a> Reader<'a> {
         Ok((mimetype, data, flags & FLAG_PRIMARY != 0))
     }
 
-    fn rows(&mut self) -> Result<Vec<(String, [Option<String>; COLUMNS], bool)>, FormatError> {
+    fn rows(&mut self) -> Result<Vec<WireRow>, FormatError> {
         let n = self.count(4 + 1 + 2)?;
         (0..n).map(|_| self.row()).collect()
     }
@@ -670,8 +673,7 @@ pub fn decode_personal(bytes: &[u8]) -> Result<Vec<PersonalContact>, FormatError
         let rows = r.rows()?;
         let groups = r.strs("group TITLE")?;
         let photo = r.blob("photo")?;
-        let mut data =
-            personal_from_rows(rows.into_iter().map(|(m, d, _)| (known_mime(&m), d)));
+        let mut data = personal_from_rows(rows.into_iter().map(|(m, d, _)| (known_mime(&m), d)));
         data.photo = photo;
         data.starred = starred;
         data.groups = groups;
@@ -771,16 +773,11 @@ pub(crate) mod shell {
 
     /// The shell's reading of an `insertPersonal` payload: the account, then per contact
     /// (starred, rows as provider columns, group titles, photo).
-    pub type Inserted = (
-        bool,
-        Vec<(String, [Option<String>; COLUMNS], bool)>,
-        Vec<String>,
-        Option<Vec<u8>>,
-    );
+    pub type Inserted = (bool, Vec<WireRow>, Vec<String>, Option<Vec<u8>>);
+    /// Account type, account name, contacts.
+    pub type Insert = (Option<String>, Option<String>, Vec<Inserted>);
 
-    pub fn read_personal_insert(
-        bytes: &[u8],
-    ) -> Result<(Option<String>, Option<String>, Vec<Inserted>), FormatError> {
+    pub fn read_personal_insert(bytes: &[u8]) -> Result<Insert, FormatError> {
         let (mut r, count) = Reader::open(bytes, Kind::PersonalInsert)?;
         let kind = r.opt_str("ACCOUNT_TYPE")?;
         let name = r.opt_str("ACCOUNT_NAME")?;
@@ -1016,7 +1013,7 @@ mod tests {
         let personal = sample_personal();
         fixture(
             "bridge_personal_insert.bin",
-            &encode_personal(personal.account.as_ref(), &[personal.clone()]).unwrap(),
+            &encode_personal(personal.account.as_ref(), std::slice::from_ref(&personal)).unwrap(),
         );
         // What the shell writes for these values (BridgeCodecTest writes the same bytes).
         let (index, groups, personal, accounts) = sample_reads();
@@ -1031,8 +1028,14 @@ mod tests {
         let (index, groups, personal, accounts) = sample_reads();
         assert_eq!(decode_index(&shell::index(&index)).unwrap(), index);
         assert_eq!(decode_groups(&shell::groups(&groups)).unwrap(), groups);
-        assert_eq!(decode_personal(&shell::personal(&personal)).unwrap(), personal);
-        assert_eq!(decode_accounts(&shell::accounts(&accounts)).unwrap(), accounts);
+        assert_eq!(
+            decode_personal(&shell::personal(&personal)).unwrap(),
+            personal
+        );
+        assert_eq!(
+            decode_accounts(&shell::accounts(&accounts)).unwrap(),
+            accounts
+        );
     }
 
     #[test]
@@ -1087,7 +1090,10 @@ mod tests {
         assert_eq!(read(MIME_IM, "3")[4].as_deref(), Some("skype"));
         assert_eq!(read(MIME_IM, "77")[4].as_deref(), Some("custom"));
         // Not a type column: left alone.
-        assert_eq!(read("vnd.android.cursor.item/name", "2")[1].as_deref(), Some("2"));
+        assert_eq!(
+            read("vnd.android.cursor.item/name", "2")[1].as_deref(),
+            Some("2")
+        );
     }
 
     #[test]
@@ -1098,13 +1104,22 @@ mod tests {
             has_photo: false,
             data: crate::store::rows::tests::every_field(),
         };
-        assert_eq!(decode_managed(&shell::managed(&[c.clone()])).unwrap(), [c]);
+        assert_eq!(
+            decode_managed(&shell::managed(std::slice::from_ref(&c))).unwrap(),
+            [c]
+        );
     }
 
     #[test]
     fn bad_payloads_are_clear_errors() {
         let good = shell::index(&sample_reads().0);
-        assert_eq!(decode_index(&good[..2]), Err(FormatError::Truncated { at: 0, what: "magic" }));
+        assert_eq!(
+            decode_index(&good[..2]),
+            Err(FormatError::Truncated {
+                at: 0,
+                what: "magic"
+            })
+        );
         let mut v = good.clone();
         v[3] = 2;
         let e = decode_index(&v).unwrap_err();
@@ -1126,7 +1141,10 @@ mod tests {
         ));
         let mut fewer = good.clone();
         fewer[8] -= 1;
-        assert!(matches!(decode_index(&fewer), Err(FormatError::Trailing(_))));
+        assert!(matches!(
+            decode_index(&fewer),
+            Err(FormatError::Trailing(_))
+        ));
         // A count of four billion records: refused before anything is allocated.
         let mut huge = good.clone();
         huge[5..9].copy_from_slice(&u32::MAX.to_be_bytes());
@@ -1143,7 +1161,10 @@ mod tests {
         ));
         let mut negative = good;
         negative[17..21].copy_from_slice(&(-7i32).to_be_bytes());
-        assert!(matches!(decode_index(&negative), Err(FormatError::Invalid { .. })));
+        assert!(matches!(
+            decode_index(&negative),
+            Err(FormatError::Invalid { .. })
+        ));
         assert_eq!(decode_index(b"{\"json\":1}"), Err(FormatError::Magic));
     }
 
@@ -1169,15 +1190,18 @@ mod tests {
         let kinds = 1u8..=7;
         prop_oneof![
             prop::collection::vec(any::<u8>(), 0..256),
-            (kinds, any::<u32>(), prop::collection::vec(any::<u8>(), 0..512)).prop_map(
-                |(k, n, body)| {
+            (
+                kinds,
+                any::<u32>(),
+                prop::collection::vec(any::<u8>(), 0..512)
+            )
+                .prop_map(|(k, n, body)| {
                     let mut v = MAGIC.to_vec();
                     v.extend([VERSION, k]);
                     v.extend((n % 8).to_be_bytes());
                     v.extend(body);
                     v
-                }
-            ),
+                }),
         ]
     }
 
