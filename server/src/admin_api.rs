@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::device_api::reported_snapshot;
+use crate::device_list;
 use crate::error::ApiError;
 use crate::http::{Params, Request, Response};
 use crate::input::{self, json as body};
@@ -232,9 +233,40 @@ struct NewDevice {
     policy_id: Option<String>,
 }
 
+/// A page of devices, filtered and sorted by the database (`device_list`): `filter`,
+/// `policy_id`, `user_id`, `sort` (oldest first by default), `offset`, `limit` (100, at most
+/// 1000). Past the end is an empty page; the `Devices-More` header says whether one follows.
 pub fn list_devices(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
-    Response::json(200, &repo::list_devices(&ctx.conn)?)
+    let q = device_query(req, device_list::Sort::Created)?;
+    let page = device_list::page(&ctx.conn, &q, chrono::Utc::now())?;
+    Ok(Response::json(200, &page.rows)?.with_header("Devices-More", page.more.to_string()))
+}
+
+/// The device list's query parameters; an unknown filter or sort is a 422, not all devices.
+pub fn device_query(
+    req: &Request,
+    default_sort: device_list::Sort,
+) -> Result<device_list::Query, ApiError> {
+    let filter = match req.query("filter").filter(|f| !f.is_empty()) {
+        None => device_list::Filter::All,
+        Some(f) => device_list::Filter::parse(f)
+            .ok_or_else(|| ApiError::Unprocessable("unknown device filter".into()))?,
+    };
+    let sort = match req.query("sort").filter(|s| !s.is_empty()) {
+        None => default_sort,
+        Some(s) => device_list::Sort::parse(s)
+            .ok_or_else(|| ApiError::Unprocessable("unknown device sort".into()))?,
+    };
+    let id = |name| req.query(name).filter(|v| !v.is_empty()).map(str::to_owned);
+    Ok(device_list::Query {
+        filter,
+        policy_id: id("policy_id"),
+        user_id: id("user_id"),
+        sort,
+        offset: req.query_usize("offset", 0, usize::MAX)?,
+        limit: req.query_usize("limit", 100, device_list::MAX_LIMIT)?,
+    })
 }
 
 pub fn create_device(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiError> {
@@ -403,10 +435,8 @@ pub fn device_status_of(conn: &rusqlite::Connection, id: &str) -> Result<DeviceS
     let policy = repo::device_policy(conn, &d)?;
     let pending = repo::commands(conn, id, true)?.len() as u64;
     let report = repo::status(conn, id)?;
-    let verified = match &report {
-        Some((r, _)) => reported_snapshot(conn, id, r)?.is_some_and(|(_, v)| v),
-        None => false,
-    };
+    // Decided when the report arrived (`device_list::record_report`), not per view.
+    let verified = device_list::verified(conn, id)?.unwrap_or(false);
     let (r, at) = match report {
         Some((r, at)) => (Some(r), Some(at)),
         None => (None, None),

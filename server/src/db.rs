@@ -27,6 +27,7 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("schema_11_entitled_sets.sql"),
         Some(crate::entitled_sets::migrate_snapshots),
     ),
+    (include_str!("schema_12_device_list.sql"), None),
 ];
 
 #[derive(Debug, thiserror::Error)]

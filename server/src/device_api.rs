@@ -11,6 +11,7 @@ use contacts_agent_protocol::wire::{
 };
 
 use crate::entitled_sets::{self, Start, TokenSet};
+use crate::device_list;
 use crate::error::ApiError;
 use crate::http::{Params, Request, Response};
 use crate::input::{self, json as body};
@@ -204,8 +205,12 @@ pub fn status(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiE
     let d = device(ctx, req)?;
     let mut report: StatusReport = body(req)?;
     input::status_report(&mut report)?;
+    // Whether the phone holds exactly what it was sent: decided now, once, for every page
+    // that shows the device later.
+    let verified = reported_snapshot(&ctx.conn, &d.id, &report)?.is_some_and(|(_, v)| v);
     let tx = ctx.conn.transaction()?;
     repo::save_status(&tx, &d.id, &report)?;
+    device_list::record_report(&tx, &d.id, &report, verified)?;
     tx.commit()?;
     Ok(Response::empty(204))
 }

@@ -8,6 +8,7 @@ pub mod console;
 pub mod db;
 pub mod device_api;
 pub mod device_backups;
+pub mod device_list;
 pub mod enroll_qr;
 pub mod entitled_sets;
 pub mod error;

@@ -29,7 +29,7 @@ pub fn now() -> String {
     stamp(Utc::now())
 }
 
-fn stamp(t: chrono::DateTime<Utc>) -> String {
+pub fn stamp(t: chrono::DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -756,10 +756,10 @@ impl DeviceState {
     }
 }
 
-const DEVICE_COLUMNS: &str = "id, name, user_id, policy_id, policy_version, token_hash IS NOT NULL,
+pub(crate) const DEVICE_COLUMNS: &str = "id, name, user_id, policy_id, policy_version, token_hash IS NOT NULL,
     revoked_at, created_at, enrolled_at, enrollment_expires_at, retired_at, retire_requested_at";
 
-fn device_row(r: &rusqlite::Row) -> rusqlite::Result<Device> {
+pub(crate) fn device_row(r: &rusqlite::Row) -> rusqlite::Result<Device> {
     let enrolled: bool = r.get(5)?;
     let revoked_at: Option<String> = r.get(6)?;
     let retired_at: Option<String> = r.get(10)?;
