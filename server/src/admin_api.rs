@@ -243,20 +243,26 @@ pub fn list_devices(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response
     Ok(Response::json(200, &page.rows)?.with_header("Devices-More", page.more.to_string()))
 }
 
-/// The device list's query parameters; an unknown filter or sort is a 422, not all devices.
+/// The device list's query parameters; one that does not parse (an unknown filter or sort,
+/// a limit of 0) is a 400, never all devices.
 pub fn device_query(
     req: &Request,
     default_sort: device_list::Sort,
 ) -> Result<device_list::Query, ApiError> {
+    let offset = req.query_usize("offset", 0, usize::MAX)?;
+    let limit = req.query_usize("limit", 100, device_list::MAX_LIMIT)?;
+    if limit == 0 {
+        return Err(ApiError::BadRequest("limit must be at least 1".into()));
+    }
     let filter = match req.query("filter").filter(|f| !f.is_empty()) {
         None => device_list::Filter::All,
         Some(f) => device_list::Filter::parse(f)
-            .ok_or_else(|| ApiError::Unprocessable("unknown device filter".into()))?,
+            .ok_or_else(|| ApiError::BadRequest("unknown device filter".into()))?,
     };
     let sort = match req.query("sort").filter(|s| !s.is_empty()) {
         None => default_sort,
         Some(s) => device_list::Sort::parse(s)
-            .ok_or_else(|| ApiError::Unprocessable("unknown device sort".into()))?,
+            .ok_or_else(|| ApiError::BadRequest("unknown device sort".into()))?,
     };
     let id = |name| req.query(name).filter(|v| !v.is_empty()).map(str::to_owned);
     Ok(device_list::Query {
@@ -264,8 +270,8 @@ pub fn device_query(
         policy_id: id("policy_id"),
         user_id: id("user_id"),
         sort,
-        offset: req.query_usize("offset", 0, usize::MAX)?,
-        limit: req.query_usize("limit", 100, device_list::MAX_LIMIT)?,
+        offset,
+        limit,
     })
 }
 

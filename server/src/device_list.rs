@@ -36,15 +36,18 @@ pub enum Filter {
     NeverSynced,
     /// Created (or given a new code) and not enrolled yet.
     AwaitingEnrollment,
+    /// Told to retire; the phone has not reported doing so yet.
+    Retiring,
 }
 
 impl Filter {
-    pub const ALL: [Filter; 6] = [
+    pub const ALL: [Filter; 7] = [
         Filter::All,
         Filter::Ok,
         Filter::Failing,
         Filter::Overdue,
         Filter::NeverSynced,
+        Filter::Retiring,
         Filter::AwaitingEnrollment,
     ];
 
@@ -56,6 +59,7 @@ impl Filter {
             Filter::Overdue => "overdue",
             Filter::NeverSynced => "never_synced",
             Filter::AwaitingEnrollment => "awaiting_enrollment",
+            Filter::Retiring => "retiring",
         }
     }
 
@@ -63,21 +67,27 @@ impl Filter {
         Filter::ALL.into_iter().find(|f| f.as_str() == s)
     }
 
-    /// The SQL condition (over `devices`; `?1` is the overdue threshold).
+    /// The SQL condition (over `devices`; `?1` is the overdue threshold). The sync states
+    /// count enrolled devices that are not retiring; each device is in one of them at most.
     fn condition(self) -> &'static str {
         match self {
             Filter::All => "1",
             Filter::Ok => {
-                "token_hash IS NOT NULL AND sync_failing = 0 AND last_sync_at IS NOT NULL
-                 AND (next_sync_at IS NULL OR next_sync_at >= ?1)"
+                "token_hash IS NOT NULL AND retire_requested_at IS NULL AND sync_failing = 0
+                 AND last_sync_at IS NOT NULL AND (next_sync_at IS NULL OR next_sync_at >= ?1)"
             }
-            Filter::Failing => "token_hash IS NOT NULL AND sync_failing = 1",
+            Filter::Failing => {
+                "token_hash IS NOT NULL AND retire_requested_at IS NULL AND sync_failing = 1"
+            }
             Filter::Overdue => {
-                "token_hash IS NOT NULL AND sync_failing = 0 AND next_sync_at < ?1"
+                "token_hash IS NOT NULL AND retire_requested_at IS NULL AND sync_failing = 0
+                 AND next_sync_at < ?1"
             }
             Filter::NeverSynced => {
-                "token_hash IS NOT NULL AND sync_failing = 0 AND last_sync_at IS NULL"
+                "token_hash IS NOT NULL AND retire_requested_at IS NULL AND sync_failing = 0
+                 AND last_sync_at IS NULL"
             }
+            Filter::Retiring => "token_hash IS NOT NULL AND retire_requested_at IS NOT NULL",
             Filter::AwaitingEnrollment => {
                 "token_hash IS NULL AND revoked_at IS NULL AND retired_at IS NULL"
             }
@@ -216,6 +226,7 @@ pub struct Counts {
     pub failing: u64,
     pub overdue: u64,
     pub never_synced: u64,
+    pub retiring: u64,
     pub awaiting_enrollment: u64,
 }
 
@@ -227,6 +238,7 @@ impl Counts {
             Filter::Failing => self.failing,
             Filter::Overdue => self.overdue,
             Filter::NeverSynced => self.never_synced,
+            Filter::Retiring => self.retiring,
             Filter::AwaitingEnrollment => self.awaiting_enrollment,
         }
     }
@@ -241,6 +253,7 @@ pub fn counts(conn: &Connection, now: DateTime<Utc>) -> Result<Counts, ApiError>
             Filter::Failing,
             Filter::Overdue,
             Filter::NeverSynced,
+            Filter::Retiring,
             Filter::AwaitingEnrollment
         ]
         .map(|f| format!("COALESCE(SUM({}), 0)", f.condition()))
@@ -256,7 +269,8 @@ pub fn counts(conn: &Connection, now: DateTime<Utc>) -> Result<Counts, ApiError>
                 failing: n(r, 2)?,
                 overdue: n(r, 3)?,
                 never_synced: n(r, 4)?,
-                awaiting_enrollment: n(r, 5)?,
+                retiring: n(r, 5)?,
+                awaiting_enrollment: n(r, 6)?,
             })
         })?)
 }

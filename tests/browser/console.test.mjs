@@ -16,6 +16,7 @@ const token = 'browser-test-admin-token-0123456789';
 const work = mkdtempSync(join(tmpdir(), 'console-'));
 let server, url, browser, agentLoop, deviceId;
 let stopAgent = false;
+let pauseAgent = false;
 
 async function admin(method, path, body) {
   const r = await fetch(url + path, {
@@ -38,6 +39,33 @@ function agent(...args) {
   return execFileSync(bin('contacts-agent'), ['--home', join(work, 'phone'), ...args], { encoding: 'utf8' });
 }
 
+function phone(name, ...args) {
+  return execFileSync(bin('contacts-agent'), ['--home', join(work, name), ...args], { encoding: 'utf8' });
+}
+
+// A device the test plays itself over the device API (enrolled with fetch), for states a
+// real phone reaches only slowly: failing, overdue, a command picked up but not done.
+async function fakeDevice(name, report) {
+  const created = await admin('POST', '/v1/admin/devices', { name });
+  const r = await fetch(url + '/v1/enroll', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ enrollment_code: created.enrollment_code, device_name: name }),
+  });
+  assert.ok(r.ok, `enroll -> ${r.status}`);
+  const { token } = await r.json();
+  const device = (path, init = {}) => fetch(url + path, {
+    ...init, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+  });
+  if (report) {
+    const s = await device('/v1/device/status', {
+      method: 'POST',
+      body: JSON.stringify({ reported_at: new Date().toISOString(), managed_count: 0, managed_fingerprint: '', ...report }),
+    });
+    assert.equal(s.status, 204);
+  }
+  return { id: created.device.id, device };
+}
+
 before(async () => {
   mkdirSync(shots, { recursive: true });
   server = spawn(bin('contacts-agent-server'), ['--db', join(work, 'server.db'), '--bind', '127.0.0.1:0', '--seed-users', '300', '--workers', '4'],
@@ -58,7 +86,7 @@ before(async () => {
   // The agent polls fast: run-due in a loop, as the OS scheduler would, much more often.
   agentLoop = (async () => {
     while (!stopAgent) {
-      try { agent('run-due'); } catch (e) { /* a failed run is recorded by the agent */ }
+      if (!pauseAgent) try { agent('run-due'); } catch (e) { /* a failed run is recorded by the agent */ }
       await new Promise((r) => setTimeout(r, 500));
     }
   })();
@@ -87,6 +115,12 @@ async function signIn(page, password = token) {
   await page.goto(url + '/console/login');
   await page.fill('input[name=password]', password);
   await submit(page, 'button[type=submit]');
+}
+
+// The number an element starts with ("1,234 verified: ..." -> 1234).
+async function count(page, selector) {
+  const m = (await page.textContent(selector)).trim().match(/^[\d,\s\u00a0]+/);
+  return m ? Number(m[0].replace(/\D/g, '')) : NaN;
 }
 
 async function until(what, fn, ms = 20000) {
@@ -123,12 +157,13 @@ test('a wrong password and a device token are refused', async () => {
 test('the device page shows the seed\'s fields; a policy change reaches the phone and the console', async () => {
   const page = await browser.newPage();
   await signIn(page);
-  assert.match(await page.textContent('body'), /Test phone/);
+  await page.goto(url + '/console/devices');
+  assert.match(await page.textContent('#devices'), /Test phone/);
   await page.goto(`${url}/console/devices/${deviceId}`);
   const harvey = await members(['harvey']);
   await until('the first sync', async () => {
     await page.reload();
-    return (await page.textContent('#contact-count')).trim() === String(harvey.size);
+    return await count(page, '#contact-count') === harvey.size;
   });
   const text = await page.textContent('body');
   for (const label of ['Sync status', 'Sync type', 'Sync interval', 'Next expected contacts sync', 'Last contacts sync', 'Synchronize contacts', 'Contacts saved on the device by the sync']) {
@@ -151,10 +186,47 @@ test('the device page shows the seed\'s fields; a policy change reaches the phon
   await until('the agent to apply the new policy', async () => {
     await page.reload();
     return (await page.textContent('#sync-type')).includes('all groups')
-      && (await page.textContent('#contact-count')).trim() === String(everyone.size);
+      && await count(page, '#contact-count') === everyone.size;
   });
   assert.match(await page.textContent('#synced-total'), new RegExp(`^${everyone.size} contacts`));
   await page.screenshot({ path: join(shots, 'device-details.png'), fullPage: true });
+  await page.close();
+});
+
+test('what the phone holds: a server change the phone does not have yet shows as pending, not as the phone\'s', async () => {
+  const page = await browser.newPage();
+  await signIn(page);
+  const harvey = [...await members(['harvey'])].sort();
+  const user = await admin('GET', `/v1/admin/users/${harvey[0]}`);
+  const before = user.contact.display_name;
+  await page.goto(`${url}/console/devices/${deviceId}`);
+  await until('the phone to be up to date', async () => {
+    await page.reload();
+    return /Up to date/.test(await page.textContent('#held-pending'));
+  });
+  pauseAgent = true;
+  try {
+    await new Promise((r) => setTimeout(r, 1500)); // a run under way ends
+    const { groups, ...contact } = user.contact;
+    await admin('PUT', `/v1/admin/users/${user.id}`, { ...contact, display_name: 'Renamed On Server' });
+    await page.goto(`${url}/console/devices/${deviceId}?q=${encodeURIComponent(before)}`);
+    assert.match(await page.textContent('#held-pending'), /^Pending: 1 changes/);
+    // The phone still holds the old name: listed as held, marked as changing.
+    assert.equal(await page.locator('#held tbody tr.pending').count(), 1);
+    assert.match(await page.textContent('#held'), new RegExp(before));
+    await page.goto(`${url}/console/devices/${deviceId}?q=Renamed`);
+    assert.equal(await page.locator('#held tbody tr').count(), 0);
+    await page.screenshot({ path: join(shots, 'held-pending.png'), fullPage: true });
+  } finally {
+    pauseAgent = false;
+  }
+  await submit(page, '#sync-now');
+  await until('the phone to take the change', async () => {
+    await page.goto(`${url}/console/devices/${deviceId}?q=Renamed`);
+    return (await page.locator('#held tbody tr').count()) === 1;
+  });
+  assert.match(await page.textContent('#held-pending'), /Up to date/);
+  await admin('PUT', `/v1/admin/users/${user.id}`, (({ groups, ...c }) => c)(user.contact));
   await page.close();
 });
 
@@ -162,13 +234,14 @@ test('Synchronize contacts moves Last contacts sync within seconds', async () =>
   const page = await browser.newPage();
   await signIn(page);
   await page.goto(`${url}/console/devices/${deviceId}`);
-  const before = (await page.textContent('#last-sync')).trim();
-  assert.notEqual(before, '—');
+  // The exact time (the text is relative: "just now" before and after).
+  const before = await page.getAttribute('#last-sync time', 'datetime');
+  assert.ok(before);
   await new Promise((r) => setTimeout(r, 1100)); // timestamps have second resolution
   await submit(page, '#sync-now');
   await until('the forced sync', async () => {
     await page.reload();
-    return (await page.textContent('#last-sync')).trim() !== before;
+    return await page.getAttribute('#last-sync time', 'datetime') !== before;
   }, 15000);
   await page.screenshot({ path: join(shots, 'after-force-sync.png'), fullPage: true });
   await page.close();
@@ -181,16 +254,19 @@ test('a forged form post is refused and an admin session cannot act as a device'
   const pending = async () => (await admin('GET', `/v1/admin/devices/${deviceId}/commands`)).length;
   const commands = await pending();
   // Same-origin request with the session cookie but without the form's token.
-  const forged = await page.evaluate(async (path) => (await fetch(path, {
-    method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'csrf=guessed',
-  })).status, `/console/devices/${deviceId}/sync`);
+  // (The browser's own request context: the console's CSP lets no script on its pages fetch.)
+  const forged = (await page.request.post(`${url}/console/devices/${deviceId}/sync`, {
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, data: 'csrf=guessed', maxRedirects: 0,
+  })).status();
   assert.equal(forged, 403);
   // No cookie at all (another site's form): sent to sign-in, nothing done.
   const anonymous = await fetch(`${url}/console/devices/${deviceId}/sync`, { method: 'POST', redirect: 'manual', body: 'csrf=x' });
   assert.equal(anonymous.status, 303);
   assert.equal(await pending(), commands);
-  const asDevice = await page.evaluate(async () => (await fetch('/v1/device/policy')).status);
+  const asDevice = (await page.request.get(`${url}/v1/device/policy`)).status();
   assert.equal(asDevice, 401);
+  const blocked = await page.evaluate(async () => { try { await fetch('/v1/device/policy'); return 'fetched'; } catch { return 'blocked'; } });
+  assert.equal(blocked, 'blocked', 'the CSP lets no script on a console page fetch');
   await page.close();
 });
 
@@ -210,9 +286,10 @@ test('a sign-in posted without the form\'s own token is refused, and a revoked d
   assert.ok(code.length > 10);
   const page = await browser.newPage();
   await signIn(page);
-  assert.match(await page.textContent('body'), /Revoked/);
+  await page.goto(url + '/console/devices?filter=all&sort=created');
+  assert.match(await page.textContent('#devices'), /Revoked/);
   await page.goto(`${url}/console/devices/${lost.device.id}`);
-  assert.match(await page.textContent('#device-state'), /^Revoked on \d{4}-/);
+  assert.match(await page.textContent('#device-state'), /^Revoked Revoked (just now|\d+ min ago)/);
   await page.screenshot({ path: join(shots, 'revoked-device.png'), fullPage: true });
   await page.close();
 });
@@ -245,7 +322,8 @@ test('the policy editor limits the fields that leave the server: the phone drops
   const status = await admin('GET', `/v1/admin/devices/${deviceId}/status`);
   assert.equal(status.contacts_verified, true);
   await page.goto(url + '/console/policies');
-  assert.match(await page.textContent('body'), /Name, organization, work_phones, other_phones/);
+  assert.match(await page.textContent('#policies'), /Company, department, job title, office, manager, assistant; Work numbers/);
+  assert.doesNotMatch(await page.textContent('#policies'), /Private mobile numbers/);
   await page.close();
 });
 
@@ -283,4 +361,272 @@ test('the policy editor sets a sync window and a rollout spread; a half window i
   saved = await admin('GET', '/v1/admin/policies/console');
   assert.deepEqual([saved.sync_window, saved.rollout_minutes], [null, 0]);
   await page.close();
+});
+
+test('the dashboard counts devices by state; each tile opens the list so filtered; paging past the end is said', async () => {
+  const now = Date.now();
+  const failing = await fakeDevice('Failing phone', { last_sync_at: new Date(now - 60000).toISOString(), last_sync_result: 'failed: network unreachable' });
+  const overdue = await fakeDevice('Overdue phone', {
+    last_sync_at: new Date(now - 26 * 3600e3).toISOString(), last_sync_result: 'ok',
+    next_sync_at: new Date(now - 2 * 3600e3).toISOString(),
+  });
+  const never = await fakeDevice('Silent phone');
+  const page = await browser.newPage();
+  await signIn(page);
+  const counts = await admin('GET', '/v1/admin/devices?filter=all&limit=1000');
+  const tile = async (f) => Number((await page.textContent(`#tile-${f} .n`)).replace(/\D/g, ''));
+  assert.equal(await tile('all'), counts.length);
+  assert.ok(await tile('failing') >= 1 && await tile('overdue') >= 1 && await tile('never_synced') >= 1);
+  await submit(page, '#tile-failing');
+  assert.match(page.url(), /filter=failing/);
+  const listed = await page.textContent('#devices');
+  assert.match(listed, /Failing phone/);
+  assert.doesNotMatch(listed, /Overdue phone|Silent phone|Test phone/);
+  await page.goto(url + '/console');
+  await submit(page, '#tile-overdue');
+  assert.match(await page.textContent('#devices'), /Overdue phone/);
+  assert.doesNotMatch(await page.textContent('#devices'), /Failing phone/);
+  await page.goto(url + '/console');
+  await submit(page, '#tile-never_synced');
+  assert.match(await page.textContent('#devices'), /Silent phone/);
+  // The API pages the same way, and an offset past the end is an empty page.
+  const byFilter = async (q) => (await admin('GET', `/v1/admin/devices?${q}`)).map((d) => d.id);
+  assert.deepEqual(await byFilter('filter=failing'), [failing.id]);
+  assert.ok((await byFilter('filter=overdue')).includes(overdue.id));
+  assert.ok((await byFilter('filter=never_synced')).includes(never.id));
+  const past = await fetch(url + '/v1/admin/devices?offset=100000', { headers: { Authorization: `Bearer ${token}` } });
+  assert.deepEqual([past.status, await past.json(), past.headers.get('devices-more')], [200, [], 'false']);
+  const bad = await fetch(url + '/v1/admin/devices?filter=bogus', { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(bad.status, 400);
+  await page.goto(url + '/console/devices?offset=100000');
+  assert.match(await page.textContent('#past-end'), /past the end/);
+  await submit(page, '#first-page');
+  assert.ok(await page.locator('#devices tbody tr').count() > 0);
+  // Two per page through the API: next and previous pages meet.
+  const first = await byFilter('sort=name&limit=2');
+  const second = await byFilter('sort=name&limit=2&offset=2');
+  assert.equal(first.length, 2);
+  assert.ok(second.every((id) => !first.includes(id)));
+  await page.close();
+});
+
+test('users and groups are searchable and paged both ways; a group lists its members and the policies naming it', async () => {
+  const page = await browser.newPage();
+  await signIn(page);
+  await page.goto(url + '/console/users');
+  assert.match(await page.textContent('#users-total'), /^300 users/);
+  await submit(page, '#next-page');
+  assert.match(await page.textContent('.pager .range'), /^51–100/);
+  await submit(page, '#prev-page');
+  assert.match(await page.textContent('.pager .range'), /^1–50/);
+  const someone = await admin('GET', '/v1/admin/users/u-000007');
+  await page.fill('input[name=q]', someone.contact.display_name);
+  await submit(page, 'form.search button');
+  assert.match(await page.textContent('#users'), new RegExp(someone.contact.display_name));
+  await page.goto(url + '/console/users?offset=5000');
+  assert.match(await page.textContent('#past-end'), /past the end/);
+
+  // A policy made in the console, naming group Mike; the group's page lists it.
+  await page.goto(url + '/console/policies');
+  await submit(page, '#new-policy');
+  await page.fill('#name', 'Mike only');
+  await page.check('input[name=group][value=mike]');
+  await page.selectOption('#sync_interval', 'weekly');
+  await page.selectOption('#backup_interval', 'weekly');
+  await submit(page, '#save');
+  assert.match(await page.textContent('#saved'), /Saved/);
+  const made = (await admin('GET', '/v1/admin/policies')).find((p) => p.name === 'Mike only');
+  assert.deepEqual([made.additional_groups, made.sync_interval, made.backup_interval], [['mike'], 'weekly', 'weekly']);
+  await page.goto(url + '/console/policies');
+  // One vocabulary: the backup and the sync interval read the same.
+  const row = await page.locator('#policies tr', { hasText: 'Mike only' }).textContent();
+  assert.equal((row.match(/Once a week/g) ?? []).length, 2);
+  await page.goto(url + '/console/groups');
+  await submit(page, 'a[href="/console/groups/mike"]');
+  assert.match(await page.textContent('#group-policies'), /Mike only/);
+  const mike = await members(['mike']);
+  assert.match(await page.textContent('#group-members'), new RegExp(`^Members of the group${mike.size} users`));
+  await page.close();
+});
+
+test('add device: code and QR, the CLI enrolls with that code, the console shows it enrolled and synced; assign policy; Synchronize contacts queued, picked up, done; retire', async () => {
+  const everyone = await admin('POST', '/v1/admin/policies', { name: 'Everyone', basic_type: 'all_groups', sync_interval: 'daily' });
+  const page = await browser.newPage();
+  await signIn(page);
+  await page.goto(url + '/console/devices');
+  await submit(page, '#add-device');
+  await page.fill('#name', 'Second phone');
+  await page.fill('#user_id', 'u-000002');
+  await page.selectOption('#policy_id', 'console');
+  await submit(page, '#create-device');
+  const id = page.url().split('/').pop();
+  assert.match(await page.textContent('#device-state'), /Waiting for enrollment/);
+  const code = (await page.textContent('#enrollment-code')).trim();
+  assert.match(code, /^[0-9a-f]{24}$/);
+  assert.equal(await page.locator('#qr svg').count(), 1);
+  assert.equal(await page.textContent('#enrollment-link'), `${url}/enroll#code=${code}`);
+  assert.match(await page.textContent('#enroll-command'), new RegExp(`--code ${code}`));
+  assert.equal(await page.locator('#sync-now').count(), 0, 'a never-enrolled device offers no sync');
+  await page.screenshot({ path: join(shots, 'add-device-code.png'), fullPage: true });
+
+  phone('phone2', 'enroll', '--server', url, '--code', code, '--name', 'Second phone');
+  phone('phone2', 'run-due');
+  await page.reload();
+  assert.match(await page.textContent('#device-state'), /Enrolled/);
+  assert.notEqual((await page.textContent('#last-sync')).trim(), '—');
+  assert.equal(await page.locator('#qr').count(), 0, 'no QR once enrolled');
+  const qr = await fetch(`${url}/v1/admin/devices/${id}/enrollment-qr`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(qr.status, 409);
+
+  // Assign another policy.
+  await page.selectOption('#assign-policy select', everyone.id);
+  await submit(page, '#assign-policy button');
+  assert.match(await page.textContent('#assigned'), /Policy assigned/);
+  assert.equal((await admin('GET', `/v1/admin/devices/${id}`)).policy_id, everyone.id);
+  phone('phone2', 'run-due');
+  await page.goto(`${url}/console/devices/${id}`);
+  assert.match(await page.textContent('#sync-type'), /all groups/);
+  assert.ok(Number((await page.textContent('#contact-count')).replace(/[^\d]/g, '')) > 0);
+
+  // Synchronize contacts: queued (the page reloads itself), then done by the phone's run.
+  await submit(page, '#sync-now');
+  assert.match(await page.textContent('#sync-command'), /queued/);
+  assert.equal(await page.locator('meta[http-equiv=refresh]').count(), 1);
+  phone('phone2', 'run-due');
+  await until('the page to reload itself and say done', async () => /done/.test(await page.textContent('#sync-command')), 10000);
+  assert.equal(await page.locator('meta[http-equiv=refresh]').count(), 0);
+
+  // Picked up: a device that polled its commands but has not run them yet.
+  const polled = await fakeDevice('Polling phone');
+  await page.goto(`${url}/console/devices/${polled.id}`);
+  await submit(page, '#sync-now');
+  assert.match(await page.textContent('#sync-command'), /queued/);
+  assert.equal((await polled.device('/v1/device/commands')).status, 200);
+  await until('picked up', async () => /picked up at/.test(await page.textContent('#sync-command')), 10000);
+  await page.screenshot({ path: join(shots, 'sync-picked-up.png'), fullPage: true });
+
+  // Retire: behind a confirmation; the phone removes the business contacts and unenrolls.
+  await page.goto(`${url}/console/devices/${id}`);
+  assert.equal(await page.isVisible('#retire-confirm'), false);
+  await page.click('#retire summary');
+  await submit(page, '#retire-confirm');
+  assert.match(await page.textContent('#device-state'), /Retiring/);
+  assert.match(await page.textContent('#retiring'), /waiting for the phone/);
+  const out = phone('phone2', 'run-due');
+  const removed = Number(out.match(/retired by the admin: (\d+) business contacts removed/)[1]);
+  assert.ok(removed > 0, out);
+  await until('the page to show it retired', async () => /Retired/.test(await page.textContent('#device-state')), 10000);
+  assert.equal(await page.locator('#retire-confirm').count(), 0);
+  // Retiring twice: refused with the reason, nothing changes.
+  const again = await page.request.post(`${url}/console/devices/${id}/retire`, {
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    data: `csrf=${await page.inputValue('input[name=csrf]')}&confirm=yes`, maxRedirects: 0,
+  });
+  assert.equal(again.status(), 409);
+  assert.match(await again.text(), /already retired/);
+  await page.screenshot({ path: join(shots, 'retired-device.png'), fullPage: true });
+  await page.close();
+});
+
+test('stored XSS: markup typed into every admin- or import-set text is shown as text and never runs', async () => {
+  const payloads = ['<script>window.__xss=1</script>', '<img src=x onerror="window.__xss=2">'];
+  const p = (i) => payloads[i % 2] + ' xss' + i;
+  await admin('POST', '/v1/admin/groups', { id: 'xss', name: p(0) });
+  await admin('POST', '/v1/admin/groups', { id: 'xss2', name: p(1) });
+  const contact = {
+    display_name: p(1), given_name: p(0), family_name: p(1), prefix: p(0), suffix: p(1), nickname: p(0),
+    organization: p(1), department: p(0), title: p(1), note: p(0), office_location: p(1), manager: p(0),
+    phones: [{ number: '+48 22 000 00 01', kind: 'custom', label: p(1) }],
+    emails: [{ address: 'xss@example.com', kind: 'custom', label: p(0) }],
+  };
+  // Through a directory import (NDJSON, one user a line), as an HR system would send it.
+  const imported = await fetch(url + '/v1/admin/import', {
+    method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/x-ndjson' },
+    body: JSON.stringify({ id: 'u-xss', contact, groups: ['xss', 'xss2', 'harvey'] }) + '\n',
+  });
+  assert.equal(imported.status, 200, await imported.text());
+  const policy = await admin('POST', '/v1/admin/policies', { name: p(0), basic_type: 'none', additional_groups: ['xss', 'xss2'], sync_interval: 'daily' });
+  const dev = await admin('POST', '/v1/admin/devices', { name: p(1), user_id: 'u-xss', policy_id: policy.id });
+  const page = await browser.newPage();
+  const dialogs = [];
+  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+  await signIn(page);
+  // The main phone holds the contact after its next sync (its policy takes all groups now).
+  await admin('POST', `/v1/admin/devices/${deviceId}/sync`);
+  await page.goto(`${url}/console/devices/${deviceId}?q=xss`);
+  await until('the phone to hold the xss contact', async () => {
+    await page.reload();
+    return (await page.locator('#held tbody tr').count()) === 1;
+  });
+  const pages = [
+    '/console', '/console/devices', `/console/devices/${deviceId}?q=xss`, `/console/devices/${dev.device.id}`,
+    '/console/devices?user_id=u-xss', '/console/policies', `/console/policies/${policy.id}`, '/console/users?q=xss',
+    '/console/groups', '/console/groups/xss', '/console/groups/xss2', '/console/groups/harvey?offset=0',
+  ];
+  for (const path of pages) {
+    await page.goto(url + path);
+    const found = await page.evaluate(() => ({
+      ran: window.__xss ?? null,
+      imgs: document.querySelectorAll('img[src="x"]').length,
+      scripts: [...document.scripts].filter((s) => s.textContent.includes('__xss')).length,
+      text: document.body.textContent,
+    }));
+    assert.deepEqual([found.ran, found.imgs, found.scripts], [null, 0, 0], path);
+  }
+  // Shown as text where each field appears.
+  await page.goto(`${url}/console/devices/${deviceId}?q=xss`);
+  const held = await page.textContent('#held');
+  assert.ok(held.includes(p(1)), held);
+  await page.goto(url + '/console/policies');
+  assert.ok((await page.textContent('#policies')).includes(p(0)));
+  await page.goto(`${url}/console/devices/${dev.device.id}`);
+  assert.ok((await page.textContent('h1')).includes(p(1)));
+  assert.ok((await page.textContent('#device-user')).includes(p(1)));
+  await page.goto(url + '/console/groups');
+  assert.ok((await page.textContent('#groups')).includes(p(0)));
+  assert.deepEqual(dialogs, []);
+  await page.close();
+});
+
+test('Polish from Accept-Language with the description\'s labels, the admin\'s time zone, switchable and remembered', async () => {
+  const context = await browser.newContext({ locale: 'pl-PL', timezoneId: 'Europe/Warsaw' });
+  const page = await context.newPage();
+  await signIn(page);
+  assert.equal(await page.textContent('h1'), 'Pulpit');
+  await page.goto(`${url}/console/devices/${deviceId}`);
+  const text = await page.textContent('body');
+  for (const label of ['Status synchronizacji', 'Typ synchronizacji', 'Interwał synchronizacji',
+    'Następna spodziewana synchronizacja kontaktów', 'Ostatnia synchronizacja', 'Synchronizuj kontakty',
+    'Kontakty z wszystkich grup', 'Kontakty zapisane na urządzeniu przez synchronizację']) {
+    assert.ok(text.includes(label), `missing "${label}"`);
+  }
+  assert.match(await page.getAttribute('#last-sync time', 'title'), /^\d\d\.\d\d\.\d{4}, \d\d:\d\d:\d\d CET$/);
+  assert.match(await page.textContent('#last-sync time'), /temu|przed chwilą/);
+  await submit(page, 'form.langs button[value=en]');
+  assert.match(await page.textContent('#sync-status h2'), /^Sync status$/);
+  await page.goto(url + '/console/policies');
+  assert.equal(await page.textContent('h1'), 'Policies');
+  await context.close();
+});
+
+test('screenshots at 1366 and 390 px, English and Polish; nothing wider than a phone', async () => {
+  for (const lang of ['en', 'pl']) {
+    for (const width of [1366, 390]) {
+      const context = await browser.newContext({ locale: lang, viewport: { width, height: 900 }, timezoneId: 'Europe/Warsaw' });
+      const page = await context.newPage();
+      await signIn(page);
+      for (const [name, path] of [['dashboard', '/console'], ['device-list', '/console/devices'],
+        ['device-details', `/console/devices/${deviceId}`], ['policy-editor', '/console/policies/console']]) {
+        await page.goto(url + path);
+        await page.screenshot({ path: join(shots, `${name}-${lang}-${width}.png`), fullPage: true });
+        const [overflow, widest] = await page.evaluate(() => {
+          const over = [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5);
+          const last = over[over.length - 1];
+          return [document.documentElement.scrollWidth - window.innerWidth, last ? last.outerHTML.slice(0, 120) : ''];
+        });
+        assert.ok(overflow <= 0, `${name} ${lang} ${width}: ${overflow} px wider than the screen: ${widest}`);
+      }
+      await context.close();
+    }
+  }
 });

@@ -27,6 +27,7 @@ fn filter_label(f: Filter) -> M {
         Filter::Overdue => M::FleetOverdue,
         Filter::NeverSynced => M::FleetNeverSynced,
         Filter::AwaitingEnrollment => M::FleetAwaiting,
+        Filter::Retiring => M::FleetRetiring,
     }
 }
 
@@ -34,7 +35,7 @@ fn filter_class(f: Filter) -> &'static str {
     match f {
         Filter::Ok => "ok",
         Filter::Failing => "warn",
-        Filter::Overdue | Filter::NeverSynced => "late",
+        Filter::Overdue | Filter::NeverSynced | Filter::Retiring => "late",
         Filter::All | Filter::AwaitingEnrollment => "",
     }
 }
@@ -52,6 +53,7 @@ pub fn state_label(s: DeviceState) -> M {
     match s {
         DeviceState::AwaitingEnrollment => M::StateAwaiting,
         DeviceState::Enrolled => M::StateEnrolled,
+        DeviceState::Retiring => M::StateRetiring,
         DeviceState::Revoked => M::StateRevoked,
         DeviceState::Retired => M::StateRetired,
     }
@@ -62,6 +64,7 @@ fn state_badge(ui: &Ui, s: DeviceState) -> String {
         DeviceState::Enrolled => "badge ok",
         DeviceState::Revoked | DeviceState::Retired => "badge warn",
         DeviceState::AwaitingEnrollment => "badge",
+        DeviceState::Retiring => "badge late",
     };
     format!(
         "<span class=\"{class}\">{}</span>",
@@ -78,6 +81,7 @@ pub fn dashboard(ctx: &Ctx, ui: &Ui) -> Result<Response, ApiError> {
         Filter::Failing,
         Filter::Overdue,
         Filter::NeverSynced,
+        Filter::Retiring,
         Filter::AwaitingEnrollment,
         Filter::All,
     ] {
@@ -337,6 +341,14 @@ pub fn details(ctx: &Ctx, ui: &Ui, id: &str) -> Result<Response, ApiError> {
             " {}",
             fill(ui.l.lang, M::RetiredOn, &[("at", &ui.l.time(Some(at)))])
         ),
+        (DeviceState::Retiring, _, _) => format!(
+            " {}",
+            fill(
+                ui.l.lang,
+                M::RetireRequestedAt,
+                &[("at", &ui.l.time(d.retire_requested_at.as_deref()))]
+            )
+        ),
         _ => String::new(),
     };
     let _ = write!(
@@ -345,7 +357,7 @@ pub fn details(ctx: &Ctx, ui: &Ui, id: &str) -> Result<Response, ApiError> {
          <dt>{state_l}</dt><dd id=device-state>{state}{state_note}</dd>\
          <dt>{user_l}</dt><dd id=device-user>{user}</dd>\
          <dt>{policy_l}</dt><dd><form method=post action=\"/console/devices/{id}/policy\" class=inline id=assign-policy>\
-         {csrf}{policies}<button class=secondary>{assign}</button></form></dd></dl></section>",
+         {csrf}{policies}<button class=secondary>{assign}</button></form></dd></dl>",
         enrollment = esc(ui.t(M::Enrollment)),
         state_l = esc(ui.t(M::DeviceState)),
         state = state_badge(ui, d.state),
@@ -360,6 +372,9 @@ pub fn details(ctx: &Ctx, ui: &Ui, id: &str) -> Result<Response, ApiError> {
         ),
         assign = esc(ui.t(M::AssignPolicy)),
     );
+    enrollment(ctx, ui, &d, &mut b)?;
+    retire_form(ui, &d, &mut b);
+    b.push_str("</section>");
 
     // The seed's Sync status block.
     let groups: Vec<String> = policy
@@ -418,7 +433,8 @@ pub fn details(ctx: &Ctx, ui: &Ui, id: &str) -> Result<Response, ApiError> {
         count_l = esc(ui.t(M::ContactsOnDevice)),
         count = ui.l.count(st.contacts_on_device),
     );
-    let pending = sync_command(ctx, ui, &d, &mut b)?;
+    // The page reloads itself while the phone has something to pick up.
+    let pending = sync_command(ctx, ui, &d, &mut b)? || d.state == DeviceState::Retiring;
     b.push_str("</section>");
 
     runs(ctx, ui, id, &mut b)?;
@@ -461,24 +477,114 @@ fn sync_command(
     let Some(c) = last else {
         return Ok(false);
     };
-    match &c.completed_at {
-        None => {
-            let _ = write!(
-                b,
-                "<p class=\"flash pending\" id=sync-command>{}</p>",
-                fill(ui.l.lang, M::SyncQueued, &[("at", &ui.l.time(Some(&c.issued_at)))])
-            );
-            Ok(true)
+    let (class, m, at) = match (&c.completed_at, &c.cancelled_at, &c.picked_up_at) {
+        (Some(done), _, _) => ("flash", M::SyncDone, done),
+        (None, Some(cancelled), _) => ("flash", M::SyncCancelled, cancelled),
+        (None, None, Some(picked)) => ("flash pending", M::SyncPickedUp, picked),
+        (None, None, None) => ("flash pending", M::SyncQueued, &c.issued_at),
+    };
+    let _ = write!(
+        b,
+        "<p class=\"{class}\" id=sync-command>{}</p>",
+        fill(ui.l.lang, m, &[("at", &ui.l.time(Some(at)))])
+    );
+    Ok(c.pending())
+}
+
+/// The outstanding enrollment: the one-time code, the link and its QR code, and the CLI
+/// command that uses it; else, for a device no phone holds, a button for a new code.
+fn enrollment(ctx: &Ctx, ui: &Ui, d: &repo::Device, b: &mut String) -> Result<(), ApiError> {
+    if repo::outstanding_code(&ctx.conn, &d.id)?.is_some() {
+        let url = crate::enroll_qr::server_url(
+            ctx.public_url.as_deref(),
+            ui.req,
+            ctx.behind_tls_proxy,
+        )?;
+        let e = crate::enroll_qr::enrollment(&ctx.conn, &d.id, &url)?;
+        let cmd = format!(
+            "contacts-agent enroll --server {} --code {}",
+            url, e.enrollment_code
+        );
+        let _ = write!(
+            b,
+            "<div class=enroll id=enroll><div class=qr id=qr>{svg}</div><dl class=fields>\
+             <dt>{code_l}</dt><dd><span class=\"code big\" id=enrollment-code>{code}</span><br>\
+             <span class=note>{expires}</span></dd>\
+             <dt>{link_l}</dt><dd><code id=enrollment-link>{link}</code></dd>\
+             <dt></dt><dd class=note>{how}</dd></dl></div>",
+            // The SVG holds the code's modules only (enroll_qr), nobody's text.
+            svg = e.qr_svg,
+            code_l = esc(ui.t(M::EnrollmentCode)),
+            code = esc(&e.enrollment_code),
+            expires = fill(ui.l.lang, M::CodeExpires, &[("at", &ui.l.time(Some(&e.expires_at)))]),
+            link_l = esc(ui.t(M::EnrollmentLink)),
+            link = esc(&e.link),
+            how = fill(
+                ui.l.lang,
+                M::EnrollHow,
+                &[("cmd", &format!("<code id=enroll-command>{}</code>", esc(&cmd)))]
+            ),
+        );
+    } else if !matches!(d.state, DeviceState::Enrolled | DeviceState::Retiring) {
+        let _ = write!(
+            b,
+            "<p class=note>{}</p><form method=post action=\"/console/devices/{}/code\">{}\
+             <button class=secondary id=new-code>{}</button></form>",
+            esc(ui.t(M::NoCodeOutstanding)),
+            esc(&d.id),
+            view::csrf_input(ui.s),
+            esc(ui.t(M::NewCode))
+        );
+    }
+    Ok(())
+}
+
+/// Retire, behind a confirmation: a disclosure that says what it does, then the button
+/// that does it (the form also carries `confirm`, so a bare post does nothing).
+fn retire_form(ui: &Ui, d: &repo::Device, b: &mut String) {
+    match d.state {
+        DeviceState::Retired => {}
+        DeviceState::Retiring => {
+            let _ = write!(b, "<p class=\"flash pending\" id=retiring>{}</p>", esc(ui.t(M::Retiring)));
         }
-        Some(done) => {
+        _ => {
             let _ = write!(
                 b,
-                "<p class=flash id=sync-command>{}</p>",
-                fill(ui.l.lang, M::SyncDone, &[("at", &ui.l.time(Some(done)))])
+                "<details id=retire><summary>{hint}</summary><p>{what}</p>\
+                 <form method=post action=\"/console/devices/{id}/retire\">{csrf}\
+                 <input type=hidden name=confirm value=yes>\
+                 <button class=danger id=retire-confirm>{confirm}</button></form></details>",
+                hint = esc(ui.t(M::RetireConfirmHint)),
+                what = esc(ui.t(M::RetireWhat)),
+                id = esc(&d.id),
+                csrf = view::csrf_input(ui.s),
+                confirm = esc(ui.t(M::RetireConfirm)),
             );
-            Ok(false)
         }
     }
+}
+
+pub fn retire(ctx: &mut Ctx, id: &str, form: &[(String, String)]) -> Result<Response, ApiError> {
+    if field(form, "confirm") != Some("yes") {
+        return Err(ApiError::Unprocessable(
+            "retiring a device needs its confirmation".into(),
+        ));
+    }
+    let tx = ctx.conn.transaction()?;
+    repo::request_retire(&tx, id)?;
+    tx.commit()?;
+    Ok(Response::redirect(&format!(
+        "/console/devices/{}",
+        view::enc(id)
+    )))
+}
+
+pub fn new_code(ctx: &mut Ctx, id: &str) -> Result<Response, ApiError> {
+    repo::reissue_enrollment_code(&ctx.conn, id, ctx.enrollment_code_ttl)?;
+    Ok(Response::redirect(&format!(
+        "/console/devices/{}",
+        view::enc(id)
+    )))
 }
 
 fn runs(ctx: &Ctx, ui: &Ui, id: &str, b: &mut String) -> Result<(), ApiError> {

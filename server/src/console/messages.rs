@@ -171,6 +171,8 @@ catalogue! {
     SyncPickedUp => "Synchronize contacts: picked up at {at}.",
         "Synchronizuj kontakty: odebrano {at}.";
     SyncDone => "Synchronize contacts: done {at}.", "Synchronizuj kontakty: wykonano {at}.";
+    SyncCancelled => "Synchronize contacts: cancelled {at} (the device left management first).",
+        "Synchronizuj kontakty: anulowano {at} (urządzenie wcześniej opuściło zarządzanie).";
     NotEnrolledNoSync => "The device is not enrolled: there is nothing to synchronize yet.",
         "Urządzenie nie jest zarejestrowane: nie ma jeszcze czego synchronizować.";
     Verified => "verified: the phone holds exactly what it was sent",
@@ -202,6 +204,9 @@ catalogue! {
     Retiring => "Retiring: waiting for the phone to remove the business contacts and unenroll.",
         "Wycofywanie: czekamy, aż telefon usunie kontakty biznesowe i się wyrejestruje.";
     RetiredOn => "Retired {at}.", "Wycofano {at}.";
+    RetireRequestedAt => "Retire requested {at}.", "Zlecono wycofanie {at}.";
+    RetireConfirmHint => "Retire device…", "Wycofaj urządzenie…";
+    NoCodeOutstanding => "No enrollment code is outstanding.", "Brak ważnego kodu rejestracji.";
     RevokedOn => "Revoked {at}.", "Unieważniono {at}.";
     // Held contacts.
     HeldTitle => "Contacts saved on the device by the sync", "Kontakty zapisane na urządzeniu przez synchronizację";

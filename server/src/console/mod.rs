@@ -242,6 +242,12 @@ fn post(
     if let Some(a) = match_pattern("/console/devices/{id}/sync", p) {
         return devices::force_sync(ctx, &a["id"]);
     }
+    if let Some(a) = match_pattern("/console/devices/{id}/retire", p) {
+        return devices::retire(ctx, &a["id"], form);
+    }
+    if let Some(a) = match_pattern("/console/devices/{id}/code", p) {
+        return devices::new_code(ctx, &a["id"]);
+    }
     if let Some(a) = match_pattern("/console/devices/{id}/policy", p) {
         return devices::assign_policy(ctx, &a["id"], form);
     }
