@@ -27,9 +27,8 @@ fn fleets() -> Vec<usize> {
 /// `n` devices with what their last reports said, as `device_list::record_report` stores it.
 fn fleet(conn: &mut rusqlite::Connection, n: usize) {
     let now = chrono::Utc::now();
-    let stamp = |t: chrono::DateTime<chrono::Utc>| {
-        t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    };
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let tx = conn.transaction().unwrap();
     for p in 0..10 {
         tx.execute(
@@ -83,7 +82,10 @@ fn time(ctx: &mut Ctx, cookie: &str, target: &str) -> (Duration, usize) {
     let mut req = Request::new("GET", target);
     let admin = target.starts_with("/v1/");
     req.headers.push(if admin {
-        ("authorization".into(), "Bearer bench-admin-token-0123456789".into())
+        (
+            "authorization".into(),
+            "Bearer bench-admin-token-0123456789".into(),
+        )
     } else {
         ("cookie".into(), format!("cas_session={cookie}"))
     });
@@ -97,7 +99,12 @@ fn time(ctx: &mut Ctx, cookie: &str, target: &str) -> (Duration, usize) {
             console::dispatch(ctx, &req)
         };
         runs.push(t.elapsed());
-        assert_eq!(r.status, 200, "{target}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            200,
+            "{target}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         bytes = r.body.len();
     }
     (median(runs), bytes)

@@ -756,7 +756,8 @@ impl DeviceState {
     }
 }
 
-pub(crate) const DEVICE_COLUMNS: &str = "id, name, user_id, policy_id, policy_version, token_hash IS NOT NULL,
+pub(crate) const DEVICE_COLUMNS: &str =
+    "id, name, user_id, policy_id, policy_version, token_hash IS NOT NULL,
     revoked_at, created_at, enrolled_at, enrollment_expires_at, retired_at, retire_requested_at";
 
 pub(crate) fn device_row(r: &rusqlite::Row) -> rusqlite::Result<Device> {

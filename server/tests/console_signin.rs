@@ -208,12 +208,23 @@ fn the_console_shows_a_revoked_device_as_revoked() {
     assert_eq!(page.status, 200);
     let html = page.text();
     assert!(
-        html.contains("<dd id=device-state><span class=\"badge warn\">Revoked</span> Revoked <time "),
+        html.contains(
+            "<dd id=device-state><span class=\"badge warn\">Revoked</span> Revoked <time "
+        ),
         "{html}"
     );
-    let list = request(t.addr(), "GET", "/console/devices", &[("Cookie", &cookie)], b"").text();
+    let list = request(
+        t.addr(),
+        "GET",
+        "/console/devices",
+        &[("Cookie", &cookie)],
+        b"",
+    )
+    .text();
     assert!(
-        list.contains("<td data-label=\"Enrollment\"><span class=\"badge warn\">Revoked</span></td>"),
+        list.contains(
+            "<td data-label=\"Enrollment\"><span class=\"badge warn\">Revoked</span></td>"
+        ),
         "{list}"
     );
 }

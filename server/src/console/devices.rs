@@ -87,7 +87,7 @@ pub fn dashboard(ctx: &Ctx, ui: &Ui) -> Result<Response, ApiError> {
     ] {
         let _ = write!(
             tiles,
-            "<a class=\"tile {class}\" id=tile-{id} href=\"{link}\"><span class=n>{n}</span>{label}</a>",
+            "<a class=\"tile tile-{class}\" id=tile-{id} href=\"{link}\"><span class=n>{n}</span>{label}</a>",
             class = filter_class(f),
             id = f.as_str(),
             link = href("/console/devices", &[("filter", f.as_str())]),
@@ -159,7 +159,9 @@ pub fn list(ctx: &Ctx, ui: &Ui) -> Result<Response, ApiError> {
             let d = &r.device;
             let overdue = d.enrolled
                 && !r.sync_failing
-                && r.next_sync_at.as_deref().is_some_and(|n| n < threshold.as_str());
+                && r.next_sync_at
+                    .as_deref()
+                    .is_some_and(|n| n < threshold.as_str());
             let mark = if r.sync_failing {
                 format!(
                     " <span class=\"badge warn\">{}</span>",
@@ -205,15 +207,33 @@ pub fn list(ctx: &Ctx, ui: &Ui) -> Result<Response, ApiError> {
         .collect();
     b.push_str("<section>");
     if rows.is_empty() && q.offset == 0 {
-        let _ = write!(b, "<p class=note id=no-devices>{}</p>", esc(ui.t(M::NoDevices)));
+        let _ = write!(
+            b,
+            "<p class=note id=no-devices>{}</p>",
+            esc(ui.t(M::NoDevices))
+        );
     } else {
         b.push_str(&view::table("devices", &heads, &rows));
     }
     let keep = [
-        ("filter", if q.filter == Filter::All { "" } else { q.filter.as_str() }),
+        (
+            "filter",
+            if q.filter == Filter::All {
+                ""
+            } else {
+                q.filter.as_str()
+            },
+        ),
         ("policy_id", policy_id.as_str()),
         ("user_id", user_id.as_str()),
-        ("sort", if q.sort == default_sort { "" } else { q.sort.as_str() }),
+        (
+            "sort",
+            if q.sort == default_sort {
+                ""
+            } else {
+                q.sort.as_str()
+            },
+        ),
     ];
     b.push_str(&pager(
         &ui.l,
@@ -263,7 +283,9 @@ pub fn new_form(ctx: &Ctx, ui: &Ui) -> Result<Response, ApiError> {
 
 pub fn create(ctx: &mut Ctx, _ui: &Ui, form: &[(String, String)]) -> Result<Response, ApiError> {
     let name = field(form, "name").unwrap_or("");
-    let user = field(form, "user_id").map(str::trim).filter(|u| !u.is_empty());
+    let user = field(form, "user_id")
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
     let policy = field(form, "policy_id").filter(|p| !p.is_empty());
     let tx = ctx.conn.transaction()?;
     let (id, _code) = repo::create_device(&tx, name, user, ctx.enrollment_code_ttl)?;
@@ -321,7 +343,11 @@ pub fn details(ctx: &Ctx, ui: &Ui, id: &str) -> Result<Response, ApiError> {
     let policies = repo::list_policies(&ctx.conn)?;
     let mut b = String::new();
     if ui.req.query("assigned").is_some() {
-        let _ = write!(b, "<p class=flash id=assigned>{}</p>", esc(ui.t(M::PolicyAssigned)));
+        let _ = write!(
+            b,
+            "<p class=flash id=assigned>{}</p>",
+            esc(ui.t(M::PolicyAssigned))
+        );
     }
 
     // Enrollment and policy.
@@ -397,9 +423,15 @@ pub fn details(ctx: &Ctx, ui: &Ui, id: &str) -> Result<Response, ApiError> {
     let verified = if st.last_report_at.is_none() {
         String::new()
     } else if st.contacts_verified {
-        format!(" <span class=\"badge ok\" id=verified>{}</span>", esc(ui.t(M::Verified)))
+        format!(
+            " <span class=\"badge ok\" id=verified>{}</span>",
+            esc(ui.t(M::Verified))
+        )
     } else {
-        format!(" <span class=\"badge warn\" id=verified>{}</span>", esc(ui.t(M::NotVerified)))
+        format!(
+            " <span class=\"badge warn\" id=verified>{}</span>",
+            esc(ui.t(M::NotVerified))
+        )
     };
     let _ = write!(
         b,
@@ -442,24 +474,18 @@ pub fn details(ctx: &Ctx, ui: &Ui, id: &str) -> Result<Response, ApiError> {
     held(ctx, ui, id, &mut b)?;
 
     let title = format!("{} {}", ui.t(M::Device), d.name);
-    Ok(ui.page_refreshing(
-        &title,
-        Nav::Devices,
-        pending.then_some(REFRESH_SECONDS),
-        &b,
-    ))
+    Ok(ui.page_refreshing(&title, Nav::Devices, pending.then_some(REFRESH_SECONDS), &b))
 }
 
 /// Synchronize contacts and what became of the last one: queued, picked up, done. `true`
 /// while one waits for the phone (the page then reloads itself).
-fn sync_command(
-    ctx: &Ctx,
-    ui: &Ui,
-    d: &repo::Device,
-    b: &mut String,
-) -> Result<bool, ApiError> {
+fn sync_command(ctx: &Ctx, ui: &Ui, d: &repo::Device, b: &mut String) -> Result<bool, ApiError> {
     if d.state != DeviceState::Enrolled {
-        let _ = write!(b, "<p class=note id=no-sync>{}</p>", esc(ui.t(M::NotEnrolledNoSync)));
+        let _ = write!(
+            b,
+            "<p class=note id=no-sync>{}</p>",
+            esc(ui.t(M::NotEnrolledNoSync))
+        );
         return Ok(false);
     }
     let _ = write!(
@@ -472,8 +498,7 @@ fn sync_command(
     );
     let last = repo::commands(&ctx.conn, &d.id, false)?
         .into_iter()
-        .filter(|c| c.kind == "sync_now")
-        .next_back();
+        .rfind(|c| c.kind == "sync_now");
     let Some(c) = last else {
         return Ok(false);
     };
@@ -495,11 +520,8 @@ fn sync_command(
 /// command that uses it; else, for a device no phone holds, a button for a new code.
 fn enrollment(ctx: &Ctx, ui: &Ui, d: &repo::Device, b: &mut String) -> Result<(), ApiError> {
     if repo::outstanding_code(&ctx.conn, &d.id)?.is_some() {
-        let url = crate::enroll_qr::server_url(
-            ctx.public_url.as_deref(),
-            ui.req,
-            ctx.behind_tls_proxy,
-        )?;
+        let url =
+            crate::enroll_qr::server_url(ctx.public_url.as_deref(), ui.req, ctx.behind_tls_proxy)?;
         let e = crate::enroll_qr::enrollment(&ctx.conn, &d.id, &url)?;
         let cmd = format!(
             "contacts-agent enroll --server {} --code {}",
@@ -516,13 +538,20 @@ fn enrollment(ctx: &Ctx, ui: &Ui, d: &repo::Device, b: &mut String) -> Result<()
             svg = e.qr_svg,
             code_l = esc(ui.t(M::EnrollmentCode)),
             code = esc(&e.enrollment_code),
-            expires = fill(ui.l.lang, M::CodeExpires, &[("at", &ui.l.time(Some(&e.expires_at)))]),
+            expires = fill(
+                ui.l.lang,
+                M::CodeExpires,
+                &[("at", &ui.l.time(Some(&e.expires_at)))]
+            ),
             link_l = esc(ui.t(M::EnrollmentLink)),
             link = esc(&e.link),
             how = fill(
                 ui.l.lang,
                 M::EnrollHow,
-                &[("cmd", &format!("<code id=enroll-command>{}</code>", esc(&cmd)))]
+                &[(
+                    "cmd",
+                    &format!("<code id=enroll-command>{}</code>", esc(&cmd))
+                )]
             ),
         );
     } else if !matches!(d.state, DeviceState::Enrolled | DeviceState::Retiring) {
@@ -545,7 +574,11 @@ fn retire_form(ui: &Ui, d: &repo::Device, b: &mut String) {
     match d.state {
         DeviceState::Retired => {}
         DeviceState::Retiring => {
-            let _ = write!(b, "<p class=\"flash pending\" id=retiring>{}</p>", esc(ui.t(M::Retiring)));
+            let _ = write!(
+                b,
+                "<p class=\"flash pending\" id=retiring>{}</p>",
+                esc(ui.t(M::Retiring))
+            );
         }
         _ => {
             let _ = write!(
@@ -662,12 +695,7 @@ fn backups(
     if list.is_empty() {
         let _ = write!(b, "<p class=note>{}</p>", esc(ui.t(M::NoBackups)));
     } else {
-        let heads = [
-            ui.t(M::BackupCreated),
-            ui.t(M::Size),
-            ui.t(M::Contacts),
-            "",
-        ];
+        let heads = [ui.t(M::BackupCreated), ui.t(M::Size), ui.t(M::Contacts), ""];
         let rows: Vec<(&str, Vec<String>)> = list
             .iter()
             .map(|bk| {
@@ -705,7 +733,11 @@ fn held(ctx: &Ctx, ui: &Ui, id: &str, b: &mut String) -> Result<(), ApiError> {
         esc(ui.t(M::HeldNote))
     );
     let Some(held) = repo::held_contacts(&ctx.conn, id)? else {
-        let _ = write!(b, "<p class=note id=held-unknown>{}</p></section>", esc(ui.t(M::HeldUnknown)));
+        let _ = write!(
+            b,
+            "<p class=note id=held-unknown>{}</p></section>",
+            esc(ui.t(M::HeldUnknown))
+        );
         return Ok(());
     };
     if held.pending > 0 {
@@ -719,19 +751,32 @@ fn held(ctx: &Ctx, ui: &Ui, id: &str, b: &mut String) -> Result<(), ApiError> {
             ))
         );
     } else {
-        let _ = write!(b, "<p class=flash id=held-pending>{}</p>", esc(ui.t(M::HeldUpToDate)));
+        let _ = write!(
+            b,
+            "<p class=flash id=held-pending>{}</p>",
+            esc(ui.t(M::HeldUpToDate))
+        );
     }
     let needle = q.to_lowercase();
     let matched: Vec<&repo::HeldContact> = held
         .contacts
         .iter()
-        .filter(|h| needle.is_empty() || h.contact.as_ref().is_some_and(|c| haystack(c).contains(&needle)))
+        .filter(|h| {
+            needle.is_empty()
+                || h.contact
+                    .as_ref()
+                    .is_some_and(|c| haystack(c).contains(&needle))
+        })
         .collect();
     b.push_str(&view::search_form(&ui.l, q, M::SearchContacts, &[]));
     let _ = write!(
         b,
         "<p id=synced-total>{}</p>",
-        esc(&fill(ui.l.lang, M::ContactsTotal, &[("n", &ui.l.count(matched.len() as u64))]))
+        esc(&fill(
+            ui.l.lang,
+            M::ContactsTotal,
+            &[("n", &ui.l.count(matched.len() as u64))]
+        ))
     );
     let heads = [
         ui.t(M::Name),
@@ -782,7 +827,10 @@ fn haystack(c: &ContactData) -> String {
 fn held_row<'a>(ui: &Ui, h: &repo::HeldContact) -> (&'a str, Vec<String>) {
     let class = if h.pending { "pending" } else { "" };
     let mark = if h.pending {
-        format!(" <span class=\"badge late\">{}</span>", esc(ui.t(M::PendingChange)))
+        format!(
+            " <span class=\"badge late\">{}</span>",
+            esc(ui.t(M::PendingChange))
+        )
     } else {
         String::new()
     };
@@ -790,7 +838,11 @@ fn held_row<'a>(ui: &Ui, h: &repo::HeldContact) -> (&'a str, Vec<String>) {
         return (
             class,
             vec![
-                format!("{} <span class=note>{}</span>{mark}", named(None, &h.id), esc(ui.t(M::HeldBodyMissing))),
+                format!(
+                    "{} <span class=note>{}</span>{mark}",
+                    named(None, &h.id),
+                    esc(ui.t(M::HeldBodyMissing))
+                ),
                 String::new(),
                 String::new(),
                 String::new(),
@@ -807,18 +859,39 @@ fn held_row<'a>(ui: &Ui, h: &repo::HeldContact) -> (&'a str, Vec<String>) {
             esc(&c
                 .phones
                 .iter()
-                .map(|p| entry(&p.number, p.kind.as_str(), p.label.as_deref(), p.preferred, preferred))
+                .map(|p| {
+                    entry(
+                        &p.number,
+                        p.kind.as_str(),
+                        p.label.as_deref(),
+                        p.preferred,
+                        preferred,
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", ")),
             esc(&c
                 .emails
                 .iter()
-                .map(|e| entry(&e.address, e.kind.as_str(), e.label.as_deref(), e.preferred, preferred))
+                .map(|e| {
+                    entry(
+                        &e.address,
+                        e.kind.as_str(),
+                        e.label.as_deref(),
+                        e.preferred,
+                        preferred,
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", ")),
             esc(c.office_location.as_deref().unwrap_or("")),
             esc(c.manager.as_deref().unwrap_or("")),
-            esc(&c.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", ")),
+            esc(&c
+                .groups
+                .iter()
+                .map(|g| g.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")),
         ],
     )
 }
@@ -890,7 +963,15 @@ mod tests {
         let phones: Vec<String> = contact
             .phones
             .iter()
-            .map(|p| entry(&p.number, p.kind.as_str(), p.label.as_deref(), p.preferred, "preferred"))
+            .map(|p| {
+                entry(
+                    &p.number,
+                    p.kind.as_str(),
+                    p.label.as_deref(),
+                    p.preferred,
+                    "preferred",
+                )
+            })
             .collect();
         assert_eq!(phones, ["+48 1 (Recep<tion>)", "+48 2 (preferred)"]);
         assert!(haystack(&contact).contains("+48 2"));

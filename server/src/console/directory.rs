@@ -24,7 +24,12 @@ pub fn users(ctx: &Ctx, ui: &Ui) -> Result<Response, ApiError> {
     let offset = ui.req.query_usize("offset", 0, usize::MAX)?;
     let (total, users) = repo::list_users(&ctx.conn, Some(q), offset, PAGE)?;
     let groups = repo::list_groups(&ctx.conn)?;
-    let heads = [ui.t(M::Name), ui.t(M::Phones), ui.t(M::Groups), ui.t(M::UserDevices)];
+    let heads = [
+        ui.t(M::Name),
+        ui.t(M::Phones),
+        ui.t(M::Groups),
+        ui.t(M::UserDevices),
+    ];
     let rows: Vec<(&str, Vec<String>)> = users
         .iter()
         .map(|u| {
@@ -59,8 +64,16 @@ pub fn users(ctx: &Ctx, ui: &Ui) -> Result<Response, ApiError> {
     let _ = write!(
         b,
         "<section><p id=users-total>{}</p>{}{}</section>",
-        esc(&fill(ui.l.lang, M::UsersCount, &[("n", &ui.l.count(total))])),
-        if rows.is_empty() { String::new() } else { view::table("users", &heads, &rows) },
+        esc(&fill(
+            ui.l.lang,
+            M::UsersCount,
+            &[("n", &ui.l.count(total))]
+        )),
+        if rows.is_empty() {
+            String::new()
+        } else {
+            view::table("users", &heads, &rows)
+        },
         pager(
             &ui.l,
             "/console/users",
@@ -80,7 +93,9 @@ pub fn groups(ctx: &Ctx, ui: &Ui) -> Result<Response, ApiError> {
     let needle = q.to_lowercase();
     let all: Vec<repo::Group> = repo::list_groups(&ctx.conn)?
         .into_iter()
-        .filter(|g| needle.is_empty() || g.name.to_lowercase().contains(&needle) || g.id.contains(&needle))
+        .filter(|g| {
+            needle.is_empty() || g.name.to_lowercase().contains(&needle) || g.id.contains(&needle)
+        })
         .collect();
     let heads = [ui.t(M::Group), ui.t(M::Members)];
     let rows: Vec<(&str, Vec<String>)> = all
@@ -106,8 +121,16 @@ pub fn groups(ctx: &Ctx, ui: &Ui) -> Result<Response, ApiError> {
     let _ = write!(
         b,
         "<section><p id=groups-total>{}</p>{}{}</section>",
-        esc(&fill(ui.l.lang, M::GroupsCount, &[("n", &ui.l.count(all.len() as u64))])),
-        if rows.is_empty() { String::new() } else { view::table("groups", &heads, &rows) },
+        esc(&fill(
+            ui.l.lang,
+            M::GroupsCount,
+            &[("n", &ui.l.count(all.len() as u64))]
+        )),
+        if rows.is_empty() {
+            String::new()
+        } else {
+            view::table("groups", &heads, &rows)
+        },
         pager(
             &ui.l,
             "/console/groups",
@@ -172,8 +195,16 @@ pub fn group(ctx: &Ctx, ui: &Ui, id: &str) -> Result<Response, ApiError> {
         b,
         "</section><section id=group-members><h2>{}</h2><p>{}</p>{}{}</section>",
         esc(ui.t(M::GroupMembers)),
-        esc(&fill(ui.l.lang, M::UsersCount, &[("n", &ui.l.count(g.member_count))])),
-        if rows.is_empty() { String::new() } else { view::table("members", &heads, &rows) },
+        esc(&fill(
+            ui.l.lang,
+            M::UsersCount,
+            &[("n", &ui.l.count(g.member_count))]
+        )),
+        if rows.is_empty() {
+            String::new()
+        } else {
+            view::table("members", &heads, &rows)
+        },
         pager(
             &ui.l,
             &format!("/console/groups/{id}"),

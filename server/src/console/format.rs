@@ -93,7 +93,7 @@ impl Locale {
         }
         let mut out = String::new();
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push_str(sep);
             }
             out.push(c);
@@ -172,9 +172,17 @@ mod tests {
             at(Lang::Pl, "Europe/Warsaw").exact(t),
             "25.11.2026, 20:04:05 CET"
         );
-        assert_eq!(at(Lang::En, "nowhere").exact(t), "25 Nov 2026, 19:04:05 UTC");
+        assert_eq!(
+            at(Lang::En, "nowhere").exact(t),
+            "25 Nov 2026, 19:04:05 UTC"
+        );
         let html = at(Lang::En, "UTC").time(Some("2026-11-25T19:04:05.000Z"));
-        assert!(html.starts_with("<time datetime=\"2026-11-25T19:04:05+00:00\" title=\"25 Nov 2026, 19:04:05 UTC\">"), "{html}");
+        assert!(
+            html.starts_with(
+                "<time datetime=\"2026-11-25T19:04:05+00:00\" title=\"25 Nov 2026, 19:04:05 UTC\">"
+            ),
+            "{html}"
+        );
         assert_eq!(at(Lang::En, "UTC").time(None), "—");
         assert_eq!(at(Lang::En, "UTC").time(Some("<b>")), "&lt;b&gt;");
     }

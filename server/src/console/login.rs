@@ -30,7 +30,10 @@ pub fn session(ctx: &Ctx, req: &Request) -> Option<Session> {
                 Ok(Session {
                     id: r.get(0)?,
                     csrf: r.get(1)?,
-                    lang: r.get::<_, Option<String>>(2)?.as_deref().and_then(Lang::parse),
+                    lang: r
+                        .get::<_, Option<String>>(2)?
+                        .as_deref()
+                        .and_then(Lang::parse),
                     tz: r.get(3)?,
                 })
             },
@@ -130,13 +133,15 @@ pub fn login_page(
         label = esc(l.t(M::AdminToken)),
         sign_in = esc(l.t(M::SignIn)),
     );
-    Ok(bare(l, status, l.t(M::SignIn), &body, Some(&nonce)).with_header(
-        "Set-Cookie",
-        format!(
-            "{LOGIN_COOKIE}={token}; {}",
-            cookie_attrs(ctx, req, "/console/login")
+    Ok(
+        bare(l, status, l.t(M::SignIn), &body, Some(&nonce)).with_header(
+            "Set-Cookie",
+            format!(
+                "{LOGIN_COOKIE}={token}; {}",
+                cookie_attrs(ctx, req, "/console/login")
+            ),
         ),
-    ))
+    )
 }
 
 pub fn login(ctx: &mut Ctx, req: &Request, l: &Locale) -> Result<Response, ApiError> {
@@ -159,8 +164,9 @@ pub fn login(ctx: &mut Ctx, req: &Request, l: &Locale) -> Result<Response, ApiEr
         // Not even compared: guessing goes no faster than the wait.
         let wait = locked_until - now;
         let msg = fill(l.lang, M::TooManySignIns, &[("n", &wait.to_string())]);
-        return Ok(login_page(ctx, req, l, 429, Some(&msg))?
-            .with_header("Retry-After", wait.to_string()));
+        return Ok(
+            login_page(ctx, req, l, 429, Some(&msg))?.with_header("Retry-After", wait.to_string())
+        );
     }
     let password = field(&form, "password").unwrap_or("");
     if !constant_time_eq(password.as_bytes(), ctx.admin_token.as_bytes()) {
@@ -212,10 +218,7 @@ pub fn logout(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
 
 /// Language and time zone.
 pub fn settings(ui: &Ui) -> Result<Response, ApiError> {
-    let langs: Vec<(&str, &str)> = Lang::ALL
-        .iter()
-        .map(|l| (l.code(), l.own_name()))
-        .collect();
+    let langs: Vec<(&str, &str)> = Lang::ALL.iter().map(|l| (l.code(), l.own_name())).collect();
     let zones: Vec<(&str, &str)> = chrono_tz::TZ_VARIANTS
         .iter()
         .map(|z| (z.name(), z.name()))

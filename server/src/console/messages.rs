@@ -413,8 +413,14 @@ mod tests {
 
     #[test]
     fn accept_language_picks_the_preferred_of_ours() {
-        assert_eq!(Lang::from_accept_language(Some("pl-PL,pl;q=0.9,en;q=0.8")), Lang::Pl);
-        assert_eq!(Lang::from_accept_language(Some("de-DE,en;q=0.5,pl;q=0.7")), Lang::Pl);
+        assert_eq!(
+            Lang::from_accept_language(Some("pl-PL,pl;q=0.9,en;q=0.8")),
+            Lang::Pl
+        );
+        assert_eq!(
+            Lang::from_accept_language(Some("de-DE,en;q=0.5,pl;q=0.7")),
+            Lang::Pl
+        );
         assert_eq!(Lang::from_accept_language(Some("en-GB,pl;q=0.1")), Lang::En);
         assert_eq!(Lang::from_accept_language(Some("fr")), Lang::En);
         assert_eq!(Lang::from_accept_language(Some("pl;q=0")), Lang::En);

@@ -226,12 +226,7 @@ fn route(
 }
 
 /// The forms; each answers with a redirect to the page that shows the result.
-fn post(
-    ctx: &mut Ctx,
-    ui: &Ui,
-    p: &str,
-    form: &[(String, String)],
-) -> Result<Response, ApiError> {
+fn post(ctx: &mut Ctx, ui: &Ui, p: &str, form: &[(String, String)]) -> Result<Response, ApiError> {
     match p {
         "/console/logout" => return login::logout(ctx, ui.req),
         "/console/settings" => return login::save_settings(ctx, ui, form),

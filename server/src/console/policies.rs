@@ -114,9 +114,18 @@ pub fn editor(ctx: &Ctx, ui: &Ui, id: &str) -> Result<Response, ApiError> {
     let p = repo::get_policy(&ctx.conn, id)?;
     let mut body = String::new();
     if ui.req.query("saved").is_some() {
-        let _ = write!(body, "<p class=flash id=saved>{}</p>", esc(ui.t(M::PolicySaved)));
+        let _ = write!(
+            body,
+            "<p class=flash id=saved>{}</p>",
+            esc(ui.t(M::PolicySaved))
+        );
     }
-    body.push_str(&form(ctx, ui, &format!("/console/policies/{id}"), Some(&p))?);
+    body.push_str(&form(
+        ctx,
+        ui,
+        &format!("/console/policies/{id}"),
+        Some(&p),
+    )?);
     let _ = write!(
         body,
         "<p class=actions><a href=\"{}\" id=policy-devices>{}</a></p>",
@@ -149,7 +158,11 @@ fn form(ctx: &Ctx, ui: &Ui, action: &str, p: Option<&PolicyRecord>) -> Result<St
     let chosen: &[String] = p.map_or(&[], |p| &p.additional_groups);
     let mut groups = String::new();
     for g in repo::list_groups(&ctx.conn)? {
-        let checked = if chosen.contains(&g.id) { " checked" } else { "" };
+        let checked = if chosen.contains(&g.id) {
+            " checked"
+        } else {
+            ""
+        };
         let _ = write!(
             groups,
             "<label><input type=checkbox name=group value=\"{}\"{checked}> {}</label>",

@@ -98,7 +98,9 @@ pub fn page(l: &Locale, session: Option<&Session>, f: &Frame, body: &str) -> Str
             };
             let _ = write!(top, "<a href={path}{current}>{}</a>", esc(l.t(m)));
         }
-        top.push_str("</nav><div class=tools><form method=post action=/console/settings class=langs>");
+        top.push_str(
+            "</nav><div class=tools><form method=post action=/console/settings class=langs>",
+        );
         top.push_str(&csrf_input(s));
         let _ = write!(
             top,
@@ -174,11 +176,7 @@ pub fn pager(
         let off = off.to_string();
         let mut q: Vec<(&str, &str)> = query.to_vec();
         q.push(("offset", if off == "0" { "" } else { &off }));
-        format!(
-            "<a id={id} href=\"{}\">{}</a>",
-            href(path, &q),
-            esc(l.t(m))
-        )
+        format!("<a id={id} href=\"{}\">{}</a>", href(path, &q), esc(l.t(m)))
     };
     if shown == 0 && offset > 0 {
         let _ = write!(
@@ -221,11 +219,7 @@ pub fn pager(
 pub fn search_form(l: &Locale, q: &str, placeholder: M, keep: &[(&str, &str)]) -> String {
     let mut s = String::from("<form method=get class=search>");
     for (k, v) in keep.iter().filter(|(_, v)| !v.is_empty()) {
-        let _ = write!(
-            s,
-            "<input type=hidden name={k} value=\"{}\">",
-            esc(v)
-        );
+        let _ = write!(s, "<input type=hidden name={k} value=\"{}\">", esc(v));
     }
     let _ = write!(
         s,
