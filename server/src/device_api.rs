@@ -10,8 +10,8 @@ use contacts_agent_protocol::wire::{
     Upsert,
 };
 
-use crate::entitled_sets::{self, Start, TokenSet};
 use crate::device_list;
+use crate::entitled_sets::{self, Start, TokenSet};
 use crate::error::ApiError;
 use crate::http::{Params, Request, Response};
 use crate::input::{self, json as body};
