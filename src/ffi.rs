@@ -476,9 +476,30 @@ pub struct BackupResult {
 #[derive(Debug, Clone)]
 pub struct RestoreResult {
     pub backup_id: String,
+    pub in_archive: i64,
     pub restored: i64,
     pub already_present: i64,
+    pub into_source_account: i64,
+    pub source_account_missing: i64,
+    pub photos_dropped: i64,
     pub skipped: i64,
+    pub skipped_reasons: String,
+}
+
+impl From<crate::backup::RestoreReport> for RestoreResult {
+    fn from(r: crate::backup::RestoreReport) -> Self {
+        RestoreResult {
+            in_archive: long(r.in_archive),
+            restored: long(r.restored),
+            already_present: long(r.already_present),
+            into_source_account: long(r.into_source_account),
+            source_account_missing: long(r.source_account_missing),
+            photos_dropped: long(r.photos_dropped),
+            skipped: long(r.skipped_total()),
+            skipped_reasons: r.describe_skipped(),
+            backup_id: r.backup_id,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -744,12 +765,7 @@ impl Agent {
                 kind,
             });
             let r = a.restore(backup_id.as_deref(), account.as_ref(), &mut progress)?;
-            Ok(RestoreResult {
-                skipped: long(r.skipped_total()),
-                backup_id: r.backup_id,
-                restored: long(r.restored),
-                already_present: long(r.already_present),
-            })
+            Ok(r.into())
         })
     }
 
@@ -855,6 +871,44 @@ mod tests {
         assert!(matches!(e, AgentError::Network { .. }));
         let e: AgentError = Error::Interrupted.into();
         assert!(matches!(e, AgentError::Interrupted { .. }));
+    }
+
+    #[test]
+    fn a_restore_result_carries_everything_the_core_reports() {
+        let mut skipped = std::collections::BTreeMap::new();
+        skipped.insert(crate::backup::vcard::SkipReason::Unterminated, 2);
+        skipped.insert(crate::backup::vcard::SkipReason::ValueTooLarge, 1);
+        let r: RestoreResult = crate::backup::RestoreReport {
+            backup_id: "b-1".into(),
+            in_archive: 20,
+            restored: 11,
+            already_present: 6,
+            into_source_account: 7,
+            source_account_missing: 4,
+            photos_dropped: 3,
+            skipped,
+        }
+        .into();
+        assert_eq!(r.backup_id, "b-1");
+        assert_eq!(
+            (r.in_archive, r.restored, r.already_present, r.skipped),
+            (20, 11, 6, 3)
+        );
+        assert_eq!(
+            (
+                r.into_source_account,
+                r.source_account_missing,
+                r.photos_dropped
+            ),
+            (7, 4, 3)
+        );
+        assert!(
+            r.skipped_reasons.contains("2 × card cut off")
+                && r.skipped_reasons
+                    .contains("1 × card with a value over 1 MiB"),
+            "{}",
+            r.skipped_reasons
+        );
     }
 
     #[test]

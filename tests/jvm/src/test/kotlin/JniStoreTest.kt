@@ -282,7 +282,14 @@ class JniStoreTest {
             assertEquals(32L, backup.contactCount)
             store.personal.clear()
             val restored = agent.restore(null, null)
+            assertEquals(32L, restored.inArchive)
             assertEquals(32L, restored.restored)
+            // What the result says of accounts: Mum back into the Google account the phone
+            // has, the old colleague's account gone from it; no photo dropped, nothing skipped.
+            assertEquals(1L, restored.intoSourceAccount)
+            assertEquals(1L, restored.sourceAccountMissing)
+            assertEquals(0L, restored.photosDropped)
+            assertEquals("", restored.skippedReasons)
             assertEquals(32, store.personal.size)
             // Each contact went back into its own account when the phone has it (listed by
             // personalAccounts), else device-local; starred and groups came with it.
