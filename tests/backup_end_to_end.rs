@@ -541,9 +541,12 @@ fn maybe_text() -> impl Strategy<Value = String> {
     prop_oneof![Just(String::new()), text()]
 }
 
-/// A kind from the provider's table for this mimetype, with a label when it is `custom`.
+/// A kind from the provider's table for this mimetype, with a label when it is `custom`:
+/// any text, or one that is an x-name ("Babcia", "Klub-2"), which is also written as the
+/// line's `TYPE=X-…`.
 fn kind(table: &'static [(&'static str, i32)]) -> impl Strategy<Value = (String, String)> {
-    (prop::sample::select(table.to_vec()), text()).prop_map(|((word, _), label)| {
+    let label = prop_oneof![text(), "[A-Za-z][A-Za-z0-9-]{0,11}"];
+    (prop::sample::select(table.to_vec()), label).prop_map(|((word, _), label)| {
         let label = if word == "custom" {
             label
         } else {

@@ -109,6 +109,30 @@ fn adr_types(kind: &str) -> &'static [&'static str] {
     }
 }
 
+/// A custom label as an RFC 2426 `x-name` TYPE (`X-Babcia`), the one form of a label that
+/// Android's importer reads back (it takes an `X-` TYPE it does not know as `TYPE_CUSTOM` with
+/// the rest as the label; its exporter writes labels this way) and a strict RFC 2426 reader
+/// accepts (`x-name` is in the TEL, EMAIL and ADR type grammars). `None` when the label has a
+/// character an `x-name` cannot hold (a space, a letter outside ASCII): then only our
+/// `X-CONTACTS-AGENT-LABEL` line carries it. Sources in `docs/backup-format.md`.
+fn x_name_type(kind: &str, label: &str) -> Option<String> {
+    let fits = !label.is_empty()
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    (kind == CUSTOM && fits).then(|| format!("X-{label}"))
+}
+
+/// The TYPE list of a TEL/EMAIL/ADR line: the label's `x-name` alone for a custom label (with
+/// no other type before it, or Android's importer would take that one and drop the label),
+/// else the RFC types of the kind.
+fn line_types<'a>(rfc: &'a [&'a str], x_name: &'a Option<String>) -> Vec<&'a str> {
+    match x_name {
+        Some(t) => vec![t.as_str()],
+        None => rfc.to_vec(),
+    }
+}
+
 /// RFC 2426 §4 text escaping: backslash, comma, semicolon, newline.
 fn escape(s: &str, out: &mut String) {
     for ch in s.chars() {
@@ -276,20 +300,23 @@ pub fn write_v3(c: &PersonalData, out: &mut String) {
         card.text("NICKNAME", n);
     }
     for p in &c.phones {
-        let types = tel_types(&p.kind);
-        card.line("TEL", types, &escaped(&[&p.value]));
-        card.kind_lines(&p.kind, &p.label, &tel_kind(types));
+        let rfc = tel_types(&p.kind);
+        let x = x_name_type(&p.kind, &p.label);
+        card.line("TEL", &line_types(rfc, &x), &escaped(&[&p.value]));
+        card.kind_lines(&p.kind, &p.label, &tel_kind(rfc));
     }
     for e in &c.emails {
-        let types = email_types(&e.kind);
-        card.line("EMAIL", types, &escaped(&[&e.value]));
-        card.kind_lines(&e.kind, &e.label, &email_kind(types));
+        let rfc = email_types(&e.kind);
+        let x = x_name_type(&e.kind, &e.label);
+        card.line("EMAIL", &line_types(rfc, &x), &escaped(&[&e.value]));
+        card.kind_lines(&e.kind, &e.label, &email_kind(rfc));
     }
     for a in &c.addresses {
-        let types = adr_types(&a.kind);
+        let rfc = adr_types(&a.kind);
+        let x = x_name_type(&a.kind, &a.label);
         card.line(
             "ADR",
-            types,
+            &line_types(rfc, &x),
             &escaped(&[
                 &a.pobox,
                 &a.neighborhood,
@@ -303,7 +330,7 @@ pub fn write_v3(c: &PersonalData, out: &mut String) {
         if !a.formatted.is_empty() {
             card.text("LABEL", &a.formatted);
         }
-        card.kind_lines(&a.kind, &a.label, &adr_kind(types));
+        card.kind_lines(&a.kind, &a.label, &adr_kind(rfc));
     }
     for w in &c.websites {
         if is_uri(&w.value) {
@@ -399,20 +426,35 @@ pub fn write_v3(c: &PersonalData, out: &mut String) {
 
 // ------------------------------------------------------------------------------- reading
 
+/// The TYPE values of a line as written (case kept: an `X-` type may be a label).
 fn param_types(e: &VCardEntry) -> Vec<String> {
     e.params
         .iter()
         .filter(|p| p.name == VCardParameterName::Type)
         .flat_map(|p| match &p.value {
-            VCardParameterValue::Type(t) => vec![t.as_str().to_ascii_lowercase()],
+            VCardParameterValue::Type(t) => vec![t.as_str().to_owned()],
             // 2.1 and loose writers put several types in one text value.
-            VCardParameterValue::Text(t) => t
-                .split(',')
-                .map(|s| s.trim().to_ascii_lowercase())
-                .collect(),
+            VCardParameterValue::Text(t) => t.split(',').map(|s| s.trim().to_owned()).collect(),
             _ => vec![],
         })
         .collect()
+}
+
+/// A TEL/EMAIL/ADR that no known type placed (`other`) but that has an `X-` type: a custom
+/// label, as Android's exporter writes one (`TYPE=X-Babcia`) and its importer reads it. "X-OTHER"
+/// (Android's word for an address of type other) stays `other`.
+fn with_x_label(kind: String, types: &[String]) -> (String, String) {
+    let label = types.iter().find_map(|t| {
+        let (head, rest) = (t.get(..2)?, t.get(2..)?);
+        let is_label = head.eq_ignore_ascii_case("x-")
+            && !rest.is_empty()
+            && !rest.eq_ignore_ascii_case("other");
+        is_label.then(|| rest.to_owned())
+    });
+    match label {
+        Some(l) if kind == "other" => (CUSTOM.to_owned(), l),
+        _ => (kind, String::new()),
+    }
 }
 
 fn value_text(v: &VCardValue) -> String {
@@ -658,22 +700,33 @@ fn from_vcard(v: &VCard, raw: &mut RawCard) -> Result<Restorable, SkipReason> {
             }
             VCardProperty::Nickname => c.nicknames.push(text(raw, e, "NICKNAME")),
             VCardProperty::Tel => {
-                c.phones
-                    .push(Item::new(&text(raw, e, "TEL"), &tel_kind(&param_types(e))));
+                let types = param_types(e);
+                let (kind, label) = with_x_label(tel_kind(&types), &types);
+                c.phones.push(Item {
+                    value: text(raw, e, "TEL"),
+                    kind,
+                    label,
+                });
                 last = Last::Phone;
             }
             VCardProperty::Email => {
-                c.emails.push(Item::new(
-                    &text(raw, e, "EMAIL"),
-                    &email_kind(&param_types(e)),
-                ));
+                let types = param_types(e);
+                let (kind, label) = with_x_label(email_kind(&types), &types);
+                c.emails.push(Item {
+                    value: text(raw, e, "EMAIL"),
+                    kind,
+                    label,
+                });
                 last = Last::Email;
             }
             VCardProperty::Adr => {
                 let p = parts(raw, e, "ADR");
                 let get = |i: usize| p.get(i).cloned().unwrap_or_default();
+                let types = param_types(e);
+                let (kind, label) = with_x_label(adr_kind(&types), &types);
                 c.addresses.push(Address {
-                    kind: adr_kind(&param_types(e)),
+                    kind,
+                    label,
                     pobox: get(0),
                     neighborhood: get(1),
                     street: get(2),

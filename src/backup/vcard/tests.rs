@@ -145,7 +145,8 @@ fn output_is_strict_vcard_3_with_crlf_lines_folded_at_75_octets() {
                     "", "TYPE", "home", "work", "cell", "fax", "pager", "voice", "msg", "car",
                     "isdn"
                 ]
-                .contains(&t),
+                .contains(&t)
+                    || t.starts_with("X-"),
                 "{t} in {line}"
             );
         }
@@ -156,7 +157,7 @@ fn output_is_strict_vcard_3_with_crlf_lines_folded_at_75_octets() {
         "\r\nTEL;TYPE=work,fax:",
         "\r\nTEL;TYPE=pager:+1 555 0101\r\n",
         "\r\nTEL:+1 555 0102\r\nX-CONTACTS-AGENT-TYPE:callback\r\n",
-        "\r\nTEL:+48 1\r\nX-CONTACTS-AGENT-LABEL:Babcia\r\n",
+        "\r\nTEL;TYPE=X-Babcia:+48 1\r\nX-CONTACTS-AGENT-LABEL:Babcia\r\n",
         "\r\nEMAIL;TYPE=internet,home:",
         "\r\nADR;TYPE=home:PO 7;Stare Miasto;ul. D",
         "\r\nBDAY:1990-02-03\r\n",
@@ -326,4 +327,64 @@ fn quotes_backslashes_and_runs_of_blanks_survive() {
         ..Default::default()
     };
     assert_eq!(read_one(&written(&c)), Ok(c));
+}
+
+#[test]
+fn a_custom_label_that_is_an_x_name_is_also_written_as_the_type_android_reads_back() {
+    let c = PersonalData {
+        display_name: "Anna".into(),
+        phones: vec![
+            Item::custom("+48 1", "Babcia"),
+            Item::custom("+48 2", "Babcia Zosia"),
+            Item::custom("+48 3", "Żona"),
+        ],
+        emails: vec![Item::custom("a@example.org", "Klub-2")],
+        addresses: vec![Address {
+            kind: "custom".into(),
+            label: "Dacza".into(),
+            street: "Leśna 1".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let text = written(&c);
+    let unfolded = text.replace("\r\n ", "");
+    for token in [
+        "\r\nTEL;TYPE=X-Babcia:+48 1\r\nX-CONTACTS-AGENT-LABEL:Babcia\r\n",
+        // A space or a letter outside ASCII cannot be in an x-name: our line alone keeps it.
+        "\r\nTEL:+48 2\r\nX-CONTACTS-AGENT-LABEL:Babcia Zosia\r\n",
+        "\r\nTEL:+48 3\r\nX-CONTACTS-AGENT-LABEL:Żona\r\n",
+        // No `internet` before it: Android takes the first unknown type as the label.
+        "\r\nEMAIL;TYPE=X-Klub-2:a@example.org\r\nX-CONTACTS-AGENT-LABEL:Klub-2\r\n",
+        "\r\nADR;TYPE=X-Dacza:;;Leśna 1;;;;\r\nX-CONTACTS-AGENT-LABEL:Dacza\r\n",
+    ] {
+        assert!(unfolded.contains(token), "missing {token:?} in\n{text}");
+    }
+    assert_eq!(read_one(&text), Ok(c));
+}
+
+#[test]
+fn an_x_type_from_another_exporter_is_read_as_the_custom_label() {
+    // What Android's exporter writes for custom labels (VCardBuilder: "X-" + label), with no
+    // line of ours after it.
+    let text = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nN:;A;;;\r\n\
+                TEL;TYPE=X-Babcia:+48 1\r\nTEL;TYPE=CELL:+48 2\r\nTEL;TYPE=x-main:+48 3\r\n\
+                EMAIL;TYPE=X-Stary:old@example.org\r\n\
+                ADR;TYPE=X-OTHER:;;Polna 2;;;;\r\nADR;TYPE=X-Dacza:;;Leśna 1;;;;\r\nEND:VCARD\r\n";
+    let c = read_one(text).unwrap();
+    assert_eq!(
+        c.phones,
+        [
+            Item::custom("+48 1", "Babcia"),
+            item("+48 2", "mobile"),
+            item("+48 3", "main")
+        ]
+    );
+    assert_eq!(c.emails, [Item::custom("old@example.org", "Stary")]);
+    let kinds: Vec<(&str, &str)> = c
+        .addresses
+        .iter()
+        .map(|a| (a.kind.as_str(), a.label.as_str()))
+        .collect();
+    assert_eq!(kinds, [("other", ""), ("custom", "Dacza")]);
 }
