@@ -50,6 +50,16 @@ fn database_bytes(t: &TestServer) -> u64 {
         .sum()
 }
 
+/// Files this process holds open under `dir` (Linux: `/proc/self/fd`), deleted ones too.
+fn open_files_in(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.starts_with(dir))
+        .map(|target| target.display().to_string())
+        .collect()
+}
+
 fn answer(u: &Upload) -> &common::Answer {
     u.answer
         .as_ref()
@@ -209,6 +219,19 @@ fn a_client_that_hangs_up_mid_upload_leaves_nothing_and_the_server_carries_on() 
         before,
         database_bytes(&t)
     );
+    // The spool files had no name in the directory and are closed once the server has
+    // seen the hang-up (their space goes back to the disk): none is still open.
+    let spools = || {
+        open_files_in(t.dir.path())
+            .into_iter()
+            .filter(|f| !f.contains("server.db"))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while spools() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(spools(), 0, "{:?}", open_files_in(t.dir.path()));
     // The same upload, whole, goes through afterwards.
     let u = upload_in_pieces(t.addr(), &token, &key, count, &Body::whole(&bytes));
     assert_eq!(answer(&u).status, 201, "{}", answer(&u).text());
