@@ -510,8 +510,11 @@ pub struct UnenrollResult {
 
 #[derive(Debug, Clone)]
 pub struct RunDueResult {
-    /// The command poll or policy check failed (the server was not reachable, say).
+    /// The command poll or policy check failed (the server was not reachable, say), or the
+    /// admin's retire could not tell the server.
     pub poll_error: Option<RunFailure>,
+    /// The admin's retire, carried out: the agent is unenrolled.
+    pub retired_by_admin: Option<UnenrollResult>,
     pub sync: Option<SyncResult>,
     pub sync_error: Option<RunFailure>,
     pub backup: Option<BackupResult>,
@@ -722,8 +725,20 @@ impl Agent {
                 Some(Err(e)) => (None, Some(RunFailure::from(&e))),
                 None => (None, None),
             };
+            let (retired_by_admin, retire_error) = match r.retired {
+                Some(Ok(u)) => (
+                    Some(UnenrollResult {
+                        contacts_removed: long(u.contacts_removed),
+                        server_notified: u.server_notified,
+                    }),
+                    None,
+                ),
+                Some(Err(e)) => (None, Some(RunFailure::from(&e))),
+                None => (None, None),
+            };
             Ok(RunDueResult {
-                poll_error: r.poll.as_ref().map(RunFailure::from),
+                poll_error: r.poll.as_ref().map(RunFailure::from).or(retire_error),
+                retired_by_admin,
                 sync,
                 sync_error,
                 backup,

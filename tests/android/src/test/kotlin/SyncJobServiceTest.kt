@@ -1,9 +1,10 @@
 // The JobService the OS runs, in Robolectric with the real agent behind it: a run that
 // finishes re-arms the job; a run the system stops is interrupted and left to the system to
-// reschedule.
+// reschedule; a run that carries out the admin's retire removes the account and does not re-arm.
 package app.contactsagent.android
 
 import android.Manifest
+import android.accounts.AccountManager
 import android.app.job.JobParameters
 import android.app.job.JobScheduler
 import app.contactsagent.sdk.ReferenceServer
@@ -45,6 +46,7 @@ class SyncJobServiceTest {
 
     private val app get() = RuntimeEnvironment.getApplication()
     private lateinit var provider: FakeContactsProvider
+    private lateinit var code: String
 
     /** JobParameters has no public constructor: the system makes them. All defaults here. */
     private fun params(): JobParameters {
@@ -70,7 +72,7 @@ class SyncJobServiceTest {
         provider = FakeContactsProvider.install()
         shadowOf(app).grantPermissions(Manifest.permission.READ_CONTACTS, Manifest.permission.WRITE_CONTACTS)
         ContactsAgentShell.configure(app, "Company")
-        val code = server.device(listOf("sales"), "job-${System.nanoTime()}")
+        code = server.device(listOf("sales"), "job-${System.nanoTime()}")
         ContactsAgentShell.withAgent(app) { it.enroll(server.url, code, "job phone") }
     }
 
@@ -108,5 +110,25 @@ class SyncJobServiceTest {
         assertTrue(status.lastSyncResult, status.lastSyncResult!!.contains("interrupted"))
         assertFalse(shadowOf(service).isJobFinished)
         assertEquals(null, app.getSystemService(JobScheduler::class.java).getPendingJob(ContactsAgentShell.JOB_ID))
+    }
+
+    @Test
+    fun `a job that carries out the admin's retire removes the account and does not re-arm itself`() {
+        val first = Robolectric.buildService(ContactsSyncJobService::class.java).create().get()
+        assertTrue(first.onStartJob(params()))
+        first.worker!!.join(60_000)
+        assertFalse(ours().isEmpty())
+        val scheduler = app.getSystemService(JobScheduler::class.java)
+        assertNotNull(scheduler.getPendingJob(ContactsAgentShell.JOB_ID))
+
+        server.retire(code)
+        val service = Robolectric.buildService(ContactsSyncJobService::class.java).create().get()
+        assertTrue(service.onStartJob(params()))
+        service.worker!!.join(60_000)
+        assertTrue(ours().isEmpty())
+        assertEquals(0, AccountManager.get(app).getAccountsByType(ContactsAgentShell.accountType(app)).size)
+        assertTrue(shadowOf(service).isJobFinished)
+        assertEquals(null, scheduler.getPendingJob(ContactsAgentShell.JOB_ID))
+        assertEquals("retired", server.deviceState(code))
     }
 }

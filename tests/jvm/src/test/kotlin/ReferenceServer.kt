@@ -73,9 +73,14 @@ class ReferenceServer(users: Int) : AutoCloseable {
         return code
     }
 
-    /** Revokes the token of the device enrolled with [code] (the admin's "retire device"). */
+    /** Revokes the token of the device enrolled with [code] (a lost phone: the token dies at once). */
     fun revoke(code: String) {
         admin("POST", "/v1/admin/devices/${devicesByCode.getValue(code)}/revoke", "{}")
+    }
+
+    /** The admin's "Retire" for the device enrolled with [code]: a command it carries out. */
+    fun retire(code: String) {
+        admin("POST", "/v1/admin/devices/${devicesByCode.getValue(code)}/retire", "{}")
     }
 
     /** The device's state as the admin API and console show it ("enrolled", "retired", …). */

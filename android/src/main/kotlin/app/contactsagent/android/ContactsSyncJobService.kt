@@ -24,6 +24,7 @@ class ContactsSyncJobService : JobService() {
         synchronized(lock) { stopped = false }
         worker = Thread {
             var next = System.currentTimeMillis() + 30 * 60 * 1000L
+            var retired = false
             try {
                 ContactsAgentShell.withAgent(applicationContext) { agent ->
                     // Registered before the run starts, cleared before the agent is closed:
@@ -34,7 +35,7 @@ class ContactsSyncJobService : JobService() {
                     }
                     if (go) {
                         try {
-                            agent.runDue()
+                            retired = agent.runDue().retiredByAdmin != null
                             next = agent.nextWakeUpMs()
                         } finally {
                             synchronized(lock) { running = null }
@@ -47,7 +48,12 @@ class ContactsSyncJobService : JobService() {
             }
             // After onStopJob the system owns the job (it reschedules it): neither re-arm nor
             // finish it here.
-            if (synchronized(lock) { !stopped }) {
+            if (retired) {
+                // The admin retired the device and the agent unenrolled: the account and the
+                // job go, as after ContactsAgent.unenroll; nothing is re-armed.
+                ContactsAgentShell.removeAccount(applicationContext)
+                jobFinished(params, false)
+            } else if (synchronized(lock) { !stopped }) {
                 ContactsAgentShell.schedule(applicationContext, next)
                 jobFinished(params, false)
             }

@@ -70,8 +70,13 @@ class ContactsAgent internal constructor(
     suspend fun enroll(serverUrl: String, enrollmentCode: String, deviceName: String): String =
         call { it.enroll(serverUrl, enrollmentCode, deviceName) }
 
-    /** Runs whatever is due (command poll, sync, backup, status report); see [Agent.runDue]. */
-    suspend fun runDue(): RunDueResult = call { it.runDue() }
+    /**
+     * Runs whatever is due (command poll, sync, backup, status report); see [Agent.runDue].
+     * When it carried out the admin's retire ([RunDueResult.retiredByAdmin]), the business
+     * account and the scheduled job go too, as after [unenroll].
+     */
+    suspend fun runDue(): RunDueResult =
+        call { it.runDue().also { r -> if (r.retiredByAdmin != null) afterUnenroll() } }
 
     /** Syncs now, whatever the schedule says. */
     suspend fun syncNow(): SyncResult = call { it.syncNow() }
