@@ -69,6 +69,8 @@ fn main() {
     for r in report.rounds.iter().filter(|r| r.kind == Kind::Relevant) {
         assert_eq!((r.full, r.upserts, r.deletes), (0, DEVICES as u64, 0));
     }
+    // The server finds each phone's report true: the simulation reports as the agent does.
+    assert_eq!(report.verified, DEVICES);
     // Devices cost storage; the child's memory was read.
     assert!(report.storage_per_device(&report.storage_first).unwrap() > 0.0);
     assert!(report.peak_rss_kib.unwrap() > 1024);

@@ -162,7 +162,19 @@ pub fn run(opts: &FleetOptions, out: &mut dyn Write) -> Result<FleetReport, Flee
         .first()
         .map(|p| p.lock().unwrap_or_else(|e| e.into_inner()).held().len())
         .unwrap_or(0);
+    // The server's own check of each phone's last report: it holds exactly its token's set.
+    let mut verified = 0;
+    for phone in &phones {
+        let id = phone
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .device_id
+            .clone();
+        let status: Value = world.admin.get(&format!("/v1/admin/devices/{id}/status"))?;
+        verified += usize::from(status["contacts_verified"] == json!(true));
+    }
     let report = FleetReport {
+        verified,
         devices: opts.devices,
         contacts_per_device,
         backend: backend.describe.clone(),

@@ -96,6 +96,7 @@ pub struct RunStats {
 
 pub struct Phone {
     pub name: String,
+    pub device_id: String,
     token: String,
     sync_token: Option<String>,
     policy: Option<Policy>,
@@ -113,6 +114,7 @@ impl Phone {
         let answer = client.enroll(code, name).map_err(at("enroll"))?;
         Ok(Phone {
             name: name.to_owned(),
+            device_id: answer.device_id,
             token: answer.token,
             sync_token: None,
             policy: None,

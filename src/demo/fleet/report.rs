@@ -189,6 +189,9 @@ pub struct FleetReport {
     pub storage_end: Option<Vec<u64>>,
     pub peak_rss_kib: Option<u64>,
     pub rounds: Vec<Round>,
+    /// Phones whose last report the server found to hold exactly their token's set (the
+    /// console's "verified").
+    pub verified: usize,
 }
 
 impl FleetReport {
@@ -259,6 +262,11 @@ impl fmt::Display for FleetReport {
             }
             _ => writeln!(f, "storage: not measured (no storage files named)")?,
         }
+        writeln!(
+            f,
+            "phones the server verified as holding exactly their set: {} of {}",
+            self.verified, self.devices
+        )?;
         match self.peak_rss_kib {
             Some(k) => writeln!(f, "server peak RSS: {:.1} MiB", k as f64 / 1024.0),
             None => writeln!(f, "server peak RSS: not measured (no server pid)"),
