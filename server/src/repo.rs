@@ -1382,14 +1382,21 @@ pub fn commands(
 }
 
 /// The device's pending commands as its poll lists them, recording when each was first
-/// picked up.
+/// picked up. Writes only when one is new: most polls find nothing, and an UPDATE that
+/// matches no row still takes SQLite's write lock.
 pub fn pick_up_commands(conn: &Connection, device: &str) -> Result<Vec<CommandRecord>, ApiError> {
-    conn.execute(
-        "UPDATE commands SET picked_up_at = ?2 WHERE device_id = ?1 AND picked_up_at IS NULL
-           AND completed_at IS NULL AND cancelled_at IS NULL",
-        params![device, now()],
-    )?;
-    commands(conn, device, true)
+    let mut pending = commands(conn, device, true)?;
+    if pending.iter().any(|c| c.picked_up_at.is_none()) {
+        let at = now();
+        let mut mark = conn.prepare_cached(
+            "UPDATE commands SET picked_up_at = ?2 WHERE id = ?1 AND picked_up_at IS NULL",
+        )?;
+        for c in pending.iter_mut().filter(|c| c.picked_up_at.is_none()) {
+            mark.execute(params![c.id, at])?;
+            c.picked_up_at = Some(at.clone());
+        }
+    }
+    Ok(pending)
 }
 
 pub fn save_status(
