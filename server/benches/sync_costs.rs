@@ -1,11 +1,11 @@
 //! What a fleet of devices costs the server: storage per device, server CPU per sync by kind,
 //! and no-change syncs per second with 1, 2, 4 and 8 workers. Printed, not asserted.
 //!
-//! `cargo bench -p contacts-agent-server --bench fleet` (FLEET_USERS=10000 contacts on an
-//! all-groups policy, FLEET_DEVICES=50, FLEET_WORKERS=1,2,4,8, FLEET_SECONDS=3 per worker
+//! `cargo bench -p contacts-agent-server --bench sync_costs` (COSTS_USERS=10000 contacts on an
+//! all-groups policy, COSTS_DEVICES=50, COSTS_WORKERS=1,2,4,8, COSTS_SECONDS=3 per worker
 //! count). Each device syncs over loopback HTTP/1.1 as the agent does (every page, then from
-//! its token). "Server CPU" is this process's CPU time minus what the client threads used
-//! (each reads its own from /proc/thread-self/stat), per sync.
+//! its token). "Server CPU" is the CPU time of this process's threads other than the clients
+//! (/proc/self/task/*/schedstat), per sync.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -24,21 +24,30 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// CPU seconds (user + system) from a /proc stat line.
-fn cpu_of(stat: &str) -> f64 {
-    // Fields after the command name (which may hold spaces) start at ")".
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
-    ticks / 100.0
+/// CPU seconds each live thread of this process that is not a client has run, by thread id
+/// (/proc/self/task/*/schedstat: nanoseconds, finer than the 10 ms ticks of `stat`).
+fn server_threads() -> std::collections::HashMap<String, f64> {
+    let mut out = std::collections::HashMap::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let dir = task.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim() == "fleet-client" {
+            continue;
+        }
+        let Ok(sched) = std::fs::read_to_string(dir.join("schedstat")) else {
+            continue;
+        };
+        let ns: f64 = sched.split(' ').next().unwrap().parse().unwrap();
+        out.insert(task.file_name().to_string_lossy().into_owned(), ns / 1e9);
+    }
+    out
 }
 
-fn process_cpu() -> f64 {
-    cpu_of(&std::fs::read_to_string("/proc/self/stat").unwrap())
-}
-
-fn thread_cpu() -> f64 {
-    cpu_of(&std::fs::read_to_string("/proc/thread-self/stat").unwrap())
+fn server_cpu_since(before: &std::collections::HashMap<String, f64>) -> f64 {
+    server_threads()
+        .iter()
+        .map(|(tid, s)| s - before.get(tid).copied().unwrap_or(0.0))
+        .sum()
 }
 
 /// One kept-alive HTTP/1.1 connection.
@@ -125,22 +134,18 @@ struct Device {
 /// Runs `work` on a client thread; returns what it returned, the wall time, and the server's
 /// CPU seconds meanwhile (the process's minus the client thread's).
 fn measured<T: Send>(work: impl FnOnce() -> T + Send) -> (T, Duration, f64) {
-    let cpu0 = process_cpu();
+    let before = server_threads();
     let t = Instant::now();
-    let (out, client_cpu) = std::thread::scope(|s| {
+    let out = std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("fleet-client".into())
-            .spawn_scoped(s, || {
-                let c0 = thread_cpu();
-                let out = work();
-                (out, thread_cpu() - c0)
-            })
+            .spawn_scoped(s, work)
             .unwrap()
             .join()
             .unwrap()
     });
     let wall = t.elapsed();
-    (out, wall, (process_cpu() - cpu0 - client_cpu).max(0.0))
+    (out, wall, server_cpu_since(&before))
 }
 
 fn ms(s: f64) -> f64 {
@@ -158,10 +163,10 @@ fn sizes(conn: &rusqlite::Connection) -> Vec<(String, i64)> {
 }
 
 fn main() {
-    let users = env_usize("FLEET_USERS", 10_000);
-    let n = env_usize("FLEET_DEVICES", 50);
-    let seconds = env_usize("FLEET_SECONDS", 3) as u64;
-    let workers: Vec<usize> = std::env::var("FLEET_WORKERS")
+    let users = env_usize("COSTS_USERS", 10_000);
+    let n = env_usize("COSTS_DEVICES", 50);
+    let seconds = env_usize("COSTS_SECONDS", 3) as u64;
+    let workers: Vec<usize> = std::env::var("COSTS_WORKERS")
         .unwrap_or_else(|_| "1,2,4,8".into())
         .split(',')
         .filter_map(|w| w.trim().parse().ok())
@@ -179,24 +184,24 @@ fn main() {
     };
     let server = start(4);
     let addr = server.addr();
-    let mut admin = Client::new(addr);
-    admin.call(
+    // A fresh connection per admin call: the server closes idle ones during the long rounds.
+    let admin = |method: &str, path: &str, body: Option<&Value>| {
+        Client::new(addr).call(method, path, TOKEN, body)
+    };
+    admin(
         "POST",
         "/v1/admin/policies",
-        TOKEN,
-        Some(&json!({"id": "all", "name": "All", "basic_type": "all_groups", "sync_interval": "daily"})),
+        Some(
+            &json!({"id": "all", "name": "All", "basic_type": "all_groups", "sync_interval": "daily"}),
+        ),
     );
     let mut devices: Vec<Device> = (0..n)
         .map(|i| {
-            let created = admin.call(
-                "POST",
-                "/v1/admin/devices",
-                TOKEN,
-                Some(&json!({"name": format!("phone {i}"), "user_id": seed::user_id(i % users.max(1)),
+            let created = admin("POST", "/v1/admin/devices", Some(&json!({"name": format!("phone {i}"), "user_id": seed::user_id(i % users.max(1)),
                              "policy_id": "all"})),
             );
             let code = created["enrollment_code"].as_str().unwrap();
-            let enrolled = admin.call(
+            let enrolled = Client::new(addr).call(
                 "POST",
                 "/v1/enroll",
                 "",
@@ -231,33 +236,31 @@ fn main() {
     println!("server CPU per sync, by kind (each device once, in turn):");
     report("first (full, every page)", round(&mut devices, true));
     report("no change", round(&mut devices, false));
-    admin.call(
+    admin(
         "POST",
         "/v1/admin/devices",
-        TOKEN,
         Some(&json!({"name": "unrelated", "policy_id": "all"})),
     );
-    admin.call(
+    admin(
         "POST",
         "/v1/admin/users",
-        TOKEN,
-        Some(&json!({"id": "nobody", "contact": {"given_name": "No", "family_name": "Group", "display_name": ""}})),
+        Some(
+            &json!({"id": "nobody", "contact": {"given_name": "No", "family_name": "Group", "display_name": ""}}),
+        ),
     );
-    admin.call(
+    admin(
         "PUT",
         "/v1/admin/users/nobody",
-        TOKEN,
         Some(&json!({"given_name": "Still", "family_name": "Nobody", "display_name": ""})),
     );
     report("after an unrelated change", round(&mut devices, false));
     for i in 0..3 {
         let id = seed::user_id(i);
-        let mut user = admin.call("GET", &format!("/v1/admin/users/{id}"), TOKEN, None);
+        let mut user = admin("GET", &format!("/v1/admin/users/{id}"), None);
         user["contact"]["given_name"] = json!(format!("Changed{i}"));
-        admin.call(
+        admin(
             "PUT",
             &format!("/v1/admin/users/{id}"),
-            TOKEN,
             Some(&user["contact"]),
         );
         report(
@@ -266,7 +269,6 @@ fn main() {
         );
     }
     report("no change", round(&mut devices, false));
-    drop(admin);
     server.stop();
 
     let conn = db::open(&path).unwrap();
@@ -297,23 +299,22 @@ fn main() {
     drop(conn);
 
     // Throughput: every client thread syncs its share of the devices from their tokens, over
-    // and over, for FLEET_SECONDS (the no-change path: what most of a fleet's syncs are).
+    // and over, for COSTS_SECONDS (the no-change path: what most of a fleet's syncs are).
     println!("no-change syncs per second, 8 client threads:");
     for &w in &workers {
         let server = start(w);
         let addr = server.addr();
         let clients = 8;
         let until = Instant::now() + Duration::from_secs(seconds);
-        let cpu0 = process_cpu();
+        let before = server_threads();
         let t = Instant::now();
-        let done: Vec<(usize, f64)> = std::thread::scope(|s| {
+        let done: Vec<usize> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..clients)
                 .map(|k| {
                     let mine: Vec<&Device> = devices.iter().skip(k).step_by(clients).collect();
                     std::thread::Builder::new()
                         .name("fleet-client".into())
                         .spawn_scoped(s, move || {
-                            let c0 = thread_cpu();
                             let mut c = Client::new(addr);
                             let mut count = 0;
                             while Instant::now() < until {
@@ -323,7 +324,7 @@ fn main() {
                                     count += 1;
                                 }
                             }
-                            (count, thread_cpu() - c0)
+                            count
                         })
                         .unwrap()
                 })
@@ -331,9 +332,8 @@ fn main() {
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         let wall = t.elapsed().as_secs_f64();
-        let syncs: usize = done.iter().map(|d| d.0).sum();
-        let client_cpu: f64 = done.iter().map(|d| d.1).sum();
-        let server_cpu = (process_cpu() - cpu0 - client_cpu).max(0.0);
+        let syncs: usize = done.iter().sum();
+        let server_cpu = server_cpu_since(&before);
         println!(
             "  {w} workers: {:>7.0} syncs/s, server CPU {:.3} ms per sync",
             syncs as f64 / wall,
