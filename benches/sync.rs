@@ -345,7 +345,9 @@ fn bench_sync_10k() {
             down,
             up
         ));
+        lines.push(breakdown(&first.phases, t_first));
     }
+    lines.push(row_building(&mut phones[0].1));
     println!("\nsync over loopback into the SQLite phone ({first_count} contacts)");
     for l in lines.drain(..) {
         println!("{l}");
@@ -405,6 +407,37 @@ fn bench_sync_10k() {
         t_nc_gzip.as_secs_f64() / t_full.as_secs_f64(),
         down_nc_gzip as f64 / down_f as f64
     );
+}
+
+/// One line: where a sync's time went (`sync::Phases`), and what is left (status report,
+/// policy, bookkeeping in the agent's state).
+fn breakdown(p: &contacts_agent::sync::Phases, total: Duration) -> String {
+    let other = total.saturating_sub(p.index + p.fetch + p.plan + p.write);
+    format!(
+        "    of which: fetch (server + transfer + parse) {}, diff + plan {}, writes (rows + SQLite) {}, index reads {}, rest {}",
+        ms(p.fetch),
+        ms(p.plan),
+        ms(p.write),
+        ms(p.index),
+        ms(other)
+    )
+}
+
+/// Row building alone (`to_rows` of every contact the phone holds), to tell it from SQLite
+/// inside the write phase.
+fn row_building(phone: &mut Agent<SqliteStore>) -> String {
+    let contacts = phone.managed_contacts(0, 1_000_000).unwrap();
+    let (t, rows) = best_of(3, || {
+        contacts
+            .iter()
+            .map(|c| contacts_agent::store::rows::to_rows(&c.data).len())
+            .sum::<usize>()
+    });
+    format!(
+        "    row building alone: {} for {} contacts ({rows} rows), best of 3",
+        ms(t),
+        contacts.len()
+    )
 }
 
 fn bench_fields_10k() {
@@ -594,13 +627,15 @@ fn rss_child() {
     let before = vm_hwm_kib();
     let t = Instant::now();
     let r = agent.sync_now().unwrap();
+    let total = t.elapsed();
     println!(
         "{} {} {} {}",
         before,
         vm_hwm_kib(),
         r.managed_count,
-        t.elapsed().as_millis()
+        total.as_millis()
     );
+    println!("{}", breakdown(&r.phases, total));
 }
 
 fn bench_rss_100k() {
@@ -615,7 +650,8 @@ fn bench_rss_100k() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let parts: Vec<u64> = text
+    let (first_line, phases) = text.split_once('\n').unwrap_or((&text, ""));
+    let parts: Vec<u64> = first_line
         .split_whitespace()
         .filter_map(|s| s.parse().ok())
         .collect();
@@ -636,6 +672,7 @@ fn bench_rss_100k() {
         parts[0] as f64 / 1024.0,
         (parts[1] - parts[0]) as f64 / 1024.0
     );
+    print!("{phases}");
 }
 
 fn personal(i: usize) -> PersonalData {

@@ -91,6 +91,8 @@ pub struct SyncReport {
     pub reason: Reason,
     pub counts: Counts,
     pub managed_count: u64,
+    /// Where the time went (benches print it).
+    pub phases: sync::Phases,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -338,6 +340,7 @@ impl<S: ContactStore> Agent<S> {
                     reason,
                     counts,
                     managed_count: outcome.managed_count,
+                    phases: outcome.phases,
                 })
             }
             Err(e) => {

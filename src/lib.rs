@@ -36,3 +36,8 @@ pub use ffi::{
 };
 
 uniffi::include_scaffolding!("contacts_agent");
+
+/// The JSON bridge, kept only for the JVM bench's comparison (`--features bridge-json-bench`).
+#[cfg(feature = "bridge-json-bench")]
+#[path = "../benches/jvm/bridge_json.rs"]
+mod bridge_json_bench;

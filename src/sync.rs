@@ -7,6 +7,7 @@
 //! on the next run.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
 use contacts_agent_protocol::hash::set_fingerprint;
 use contacts_agent_protocol::wire::Upsert;
@@ -76,6 +77,26 @@ impl ContactSource for Client {
     }
 }
 
+/// Where one sync's wall time went, phase by phase (the sync bench prints it). `fetch` is the
+/// server's answer as the client waits for it (request, the server's work, transfer, gzip,
+/// JSON parse); `plan` the diff and the operations it yields (photos fetched included);
+/// `write` the store's batches (row building and, on the host, SQLite).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Phases {
+    pub index: Duration,
+    pub fetch: Duration,
+    pub plan: Duration,
+    pub write: Duration,
+}
+
+/// Adds the time `f` takes to `slot`.
+fn timed<T>(slot: &mut Duration, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let out = f();
+    *slot += t.elapsed();
+    out
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncOutcome {
     pub sync_token: String,
@@ -85,6 +106,7 @@ pub struct SyncOutcome {
     pub managed_count: u64,
     /// Photos the store did not take (its SYNC2 does not name them after the sync).
     pub photos_pending: u64,
+    pub phases: Phases,
 }
 
 /// The store's managed index as the engine last left it: every raw contact of our account,
@@ -158,7 +180,8 @@ fn sync_once<S: ContactStore + ?Sized>(
 ) -> Result<SyncOutcome, Error> {
     let applied = &mut false;
     let interrupt = run.interrupt;
-    let index = store.managed_index()?;
+    let mut phases = Phases::default();
+    let index = timed(&mut phases.index, || store.managed_index())?;
     let store_fp = fingerprint(&index);
     let (index, extra) = split_duplicates(index);
     if !extra.is_empty() {
@@ -214,7 +237,9 @@ fn sync_once<S: ContactStore + ?Sized>(
     let mut received = 0u64;
     let (sync_token, policy_version) = loop {
         interrupt.check()?;
-        let mut page = match source.page(cursor.as_deref(), page_size) {
+        let mut page = match timed(&mut phases.fetch, || {
+            source.page(cursor.as_deref(), page_size)
+        }) {
             // Some contacts are large (long notes, many numbers): ask again for fewer per
             // page rather than fail on every run. The cursor carries the offset, not the size.
             Err(ClientError::TooLarge { .. }) if page_size > 1 => {
@@ -232,6 +257,7 @@ fn sync_once<S: ContactStore + ?Sized>(
             first = false;
         }
         let page_contacts = (page.upserts.len() + page.deletes.len()) as u64;
+        let planning = Instant::now();
         // The groups this page's contacts are in exist, titled, before the contacts are
         // written (a membership names its group by SOURCE_ID).
         let mut wanted = BTreeMap::new();
@@ -262,8 +288,9 @@ fn sync_once<S: ContactStore + ?Sized>(
                 }
             }
         }
+        phases.plan += planning.elapsed();
         *applied |= !ops.is_empty();
-        apply(store, ops, interrupt)?;
+        timed(&mut phases.write, || apply(store, ops, interrupt))?;
         received += page_contacts;
         (run.progress)(received);
         if group_ops {
@@ -278,11 +305,13 @@ fn sync_once<S: ContactStore + ?Sized>(
         let gone = differ.unseen();
         counts.deleted += gone.len() as u64;
         *applied |= !gone.is_empty();
-        apply(
-            store,
-            gone.into_iter().map(|id| StoreOp::Delete { id }).collect(),
-            interrupt,
-        )?;
+        timed(&mut phases.write, || {
+            apply(
+                store,
+                gone.into_iter().map(|id| StoreOp::Delete { id }).collect(),
+                interrupt,
+            )
+        })?;
     }
     // Groups no managed contact is in any more (deleted on the server, or their last member
     // left), and tombstones, go once the contacts are written.
@@ -302,9 +331,10 @@ fn sync_once<S: ContactStore + ?Sized>(
             store_fingerprint: store_fp,
             managed_count: differ.managed_count() as u64,
             photos_pending: 0,
+            phases,
         });
     }
-    let after = store.managed_index()?;
+    let after = timed(&mut phases.index, || store.managed_index())?;
     let photos_pending = after
         .iter()
         .filter(|e| {
@@ -325,6 +355,7 @@ fn sync_once<S: ContactStore + ?Sized>(
         store_fingerprint: fingerprint(&after),
         managed_count: after.len() as u64,
         photos_pending,
+        phases,
     })
 }
 

@@ -313,7 +313,8 @@ pub struct BridgeBenchmark {
     pub empty_calls_ms: f64,
 }
 
-fn synthetic(i: u32) -> StoreOp {
+/// The bench's contact `i` (name, phone, e-mail, organisation): what a directory entry holds.
+pub(crate) fn synthetic(i: u32) -> StoreOp {
     use contacts_agent_protocol::{ContactData, Email, EmailKind, Phone, PhoneKind};
     StoreOp::Insert(super::ContactWrite {
         id: format!("bench-{i:06}"),
