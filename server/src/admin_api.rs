@@ -5,7 +5,6 @@ use contacts_agent_protocol::{enroll_link, ContactData};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::device_api::reported_snapshot;
 use crate::device_list;
 use crate::error::ApiError;
 use crate::http::{Params, Request, Response};
@@ -489,47 +488,47 @@ pub struct SyncedContact {
     pub display_name: String,
     pub phones: Vec<String>,
     pub emails: Vec<String>,
+    /// The ids of the groups the contact was sent for.
     pub groups: Vec<String>,
+    /// The device's next sync changes or removes this contact.
+    pub pending: bool,
 }
 
-/// Every contact the automatic sync saved on the device, per the device's last report.
+/// Every contact the automatic sync saved on the device, per the device's last report: each
+/// as it was sent (`repo::held_contacts`), never the server's current data presented as the
+/// phone's; `pending` counts the changes its next sync brings.
 pub fn device_contacts(ctx: &mut Ctx, req: &Request, p: &Params) -> Result<Response, ApiError> {
     admin(ctx, req)?;
     let id = param(p, "id");
-    let device = repo::get_device(&ctx.conn, id)?;
-    let allowed = repo::device_fields(&ctx.conn, &device)?;
     let offset = req.query_usize("offset", 0, usize::MAX)?;
     let limit = req.query_usize("limit", 100, 5000)?;
-    let snapshot = match repo::status(&ctx.conn, id)? {
-        Some((r, _)) => reported_snapshot(&ctx.conn, id, &r)?,
-        None => None,
-    };
-    let (entries, verified) = snapshot.unwrap_or_default();
-    let mut items = Vec::new();
-    for (cid, _) in entries.iter().skip(offset).take(limit) {
-        // A user deleted since the sync is still on the phone until the next one.
-        let Ok(u) = repo::get_user(&ctx.conn, cid).map(|u| repo::as_sent(u, allowed.as_ref()))
-        else {
-            items.push(SyncedContact {
-                id: cid.clone(),
-                display_name: String::new(),
-                phones: vec![],
-                emails: vec![],
-                groups: vec![],
-            });
-            continue;
-        };
-        items.push(SyncedContact {
-            id: u.id,
-            display_name: u.contact.display_name,
-            phones: u.contact.phones.into_iter().map(|p| p.number).collect(),
-            emails: u.contact.emails.into_iter().map(|e| e.address).collect(),
-            groups: u.groups,
-        });
-    }
+    let held = repo::held_contacts(&ctx.conn, id)?;
+    let verified = device_list::verified(&ctx.conn, id)?.unwrap_or(false);
+    let (total, pending) = held
+        .as_ref()
+        .map_or((0, 0), |h| (h.contacts.len(), h.pending));
+    let items: Vec<SyncedContact> = held
+        .map(|h| h.contacts)
+        .unwrap_or_default()
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|h| {
+            // A body sent before the server kept them (schema 9) is known by its id only.
+            let c = h.contact.unwrap_or_default();
+            SyncedContact {
+                id: h.id,
+                display_name: c.display_name,
+                phones: c.phones.into_iter().map(|p| p.number).collect(),
+                emails: c.emails.into_iter().map(|e| e.address).collect(),
+                groups: c.groups.into_iter().map(|g| g.id).collect(),
+                pending: h.pending,
+            }
+        })
+        .collect();
     Response::json(
         200,
-        &json!({ "total": entries.len(), "verified": verified, "items": items }),
+        &json!({ "total": total, "verified": verified, "pending": pending, "items": items }),
     )
 }
 

@@ -111,11 +111,9 @@ catalogue! {
         "Na tej stronie nic nie ma: jest za końcem listy.";
     Shown => "{from}–{to}", "{from}–{to}";
     Dash => "—", "—";
-    Never => "never", "nigdy";
     InFuture => "in {d}", "za {d}";
     InPast => "{d} ago", "{d} temu";
     JustNow => "just now", "przed chwilą";
-    UnitSec => "{n} s", "{n} s";
     UnitMin => "{n} min", "{n} min";
     UnitHour => "{n} h", "{n} godz.";
     UnitDay => "{n} d", "{n} dni";
@@ -127,7 +125,6 @@ catalogue! {
     FleetAwaiting => "Waiting for enrollment", "Oczekuje na rejestrację";
     FleetAll => "All devices", "Wszystkie urządzenia";
     FleetRetiring => "Retiring", "Wycofywane";
-    DevicesCount => "{n} devices", "Urządzeń: {n}";
     Filter => "Show", "Pokaż";
     SortBy => "Sort by", "Sortuj według";
     SortName => "Name", "Nazwa";
@@ -144,7 +141,6 @@ catalogue! {
     NoPolicy => "No policy (no contacts)", "Brak polityki (żadne kontakty)";
     NoUser => "No user", "Brak użytkownika";
     NoDevices => "No devices match.", "Żadne urządzenie nie pasuje.";
-    FailingOrOverdue => "failing or overdue", "błąd lub zaległa synchronizacja";
     AddDevice => "Add device", "Dodaj urządzenie";
     DeviceName => "Device name", "Nazwa urządzenia";
     Create => "Create", "Utwórz";
@@ -156,7 +152,6 @@ catalogue! {
     StateRetired => "Retired", "Wycofane";
     // Device details: the seed's Sync status block.
     SyncStatus => "Sync status", "Status synchronizacji";
-    ContactsSync => "Contacts sync", "Synchronizacja kontaktów";
     SyncType => "Sync type", "Typ synchronizacji";
     AdditionalGroups => "Additional groups", "Dodatkowe grupy";
     SyncIntervalLabel => "Sync interval", "Interwał synchronizacji";
@@ -196,7 +191,6 @@ catalogue! {
     AssignPolicy => "Assign policy", "Przypisz politykę";
     PolicyAssigned => "Policy assigned; the phone applies it on its next check.",
         "Polityka przypisana; telefon zastosuje ją przy następnym sprawdzeniu.";
-    Retire => "Retire device", "Wycofaj urządzenie";
     RetireConfirm => "Yes, retire this device: remove the business contacts from the phone and unenroll it",
         "Tak, wycofaj urządzenie: usuń kontakty biznesowe z telefonu i wyrejestruj je";
     RetireWhat => "Retiring removes the business contacts from the phone and unenrolls it. The phone's own contacts stay.",
@@ -265,7 +259,6 @@ catalogue! {
     // Directory.
     UsersCount => "{n} users", "Użytkowników: {n}";
     GroupsCount => "{n} groups", "Grup: {n}";
-    Id => "Id", "Id";
     Members => "Members", "Członkowie";
     GroupMembers => "Members of the group", "Członkowie grupy";
     GroupPolicies => "Policies that name this group", "Polityki, które wskazują tę grupę";

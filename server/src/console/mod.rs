@@ -27,8 +27,6 @@ use format::Locale;
 use messages::{Lang, M};
 use view::{esc, Frame, Nav};
 
-pub use view::esc as escape;
-
 const STYLE: &str = include_str!("style.css");
 /// Rows per page of every list.
 pub const PAGE: usize = 50;
