@@ -210,7 +210,7 @@ test('what the phone holds: a server change the phone does not have yet shows as
     const { groups, ...contact } = user.contact;
     await admin('PUT', `/v1/admin/users/${user.id}`, { ...contact, display_name: 'Renamed On Server' });
     await page.goto(`${url}/console/devices/${deviceId}?q=${encodeURIComponent(before)}`);
-    assert.match(await page.textContent('#held-pending'), /^Pending: 1 changes/);
+    assert.match(await page.textContent('#held-pending'), /^Pending changes: 1 —/);
     // The phone still holds the old name: listed as held, marked as changing.
     assert.equal(await page.locator('#held tbody tr.pending').count(), 1);
     assert.match(await page.textContent('#held'), new RegExp(before));
@@ -259,6 +259,24 @@ test('a forged form post is refused and an admin session cannot act as a device'
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, data: 'csrf=guessed', maxRedirects: 0,
   })).status();
   assert.equal(forged, 403);
+  // Every other form of the console is behind the same check: nothing is created or changed.
+  const before = [(await admin('GET', '/v1/admin/devices?limit=1000')).length, (await admin('GET', '/v1/admin/policies')).length,
+    (await admin('GET', `/v1/admin/devices/${deviceId}`)).policy_id];
+  for (const [path, data] of [
+    ['/console/devices', 'name=Forged'], [`/console/devices/${deviceId}/policy`, 'policy_id='],
+    [`/console/devices/${deviceId}/retire`, 'confirm=yes'], [`/console/devices/${deviceId}/code`, ''],
+    ['/console/policies', 'name=Forged&basic_type=all_groups&sync_interval=daily&backup_interval=off'],
+    ['/console/policies/console', 'name=Forged&basic_type=none&sync_interval=daily&backup_interval=off'],
+    ['/console/settings', 'lang=pl'], ['/console/logout', ''],
+  ]) {
+    const r = await page.request.post(url + path, {
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, data: `csrf=guessed&${data}`, maxRedirects: 0,
+    });
+    assert.equal(r.status(), 403, path);
+  }
+  assert.deepEqual([(await admin('GET', '/v1/admin/devices?limit=1000')).length, (await admin('GET', '/v1/admin/policies')).length,
+    (await admin('GET', `/v1/admin/devices/${deviceId}`)).policy_id], before);
+  assert.equal((await admin('GET', `/v1/admin/devices/${deviceId}`)).state, 'enrolled');
   // No cookie at all (another site's form): sent to sign-in, nothing done.
   const anonymous = await fetch(`${url}/console/devices/${deviceId}/sync`, { method: 'POST', redirect: 'manual', body: 'csrf=x' });
   assert.equal(anonymous.status, 303);

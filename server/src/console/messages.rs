@@ -206,8 +206,8 @@ catalogue! {
     HeldTitle => "Contacts saved on the device by the sync", "Kontakty zapisane na urządzeniu przez synchronizację";
     HeldNote => "What the phone last reported holding, each contact as it was sent to it.",
         "To, co telefon ostatnio zgłosił, że ma — każdy kontakt w postaci, w jakiej został wysłany.";
-    HeldPending => "Pending: {n} changes the phone will receive on its next sync.",
-        "Oczekujące: {n} zmian(y), które telefon otrzyma przy następnej synchronizacji.";
+    HeldPending => "Pending changes: {n} — the phone receives them on its next sync.",
+        "Oczekujące zmiany: {n} — telefon otrzyma je przy następnej synchronizacji.";
     HeldUpToDate => "Up to date: the phone holds what the server would send now.",
         "Aktualne: telefon ma to, co serwer wysłałby teraz.";
     HeldUnknown => "The phone has not reported what it holds yet.", "Telefon nie zgłosił jeszcze, co ma.";
