@@ -78,15 +78,21 @@ fn the_device_list_is_paged_filtered_and_sorted_by_the_server() {
         json!({"policy_id": "daily"}),
     );
 
-    assert_eq!(ids(&t, "filter=ok"), [ok.clone()]);
-    assert_eq!(ids(&t, "filter=failing"), [failing.clone()]);
-    assert_eq!(ids(&t, "filter=overdue"), [overdue.clone()]);
-    assert_eq!(ids(&t, "filter=never_synced"), [never.clone()]);
-    assert_eq!(ids(&t, "filter=awaiting_enrollment"), [awaiting.clone()]);
+    assert_eq!(ids(&t, "filter=ok"), std::slice::from_ref(&ok));
+    assert_eq!(ids(&t, "filter=failing"), std::slice::from_ref(&failing));
+    assert_eq!(ids(&t, "filter=overdue"), std::slice::from_ref(&overdue));
+    assert_eq!(ids(&t, "filter=never_synced"), std::slice::from_ref(&never));
+    assert_eq!(
+        ids(&t, "filter=awaiting_enrollment"),
+        std::slice::from_ref(&awaiting)
+    );
     let mut on_daily = vec![ok.clone(), failing.clone()];
     on_daily.sort();
     assert_eq!(ids(&t, "policy_id=daily&sort=name"), on_daily);
-    assert_eq!(ids(&t, "policy_id=daily&filter=failing"), [failing.clone()]);
+    assert_eq!(
+        ids(&t, "policy_id=daily&filter=failing"),
+        std::slice::from_ref(&failing)
+    );
     assert_eq!(ids(&t, "user_id=nobody"), Vec::<String>::new());
     // Sorted by the server: by name, then id (enrolling renamed four to "test phone")...
     let mut same_name = vec![ok.clone(), overdue.clone(), failing.clone(), never.clone()];
