@@ -414,8 +414,9 @@ fn bench_sync_10k() {
 fn breakdown(p: &contacts_agent::sync::Phases, total: Duration) -> String {
     let other = total.saturating_sub(p.index + p.fetch + p.plan + p.write);
     format!(
-        "    of which: fetch (server + transfer + parse) {}, diff + plan {}, writes (rows + SQLite) {}, index reads {}, rest {}",
+        "    of which: fetch {} (client's JSON parse {}, the rest the server's work, transfer, gzip), diff + plan {}, writes (rows + SQLite) {}, index reads {}, rest {}",
         ms(p.fetch),
+        ms(p.parse),
         ms(p.plan),
         ms(p.write),
         ms(p.index),

@@ -314,8 +314,10 @@ impl<S: ContactStore> Agent<S> {
             .state
             .start_run(RunKind::Sync, reason.as_str(), started)?;
         let mut counts = Counts::default();
+        client.take_page_parse_time();
         let result = self.sync_inner(client, scope, &mut counts);
         counts.bytes_received = client.take_bytes_received();
+        let parse = client.take_page_parse_time();
         let ended = (self.now)();
         match result {
             Ok((policy, outcome)) => {
@@ -340,7 +342,10 @@ impl<S: ContactStore> Agent<S> {
                     reason,
                     counts,
                     managed_count: outcome.managed_count,
-                    phases: outcome.phases,
+                    phases: sync::Phases {
+                        parse,
+                        ..outcome.phases
+                    },
                 })
             }
             Err(e) => {

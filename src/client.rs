@@ -133,6 +133,8 @@ pub struct Client {
     token: Option<String>,
     opts: ClientOptions,
     bytes_received: Cell<u64>,
+    /// Time spent parsing contacts pages since the last `take_page_parse_time` (benches).
+    page_parse: Cell<std::time::Duration>,
     /// Looked at before each attempt and during retry waits; an interrupt also shuts the
     /// ureq agent down, which cuts a request already on the wire.
     interrupt: Scope,
@@ -214,6 +216,7 @@ impl Client {
             token,
             opts,
             bytes_received: Cell::new(0),
+            page_parse: Cell::new(std::time::Duration::ZERO),
             interrupt: Scope::never(),
             _cut_on_interrupt: None,
         })
@@ -228,6 +231,11 @@ impl Client {
     }
 
     /// Body bytes received since the last call.
+    /// Time spent parsing contacts pages (JSON into the typed page) since the last call.
+    pub fn take_page_parse_time(&self) -> std::time::Duration {
+        self.page_parse.replace(std::time::Duration::ZERO)
+    }
+
     pub fn take_bytes_received(&self) -> u64 {
         self.bytes_received.replace(0)
     }
@@ -304,7 +312,10 @@ impl Client {
         let a = self.request("GET", &path, None, None, self.opts.max_page_bytes, true)?;
         match a.status {
             200 => {
-                let page: ContactsPage = parse(&a.body, "contacts page")?;
+                let t = std::time::Instant::now();
+                let page: Result<ContactsPage, _> = parse(&a.body, "contacts page");
+                self.page_parse.set(self.page_parse.get() + t.elapsed());
+                let page = page?;
                 if page.next_token.is_empty() {
                     return Err(ClientError::Malformed {
                         what: "contacts page",

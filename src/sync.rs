@@ -85,6 +85,9 @@ impl ContactSource for Client {
 pub struct Phases {
     pub index: Duration,
     pub fetch: Duration,
+    /// The part of `fetch` spent parsing pages on this side (filled in by the agent from
+    /// its HTTP client; zero for other sources).
+    pub parse: Duration,
     pub plan: Duration,
     pub write: Duration,
 }
