@@ -207,7 +207,7 @@ pub fn status(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, ApiE
     input::status_report(&mut report)?;
     // Whether the phone holds exactly what it was sent: decided now, once, for every page
     // that shows the device later.
-    let verified = reported_snapshot(&ctx.conn, &d.id, &report)?.is_some_and(|(_, v)| v);
+    let verified = holds_its_token_set(&ctx.conn, &d.id, &report)?;
     let tx = ctx.conn.transaction()?;
     repo::save_status(&tx, &d.id, &report)?;
     device_list::record_report(&tx, &d.id, &report, verified)?;
@@ -260,20 +260,16 @@ pub fn commands(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
     Response::json(200, &CommandList { commands })
 }
 
-/// The contacts a device's last report says it holds (the snapshot of its sync token), and
-/// whether its fingerprint matches that snapshot exactly.
-pub fn reported_snapshot(
+/// Whether the phone holds exactly the set its reported sync token names: its fingerprint
+/// equals the one the set is stored under (nothing to hash or decode here).
+fn holds_its_token_set(
     conn: &rusqlite::Connection,
     device: &str,
     report: &StatusReport,
-) -> Result<Option<(snapshot::Entries, bool)>, ApiError> {
+) -> Result<bool, ApiError> {
     let Some(token) = &report.sync_token else {
-        return Ok(None);
+        return Ok(false);
     };
-    let Some((fp, entries)) = entitled_sets::token_entries(conn, device, token)? else {
-        return Ok(None);
-    };
-    // A set is stored under its fingerprint: nothing to hash here.
-    let verified = fp == report.managed_fingerprint;
-    Ok(Some((entries, verified)))
+    Ok(entitled_sets::token_fingerprint(conn, device, token)?
+        .is_some_and(|fp| fp == report.managed_fingerprint))
 }

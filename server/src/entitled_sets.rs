@@ -312,6 +312,23 @@ pub fn set_entries(conn: &Connection, id: i64) -> Result<Option<Entries>, ApiErr
     .transpose()
 }
 
+/// The fingerprint of the set a device's token names, without reading the set: `None` when
+/// the token is unknown, not this device's, or its set was collected. Every status report asks
+/// this, so it must not decode ~10,000 entries to compare one hash.
+pub fn token_fingerprint(
+    conn: &Connection,
+    device: &str,
+    token: &str,
+) -> Result<Option<String>, ApiError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT s.fingerprint FROM sync_tokens t JOIN entitled_sets s ON s.id = t.set_id
+             WHERE t.token = ?1 AND t.device_id = ?2",
+        )?
+        .query_row(params![token, device], |r| r.get(0))
+        .optional()?)
+}
+
 /// The set a device's token names, with its fingerprint: `None` when the token is unknown,
 /// not this device's, or its set was collected.
 pub fn token_entries(
