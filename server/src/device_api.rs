@@ -82,8 +82,14 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
         }
     };
     let full = base.is_none();
-    let changes = entitled_sets::changes(conn, base.as_ref().map(|b| b.set_id), target.set_id)?
-        .ok_or_else(gone)?;
+    let (changes, total) = entitled_sets::changes(
+        conn,
+        base.as_ref().map(|b| b.set_id),
+        target.set_id,
+        offset,
+        limit,
+    )?
+    .ok_or_else(gone)?;
     let mut page = ContactsPage {
         upserts: Vec::new(),
         deletes: Vec::new(),
@@ -95,10 +101,9 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
     // Cut by count and by bytes: the page ends before its JSON would pass PAGE_BYTES (the
     // envelope and a cursor fit in the first 256). It always takes one change, so a sync
     // always moves on.
-    let last = changes.len().min(offset.saturating_add(limit));
     let mut end = offset;
     let mut bytes = 256;
-    for change in changes.get(offset..last).unwrap_or(&[]) {
+    for change in &changes {
         let (size, upsert) = match change {
             Change::Delete(id) => (id.len() + 3, None),
             Change::Upsert(id) => {
@@ -132,7 +137,7 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
         conn,
         page.upserts.iter().map(|u| (u.hash.as_str(), &u.contact)),
     )?;
-    page.more = end < changes.len();
+    page.more = end < total;
     page.next_token = if page.more {
         snapshot::cursor(base.as_ref().map(|b| b.token.as_str()), &target.token, end)
     } else {

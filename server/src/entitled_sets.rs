@@ -301,15 +301,19 @@ pub fn collect(tx: &Transaction) -> Result<(), ApiError> {
 }
 
 /// A stored set's entries.
-pub fn set_entries(conn: &Connection, id: i64) -> Result<Option<Entries>, ApiError> {
-    let blob: Option<Vec<u8>> = conn
+fn set_blob(conn: &Connection, id: i64) -> Result<Option<Vec<u8>>, ApiError> {
+    Ok(conn
         .prepare_cached("SELECT entries FROM entitled_sets WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
-        .optional()?;
-    blob.map(|b| {
-        snapshot::decode(&b).ok_or_else(|| ApiError::Internal("stored set unreadable".into()))
-    })
-    .transpose()
+        .optional()?)
+}
+
+pub fn set_entries(conn: &Connection, id: i64) -> Result<Option<Entries>, ApiError> {
+    set_blob(conn, id)?
+        .map(|b| {
+            snapshot::decode(&b).ok_or_else(|| ApiError::Internal("stored set unreadable".into()))
+        })
+        .transpose()
 }
 
 /// The fingerprint of the set a device's token names, without reading the set: `None` when
@@ -358,30 +362,39 @@ pub fn changes(
     conn: &Connection,
     base: Option<i64>,
     target: i64,
-) -> Result<Option<Vec<Change>>, ApiError> {
+    offset: usize,
+    limit: usize,
+) -> Result<Option<(Vec<Change>, usize)>, ApiError> {
+    let unreadable = || ApiError::Internal("stored set or delta unreadable".into());
     let Some(base) = base else {
-        return Ok(set_entries(conn, target)?
-            .map(|e| e.into_iter().map(|(id, _)| Change::Upsert(id)).collect()));
+        return set_blob(conn, target)?
+            .map(|b| snapshot::window(&b, offset, limit, snapshot::set_record_as_upsert))
+            .map(|w| w.ok_or_else(unreadable))
+            .transpose();
     };
     let kept: Option<Vec<u8>> = conn
         .prepare_cached("SELECT changes FROM set_deltas WHERE base_id = ?1 AND target_id = ?2")?
         .query_row([base, target], |r| r.get(0))
         .optional()?;
-    if let Some(blob) = kept {
-        return snapshot::decode_changes(&blob)
-            .map(Some)
-            .ok_or_else(|| ApiError::Internal("stored delta unreadable".into()));
-    }
-    let (Some(old), Some(new)) = (set_entries(conn, base)?, set_entries(conn, target)?) else {
-        return Ok(None);
+    let blob = match kept {
+        Some(blob) => blob,
+        None => {
+            let (Some(old), Some(new)) = (set_entries(conn, base)?, set_entries(conn, target)?)
+            else {
+                return Ok(None);
+            };
+            let blob = snapshot::encode_changes(&snapshot::delta(&old, &new));
+            conn.prepare_cached(
+                "INSERT INTO set_deltas (base_id, target_id, changes) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (base_id, target_id) DO NOTHING",
+            )?
+            .execute(params![base, target, blob])?;
+            blob
+        }
     };
-    let changes = snapshot::delta(&old, &new);
-    conn.prepare_cached(
-        "INSERT INTO set_deltas (base_id, target_id, changes) VALUES (?1, ?2, ?3)
-         ON CONFLICT (base_id, target_id) DO NOTHING",
-    )?
-    .execute(params![base, target, snapshot::encode_changes(&changes)])?;
-    Ok(Some(changes))
+    snapshot::window(&blob, offset, limit, snapshot::change_record)
+        .map(Some)
+        .ok_or_else(unreadable)
 }
 
 /// The device's set now, without storing anything: its entitlement's cached set when that is
