@@ -773,12 +773,23 @@ impl Agent {
         self.with(|a| {
             // Progress goes to the listener through the core's hook.
             let mut progress = |_: u64, _: u64| {};
-            // The shell names an account by its type and uses the type as its name too
-            // (`ContactsContractStore.insertPersonal`). No account: each contact's own.
-            let account = account.map(|kind| crate::store::SourceAccount {
-                name: kind.clone(),
-                kind,
-            });
+            // One word names an account on the phone (its name, or a type it has once); no
+            // account: each contact back into its own.
+            let account = match account {
+                None => None,
+                Some(wanted) => {
+                    let on_phone = a.store().personal_accounts()?;
+                    Some(
+                        crate::store::pick_account(&on_phone, &wanted).ok_or_else(|| {
+                            StoreError::Refused(
+                                "no account on this phone has that name, nor is it the type of \
+                             exactly one account: pass the account's name"
+                                    .into(),
+                            )
+                        })?,
+                    )
+                }
+            };
             let r = a.restore(backup_id.as_deref(), account.as_ref(), &mut progress)?;
             Ok(r.into())
         })

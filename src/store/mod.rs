@@ -11,7 +11,7 @@ pub mod sqlite;
 use contacts_agent_protocol::ContactData;
 use thiserror::Error;
 
-pub use personal::{Address, Im, Item, PersonalContact, PersonalData, SourceAccount};
+pub use personal::{pick_account, Address, Im, Item, PersonalContact, PersonalData, SourceAccount};
 
 /// ContactsProvider's `applyBatch` refuses more than 500 operations between yield points
 /// (`MAX_OPERATIONS_PER_YIELD_POINT`); like DAVx5's `BatchOperation` we stop one short, so a

@@ -91,6 +91,20 @@ pub struct SourceAccount {
     pub name: String,
 }
 
+/// The account a caller names with one word, as an app holding an `android.accounts.Account`
+/// would: its name ("someone@gmail.com"), or its type when the phone has exactly one account
+/// of that type. `None` when the word picks no account or more than one: a restore must not
+/// invent an account the phone lacks (the provider would keep the rows under an account no
+/// authenticator owns, and they would never sync).
+pub fn pick_account(accounts: &[SourceAccount], wanted: &str) -> Option<SourceAccount> {
+    let only = |matching: Vec<&SourceAccount>| match matching.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => None,
+    };
+    only(accounts.iter().filter(|a| a.name == wanted).collect())
+        .or_else(|| only(accounts.iter().filter(|a| a.kind == wanted).collect()))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PersonalData {
     /// `StructuredName.DISPLAY_NAME`; empty for a contact without a name (a bare number).
@@ -335,4 +349,41 @@ pub fn is_image(bytes: &[u8]) -> bool {
         || bytes.starts_with(b"GIF89a")
         || (bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP")
         || bytes.starts_with(b"BM")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acc(kind: &str, name: &str) -> SourceAccount {
+        SourceAccount {
+            kind: kind.into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn an_account_is_picked_by_its_name_or_by_a_type_the_phone_has_once() {
+        let phone = [
+            acc("com.google", "ann@gmail.com"),
+            acc("com.google", "work@gmail.com"),
+            acc("com.whatsapp", "WhatsApp"),
+            acc("com.android.exchange", "ann@gmail.com"),
+        ];
+        assert_eq!(
+            pick_account(&phone, "work@gmail.com"),
+            Some(acc("com.google", "work@gmail.com"))
+        );
+        assert_eq!(
+            pick_account(&phone, "com.whatsapp"),
+            Some(acc("com.whatsapp", "WhatsApp"))
+        );
+        // Two Google accounts: the type alone does not say which.
+        assert_eq!(pick_account(&phone, "com.google"), None);
+        // One name under two types: ambiguous too.
+        assert_eq!(pick_account(&phone, "ann@gmail.com"), None);
+        // Never an account the phone does not have.
+        assert_eq!(pick_account(&phone, "com.example.gone"), None);
+        assert_eq!(pick_account(&[], "ann@gmail.com"), None);
+    }
 }

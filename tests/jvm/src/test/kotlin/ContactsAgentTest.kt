@@ -70,9 +70,14 @@ class ContactsAgentTest {
 
             store.personal.clear()
             seen.clear()
+            // An account the phone does not have is refused before anything is written.
+            assertThrows<AgentException.InvalidArgument> { runBlocking { agent.restore(backup.backupId, "friend@example.com") } }
+            assertTrue(store.personal.isEmpty(), "nothing restored into an invented account")
+            // Named by its name, the account restores with its real type and name.
+            store.accounts.add("com.google" to "friend@example.com")
             val restored = agent.restore(backup.backupId, "friend@example.com")
             assertEquals(5L, restored.restored)
-            assertEquals(listOf<String?>("friend@example.com"), store.insertedInto.map { it.first }.distinct())
+            assertEquals(listOf<Pair<String?, String?>>("com.google" to "friend@example.com"), store.insertedInto.distinct())
             val restoring = seen.filter { it.phase == ProgressPhase.RESTORE }
             assertEquals(5L to 5L, restoring.last().done to restoring.last().total)
 

@@ -89,8 +89,10 @@ class ContactsAgent internal constructor(
 
     /**
      * Restores [backupId] (the newest when null) into the personal contacts: every contact
-     * into the account of type [account] (not the business one), or, when null, each into
-     * the account it was backed up from if that is on the phone, else device-local.
+     * into [account] (not the business one) — an account's name ("someone@gmail.com"), or its
+     * type when the phone has exactly one account of that type; any other word throws
+     * InvalidArgument before anything is written — or, when null, each into the account it
+     * was backed up from if that is on the phone, else device-local.
      */
     suspend fun restore(backupId: String? = null, account: String? = null): RestoreResult =
         call { it.restore(backupId, account) }
