@@ -21,22 +21,9 @@ fn company() -> (TestServer, String, String) {
         ("b", json!(["harvey"])),
         ("c", json!(["sales"])),
     ] {
-        t.admin_ok(
-            "POST",
-            "/v1/admin/users",
-            json!({"id": id, "contact": {"given_name": id, "family_name": "X", "display_name": ""},
-                   "groups": groups}),
-        );
+        t.add_user(id, groups);
     }
-    let created = t.admin_ok(
-        "POST",
-        "/v1/admin/devices",
-        json!({"name": "phone", "user_id": "c", "policy_id": "p"}),
-    );
-    let a = t.enroll(created["enrollment_code"].as_str().unwrap());
-    assert_eq!(a.status, 201, "{}", a.text());
-    let token = a.json()["token"].as_str().unwrap().to_owned();
-    let id = created["device"]["id"].as_str().unwrap().to_owned();
+    let (id, token) = t.enrolled_device_of("phone", "c", "p");
     (t, id, token)
 }
 
@@ -159,22 +146,10 @@ fn set_of(conn: &rusqlite::Connection, token: &str) -> i64 {
     .unwrap()
 }
 
-/// A second device of user `c` on `p`.
-fn second_device(t: &TestServer) -> String {
-    let created = t.admin_ok(
-        "POST",
-        "/v1/admin/devices",
-        json!({"name": "phone 2", "user_id": "c", "policy_id": "p"}),
-    );
-    let a = t.enroll(created["enrollment_code"].as_str().unwrap());
-    assert_eq!(a.status, 201, "{}", a.text());
-    a.json()["token"].as_str().unwrap().to_owned()
-}
-
 #[test]
 fn devices_with_one_entitlement_share_one_set_and_tokens_are_small_rows() {
     let (t, _, token) = company();
-    let other = second_device(&t);
+    let other = t.enrolled_device_of("phone 2", "c", "p").1;
     let (mut h1, mut h2) = (Held::new(), Held::new());
     let t1 = sync(&t, &token, None, &mut h1);
     let t2 = sync(&t, &other, None, &mut h2);
@@ -195,7 +170,7 @@ fn devices_with_one_entitlement_share_one_set_and_tokens_are_small_rows() {
 #[test]
 fn two_devices_racing_on_the_same_new_set_both_get_it_once() {
     let (t, _, token) = company();
-    let other = second_device(&t);
+    let other = t.enrolled_device_of("phone 2", "c", "p").1;
     let (mut h1, mut h2) = (Held::new(), Held::new());
     let mut t1 = sync(&t, &token, None, &mut h1);
     let mut t2 = sync(&t, &other, None, &mut h2);

@@ -19,21 +19,9 @@ fn company() -> (TestServer, String) {
         ("c", json!(["sales"])),
         ("d", json!([])),
     ] {
-        t.admin_ok(
-            "POST",
-            "/v1/admin/users",
-            json!({"id": id, "contact": {"given_name": id, "family_name": "X", "display_name": ""},
-                   "groups": groups}),
-        );
+        t.add_user(id, groups);
     }
-    let created = t.admin_ok(
-        "POST",
-        "/v1/admin/devices",
-        json!({"name": "phone", "user_id": "c", "policy_id": "p"}),
-    );
-    let a = t.enroll(created["enrollment_code"].as_str().unwrap());
-    assert_eq!(a.status, 201, "{}", a.text());
-    let token = a.json()["token"].as_str().unwrap().to_owned();
+    let (_, token) = t.enrolled_device_of("phone", "c", "p");
     (t, token)
 }
 

@@ -17,18 +17,6 @@ fn computations() -> u64 {
     ENTITLED_SET_COMPUTATIONS.load(Ordering::SeqCst)
 }
 
-/// A device of user `u-000000` on `policy`: its token.
-fn device(t: &TestServer, name: &str, policy: &str) -> String {
-    let created = t.admin_ok(
-        "POST",
-        "/v1/admin/devices",
-        json!({"name": name, "user_id": contacts_agent_server::seed::user_id(0), "policy_id": policy}),
-    );
-    let a = t.enroll(created["enrollment_code"].as_str().unwrap());
-    assert_eq!(a.status, 201, "{}", a.text());
-    a.json()["token"].as_str().unwrap().to_owned()
-}
-
 /// One sync from `since` (one page is enough here): the new token and the ids upserted.
 fn sync(t: &TestServer, token: &str, since: Option<&str>) -> (String, Vec<String>) {
     let path = match since {
@@ -48,15 +36,6 @@ fn sync(t: &TestServer, token: &str, since: Option<&str>) -> (String, Vec<String
     (page["next_token"].as_str().unwrap().to_owned(), ids)
 }
 
-fn user(t: &TestServer, id: &str, groups: Value) {
-    t.admin_ok(
-        "POST",
-        "/v1/admin/users",
-        json!({"id": id, "contact": {"given_name": id, "family_name": "X", "display_name": ""},
-               "groups": groups}),
-    );
-}
-
 fn rename(t: &TestServer, id: &str, given: &str) {
     t.admin_ok(
         "PUT",
@@ -68,9 +47,9 @@ fn rename(t: &TestServer, id: &str, given: &str) {
 #[test]
 fn only_a_change_a_device_is_entitled_to_costs_it_the_entitled_set_query() {
     let t = TestServer::start(1);
-    user(&t, "h", json!(["harvey"]));
-    user(&t, "m", json!(["mike"]));
-    user(&t, "n", json!([]));
+    t.add_user("h", json!(["harvey"]));
+    t.add_user("m", json!(["mike"]));
+    t.add_user("n", json!([]));
     t.admin_ok(
         "POST",
         "/v1/admin/policies",
@@ -78,9 +57,12 @@ fn only_a_change_a_device_is_entitled_to_costs_it_the_entitled_set_query() {
     );
     // `a` and `b` share an entitlement (every group); `c` is on `p` (Harvey only).
     let (a, b, c) = (
-        device(&t, "a", "all"),
-        device(&t, "b", "all"),
-        device(&t, "c", "p"),
+        t.enrolled_device_of("a", &contacts_agent_server::seed::user_id(0), "all")
+            .1,
+        t.enrolled_device_of("b", &contacts_agent_server::seed::user_id(0), "all")
+            .1,
+        t.enrolled_device_of("c", &contacts_agent_server::seed::user_id(0), "p")
+            .1,
     );
     let (mut ta, mut tb, mut tc) = (
         sync(&t, &a, None).0,
@@ -103,7 +85,7 @@ fn only_a_change_a_device_is_entitled_to_costs_it_the_entitled_set_query() {
 
     // Unrelated: a new device with a policy, a user in no group edited, another policy's
     // schedule, a new policy.
-    device(&t, "d", "p");
+    t.enrolled_device_of("d", &contacts_agent_server::seed::user_id(0), "p");
     rename(&t, "n", "Nobody");
     t.admin_ok(
         "PUT",

@@ -206,12 +206,27 @@ impl TestServer {
         )
     }
 
+    /// A directory user `id` (given name `id`, family name "X") in `groups`.
+    pub fn add_user(&self, id: &str, groups: Value) {
+        self.admin_ok(
+            "POST",
+            "/v1/admin/users",
+            json!({"id": id, "contact": {"given_name": id, "family_name": "X", "display_name": ""},
+                   "groups": groups}),
+        );
+    }
+
     /// Registers a device (user `u-000000`, policy `p`): `(device id, enrollment code)`.
     pub fn new_device(&self, name: &str) -> (String, String) {
+        self.new_device_of(name, &seed::user_id(0), "p")
+    }
+
+    /// Registers a device of `user` on `policy`: `(device id, enrollment code)`.
+    pub fn new_device_of(&self, name: &str, user: &str, policy: &str) -> (String, String) {
         let created = self.admin_ok(
             "POST",
             "/v1/admin/devices",
-            json!({"name": name, "user_id": seed::user_id(0), "policy_id": "p"}),
+            json!({"name": name, "user_id": user, "policy_id": policy}),
         );
         (
             created["device"]["id"].as_str().unwrap().to_owned(),
@@ -233,7 +248,12 @@ impl TestServer {
 
     /// A registered and enrolled device: `(device id, token)`.
     pub fn enrolled_device(&self, name: &str) -> (String, String) {
-        let (id, code) = self.new_device(name);
+        self.enrolled_device_of(name, &seed::user_id(0), "p")
+    }
+
+    /// A registered and enrolled device of `user` on `policy`: `(device id, token)`.
+    pub fn enrolled_device_of(&self, name: &str, user: &str, policy: &str) -> (String, String) {
+        let (id, code) = self.new_device_of(name, user, policy);
         let a = self.enroll(&code);
         assert_eq!(a.status, 201, "{}", a.text());
         (id, a.json()["token"].as_str().unwrap().to_owned())
