@@ -856,34 +856,28 @@ fn held_row<'a>(ui: &Ui, h: &repo::HeldContact) -> (&'a str, Vec<String>) {
         class,
         vec![
             format!("{}{mark}", esc(&full_name(c))),
-            esc(&c
-                .phones
-                .iter()
-                .map(|p| {
-                    entry(
-                        &p.number,
+            esc(&entries(
+                c.phones.iter().map(|p| {
+                    (
+                        p.number.as_str(),
                         p.kind.as_str(),
                         p.label.as_deref(),
                         p.preferred,
-                        preferred,
                     )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")),
-            esc(&c
-                .emails
-                .iter()
-                .map(|e| {
-                    entry(
-                        &e.address,
+                }),
+                preferred,
+            )),
+            esc(&entries(
+                c.emails.iter().map(|e| {
+                    (
+                        e.address.as_str(),
                         e.kind.as_str(),
                         e.label.as_deref(),
                         e.preferred,
-                        preferred,
                     )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")),
+                }),
+                preferred,
+            )),
             esc(c.office_location.as_deref().unwrap_or("")),
             esc(c.manager.as_deref().unwrap_or("")),
             esc(&c
@@ -913,6 +907,17 @@ fn full_name(c: &ContactData) -> String {
 
 /// "+48 1 (Reception, preferred)": a phone or e-mail with what the phone shows beside it.
 /// A known kind is left out (the column says enough); a custom label and the flag are not.
+/// Numbers or e-mails as one cell, each as `entry` writes it. Unescaped.
+fn entries<'a>(
+    items: impl Iterator<Item = (&'a str, &'a str, Option<&'a str>, bool)>,
+    word: &str,
+) -> String {
+    items
+        .map(|(value, kind, label, preferred)| entry(value, kind, label, preferred, word))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn entry(value: &str, kind: &str, label: Option<&str>, preferred: bool, word: &str) -> String {
     let mut notes: Vec<&str> = Vec::new();
     if kind == contacts_agent_protocol::contact::CUSTOM {
