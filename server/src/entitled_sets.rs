@@ -497,18 +497,11 @@ pub fn held_contacts(conn: &Connection, device_id: &str) -> Result<Option<HeldCo
     let mut body = conn.prepare_cached("SELECT body FROM contact_versions WHERE hash = ?1")?;
     let mut contacts = Vec::with_capacity(held.len());
     for (id, hash) in held {
-        let contact = match body
+        let contact = body
             .query_row([&hash], |r| r.get::<_, String>(0))
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(e),
-            })? {
-            Some(json) => Some(serde_json::from_str(&json).map_err(|e| {
-                ApiError::Internal(format!("stored contact version unreadable: {e}"))
-            })?),
-            None => None,
-        };
+            .optional()?
+            .map(|json| repo::parse_contact(&json))
+            .transpose()?;
         contacts.push(HeldContact {
             pending: changed.contains(id.as_str()),
             id,
