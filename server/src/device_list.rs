@@ -296,38 +296,42 @@ pub fn record_report(
         .last_sync_result
         .as_deref()
         .is_some_and(|r| r.starts_with("failed"));
-    tx.execute(
+    // Every sync ends with a report: statements cached, the trim only after a new run.
+    tx.prepare_cached(
         "UPDATE devices SET last_report_at = ?2, last_sync_at = ?3, next_sync_at = ?4,
                 sync_failing = ?5, contacts_on_device = ?6, contacts_verified = ?7
          WHERE id = ?1",
-        params![
-            device,
-            received,
-            last_sync,
-            utc(report.next_sync_at.as_deref()),
-            failing,
-            report.managed_count.min(i64::MAX as u64) as i64,
-            verified
-        ],
-    )?;
+    )?
+    .execute(params![
+        device,
+        received,
+        last_sync,
+        utc(report.next_sync_at.as_deref()),
+        failing,
+        report.managed_count.min(i64::MAX as u64) as i64,
+        verified
+    ])?;
     if let Some(at) = last_sync {
-        tx.execute(
-            "INSERT INTO sync_runs (device_id, at, result, contacts, policy_version, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (device_id, at) DO NOTHING",
-            params![
+        let new_run = tx
+            .prepare_cached(
+                "INSERT INTO sync_runs (device_id, at, result, contacts, policy_version, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (device_id, at) DO NOTHING",
+            )?
+            .execute(params![
                 device,
                 at,
                 report.last_sync_result,
                 report.managed_count.min(i64::MAX as u64) as i64,
                 report.policy_version.map(|v| v.min(i64::MAX as u64) as i64),
                 received
-            ],
-        )?;
-        tx.execute(
-            "DELETE FROM sync_runs WHERE device_id = ?1 AND at NOT IN
-               (SELECT at FROM sync_runs WHERE device_id = ?1 ORDER BY at DESC LIMIT ?2)",
-            params![device, RUNS_KEPT],
-        )?;
+            ])?;
+        if new_run > 0 {
+            tx.prepare_cached(
+                "DELETE FROM sync_runs WHERE device_id = ?1 AND at NOT IN
+                   (SELECT at FROM sync_runs WHERE device_id = ?1 ORDER BY at DESC LIMIT ?2)",
+            )?
+            .execute(params![device, RUNS_KEPT])?;
+        }
     }
     Ok(())
 }
