@@ -5,7 +5,9 @@
 //! per device and the server's peak RSS. Prints, asserts nothing.
 //!
 //! `--server-url URL --admin-token T [--server-pid PID] [--storage-file F]...` drives a
-//! server started and seeded elsewhere instead.
+//! server started and seeded elsewhere instead; `--server-url` and `--server-pid` repeat
+//! for several server processes on one database (phones alternate between the URLs), and
+//! `--storage-command` measures a database that is not a file.
 
 use std::path::PathBuf;
 
@@ -33,18 +35,23 @@ struct Args {
     /// Run the reference server in this process (CPU figures then include the phones').
     #[arg(long)]
     in_process: bool,
-    /// Drive a server started elsewhere (already seeded) instead of starting one.
+    /// Drive a server started elsewhere (already seeded) instead of starting one; repeat
+    /// for several processes on one database (each phone alternates between them).
     #[arg(long, requires = "admin_token")]
-    server_url: Option<String>,
+    server_url: Vec<String>,
     /// Its admin token.
     #[arg(long, env = "CONTACTS_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
-    /// Its process id, to read its CPU time and peak RSS.
+    /// Its process id, to read its CPU time and peak RSS (with its child processes': give
+    /// PostgreSQL's postmaster too to count the database's work); repeat for several.
     #[arg(long)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
     /// Files whose sizes make its storage (repeat: the database, its WAL).
     #[arg(long)]
     storage_file: Vec<PathBuf>,
+    /// A shell command printing the storage's size in bytes (a database that is not a file).
+    #[arg(long)]
+    storage_command: Option<String>,
     /// Keep the server's database here instead of a temporary folder.
     #[arg(long)]
     workdir: Option<PathBuf>,
@@ -59,11 +66,12 @@ fn main() {
     }
     let args = Args::parse();
     let server = match (args.server_url, args.admin_token) {
-        (Some(url), Some(admin_token)) => ServerChoice::External {
-            url,
+        (urls, Some(admin_token)) if !urls.is_empty() => ServerChoice::External {
+            urls,
             admin_token,
-            pid: args.server_pid,
+            pids: args.server_pid,
             storage_files: args.storage_file,
+            storage_command: args.storage_command,
         },
         _ if args.in_process => ServerChoice::InProcess {
             workers: args.workers,

@@ -29,14 +29,19 @@ pub enum ServerChoice {
     /// The reference server in this process (CPU figures then include the simulated
     /// phones'); for a quick run without a second process.
     InProcess { workers: usize },
-    /// A server somebody else started and seeded.
+    /// A server somebody else started and seeded: one process, or several on one database
+    /// (PostgreSQL), phones alternating between their URLs.
     External {
-        url: String,
+        /// One or more; the admin's calls go to the first.
+        urls: Vec<String>,
         admin_token: String,
-        /// Its process, for CPU time and peak RSS.
-        pid: Option<u32>,
+        /// Its processes, for CPU time and peak RSS (summed over them).
+        pids: Vec<u32>,
         /// Files whose sizes add up to its storage (for SQLite the database and its WAL).
         storage_files: Vec<PathBuf>,
+        /// A shell command printing the storage's size in bytes, for a database that is not
+        /// a file (PostgreSQL: `psql -Atc "select pg_database_size('…')"`).
+        storage_command: Option<String>,
     },
 }
 
@@ -55,7 +60,8 @@ enum Running {
 }
 
 pub struct Backend {
-    pub url: String,
+    /// The admin's calls and the phones' go here; with several, phones alternate.
+    pub urls: Vec<String>,
     pub admin_token: String,
     pub probe: Probe,
     /// What `storage` measures, for the report.
@@ -108,11 +114,12 @@ impl Backend {
                     )));
                 }
                 Ok(Backend {
-                    url,
+                    urls: vec![url],
                     admin_token: token,
                     probe: Probe {
-                        pid: Some(child.id()),
+                        pids: vec![child.id()],
                         files: sqlite_files,
+                        command: None,
                     },
                     describe: format!(
                         "reference server, child process (pid {}), SQLite file, {workers} workers",
@@ -129,34 +136,49 @@ impl Backend {
                 })
                 .map_err(|e| BackendError::Start(e.to_string()))?;
                 Ok(Backend {
-                    url: server.url(),
+                    urls: vec![server.url()],
                     admin_token: token,
                     probe: Probe {
-                        pid: Some(std::process::id()),
+                        pids: vec![std::process::id()],
                         files: sqlite_files,
+                        command: None,
                     },
                     describe: format!("reference server in this process (CPU includes the phones'), SQLite file, {workers} workers"),
                     running: Running::InProcess(server),
                 })
             }
             ServerChoice::External {
-                url,
+                urls,
                 admin_token,
-                pid,
+                pids,
                 storage_files,
-            } => Ok(Backend {
-                url: url.trim_end_matches('/').to_owned(),
-                admin_token: admin_token.clone(),
-                probe: Probe {
-                    pid: *pid,
-                    files: storage_files.clone(),
-                },
-                describe: format!(
-                    "external server at {url}{}",
-                    pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
-                ),
-                running: Running::External,
-            }),
+                storage_command,
+            } => {
+                if urls.is_empty() {
+                    return Err(BackendError::Start("no server URL".into()));
+                }
+                let urls: Vec<String> = urls
+                    .iter()
+                    .map(|u| u.trim_end_matches('/').to_owned())
+                    .collect();
+                let pids_text = if pids.is_empty() {
+                    String::new()
+                } else {
+                    let p: Vec<String> = pids.iter().map(u32::to_string).collect();
+                    format!(" (pid {})", p.join(", "))
+                };
+                Ok(Backend {
+                    describe: format!("external server at {}{pids_text}", urls.join(", ")),
+                    urls,
+                    admin_token: admin_token.clone(),
+                    probe: Probe {
+                        pids: pids.clone(),
+                        files: storage_files.clone(),
+                        command: storage_command.clone(),
+                    },
+                    running: Running::External,
+                })
+            }
         }
     }
 
@@ -198,48 +220,98 @@ fn wal_of(db: &Path) -> PathBuf {
 
 /// Reads the server's CPU time, peak RSS and storage from outside it.
 pub struct Probe {
-    pid: Option<u32>,
+    /// The server's processes: figures are their sums.
+    pids: Vec<u32>,
     files: Vec<PathBuf>,
+    command: Option<String>,
 }
 
 impl Probe {
-    /// User + system CPU time of the whole process (every thread, live or exited).
+    /// User + system CPU time of the server's processes (every thread, live or exited).
     pub fn cpu(&self) -> Option<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid?)).ok()?;
-        // The command name (field 2) may hold spaces; fields are counted after its ')'.
-        let rest = stat.get(stat.rfind(')')? + 2..)?;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-        let ticks: u64 =
-            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
+        if self.pids.is_empty() {
+            return None;
+        }
+        self.pids.iter().map(|&p| process_cpu(p)).sum()
     }
 
-    /// The process's peak resident set (VmHWM), in KiB.
+    /// The processes' peak resident sets (VmHWM) added up, in KiB.
     pub fn peak_rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
-        status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
+        if self.pids.is_empty() {
+            return None;
+        }
+        self.pids.iter().map(|&p| process_peak_rss_kib(p)).sum()
     }
 
     /// Bytes of each storage file (0 for one that does not exist now, as a checkpointed
-    /// WAL may not); `None` when no file was named.
+    /// WAL may not), then what the storage command printed; `None` when neither was named
+    /// or the command failed.
     pub fn storage(&self) -> Option<Vec<u64>> {
-        if self.files.is_empty() {
+        if self.files.is_empty() && self.command.is_none() {
             return None;
         }
-        Some(
-            self.files
-                .iter()
-                .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
-                .collect(),
-        )
+        let mut sizes: Vec<u64> = self
+            .files
+            .iter()
+            .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+            .collect();
+        if let Some(command) = &self.command {
+            let out = Command::new("sh").arg("-c").arg(command).output().ok()?;
+            if !out.status.success() {
+                return None;
+            }
+            sizes.push(String::from_utf8_lossy(&out.stdout).trim().parse().ok()?);
+        }
+        Some(sizes)
     }
+}
+
+/// User + system CPU time of one process and its child processes, live or exited: a
+/// PostgreSQL postmaster's pid then counts its backends, which do the database's work.
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = stat_fields(pid)?;
+    // utime, stime, cutime, cstime are fields 14-17 of the line, 12-15 after the name;
+    // cutime and cstime hold the children that exited and were waited for.
+    let mut ticks = 0;
+    for i in 11..=14 {
+        ticks += stat.get(i)?.parse::<u64>().ok()?;
+    }
+    let mut cpu = Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND);
+    for child in children_of(pid) {
+        // A child that exits between the listing and its reading counts in cutime next time.
+        cpu += process_cpu(child).unwrap_or_default();
+    }
+    Some(cpu)
+}
+
+/// The fields of `/proc/<pid>/stat` after the command name, which may hold spaces.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// Live processes whose parent is `pid` (field 4 of their stat line, 2 after the name).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&p| stat_fields(p).and_then(|f| f.get(1)?.parse::<u32>().ok()) == Some(pid))
+        .collect()
+}
+
+/// One process's peak resident set (VmHWM), in KiB.
+fn process_peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// In the child the generator starts: serves the database named in the environment until

@@ -102,7 +102,7 @@ pub fn run(opts: &FleetOptions, out: &mut dyn Write) -> Result<FleetReport, Flee
     };
     std::fs::create_dir_all(&workdir.path).map_err(setup)?;
     let backend = Backend::start(&opts.server, &workdir.path, opts.users)?;
-    let admin = AdminClient::new(&backend.url, &backend.admin_token);
+    let admin = AdminClient::new(&backend.urls[0], &backend.admin_token);
     let mut world = World {
         admin,
         relevant: String::new(),
@@ -116,11 +116,11 @@ pub fn run(opts: &FleetOptions, out: &mut dyn Write) -> Result<FleetReport, Flee
     for i in 0..opts.devices {
         let name = format!("fleet-{i:06}");
         let code = world.new_device(&name)?;
-        let phone =
-            Phone::enroll(&backend.url, &code, &name).map_err(|source| FleetError::Phone {
-                phone: name,
-                source,
-            })?;
+        let url = &backend.urls[i % backend.urls.len()];
+        let phone = Phone::enroll(url, &code, &name).map_err(|source| FleetError::Phone {
+            phone: name,
+            source,
+        })?;
         phones.push(Mutex::new(phone));
     }
     let _ = writeln!(
@@ -133,7 +133,8 @@ pub fn run(opts: &FleetOptions, out: &mut dyn Write) -> Result<FleetReport, Flee
     let sets = Interner::default();
     let fleet = Fleet {
         phones: &phones,
-        url: &backend.url,
+        urls: &backend.urls,
+        rounds_done: AtomicUsize::new(0),
         page_size: opts.page_size,
         sets: &sets,
         probe: &backend.probe,
@@ -262,7 +263,10 @@ impl World {
 
 struct Fleet<'a> {
     phones: &'a [Mutex<Phone>],
-    url: &'a str,
+    /// Phone `i` syncs in round `r` with `urls[(i + r) % urls.len()]`: with several server
+    /// processes on one database each phone alternates between them from one sync to the next.
+    urls: &'a [String],
+    rounds_done: AtomicUsize,
     page_size: usize,
     sets: &'a Interner,
     probe: &'a Probe,
@@ -273,6 +277,7 @@ impl Fleet<'_> {
     /// after.
     fn round(&self, kind: Kind, clients: usize) -> Round {
         let next = AtomicUsize::new(0);
+        let round = self.rounds_done.fetch_add(1, Ordering::Relaxed);
         let results: Mutex<Vec<Result<RunStats, String>>> =
             Mutex::new(Vec::with_capacity(self.phones.len()));
         let cpu_before = self.probe.cpu();
@@ -285,8 +290,9 @@ impl Fleet<'_> {
                         break;
                     };
                     let mut phone = phone.lock().unwrap_or_else(|e| e.into_inner());
+                    let url = &self.urls[(i + round) % self.urls.len()];
                     let r = phone
-                        .run_due(self.url, self.page_size, self.sets)
+                        .run_due(url, self.page_size, self.sets)
                         .map_err(|e| format!("{}: {e}", phone.name));
                     results.lock().unwrap_or_else(|e| e.into_inner()).push(r);
                 });

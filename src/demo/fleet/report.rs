@@ -216,7 +216,7 @@ impl fmt::Display for FleetReport {
             self.devices, self.contacts_per_device, self.backend
         )?;
         if self.measured_cpu {
-            writeln!(f, "server CPU: the server process's utime+stime (/proc/<pid>/stat, 10 ms ticks) over each round, divided by its syncs; a sync is a whole run_due (commands, policy, contact pages, status report)")?;
+            writeln!(f, "server CPU: utime+stime of the server's processes and their child processes (/proc/<pid>/stat, 10 ms ticks) over each round, divided by its syncs; a sync is a whole run_due (commands, policy, contact pages, status report)")?;
         }
         writeln!(f)?;
         writeln!(
