@@ -78,14 +78,21 @@ trap 'exit 143' TERM
   echo "host all all 127.0.0.1/32 scram-sha-256"
 } >"$dir/data/pg_hba.conf"
 
+# Settings go in postgresql.conf (not pg_ctl -o) so that a stop and start keeps them.
 fsync=${POSTGRES_FSYNC:-off}
+{
+  echo "listen_addresses = '127.0.0.1'"
+  echo "unix_socket_directories = '$dir'"
+  echo "fsync = $fsync"
+  [ "$fsync" = off ] && printf '%s\n' "synchronous_commit = off" "full_page_writes = off"
+} >>"$dir/data/postgresql.conf"
 started=
 for _ in 1 2 3 4 5; do
-  # A free port now may be taken by the time postgres binds it: try another.
+  # A free port now may be taken by the time postgres binds it: try another (the last
+  # `port` line of the file wins).
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  opts="-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c fsync=$fsync"
-  [ "$fsync" = off ] && opts="$opts -c synchronous_commit=off -c full_page_writes=off"
-  if (cd "$dir" && as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "$opts" -w -t 60 start) >/dev/null; then
+  echo "port = $port" >>"$dir/data/postgresql.conf"
+  if (cd "$dir" && as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start) >/dev/null; then
     started=1
     break
   fi
