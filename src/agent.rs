@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Local, SecondsFormat, Utc};
-use contacts_agent_protocol::wire::{BackupInfo, CommandKind, StatusReport};
+use contacts_agent_protocol::wire::{BackupInfo, CommandKind, StatusReport, SyncReason};
 use contacts_agent_protocol::{BackupInterval, BasicType, Policy, SyncInterval};
 
 use crate::backup::{self, RestoreReport};
@@ -74,6 +74,32 @@ pub enum Reason {
 }
 
 impl Reason {
+    pub const ALL: [Reason; 6] = [
+        Reason::Forced,
+        Reason::PolicyApplied,
+        Reason::Scheduled,
+        Reason::Retry,
+        Reason::Manual,
+        Reason::Repair,
+    ];
+
+    /// The word the status report carries (the console shows it translated).
+    pub fn wire(self) -> SyncReason {
+        match self {
+            Reason::Forced => SyncReason::Forced,
+            Reason::PolicyApplied => SyncReason::PolicyApplied,
+            Reason::Scheduled => SyncReason::Scheduled,
+            Reason::Retry => SyncReason::Retry,
+            Reason::Manual => SyncReason::Manual,
+            Reason::Repair => SyncReason::Repair,
+        }
+    }
+
+    /// The reason a run's stored `as_str` names (the state's runs table keeps that text).
+    pub fn of_stored(s: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Forced => "forced by admin",
@@ -197,6 +223,13 @@ pub struct Agent<S: ContactStore> {
 
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A status report's times keep the milliseconds: the server tells runs apart by
+/// `last_sync_at`, and two runs in one second (a policy applied, then a forced sync) are two
+/// rows of the console's history.
+fn report_ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 impl<S: ContactStore> Agent<S> {
@@ -958,26 +991,32 @@ impl<S: ContactStore> Agent<S> {
         let index = self.store.managed_index().ok();
         let v = self.status_from(index.as_deref())?;
         let st = self.state.sync_state()?;
+        let last_run = self.state.last_finished_run(RunKind::Sync)?;
         let (managed_count, managed_fingerprint) = match &index {
             Some(index) => sync::held_fingerprint(index),
             // Unreadable (permission revoked): say so rather than repeat the last sync's.
             None => (0, String::new()),
         };
         Ok(StatusReport {
-            reported_at: ts((self.now)()),
+            reported_at: report_ts((self.now)()),
             policy_version: v.synced_policy_version,
             sync_type: v.sync_type,
             sync_interval: v.sync_interval,
-            last_sync_at: v.last_sync.map(ts),
+            last_sync_at: v.last_sync.map(report_ts),
             last_sync_result: v.last_sync_result,
-            last_successful_sync_at: v.last_successful_sync.map(ts),
-            next_sync_at: v.next_sync.map(ts),
+            last_sync_reason: last_run
+                .as_ref()
+                .and_then(|r| Reason::of_stored(&r.reason))
+                .map(Reason::wire),
+            last_sync_duration_ms: last_run.as_ref().and_then(run_duration_ms),
+            last_successful_sync_at: v.last_successful_sync.map(report_ts),
+            next_sync_at: v.next_sync.map(report_ts),
             sync_token: st.sync_token,
             managed_count,
             managed_fingerprint,
-            last_backup_at: v.last_backup.map(ts),
+            last_backup_at: v.last_backup.map(report_ts),
             last_backup_result: v.last_backup_result,
-            next_backup_at: v.next_backup.map(ts),
+            next_backup_at: v.next_backup.map(report_ts),
             completed_commands: completed.to_vec(),
         })
     }
@@ -1025,6 +1064,13 @@ impl<S: ContactStore> Agent<S> {
             }
         }
     }
+}
+
+/// A finished run's length, start to end (`None` for a clock that went backwards).
+fn run_duration_ms(run: &RunRecord) -> Option<u64> {
+    let parse = |t: &str| DateTime::parse_from_rfc3339(t).ok();
+    let (start, end) = (parse(&run.started_at)?, parse(run.ended_at.as_deref()?)?);
+    u64::try_from((end - start).num_milliseconds()).ok()
 }
 
 /// How the store's `index` differs from what the sync recorded in `st` left, if it does

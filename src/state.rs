@@ -126,6 +126,34 @@ pub struct State {
     conn: Connection,
 }
 
+const RUN_COLUMNS: &str = "SELECT id, kind, reason, started_at, ended_at, outcome, error,
+        inserted, updated, deleted, unchanged, ignored, full_fetch, bytes_received,
+        duplicates_removed, photos_failed
+    FROM runs";
+
+fn run_row(r: &rusqlite::Row) -> rusqlite::Result<RunRecord> {
+    Ok(RunRecord {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        reason: r.get(2)?,
+        started_at: r.get(3)?,
+        ended_at: r.get(4)?,
+        outcome: r.get(5)?,
+        error: r.get(6)?,
+        counts: Counts {
+            inserted: r.get::<_, i64>(7)? as u64,
+            updated: r.get::<_, i64>(8)? as u64,
+            deleted: r.get::<_, i64>(9)? as u64,
+            unchanged: r.get::<_, i64>(10)? as u64,
+            ignored: r.get::<_, i64>(11)? as u64,
+            full_fetch: r.get(12)?,
+            bytes_received: r.get::<_, i64>(13)? as u64,
+            duplicates_removed: r.get::<_, i64>(14)? as u64,
+            photos_failed: r.get::<_, i64>(15)? as u64,
+        },
+    })
+}
+
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -534,35 +562,25 @@ impl State {
     }
 
     pub fn recent_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StateError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, kind, reason, started_at, ended_at, outcome, error, inserted, updated,
-                    deleted, unchanged, ignored, full_fetch, bytes_received,
-                    duplicates_removed, photos_failed
-             FROM runs ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([limit as i64], |r| {
-            Ok(RunRecord {
-                id: r.get(0)?,
-                kind: r.get(1)?,
-                reason: r.get(2)?,
-                started_at: r.get(3)?,
-                ended_at: r.get(4)?,
-                outcome: r.get(5)?,
-                error: r.get(6)?,
-                counts: Counts {
-                    inserted: r.get::<_, i64>(7)? as u64,
-                    updated: r.get::<_, i64>(8)? as u64,
-                    deleted: r.get::<_, i64>(9)? as u64,
-                    unchanged: r.get::<_, i64>(10)? as u64,
-                    ignored: r.get::<_, i64>(11)? as u64,
-                    full_fetch: r.get(12)?,
-                    bytes_received: r.get::<_, i64>(13)? as u64,
-                    duplicates_removed: r.get::<_, i64>(14)? as u64,
-                    photos_failed: r.get::<_, i64>(15)? as u64,
-                },
-            })
-        })?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{RUN_COLUMNS} ORDER BY id DESC LIMIT ?1"))?;
+        let rows = stmt.query_map([limit as i64], run_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The newest run of `kind` that ended (what the status report's `last_sync_*` name).
+    pub fn last_finished_run(&self, kind: RunKind) -> Result<Option<RunRecord>, StateError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "{RUN_COLUMNS} WHERE kind = ?1 AND ended_at IS NOT NULL ORDER BY id DESC LIMIT 1"
+                ),
+                [kind.as_str()],
+                run_row,
+            )
+            .optional()?)
     }
 
     pub fn queue_report(&self, body: &str, now: DateTime<Utc>) -> Result<(), StateError> {

@@ -45,6 +45,16 @@ fn disabled_interval_syncs_once_per_policy_version_and_on_force() {
     w.set_policy("none", &["harvey", "mike"], "disabled");
     let r = agent.run_due().unwrap().sync.unwrap().unwrap();
     assert_eq!(r.reason, contacts_agent::Reason::PolicyApplied);
+    let reported = |w: &World| -> Value {
+        w.admin
+            .get(&format!("/v1/admin/devices/{}/status", w.device))
+            .unwrap()
+    };
+    // The report names why the run ran, in the protocol's words, and how long it took (the
+    // test's clock stands still, so 0 ms).
+    let status = reported(&w);
+    assert_eq!(status["last_sync_reason"], "policy_applied");
+    assert_eq!(status["last_sync_duration_ms"], 0);
     assert!(agent.run_due().unwrap().sync.is_none());
 
     let _: Value = w
@@ -56,6 +66,7 @@ fn disabled_interval_syncs_once_per_policy_version_and_on_force() {
         .unwrap();
     let r = agent.run_due().unwrap().sync.unwrap().unwrap();
     assert_eq!(r.reason, contacts_agent::Reason::Forced);
+    assert_eq!(reported(&w)["last_sync_reason"], "forced");
     // The command was reported done, so it does not force again.
     assert!(agent.run_due().unwrap().sync.is_none());
     let cmds: Vec<Value> = w
@@ -158,5 +169,6 @@ fn a_failed_run_backs_off_is_recorded_and_its_report_is_delivered_later() {
         .get(&format!("/v1/admin/devices/{device}/status"))
         .unwrap();
     assert_eq!(status["last_sync_result"], "ok");
+    assert_eq!(status["last_sync_reason"], "retry");
     drop(server);
 }

@@ -64,6 +64,12 @@ pub struct StatusReport {
     pub last_sync_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_result: Option<String>,
+    /// Why the run at `last_sync_at` ran. Absent from agents older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_reason: Option<SyncReason>,
+    /// How long the run at `last_sync_at` took, start to end, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_duration_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_successful_sync_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,6 +88,60 @@ pub struct StatusReport {
     /// Commands (force sync) this run carried out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub completed_commands: Vec<String>,
+}
+
+/// Why a sync ran: a closed set of words, never free text (the console translates them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncReason {
+    /// The interval came round.
+    Scheduled,
+    /// The admin's "Synchronize contacts" (a `sync_now` command).
+    Forced,
+    /// A policy version not yet synced (the first sync after enrolling included).
+    PolicyApplied,
+    /// A retry on the backoff schedule after a failed run.
+    Retry,
+    /// Someone asked on the phone (the app's button, the CLI's `sync`).
+    Manual,
+    /// The phone no longer held what the last sync left (contacts deleted or edited there).
+    Repair,
+    /// A word a newer agent sends that this reader does not know: the run is kept, its
+    /// reason shown as unknown, rather than the whole report refused.
+    #[serde(other)]
+    Unrecognized,
+}
+
+impl SyncReason {
+    pub const KNOWN: [SyncReason; 6] = [
+        SyncReason::Scheduled,
+        SyncReason::Forced,
+        SyncReason::PolicyApplied,
+        SyncReason::Retry,
+        SyncReason::Manual,
+        SyncReason::Repair,
+    ];
+
+    /// The wire word (what serde writes), for storing beside other columns.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncReason::Scheduled => "scheduled",
+            SyncReason::Forced => "forced",
+            SyncReason::PolicyApplied => "policy_applied",
+            SyncReason::Retry => "retry",
+            SyncReason::Manual => "manual",
+            SyncReason::Repair => "repair",
+            SyncReason::Unrecognized => "unrecognized",
+        }
+    }
+
+    /// The reason a stored word names; `Unrecognized` for any other.
+    pub fn parse(word: &str) -> SyncReason {
+        SyncReason::KNOWN
+            .into_iter()
+            .find(|r| r.as_str() == word)
+            .unwrap_or(SyncReason::Unrecognized)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -241,6 +301,76 @@ mod tests {
             list.map(|l| l.commands[0].kind),
             Some(CommandKind::Unrecognized)
         );
+    }
+
+    fn report() -> StatusReport {
+        StatusReport {
+            reported_at: "2026-11-25T20:00:00Z".into(),
+            policy_version: Some(3),
+            sync_type: Some(BasicType::UserGroups),
+            sync_interval: Some(SyncInterval::Daily),
+            last_sync_at: Some("2026-11-25T19:59:58Z".into()),
+            last_sync_result: Some("ok".into()),
+            last_sync_reason: Some(SyncReason::Forced),
+            last_sync_duration_ms: Some(1234),
+            last_successful_sync_at: Some("2026-11-25T19:59:58Z".into()),
+            next_sync_at: None,
+            sync_token: Some("t".into()),
+            managed_count: 7,
+            managed_fingerprint: "f".into(),
+            last_backup_at: None,
+            last_backup_result: None,
+            next_backup_at: None,
+            completed_commands: vec!["c-1".into()],
+        }
+    }
+
+    #[test]
+    fn a_status_report_carries_the_runs_reason_and_duration_both_ways() {
+        let r = report();
+        let json = serde_json::to_value(&r).ok();
+        assert_eq!(
+            json.as_ref().map(|j| (
+                j["last_sync_reason"].clone(),
+                j["last_sync_duration_ms"].clone()
+            )),
+            Some((serde_json::json!("forced"), serde_json::json!(1234)))
+        );
+        let back = json.and_then(|j| serde_json::from_value::<StatusReport>(j).ok());
+        assert_eq!(back, Some(r));
+        for reason in SyncReason::KNOWN {
+            let word = serde_json::to_value(reason).ok();
+            assert_eq!(word, Some(serde_json::json!(reason.as_str())));
+            assert_eq!(SyncReason::parse(reason.as_str()), reason);
+        }
+    }
+
+    #[test]
+    fn an_older_agents_report_reads_without_them_and_a_newer_word_is_kept_apart() {
+        let mut old = serde_json::to_value(report()).unwrap_or_default();
+        if let Some(o) = old.as_object_mut() {
+            o.remove("last_sync_reason");
+            o.remove("last_sync_duration_ms");
+        }
+        let read = serde_json::from_value::<StatusReport>(old).ok();
+        assert_eq!(
+            read.map(|r| (r.last_sync_reason, r.last_sync_duration_ms)),
+            Some((None, None))
+        );
+        let mut newer = serde_json::to_value(report()).unwrap_or_default();
+        newer["last_sync_reason"] = serde_json::json!("battery_saver_exit");
+        let read = serde_json::from_value::<StatusReport>(newer).ok();
+        assert_eq!(
+            read.and_then(|r| r.last_sync_reason),
+            Some(SyncReason::Unrecognized)
+        );
+        assert_eq!(
+            SyncReason::parse("forced by admin"),
+            SyncReason::Unrecognized
+        );
+        let mut bad = serde_json::to_value(report()).unwrap_or_default();
+        bad["last_sync_duration_ms"] = serde_json::json!(-1);
+        assert!(serde_json::from_value::<StatusReport>(bad).is_err());
     }
 
     #[test]

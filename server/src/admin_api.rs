@@ -424,6 +424,9 @@ pub struct DeviceStatus {
     pub next_expected_sync: Option<String>,
     pub last_sync: Option<String>,
     pub last_sync_result: Option<String>,
+    /// Why the last sync ran and how long it took, as the device reported them.
+    pub last_sync_reason: Option<contacts_agent_protocol::wire::SyncReason>,
+    pub last_sync_duration_ms: Option<u64>,
     pub last_successful_sync: Option<String>,
     pub synced_policy_version: Option<u64>,
     pub contacts_on_device: u64,
@@ -465,6 +468,8 @@ pub fn device_status_of(conn: &rusqlite::Connection, id: &str) -> Result<DeviceS
         next_expected_sync: r.as_ref().and_then(|r| r.next_sync_at.clone()),
         last_sync: r.as_ref().and_then(|r| r.last_sync_at.clone()),
         last_sync_result: r.as_ref().and_then(|r| r.last_sync_result.clone()),
+        last_sync_reason: r.as_ref().and_then(|r| r.last_sync_reason),
+        last_sync_duration_ms: r.as_ref().and_then(|r| r.last_sync_duration_ms),
         last_successful_sync: r.as_ref().and_then(|r| r.last_successful_sync_at.clone()),
         synced_policy_version: r.as_ref().and_then(|r| r.policy_version),
         contacts_on_device: r.as_ref().map_or(0, |r| r.managed_count),

@@ -28,6 +28,7 @@ const MIGRATIONS: &[Migration] = &[
         Some(crate::entitled_sets::migrate_snapshots),
     ),
     (include_str!("schema_12_device_list.sql"), None),
+    (include_str!("schema_13_sync_run_reason.sql"), None),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
-use contacts_agent_protocol::wire::StatusReport;
+use contacts_agent_protocol::wire::{StatusReport, SyncReason};
 
 use crate::error::ApiError;
 use crate::repo::{self, Device};
@@ -314,8 +314,9 @@ pub fn record_report(
     if let Some(at) = last_sync {
         let new_run = tx
             .prepare_cached(
-                "INSERT INTO sync_runs (device_id, at, result, contacts, policy_version, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (device_id, at) DO NOTHING",
+                "INSERT INTO sync_runs (device_id, at, result, contacts, policy_version, received_at,
+                                        reason, duration_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device_id, at) DO NOTHING",
             )?
             .execute(params![
                 device,
@@ -323,7 +324,11 @@ pub fn record_report(
                 report.last_sync_result,
                 report.managed_count.min(i64::MAX as u64) as i64,
                 report.policy_version.map(|v| v.min(i64::MAX as u64) as i64),
-                received
+                received,
+                report.last_sync_reason.map(SyncReason::as_str),
+                report
+                    .last_sync_duration_ms
+                    .map(|ms| ms.min(i64::MAX as u64) as i64)
             ])?;
         if new_run > 0 {
             tx.prepare_cached(
@@ -345,12 +350,16 @@ pub struct Run {
     pub contacts: u64,
     pub policy_version: Option<u64>,
     pub reported_at: String,
+    /// Why it ran; `None` when an agent older than the field reported it.
+    pub reason: Option<SyncReason>,
+    pub duration_ms: Option<u64>,
 }
 
 /// The device's last `RUNS_KEPT` sync runs, newest first.
 pub fn runs(conn: &Connection, device: &str) -> Result<Vec<Run>, ApiError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT at, result, contacts, policy_version, received_at FROM sync_runs
+        "SELECT at, result, contacts, policy_version, received_at, reason, duration_ms
+         FROM sync_runs
          WHERE device_id = ?1 ORDER BY at DESC LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![device, RUNS_KEPT], |r| {
@@ -360,6 +369,10 @@ pub fn runs(conn: &Connection, device: &str) -> Result<Vec<Run>, ApiError> {
             contacts: r.get::<_, i64>(2)?.max(0) as u64,
             policy_version: r.get::<_, Option<i64>>(3)?.map(|v| v.max(0) as u64),
             reported_at: r.get(4)?,
+            reason: r
+                .get::<_, Option<String>>(5)?
+                .map(|w| SyncReason::parse(&w)),
+            duration_ms: r.get::<_, Option<i64>>(6)?.map(|ms| ms.max(0) as u64),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

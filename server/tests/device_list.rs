@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{Duration, Utc};
 use common::TestServer;
 use contacts_agent_protocol::hash::set_fingerprint;
+use contacts_agent_protocol::wire::SyncReason;
 use contacts_agent_server::{db, device_list};
 use serde_json::{json, Value};
 
@@ -264,4 +265,53 @@ fn a_device_keeps_its_last_twenty_sync_runs_newest_first() {
     assert_eq!(runs[0].contacts, 24);
     assert_eq!(runs[19].contacts, 5);
     assert!(runs.windows(2).all(|w| w[0].at > w[1].at));
+}
+
+#[test]
+fn a_run_keeps_its_reason_and_duration_and_an_older_agents_report_is_still_taken() {
+    let t = TestServer::start(1);
+    let (id, token) = t.enrolled_device("phone");
+    // An agent older than the two fields: accepted, its run stored without them.
+    status(
+        &t,
+        &token,
+        json!({"last_sync_at": ago(30), "last_sync_result": "ok", "managed_count": 3}),
+    );
+    status(
+        &t,
+        &token,
+        json!({"last_sync_at": ago(20), "last_sync_result": "ok", "managed_count": 3,
+               "last_sync_reason": "forced", "last_sync_duration_ms": 1234}),
+    );
+    // A newer agent's word: the run is kept, its reason unknown, the report not refused.
+    status(
+        &t,
+        &token,
+        json!({"last_sync_at": ago(10), "last_sync_result": "ok", "managed_count": 3,
+               "last_sync_reason": "battery_saver_exit", "last_sync_duration_ms": 80}),
+    );
+    let conn = db::open(&t.dir.path().join("server.db")).unwrap();
+    let runs = device_list::runs(&conn, &id).unwrap();
+    let got: Vec<_> = runs.iter().map(|r| (r.reason, r.duration_ms)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (Some(SyncReason::Unrecognized), Some(80)),
+            (Some(SyncReason::Forced), Some(1234)),
+            (None, None),
+        ]
+    );
+    // Free text or a negative duration is not a report.
+    for bad in [
+        json!({"last_sync_reason": 5}),
+        json!({"last_sync_duration_ms": -1}),
+    ] {
+        let mut body =
+            json!({"reported_at": ago(0), "managed_count": 0, "managed_fingerprint": ""});
+        body.as_object_mut()
+            .unwrap()
+            .extend(bad.as_object().unwrap().clone());
+        let a = t.device(&token, "POST", "/v1/device/status", Some(body));
+        assert_eq!(a.status, 422, "{bad}: {}", a.text());
+    }
 }

@@ -492,6 +492,14 @@ test('add device: code and QR, the CLI enrolls with that code, the console shows
   await page.reload();
   assert.match(await page.textContent('#device-state'), /Enrolled/);
   assert.notEqual((await page.textContent('#last-sync')).trim(), '—');
+  // The history says why the run ran and how long it took, as the phone reported.
+  const lastRun = async () => ({
+    why: (await page.textContent('#runs tbody tr:first-child td:nth-child(2)')).trim(),
+    took: (await page.textContent('#runs tbody tr:first-child td:nth-child(4)')).trim(),
+  });
+  let run = await lastRun();
+  assert.equal(run.why, 'new policy applied');
+  assert.match(run.took, /^(\d+ ms|\d+\.\d s|\d+ s)$/);
   assert.equal(await page.locator('#qr').count(), 0, 'no QR once enrolled');
   const qr = await fetch(`${url}/v1/admin/devices/${id}/enrollment-qr`, { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(qr.status, 409);
@@ -513,6 +521,9 @@ test('add device: code and QR, the CLI enrolls with that code, the console shows
   phone('phone2', 'run-due');
   await until('the page to reload itself and say done', async () => /done/.test(await page.textContent('#sync-command')), 10000);
   assert.equal(await page.locator('meta[http-equiv=refresh]').count(), 0);
+  run = await lastRun();
+  assert.equal(run.why, 'forced by console');
+  assert.match(run.took, /^(\d+ ms|\d+\.\d s|\d+ s)$/);
 
   // Picked up: a device that polled its commands but has not run them yet.
   const polled = await fakeDevice('Polling phone');
@@ -620,6 +631,11 @@ test('Polish from Accept-Language with the description\'s labels, the admin\'s t
   }
   assert.match(await page.getAttribute('#last-sync time', 'title'), /^\d\d\.\d\d\.\d{4}, \d\d:\d\d:\d\d CET$/);
   assert.match(await page.textContent('#last-sync time'), /temu|przed chwilą/);
+  assert.equal(await page.textContent('#runs th:nth-child(2)'), 'Powód');
+  assert.equal(await page.textContent('#runs th:nth-child(4)'), 'Czas trwania');
+  assert.match(await page.textContent('#runs tbody tr:first-child td:nth-child(2)'),
+    /^(według harmonogramu|zastosowanie nowej polityki|wymuszona z konsoli|naprawa: .*|ponowienie po błędzie)$/);
+  assert.match(await page.textContent('#runs tbody tr:first-child td:nth-child(4)'), /^(\d+ ms|\d+,\d s|\d+ s)$/);
   await submit(page, 'form.langs button[value=en]');
   assert.match(await page.textContent('#sync-status h2'), /^Sync status$/);
   await page.goto(url + '/console/policies');

@@ -633,7 +633,9 @@ fn runs(ctx: &Ctx, ui: &Ui, id: &str, b: &mut String) -> Result<(), ApiError> {
     } else {
         let heads = [
             ui.t(M::When),
+            ui.t(M::Why),
             ui.t(M::Result),
+            ui.t(M::Took),
             ui.t(M::Contacts),
             ui.t(M::PolicyVersion),
         ];
@@ -645,11 +647,14 @@ fn runs(ctx: &Ctx, ui: &Ui, id: &str, b: &mut String) -> Result<(), ApiError> {
                     "",
                     vec![
                         ui.l.time(Some(&r.at)),
+                        esc(ui.t(r.reason.map_or(M::Dash, messages::sync_reason))),
                         match &r.result {
                             Some(x) if failed => format!("<span class=warn>{}</span>", esc(x)),
                             Some(x) => esc(x),
                             None => esc(ui.t(M::Dash)),
                         },
+                        r.duration_ms
+                            .map_or_else(|| esc(ui.t(M::Dash)), |ms| esc(&ui.l.duration(ms))),
                         ui.l.count(r.contacts),
                         r.policy_version
                             .map_or_else(|| esc(ui.t(M::Dash)), |v| v.to_string()),

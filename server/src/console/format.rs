@@ -101,6 +101,29 @@ impl Locale {
         out
     }
 
+    /// How long a run took: "850 ms", "1.2 s" / "1,2 s", "14 s", "2 min 5 s".
+    pub fn duration(&self, ms: u64) -> String {
+        if ms < 1000 {
+            return format!("{ms} ms");
+        }
+        if ms < 10_000 {
+            let tenths = (ms + 50) / 100;
+            let sep = match self.lang {
+                Lang::En => '.',
+                Lang::Pl => ',',
+            };
+            return format!("{}{sep}{} s", tenths / 10, tenths % 10);
+        }
+        let secs = (ms + 500) / 1000;
+        if secs < 60 {
+            return format!("{secs} s");
+        }
+        match secs % 60 {
+            0 => format!("{} min", secs / 60),
+            s => format!("{} min {s} s", secs / 60),
+        }
+    }
+
     /// 1536 → "1.5 KB" / "1,5 KB" (powers of 1024, one decimal below 10).
     pub fn size(&self, bytes: u64) -> String {
         const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
@@ -201,5 +224,20 @@ mod tests {
         assert_eq!(pl.count(100_000), "100\u{a0}000");
         assert_eq!(en.count(999), "999");
         assert_eq!(en.count(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn durations_read_as_a_person_says_them() {
+        let en = at(Lang::En, "UTC");
+        let pl = at(Lang::Pl, "UTC");
+        assert_eq!(en.duration(0), "0 ms");
+        assert_eq!(en.duration(850), "850 ms");
+        assert_eq!(en.duration(1234), "1.2 s");
+        assert_eq!(pl.duration(1234), "1,2 s");
+        assert_eq!(en.duration(9_960), "10.0 s");
+        assert_eq!(en.duration(14_400), "14 s");
+        assert_eq!(en.duration(59_400), "59 s");
+        assert_eq!(en.duration(59_600), "1 min");
+        assert_eq!(pl.duration(125_000), "2 min 5 s");
     }
 }

@@ -6,6 +6,7 @@
 //! which the agent's CLI and the admin API share; their Polish is here (`basic_type` etc.).
 //! Placeholders are `{name}`, filled by `fill`.
 
+use contacts_agent_protocol::wire::SyncReason;
 use contacts_agent_protocol::{BackupInterval, BasicType, Field, SyncInterval};
 
 /// The console's languages.
@@ -175,8 +176,17 @@ catalogue! {
     NotVerified => "not verified: the phone's contacts differ from what it was sent",
         "niezweryfikowane: kontakty w telefonie różnią się od wysłanych";
     History => "Last syncs", "Ostatnie synchronizacje";
-    HistoryNote => "As the phone reported them: when, the result, and the contacts it held after.",
-        "Tak, jak zgłosił je telefon: kiedy, z jakim wynikiem i ile kontaktów miał potem.";
+    HistoryNote => "As the phone reported them: when, why, the result, how long it took, and the contacts it held after.",
+        "Tak, jak zgłosił je telefon: kiedy, dlaczego, z jakim wynikiem, jak długo trwała i ile kontaktów miał potem.";
+    Why => "Reason", "Powód";
+    Took => "Duration", "Czas trwania";
+    ReasonScheduled => "scheduled", "według harmonogramu";
+    ReasonForced => "forced by console", "wymuszona z konsoli";
+    ReasonPolicyApplied => "new policy applied", "zastosowanie nowej polityki";
+    ReasonRetry => "retry after a failure", "ponowienie po błędzie";
+    ReasonManual => "started on the phone", "uruchomiona na telefonie";
+    ReasonRepair => "repair: the phone's contacts had changed", "naprawa: kontakty w telefonie się zmieniły";
+    ReasonUnknown => "unknown (a newer app)", "nieznany (nowsza aplikacja)";
     When => "When", "Kiedy";
     Result => "Result", "Wynik";
     Contacts => "Contacts", "Kontakty";
@@ -314,6 +324,19 @@ pub fn backup_interval(lang: Lang, b: BackupInterval) -> &'static str {
         BackupInterval::Daily => same(SyncInterval::Daily),
         BackupInterval::Weekly => same(SyncInterval::Weekly),
         BackupInterval::Monthly => same(SyncInterval::Monthly),
+    }
+}
+
+/// The words of a sync's reason, which the agent sends as a closed set.
+pub fn sync_reason(r: SyncReason) -> M {
+    match r {
+        SyncReason::Scheduled => M::ReasonScheduled,
+        SyncReason::Forced => M::ReasonForced,
+        SyncReason::PolicyApplied => M::ReasonPolicyApplied,
+        SyncReason::Retry => M::ReasonRetry,
+        SyncReason::Manual => M::ReasonManual,
+        SyncReason::Repair => M::ReasonRepair,
+        SyncReason::Unrecognized => M::ReasonUnknown,
     }
 }
 

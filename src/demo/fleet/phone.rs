@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
 use contacts_agent_protocol::hash::set_fingerprint;
-use contacts_agent_protocol::wire::StatusReport;
+use contacts_agent_protocol::wire::{StatusReport, SyncReason};
 use contacts_agent_protocol::Policy;
 
 use crate::client::{Client, ClientError, ClientOptions, PolicyFetch};
@@ -164,7 +164,8 @@ impl Phone {
                 other => break other?,
             }
         }
-        let body = serde_json::to_string(&self.status_report(&commands)).unwrap_or_default();
+        let report = self.status_report(&commands, started.elapsed());
+        let body = serde_json::to_string(&report).unwrap_or_default();
         client.report_status(&body).map_err(at("status"))?;
         stats.bytes = client.take_bytes_received();
         stats.latency = started.elapsed();
@@ -242,7 +243,7 @@ impl Phone {
     }
 
     /// The report `Agent::status_report` sends after a sync, from what this phone holds.
-    fn status_report(&self, completed: &[String]) -> StatusReport {
+    fn status_report(&self, completed: &[String], took: Duration) -> StatusReport {
         let now = Utc::now();
         let ts = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
         StatusReport {
@@ -252,6 +253,13 @@ impl Phone {
             sync_interval: self.policy.as_ref().map(|p| p.sync_interval),
             last_sync_at: Some(ts(now)),
             last_sync_result: Some("ok".into()),
+            // Every run of the fleet is one the schedule made due, or the console forced.
+            last_sync_reason: Some(if completed.is_empty() {
+                SyncReason::Scheduled
+            } else {
+                SyncReason::Forced
+            }),
+            last_sync_duration_ms: Some(u64::try_from(took.as_millis()).unwrap_or(u64::MAX)),
             last_successful_sync_at: Some(ts(now)),
             next_sync_at: Some(ts(now + chrono::Duration::days(1))),
             sync_token: self.sync_token.clone(),
