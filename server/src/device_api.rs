@@ -103,11 +103,15 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
     // always moves on.
     let mut end = offset;
     let mut bytes = 256;
+    // One read transaction for the page's reads: one snapshot of the directory, and one
+    // WAL read lock instead of one per statement (the locking was a tenth of a page's time).
+    let read = conn.unchecked_transaction()?;
+    let groups = repo::EntitledGroups::read(conn, &ent.groups_json)?;
     for change in &changes {
         let (size, upsert) = match change {
             Change::Delete(id) => (id.len() + 3, None),
             Change::Upsert(id) => {
-                match repo::contact_for_device(conn, id, &ent.groups_json, ent.allowed.as_ref())? {
+                match repo::contact_for_device(conn, id, &groups, ent.allowed.as_ref())? {
                     Some((hash, contact, len)) => (
                         len + id.len() + hash.len() + 32,
                         Some(Upsert {
@@ -133,6 +137,7 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
             (Change::Upsert(_), None) => {}
         }
     }
+    read.commit()?;
     entitled_sets::keep_sent(
         conn,
         page.upserts.iter().map(|u| (u.hash.as_str(), &u.contact)),
