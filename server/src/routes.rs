@@ -95,6 +95,8 @@ fn auth_of(path: &str) -> Auth {
 pub const ROUTES: &[Route] = &[
     // Device API (bearer device token; enrollment takes a one-time code).
     r("POST", "/v1/enroll", device::enroll),
+    // The enrollment link's page (HTML, no credential): what a browser shows for the QR code.
+    r("GET", "/enroll", crate::console::enroll_page::page),
     r("GET", "/v1/device/policy", device::policy),
     r("GET", "/v1/device/contacts", device::contacts),
     r("GET", "/v1/device/photos/{hash}", device::photo),
@@ -311,7 +313,7 @@ mod tests {
     #[test]
     fn every_route_is_in_a_known_family_with_its_credential() {
         for route in ROUTES {
-            let expected = if route.pattern == "/v1/enroll" {
+            let expected = if route.pattern == "/v1/enroll" || route.pattern == "/enroll" {
                 Auth::None
             } else if route.pattern.starts_with("/v1/device/") {
                 Auth::Device

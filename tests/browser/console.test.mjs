@@ -557,6 +557,47 @@ test('add device: code and QR, the CLI enrolls with that code, the console shows
   await page.close();
 });
 
+test('the enrollment link opens a page that shows its code from the fragment and how to enroll, in both languages, without console errors', async () => {
+  const created = await admin('POST', '/v1/admin/devices', { name: 'Link phone' });
+  const link = created.enrollment_link;
+  assert.equal(link, `${url}/enroll#code=${created.enrollment_code}`);
+  for (const [lang, title, why] of [['en', 'Enroll a phone', /never sends to a server/], ['pl', 'Rejestracja telefonu', /nigdy nie wysyła do serwera/]]) {
+    for (const width of [1366, 390]) {
+      const context = await browser.newContext({ locale: lang === 'pl' ? 'pl-PL' : 'en-US', viewport: { width, height: 900 } });
+      const page = await context.newPage();
+      const problems = [];
+      page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
+      page.on('pageerror', (e) => problems.push(e.message));
+      page.on('response', (resp) => { if (resp.status() >= 400) problems.push(`${resp.status()} ${resp.url()}`); });
+      const r = await page.goto(link);
+      assert.equal(r.status(), 200);
+      assert.match(r.headers()['content-security-policy'], /script-src 'nonce-[0-9a-f]+'/);
+      assert.equal(r.headers()['referrer-policy'], 'no-referrer');
+      assert.equal(await page.textContent('h1'), title);
+      assert.equal(await page.textContent('#code'), created.enrollment_code);
+      assert.equal(await page.textContent('#cmd-link'), link);
+      assert.equal(await page.textContent('#cmd-code'), created.enrollment_code);
+      assert.equal(await page.isVisible('#no-code'), false);
+      assert.match(await page.textContent('#why-fragment'), why);
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), `wider than ${width} px`);
+      await page.screenshot({ path: join(shots, `enroll-link-${lang}-${width}.png`), fullPage: true });
+      // Without a code the page says so.
+      await page.goto('about:blank');
+      await page.goto(url + '/enroll');
+      assert.equal(await page.isVisible('#no-code'), true);
+      // Markup in the fragment is shown as text; nothing runs.
+      await page.goto('about:blank');
+      const evil = '<img src=x onerror=window.pwned=1>';
+      await page.goto(`${url}/enroll#code=${encodeURIComponent(evil)}`);
+      assert.equal(await page.textContent('#code'), evil);
+      assert.equal(await page.locator('#code img').count(), 0);
+      assert.equal(await page.evaluate(() => window.pwned), undefined);
+      assert.deepEqual(problems, []);
+      await context.close();
+    }
+  }
+});
+
 test('stored XSS: markup typed into every admin- or import-set text is shown as text and never runs', async () => {
   const payloads = ['<script>window.__xss=1</script>', '<img src=x onerror="window.__xss=2">'];
   const p = (i) => payloads[i % 2] + ' xss' + i;

@@ -197,6 +197,22 @@ catalogue! {
     EnrollmentLink => "Enrollment link", "Link rejestracji";
     CodeExpires => "Works until {at}.", "Ważny do {at}.";
     EnrollHow => "Scan the code with the phone, or run: {cmd}", "Zeskanuj kod telefonem albo uruchom: {cmd}";
+    EnrollPageTitle => "Enroll a phone", "Rejestracja telefonu";
+    EnrollPageWhat => "This link enrolls one phone in the company address book of {server}: the phone then holds the company's contacts, kept apart from its owner's own. An administrator issued it for one device in the console; it works once, until it expires.",
+        "Ten link rejestruje jeden telefon w firmowej książce adresowej serwera {server}: telefon dostaje wtedy kontakty firmowe, oddzielone od prywatnych kontaktów właściciela. Administrator wygenerował go w konsoli dla jednego urządzenia; działa raz, do czasu wygaśnięcia.";
+    EnrollPageCodeInLink => "in this page's address, after #code=", "w adresie tej strony, po #code=";
+    EnrollPageCodePlaceholder => "<code>", "<kod>";
+    EnrollPageNoCode => "This address carries no code: open the link exactly as the console shows it, or ask the administrator for a new one.",
+        "Ten adres nie zawiera kodu: otwórz link dokładnie tak, jak pokazuje go konsola, albo poproś administratora o nowy.";
+    EnrollPageWhyFragment => "The code is the part of the link after #, which a browser never sends to a server: opening this page put it in no server's or proxy's log, and it is read here, in your browser only. Whoever holds the code can enroll one phone until it is used or expires, so keep it to the phone it was made for.",
+        "Kod to część linku po #, której przeglądarka nigdy nie wysyła do serwera: otwarcie tej strony nie zapisało go w dzienniku żadnego serwera ani proxy, a odczytuje go tylko Twoja przeglądarka. Kto ma kod, może zarejestrować jeden telefon, dopóki kod nie zostanie użyty lub nie wygaśnie, więc przekaż go tylko na telefon, dla którego powstał.";
+    EnrollPageCliTitle => "With the command-line agent", "Agentem wiersza poleceń";
+    EnrollPageCli => "A tester enrolls the command-line agent with the whole link:", "Tester rejestruje agenta wiersza poleceń całym linkiem:";
+    EnrollPageCliOr => "or with the server's address and the code:", "albo adresem serwera i kodem:";
+    EnrollPageAndroidTitle => "On an Android phone", "Na telefonie z Androidem";
+    EnrollPageAndroid => "The Android SDK enrolls with the server's address and the code that its host app passes to ContactsAgent.enroll; the example app takes them as the intent extras server_url and enrollment_code. No app opens this link by itself yet: give the company app this server's address and the code.",
+        "SDK dla Androida rejestruje się adresem serwera i kodem, które aplikacja go osadzająca przekazuje do ContactsAgent.enroll; przykładowa aplikacja przyjmuje je jako dodatki intencji server_url i enrollment_code. Żadna aplikacja nie otwiera jeszcze tego linku sama: podaj aplikacji firmowej adres tego serwera i kod.";
+    EnrollPageServerUnknown => "<server URL>", "<adres serwera>";
     NewCode => "Issue a new enrollment code", "Wygeneruj nowy kod rejestracji";
     AssignPolicy => "Assign policy", "Przypisz politykę";
     PolicyAssigned => "Policy assigned; the phone applies it on its next check.",

@@ -1,6 +1,7 @@
 //! The admin console: server-rendered pages over the same repository the admin API uses, in
 //! English and Polish (`messages`), with a stylesheet of its own (`style.css`) under a CSP
-//! that allows no inline style and no script but the sign-in page's one nonce'd line.
+//! that allows no inline style and no script but the one nonce'd script of the sign-in page
+//! and of the enrollment link's page.
 //! Sign-in with the admin token sets an HttpOnly, SameSite=Strict session cookie (`Secure`
 //! over TLS or behind a TLS proxy); every form carries the session's CSRF token, and the
 //! sign-in form a pre-session one (double-submit cookie). Wrong sign-ins from one address
@@ -9,10 +10,12 @@
 //!
 //! Files by job: `login` (sign-in, sessions, settings), `devices` (dashboard, device list and
 //! details, the device's life cycle), `policies`, `directory` (users, groups), `view` (the
-//! page frame and escaping), `format` (times, sizes, counts), `messages` (the catalogue).
+//! page frame and escaping), `format` (times, sizes, counts), `messages` (the catalogue),
+//! `enroll_page` (what a browser shows for an enrollment link; no session).
 
 mod devices;
 mod directory;
+pub mod enroll_page;
 pub mod format;
 mod login;
 pub mod messages;
@@ -28,6 +31,9 @@ use messages::{Lang, M};
 use view::{esc, Frame, Nav};
 
 const STYLE: &str = include_str!("style.css");
+/// The pages' icon: linked from every page, so a browser does not ask for `/favicon.ico`
+/// (a 404 in its console on every page).
+const ICON: &str = include_str!("icon.svg");
 /// Rows per page of every list.
 pub const PAGE: usize = 50;
 
@@ -172,6 +178,10 @@ fn route(
     if p == "/console/style.css" {
         return Ok(Response::bytes("text/css; charset=utf-8", STYLE.into())
             .with_header("Cache-Control", "max-age=300".into()));
+    }
+    if p == "/console/icon.svg" {
+        return Ok(Response::bytes("image/svg+xml", ICON.into())
+            .with_header("Cache-Control", "max-age=86400".into()));
     }
     if p == "/console/login" {
         return match m {

@@ -131,7 +131,7 @@ pub fn page(l: &Locale, session: Option<&Session>, f: &Frame, body: &str) -> Str
     format!(
         "<!doctype html><html lang={lang}><head><meta charset=utf-8>\
          <meta name=viewport content=\"width=device-width, initial-scale=1\">{head}\
-         <title>{title} — {console}</title><link rel=stylesheet href=/console/style.css></head>\
+         <title>{title} — {console}</title><link rel=stylesheet href=/console/style.css><link rel=icon href=/console/icon.svg type=\"image/svg+xml\"></head>\
          <body><header class=top><a class=brand href=/console>contacts-agent</a>{top}</header>\
          <main><h1>{title}</h1>{body}</main></body></html>",
         lang = l.lang.code(),
