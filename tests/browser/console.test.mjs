@@ -473,9 +473,25 @@ test('add device: code and QR, the CLI enrolls with that code, the console shows
   await signIn(page);
   await page.goto(url + '/console/devices');
   await submit(page, '#add-device');
+  // The user is picked from a list of names and ids, not typed blind.
+  assert.ok(await page.locator('#user-choices option').count() >= 300);
+  assert.equal(await page.getAttribute('#user-choices option:first-child', 'value'), 'u-000000');
+  assert.ok((await page.textContent('#user-choices option:first-child')).trim().length > 0, 'a name beside the id');
+  assert.equal(await page.getAttribute('#user_id', 'list'), 'user-choices');
   await page.fill('#name', 'Second phone');
-  await page.fill('#user_id', 'u-000002');
+  await page.fill('#user_id', 'u-999999');
   await page.selectOption('#policy_id', 'console');
+  // A user that does not exist: the form again, with why and what was typed; nothing created.
+  const before = (await admin('GET', '/v1/admin/devices?limit=500')).length;
+  await submit(page, '#create-device');
+  assert.match(page.url(), /\/console\/devices$/);
+  assert.match(await page.textContent('#form-error'), /No user has this id/);
+  assert.equal(await page.inputValue('#name'), 'Second phone');
+  assert.equal(await page.inputValue('#user_id'), 'u-999999');
+  assert.equal(await page.inputValue('#policy_id'), 'console');
+  assert.equal((await admin('GET', '/v1/admin/devices?limit=500')).length, before);
+  await page.screenshot({ path: join(shots, 'add-device-refused.png'), fullPage: true });
+  await page.fill('#user_id', 'u-000002');
   await submit(page, '#create-device');
   const id = page.url().split('/').pop();
   assert.match(await page.textContent('#device-state'), /Waiting for enrollment/);

@@ -259,41 +259,128 @@ fn policy_options<'a>(ui: &Ui, policies: &'a [repo::PolicyRecord]) -> Vec<(&'a s
     v
 }
 
+/// The users the add-device form offers in its `<datalist>` (name and id, typed or picked).
+/// Past this many the list holds the first ones by id, and the Users page (searchable, paged,
+/// an "Add device" link on each row) finds the rest.
+const USER_CHOICES: usize = 5000;
+
+/// What the add-device form holds: empty, from a user's "Add device" link, or as the admin
+/// typed it when the server refused it.
+#[derive(Default)]
+struct NewDevice<'a> {
+    name: &'a str,
+    user_id: &'a str,
+    policy_id: &'a str,
+}
+
 /// Add a device: its name, its user, its policy; then its page shows the enrollment code.
 pub fn new_form(ctx: &Ctx, ui: &Ui) -> Result<Response, ApiError> {
+    let values = NewDevice {
+        user_id: ui.req.query("user_id").unwrap_or(""),
+        ..NewDevice::default()
+    };
+    device_form(ctx, ui, &values, None)
+}
+
+/// The form, with what it held and, after a refusal, why (422, nothing created).
+fn device_form(
+    ctx: &Ctx,
+    ui: &Ui,
+    v: &NewDevice,
+    error: Option<&str>,
+) -> Result<Response, ApiError> {
     let policies = repo::list_policies(&ctx.conn)?;
+    let (total, users) = repo::list_users(&ctx.conn, None, 0, USER_CHOICES)?;
+    let mut choices = String::from("<datalist id=user-choices>");
+    for u in &users {
+        let _ = write!(
+            choices,
+            "<option value=\"{}\">{}</option>",
+            esc(&u.id),
+            esc(&u.contact.display_name)
+        );
+    }
+    choices.push_str("</datalist>");
+    let error_html = error.map_or(String::new(), |e| {
+        format!("<p class=warn id=form-error role=alert>{}</p>", esc(e))
+    });
     let body = format!(
-        "<section><form method=post action=/console/devices id=new-device>{csrf}<dl class=fields>\
-         <dt><label for=name>{name_l}</label></dt><dd><input name=name id=name required maxlength=200></dd>\
-         <dt><label for=user_id>{user_l}</label></dt><dd><input name=user_id id=user_id value=\"{uid}\"> \
-         <a href=/console/users>{users}</a></dd>\
+        "<section>{error_html}<form method=post action=/console/devices id=new-device>{csrf}<dl class=fields>\
+         <dt><label for=name>{name_l}</label></dt><dd><input name=name id=name required maxlength={max} value=\"{name}\"></dd>\
+         <dt><label for=user_id>{user_l}</label></dt><dd><input name=user_id id=user_id list=user-choices \
+         autocomplete=off value=\"{uid}\">{choices}<p class=note id=user-hint>{hint}</p></dd>\
          <dt><label for=policy_id>{policy_l}</label></dt><dd>{policies}</dd></dl>\
          <div class=actions><button id=create-device>{create}</button></div></form></section>",
         csrf = view::csrf_input(ui.s),
         name_l = esc(ui.t(M::DeviceName)),
+        name = esc(v.name),
+        max = crate::input::LABEL,
         user_l = esc(ui.t(M::User)),
-        uid = esc(ui.req.query("user_id").unwrap_or("")),
-        users = esc(ui.t(M::Users)),
+        uid = esc(v.user_id),
+        hint = fill(
+            ui.l.lang,
+            if (total as usize) > users.len() {
+                M::UserChoiceHintPartial
+            } else {
+                M::UserChoiceHint
+            },
+            &[
+                ("n", &ui.l.count(users.len() as u64)),
+                ("users", &format!("<a href=/console/users>{}</a>", esc(ui.t(M::Users)))),
+            ]
+        ),
         policy_l = esc(ui.t(M::Policy)),
-        policies = select("policy_id", &policy_options(ui, &policies), ""),
+        policies = select("policy_id", &policy_options(ui, &policies), v.policy_id),
         create = esc(ui.t(M::Create)),
     );
-    Ok(ui.page(ui.t(M::AddDevice), Nav::Devices, &body))
+    let mut r = ui.page(ui.t(M::AddDevice), Nav::Devices, &body);
+    if error.is_some() {
+        r.status = 422;
+    }
+    Ok(r)
 }
 
-pub fn create(ctx: &mut Ctx, _ui: &Ui, form: &[(String, String)]) -> Result<Response, ApiError> {
-    let name = field(form, "name").unwrap_or("");
-    let user = field(form, "user_id")
-        .map(str::trim)
-        .filter(|u| !u.is_empty());
-    let policy = field(form, "policy_id").filter(|p| !p.is_empty());
+/// Creates the device; a name, user or policy the server cannot take answers the form again
+/// with what was typed and why, and creates nothing.
+pub fn create(ctx: &mut Ctx, ui: &Ui, form: &[(String, String)]) -> Result<Response, ApiError> {
+    let v = NewDevice {
+        name: field(form, "name").unwrap_or(""),
+        user_id: field(form, "user_id").map_or("", str::trim),
+        policy_id: field(form, "policy_id").unwrap_or(""),
+    };
+    let refusal = if crate::input::label("name", v.name).is_err() {
+        Some(M::DeviceNameInvalid)
+    } else if !v.user_id.is_empty() && !user_exists(ctx, v.user_id)? {
+        Some(M::NoSuchUser)
+    } else if !v.policy_id.is_empty()
+        && !repo::list_policies(&ctx.conn)?
+            .iter()
+            .any(|p| p.id == v.policy_id)
+    {
+        Some(M::NoSuchPolicy)
+    } else {
+        None
+    };
+    if let Some(m) = refusal {
+        let why = fill(ui.l.lang, m, &[("max", &crate::input::LABEL.to_string())]);
+        return device_form(ctx, ui, &v, Some(&why));
+    }
+    let user = Some(v.user_id).filter(|u| !u.is_empty());
     let tx = ctx.conn.transaction()?;
-    let (id, _code) = repo::create_device(&tx, name, user, ctx.enrollment_code_ttl)?;
-    if let Some(p) = policy {
-        repo::assign_policy(&tx, &id, Some(p))?;
+    let (id, _code) = repo::create_device(&tx, v.name, user, ctx.enrollment_code_ttl)?;
+    if !v.policy_id.is_empty() {
+        repo::assign_policy(&tx, &id, Some(v.policy_id))?;
     }
     tx.commit()?;
     Ok(Response::redirect(&format!("/console/devices/{id}")))
+}
+
+fn user_exists(ctx: &Ctx, id: &str) -> Result<bool, ApiError> {
+    match repo::get_user(&ctx.conn, id) {
+        Ok(_) => Ok(true),
+        Err(ApiError::NotFound(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 pub fn assign_policy(

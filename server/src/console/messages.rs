@@ -143,6 +143,16 @@ catalogue! {
     NoUser => "No user", "Brak użytkownika";
     NoDevices => "No devices match.", "Żadne urządzenie nie pasuje.";
     AddDevice => "Add device", "Dodaj urządzenie";
+    UserChoiceHint => "Type a name or an id and pick from the list ({n} users), or find the user on the {users} page.",
+        "Wpisz nazwisko lub identyfikator i wybierz z listy ({n} użytkowników) albo znajdź użytkownika na stronie {users}.";
+    UserChoiceHintPartial => "The list offers the first {n} users by id; find any other on the {users} page (each row has Add device).",
+        "Lista podaje pierwszych {n} użytkowników według identyfikatora; każdego innego znajdziesz na stronie {users} (każdy wiersz ma Dodaj urządzenie).";
+    NoSuchUser => "No user has this id. Pick one from the list (name and id), or find the user on the Users page; nothing was created.",
+        "Żaden użytkownik nie ma tego identyfikatora. Wybierz go z listy (nazwisko i identyfikator) albo znajdź na stronie Użytkownicy; niczego nie utworzono.";
+    NoSuchPolicy => "That policy no longer exists; pick another. Nothing was created.",
+        "Ta polityka już nie istnieje; wybierz inną. Niczego nie utworzono.";
+    DeviceNameInvalid => "Give the device a name: up to {max} characters, not only spaces. Nothing was created.",
+        "Podaj nazwę urządzenia: do {max} znaków, nie same spacje. Niczego nie utworzono.";
     DeviceName => "Device name", "Nazwa urządzenia";
     Create => "Create", "Utwórz";
     // Enrollment states.
