@@ -274,17 +274,14 @@ pub fn list_users(
     offset: usize,
     limit: usize,
 ) -> Result<(u64, Vec<User>), ApiError> {
-    let pattern = format!(
-        "%{}%",
-        q.unwrap_or("").to_lowercase().replace(['%', '_'], "")
-    );
+    let pattern = contains_pattern(&q.unwrap_or("").to_lowercase());
     let total: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM users WHERE lower(body) LIKE ?1",
+        "SELECT COUNT(*) FROM users WHERE lower(body) LIKE ?1 ESCAPE '\\'",
         [&pattern],
         |r| r.get(0),
     )?;
     let mut stmt = conn.prepare_cached(
-        "SELECT id FROM users WHERE lower(body) LIKE ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
+        "SELECT id FROM users WHERE lower(body) LIKE ?1 ESCAPE '\\' ORDER BY id LIMIT ?2 OFFSET ?3",
     )?;
     let ids: Vec<String> = stmt
         .query_map(params![pattern, limit as i64, offset as i64], |r| r.get(0))?
@@ -336,6 +333,57 @@ pub fn list_groups(conn: &Connection) -> Result<Vec<Group>, ApiError> {
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// `q` as a LIKE pattern that matches it anywhere, its own `%`, `_` and `\` taken literally
+/// (the query says `ESCAPE '\'`).
+pub fn contains_pattern(q: &str) -> String {
+    let mut p = String::with_capacity(q.len() + 2);
+    p.push('%');
+    for c in q.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// A page of groups by name, those whose name or id contains `q` (SQLite's LIKE: ASCII
+/// letters in either case, other letters as typed), and how many match in all.
+pub fn search_groups(
+    conn: &Connection,
+    q: &str,
+    offset: usize,
+    limit: usize,
+) -> Result<(u64, Vec<Group>), ApiError> {
+    let pattern = contains_pattern(q.trim());
+    let total: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM groups WHERE name LIKE ?1 ESCAPE '\\' OR id LIKE ?1 ESCAPE '\\'",
+        )?
+        .query_row([&pattern], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT g.id, g.name, (SELECT COUNT(*) FROM memberships m WHERE m.group_id = g.id)
+         FROM groups g WHERE g.name LIKE ?1 ESCAPE '\\' OR g.id LIKE ?1 ESCAPE '\\'
+         ORDER BY g.name, g.id LIMIT ?2 OFFSET ?3",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            pattern,
+            limit.min(i64::MAX as usize) as i64,
+            offset.min(i64::MAX as usize) as i64
+        ],
+        |r| {
+            Ok(Group {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                member_count: r.get::<_, i64>(2)? as u64,
+            })
+        },
+    )?;
+    Ok((total.max(0) as u64, rows.collect::<Result<_, _>>()?))
 }
 
 /// One group and its member count (a range of the membership key: this group's rows only).

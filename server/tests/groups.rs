@@ -205,3 +205,40 @@ fn an_admin_cannot_write_a_contacts_groups_into_its_data() {
     assert_eq!(a.status, 422, "{}", a.text());
     assert!(a.text().contains("contact.groups"), "{}", a.text());
 }
+
+#[test]
+fn the_group_search_is_a_query_whose_wildcards_are_literal_and_pages_both_ways() {
+    let t = TestServer::start(1);
+    for (id, name) in [
+        ("zq-pct", "Zq 100% Sales"),
+        ("zq-under", "Zq Sales_EU"),
+        ("zq-x", "Zq SalesXEU"),
+        ("zq-sup", "Zq Support"),
+        ("zq-back", "Zq Back\\office"),
+    ] {
+        t.admin_ok("POST", "/v1/admin/groups", json!({"id": id, "name": name}));
+    }
+    let conn = contacts_agent_server::db::open(&t.dir.path().join("server.db")).unwrap();
+    let ids = |q: &str, offset: usize, limit: usize| {
+        let (total, page) =
+            contacts_agent_server::repo::search_groups(&conn, q, offset, limit).unwrap();
+        (total, page.into_iter().map(|g| g.id).collect::<Vec<_>>())
+    };
+    let v = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(ids("%", 0, 50), (1, v(&["zq-pct"])));
+    assert_eq!(ids("_", 0, 50), (1, v(&["zq-under"])));
+    assert_eq!(ids("\\", 0, 50), (1, v(&["zq-back"])));
+    // Names and ids, ASCII letters in either case; by name (as SQLite compares it: X before _).
+    assert_eq!(ids("zq sales", 0, 50), (2, v(&["zq-x", "zq-under"])));
+    assert_eq!(ids("ZQ-SUP", 0, 50), (1, v(&["zq-sup"])));
+    // Paged: the total stays, the window moves, past the end is empty.
+    let first = ids("zq", 0, 2);
+    let second = ids("zq", 2, 2);
+    let third = ids("zq", 4, 2);
+    assert_eq!((first.0, second.0, third.0), (5, 5, 5));
+    assert_eq!(
+        [first.1, second.1, third.1].concat(),
+        v(&["zq-pct", "zq-back", "zq-x", "zq-under", "zq-sup"])
+    );
+    assert_eq!(ids("zq", 6, 2), (5, vec![]));
+}

@@ -90,18 +90,10 @@ pub fn users(ctx: &Ctx, ui: &Ui) -> Result<Response, ApiError> {
 pub fn groups(ctx: &Ctx, ui: &Ui) -> Result<Response, ApiError> {
     let q = ui.req.query("q").unwrap_or("");
     let offset = ui.req.query_usize("offset", 0, usize::MAX)?;
-    let needle = q.to_lowercase();
-    let all: Vec<repo::Group> = repo::list_groups(&ctx.conn)?
-        .into_iter()
-        .filter(|g| {
-            needle.is_empty() || g.name.to_lowercase().contains(&needle) || g.id.contains(&needle)
-        })
-        .collect();
+    let (total, page) = repo::search_groups(&ctx.conn, q, offset, PAGE)?;
     let heads = [ui.t(M::Group), ui.t(M::Members)];
-    let rows: Vec<(&str, Vec<String>)> = all
+    let rows: Vec<(&str, Vec<String>)> = page
         .iter()
-        .skip(offset)
-        .take(PAGE)
         .map(|g| {
             (
                 "",
@@ -124,7 +116,7 @@ pub fn groups(ctx: &Ctx, ui: &Ui) -> Result<Response, ApiError> {
         esc(&fill(
             ui.l.lang,
             M::GroupsCount,
-            &[("n", &ui.l.count(all.len() as u64))]
+            &[("n", &ui.l.count(total))]
         )),
         if rows.is_empty() {
             String::new()
@@ -138,7 +130,7 @@ pub fn groups(ctx: &Ctx, ui: &Ui) -> Result<Response, ApiError> {
             offset,
             PAGE,
             rows.len(),
-            offset.saturating_add(PAGE) < all.len()
+            (offset as u64).saturating_add(PAGE as u64) < total
         )
     );
     Ok(ui.page(ui.t(M::Groups), Nav::Groups, &b))
