@@ -525,13 +525,19 @@ pub fn keep_sent<'a>(
 ) -> Result<(), ApiError> {
     let mut missing = Vec::new();
     {
+        // The lookups in one read transaction: one WAL read lock for the page, not one per
+        // lookup. The writes below take their own transaction: upgrading this one to write
+        // could fail (SQLITE_BUSY_SNAPSHOT) when another request wrote in between.
+        let read = conn.unchecked_transaction()?;
         let mut known =
-            conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM contact_versions WHERE hash = ?1)")?;
+            read.prepare_cached("SELECT EXISTS (SELECT 1 FROM contact_versions WHERE hash = ?1)")?;
         for (hash, contact) in sent {
             if !known.query_row([hash], |r| r.get::<_, bool>(0))? {
                 missing.push((hash, contact));
             }
         }
+        drop(known);
+        read.commit()?;
     }
     if missing.is_empty() {
         return Ok(());
