@@ -702,12 +702,14 @@ test('Polish from Accept-Language with the description\'s labels, the admin\'s t
 
 test('screenshots at 1366 and 390 px, English and Polish; nothing wider than a phone', async () => {
   for (const lang of ['en', 'pl']) {
-    for (const width of [1366, 390]) {
+    // 1024: a tablet, where tables have just become cards.
+    for (const width of [1366, 1024, 390]) {
       const context = await browser.newContext({ locale: lang, viewport: { width, height: 900 }, timezoneId: 'Europe/Warsaw' });
       const page = await context.newPage();
       await signIn(page);
       for (const [name, path] of [['dashboard', '/console'], ['device-list', '/console/devices'],
-        ['device-details', `/console/devices/${deviceId}`], ['policy-editor', '/console/policies/console']]) {
+        ['device-details', `/console/devices/${deviceId}`], ['policy-editor', '/console/policies/console'],
+        ['users', '/console/users'], ['groups', '/console/groups'], ['add-device', '/console/devices/new']]) {
         await page.goto(url + path);
         await page.screenshot({ path: join(shots, `${name}-${lang}-${width}.png`), fullPage: true });
         const [overflow, widest] = await page.evaluate(() => {
@@ -716,6 +718,12 @@ test('screenshots at 1366 and 390 px, English and Polish; nothing wider than a p
           return [document.documentElement.scrollWidth - window.innerWidth, last ? last.outerHTML.slice(0, 120) : ''];
         });
         assert.ok(overflow <= 0, `${name} ${lang} ${width}: ${overflow} px wider than the screen: ${widest}`);
+        // Status badges and ids stay on one line (two lines would be a word cut in half).
+        const broken = await page.evaluate(() => [...document.querySelectorAll('.badge:not(.long), .id')]
+          .filter((e) => e.getClientRects().length > 0
+            && e.getBoundingClientRect().height > 2 * parseFloat(getComputedStyle(e).fontSize) + 4)
+          .map((e) => e.outerHTML.slice(0, 100)));
+        assert.deepEqual(broken, [], `${name} ${lang} ${width}: cut over two lines`);
       }
       await context.close();
     }

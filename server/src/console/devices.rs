@@ -511,12 +511,12 @@ pub fn details(ctx: &Ctx, ui: &Ui, id: &str) -> Result<Response, ApiError> {
         String::new()
     } else if st.contacts_verified {
         format!(
-            " <span class=\"badge ok\" id=verified>{}</span>",
+            " <span class=\"badge ok long\" id=verified>{}</span>",
             esc(ui.t(M::Verified))
         )
     } else {
         format!(
-            " <span class=\"badge warn\" id=verified>{}</span>",
+            " <span class=\"badge warn long\" id=verified>{}</span>",
             esc(ui.t(M::NotVerified))
         )
     };
@@ -948,17 +948,25 @@ fn held_row<'a>(ui: &Ui, h: &repo::HeldContact) -> (&'a str, Vec<String>) {
         class,
         vec![
             format!("{}{mark}", esc(&full_name(c))),
-            esc(&entries(
-                c.phones.iter().map(|p| {
-                    (
-                        p.number.as_str(),
+            // The number on one line, its notes ("(mobile, preferred)") free to wrap.
+            c.phones
+                .iter()
+                .map(|p| {
+                    let notes = entry(
+                        "",
                         p.kind.as_str(),
                         p.label.as_deref(),
                         p.preferred,
+                        preferred,
+                    );
+                    format!(
+                        "{}{}",
+                        view::phones([p.number.as_str()].iter()),
+                        esc(&notes)
                     )
-                }),
-                preferred,
-            )),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
             esc(&entries(
                 c.emails.iter().map(|e| {
                     (
@@ -969,7 +977,9 @@ fn held_row<'a>(ui: &Ui, h: &repo::HeldContact) -> (&'a str, Vec<String>) {
                     )
                 }),
                 preferred,
-            )),
+            ))
+            // On a phone an address breaks after its @ rather than anywhere.
+            .replace('@', "@<wbr>"),
             esc(c.office_location.as_deref().unwrap_or("")),
             esc(c.manager.as_deref().unwrap_or("")),
             esc(&c

@@ -37,13 +37,7 @@ pub fn users(ctx: &Ctx, ui: &Ui) -> Result<Response, ApiError> {
                 "",
                 vec![
                     named(Some(&u.contact.display_name), &u.id),
-                    esc(&u
-                        .contact
-                        .phones
-                        .iter()
-                        .map(|p| p.number.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")),
+                    view::phones(u.contact.phones.iter().map(|p| p.number.as_str())),
                     u.groups
                         .iter()
                         .map(|g| group_link(&groups, g))
@@ -151,13 +145,7 @@ pub fn group(ctx: &Ctx, ui: &Ui, id: &str) -> Result<Response, ApiError> {
                 "",
                 vec![
                     named(Some(&u.contact.display_name), uid),
-                    esc(&u
-                        .contact
-                        .phones
-                        .iter()
-                        .map(|p| p.number.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")),
+                    view::phones(u.contact.phones.iter().map(|p| p.number.as_str())),
                 ],
             ),
             Err(_) => ("", vec![named(None, uid), String::new()]),

@@ -240,6 +240,14 @@ pub fn named(name: Option<&str>, id: &str) -> String {
     }
 }
 
+/// Phone numbers, escaped, each kept on one line (a number cut at its spaces reads as two).
+pub fn phones(numbers: impl Iterator<Item = impl AsRef<str>>) -> String {
+    numbers
+        .map(|n| format!("<span class=tel>{}</span>", esc(n.as_ref())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A table whose cells carry their column's name (`data-label`), so that on a phone each row
 /// reads as a small card. Cells are HTML already escaped; `rows` are `(class, cells)`.
 pub fn table(id: &str, heads: &[&str], rows: &[(&str, Vec<String>)]) -> String {
@@ -255,11 +263,17 @@ pub fn table(id: &str, heads: &[&str], rows: &[(&str, Vec<String>)]) -> String {
             let _ = write!(s, "<tr class={class}>");
         }
         for (i, c) in cells.iter().enumerate() {
-            let _ = write!(
-                s,
-                "<td data-label=\"{}\">{c}</td>",
-                esc(heads.get(i).copied().unwrap_or(""))
-            );
+            let label = esc(heads.get(i).copied().unwrap_or(""));
+            // One box for the cell's content: on a phone the cell is a row of label and
+            // value, and a name beside its id must flow as one text, not two columns.
+            if c.is_empty() {
+                let _ = write!(s, "<td data-label=\"{label}\"></td>");
+            } else {
+                let _ = write!(
+                    s,
+                    "<td data-label=\"{label}\"><span class=v>{c}</span></td>"
+                );
+            }
         }
         s.push_str("</tr>");
     }
