@@ -106,6 +106,15 @@ class BridgeCodecTest {
         // Four billion records, a 2 GB string.
         assertThrows<BridgeFormatException> { BridgeCodec.decodeIndex(good.copyOf().also { for (i in 5..8) it[i] = -1 }) }
         assertThrows<BridgeFormatException> { BridgeCodec.decodeIndex(good.copyOf().also { it[17] = 0x7F }) }
+        // The first id ("u-1" at bytes 21-23) with a byte that is never UTF-8, and with a
+        // truncated two-byte sequence: refused, not read as U+FFFD.
+        for (bad in listOf(byteArrayOf(0xFF.toByte()), byteArrayOf('u'.code.toByte(), '-'.code.toByte(), 0xC3.toByte()))) {
+            val e = assertThrows<BridgeFormatException> {
+                BridgeCodec.decodeIndex(good.copyOf().also { bad.copyInto(it, 21 + 3 - bad.size) })
+            }
+            assertTrue(e.message!!.contains("not UTF-8"), e.message)
+        }
+        assertEquals("u-1", BridgeCodec.decodeIndex(good)[0].sourceId)
         val ops = fixture("bridge_ops.bin")
         val random = Random(13)
         var refused = 0

@@ -1,6 +1,9 @@
 package app.contactsagent.sdk
 
 import java.nio.ByteBuffer
+import java.nio.charset.CharacterCodingException
+import java.nio.charset.CharsetDecoder
+import java.nio.charset.CodingErrorAction
 
 /**
  * The binary layout that crosses the JNI bridge, as the Rust core defines it in
@@ -89,6 +92,9 @@ class PersonalInsert(val accountType: String?, val accountName: String?, val con
 /** Reads one payload; every length and count is checked against the bytes left before use. */
 class BridgeReader(bytes: ByteArray, kind: Int) {
     private val buf: ByteBuffer = ByteBuffer.wrap(bytes)
+    private val utf8: CharsetDecoder = Charsets.UTF_8.newDecoder()
+        .onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT)
 
     /** The number of records the header announces. */
     val count: Int
@@ -135,7 +141,13 @@ class BridgeReader(bytes: ByteArray, kind: Int) {
     fun optStr(): String? {
         val n = len()
         if (n == -1) return null
-        val s = String(buf.array(), buf.arrayOffset() + buf.position(), n, Charsets.UTF_8)
+        // A decoder that reports bad bytes: `String(bytes, UTF_8)` would put U+FFFD in their
+        // place and the contact would be written with text the server never sent.
+        val s = try {
+            utf8.decode(ByteBuffer.wrap(buf.array(), buf.arrayOffset() + buf.position(), n)).toString()
+        } catch (e: CharacterCodingException) {
+            throw BridgeFormatException("a string at byte ${buf.position()} that is not UTF-8")
+        }
         buf.position(buf.position() + n)
         return s
     }
