@@ -706,6 +706,10 @@ test('screenshots at 1366 and 390 px, English and Polish; nothing wider than a p
     for (const width of [1366, 1024, 390]) {
       const context = await browser.newContext({ locale: lang, viewport: { width, height: 900 }, timezoneId: 'Europe/Warsaw' });
       const page = await context.newPage();
+      // Nothing the browser complains about: no CSP violation, no missing resource.
+      const problems = [];
+      page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${page.url()}: ${m.text()}`); });
+      page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
       await signIn(page);
       for (const [name, path] of [['dashboard', '/console'], ['device-list', '/console/devices'],
         ['device-details', `/console/devices/${deviceId}`], ['policy-editor', '/console/policies/console'],
@@ -725,6 +729,7 @@ test('screenshots at 1366 and 390 px, English and Polish; nothing wider than a p
           .map((e) => e.outerHTML.slice(0, 100)));
         assert.deepEqual(broken, [], `${name} ${lang} ${width}: cut over two lines`);
       }
+      assert.deepEqual(problems, []);
       await context.close();
     }
   }
