@@ -223,7 +223,7 @@ fn the_console_shows_a_revoked_device_as_revoked() {
     .text();
     assert!(
         list.contains(
-            "<td data-label=\"Enrollment\"><span class=\"badge warn\">Revoked</span></td>"
+            "<td data-label=\"Enrollment\"><span class=v><span class=\"badge warn\">Revoked</span></span></td>"
         ),
         "{list}"
     );
