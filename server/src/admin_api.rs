@@ -438,7 +438,7 @@ pub struct DeviceStatus {
     pub next_expected_backup: Option<String>,
 }
 
-pub fn device_status_of(conn: &rusqlite::Connection, id: &str) -> Result<DeviceStatus, ApiError> {
+pub fn device_status_of(conn: &crate::sql::Conn, id: &str) -> Result<DeviceStatus, ApiError> {
     let d = repo::get_device(conn, id)?;
     let policy = repo::device_policy(conn, &d)?;
     let pending = repo::commands(conn, id, true)?.len() as u64;

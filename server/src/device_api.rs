@@ -273,7 +273,7 @@ pub fn commands(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
 /// Whether the phone holds exactly the set its reported sync token names: its fingerprint
 /// equals the one the set is stored under (nothing to hash or decode here).
 fn holds_its_token_set(
-    conn: &rusqlite::Connection,
+    conn: &crate::sql::Conn,
     device: &str,
     report: &StatusReport,
 ) -> Result<bool, ApiError> {

@@ -5,7 +5,7 @@
 
 use std::io::{Cursor, Read, Seek};
 
-use rusqlite::{Connection, TransactionBehavior};
+use crate::sql::{Conn};
 
 use crate::device_api::device;
 use crate::error::ApiError;
@@ -21,11 +21,11 @@ struct Quota {
 }
 
 impl Quota {
-    fn of(conn: &Connection, ctx: &Ctx, device: &str) -> Result<Quota, ApiError> {
+    fn of(conn: &Conn, ctx: &Ctx, device: &str) -> Result<Quota, ApiError> {
         Quota::read(conn, ctx.keep_backups, ctx.backup_quota, device)
     }
 
-    fn read(conn: &Connection, keep: usize, quota: u64, device: &str) -> Result<Quota, ApiError> {
+    fn read(conn: &Conn, keep: usize, quota: u64, device: &str) -> Result<Quota, ApiError> {
         Ok(Quota {
             quota,
             kept: repo::newest_backups_bytes(conn, device, keep.max(1) - 1)?,
@@ -129,7 +129,7 @@ fn keep(
     let quota = ctx.backup_quota;
     let tx = ctx
         .conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        .transaction_immediate()?;
     // Another upload of this device may have been kept while this one arrived.
     Quota::read(&tx, keep, quota, device)?.admit(len)?;
     let stored = repo::store_backup(&tx, device, key, count, &mut archive, len, keep)?;

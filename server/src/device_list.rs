@@ -5,7 +5,7 @@
 //! device's sync history as its reports told it.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use crate::sql::{params, Conn, OptionalExtension, Tx};
 use serde::{Deserialize, Serialize};
 
 use contacts_agent_protocol::wire::{StatusReport, SyncReason};
@@ -173,7 +173,7 @@ pub fn overdue_threshold(now: DateTime<Utc>) -> String {
     repo::stamp(now - OVERDUE_GRACE)
 }
 
-pub fn page(conn: &Connection, q: &Query, now: DateTime<Utc>) -> Result<Page, ApiError> {
+pub fn page(conn: &Conn, q: &Query, now: DateTime<Utc>) -> Result<Page, ApiError> {
     let limit = q.limit.clamp(1, MAX_LIMIT);
     // An offset past any fleet SQLite can hold is an empty page, not an overflow.
     let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
@@ -245,7 +245,7 @@ impl Counts {
 }
 
 /// The fleet's counts, one pass over the devices table (the dashboard's price, not a page's).
-pub fn counts(conn: &Connection, now: DateTime<Utc>) -> Result<Counts, ApiError> {
+pub fn counts(conn: &Conn, now: DateTime<Utc>) -> Result<Counts, ApiError> {
     let sql = format!(
         "SELECT COUNT(*), {} FROM devices",
         [
@@ -259,7 +259,7 @@ pub fn counts(conn: &Connection, now: DateTime<Utc>) -> Result<Counts, ApiError>
         .map(|f| format!("COALESCE(SUM({}), 0)", f.condition()))
         .join(", ")
     );
-    let n = |r: &rusqlite::Row, i| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+    let n = |r: &crate::sql::Row, i| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
     Ok(conn
         .prepare_cached(&sql)?
         .query_row([overdue_threshold(now)], |r| {
@@ -285,7 +285,7 @@ fn utc(t: Option<&str>) -> Option<String> {
 /// run it reports when it is a new one. `verified`: the device's fingerprint matched what it
 /// was sent, decided here once rather than on every page view.
 pub fn record_report(
-    tx: &Transaction,
+    tx: &Tx,
     device: &str,
     report: &StatusReport,
     verified: bool,
@@ -356,7 +356,7 @@ pub struct Run {
 }
 
 /// The device's last `RUNS_KEPT` sync runs, newest first.
-pub fn runs(conn: &Connection, device: &str) -> Result<Vec<Run>, ApiError> {
+pub fn runs(conn: &Conn, device: &str) -> Result<Vec<Run>, ApiError> {
     let mut stmt = conn.prepare_cached(
         "SELECT at, result, contacts, policy_version, received_at, reason, duration_ms
          FROM sync_runs
@@ -380,7 +380,7 @@ pub fn runs(conn: &Connection, device: &str) -> Result<Vec<Run>, ApiError> {
 
 /// Whether the device's contacts matched what it was sent, as decided when its last report
 /// arrived; `None` before any report.
-pub fn verified(conn: &Connection, device: &str) -> Result<Option<bool>, ApiError> {
+pub fn verified(conn: &Conn, device: &str) -> Result<Option<bool>, ApiError> {
     Ok(conn
         .prepare_cached(
             "SELECT contacts_verified FROM devices WHERE id = ?1 AND last_report_at IS NOT NULL",

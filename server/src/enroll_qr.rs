@@ -5,7 +5,7 @@
 use contacts_agent_protocol::enroll_link;
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
-use rusqlite::Connection;
+use crate::sql::Conn;
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -50,7 +50,7 @@ pub fn qr_svg(text: &str) -> Result<String, ApiError> {
 /// expired or was voided (retired): issue a new code first
 /// (`POST /v1/admin/devices/{id}/enrollment-code`).
 pub fn enrollment(
-    conn: &Connection,
+    conn: &Conn,
     device_id: &str,
     server_url: &str,
 ) -> Result<Enrollment, ApiError> {

@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use contacts_agent_protocol::fields::AllowList;
 use contacts_agent_protocol::hash::{set_fingerprint, sha256_hex};
 use contacts_agent_protocol::ContactData;
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use crate::sql::{params, Conn, OptionalExtension, Tx};
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -42,7 +42,7 @@ pub struct Entitlement {
 
 /// The device's entitlement now: a few key lookups (its policy, its user's groups, the group
 /// list and versions), whatever the size of the directory's contacts.
-pub fn entitlement(conn: &Connection, d: &Device) -> Result<Entitlement, ApiError> {
+pub fn entitlement(conn: &Conn, d: &Device) -> Result<Entitlement, ApiError> {
     let groups_json = repo::entitled_groups_json(conn, d)?;
     let allowed = repo::device_fields(conn, d)?;
     let fields: Option<Vec<&str>> = allowed
@@ -88,7 +88,7 @@ struct TokenRow {
     stamp: i64,
 }
 
-fn token_row(conn: &Connection, device: &str, token: &str) -> Result<Option<TokenRow>, ApiError> {
+fn token_row(conn: &Conn, device: &str, token: &str) -> Result<Option<TokenRow>, ApiError> {
     Ok(conn
         .prepare_cached(
             "SELECT set_id, entitlement_id, stamp FROM sync_tokens WHERE token = ?1 AND device_id = ?2",
@@ -104,14 +104,14 @@ fn token_row(conn: &Connection, device: &str, token: &str) -> Result<Option<Toke
 }
 
 /// The set a token of this device names, if both still exist.
-pub fn token_set(conn: &Connection, device: &str, token: &str) -> Result<Option<i64>, ApiError> {
+pub fn token_set(conn: &Conn, device: &str, token: &str) -> Result<Option<i64>, ApiError> {
     match token_row(conn, device, token)? {
         Some(r) if set_exists(conn, r.set_id)? => Ok(Some(r.set_id)),
         _ => Ok(None),
     }
 }
 
-fn set_exists(conn: &Connection, id: i64) -> Result<bool, ApiError> {
+fn set_exists(conn: &Conn, id: i64) -> Result<bool, ApiError> {
     Ok(conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM entitled_sets WHERE id = ?1)")?
         .query_row([id], |r| r.get(0))?)
@@ -121,7 +121,7 @@ fn set_exists(conn: &Connection, id: i64) -> Result<bool, ApiError> {
 /// or none for everything). `Ok(None)`: the token is unknown, not this device's, or names a
 /// collected set (410).
 pub fn start_sync(
-    conn: &Connection,
+    conn: &Conn,
     d: &Device,
     ent: &Entitlement,
     since: Option<&str>,
@@ -158,7 +158,7 @@ pub fn start_sync(
         }
         // IMMEDIATE: this transaction reads, then writes; taking the write lock first lets
         // the busy timeout wait for another worker instead of failing the upgrade.
-        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        let tx = conn.transaction_immediate()?;
         let set_id = match (&computed, shared) {
             (Some((fp, entries)), _) => store_set(&tx, fp, entries)?,
             (None, Some(id)) if set_exists(&tx, id)? => id,
@@ -202,7 +202,7 @@ pub fn start_sync(
 
 /// The set's id, storing it unless a device with the same entitlement (or another one with
 /// the same contacts) already did.
-fn store_set(tx: &Transaction, fp: &str, entries: &Entries) -> Result<i64, ApiError> {
+fn store_set(tx: &Tx, fp: &str, entries: &Entries) -> Result<i64, ApiError> {
     tx.prepare_cached(
         "INSERT INTO entitled_sets (fingerprint, entries) VALUES (?1, ?2)
          ON CONFLICT (fingerprint) DO NOTHING",
@@ -216,7 +216,7 @@ fn store_set(tx: &Transaction, fp: &str, entries: &Entries) -> Result<i64, ApiEr
 /// A new token naming `set_id`; keeps the device's newest `KEEP_TOKENS` and the one it last
 /// reported holding, and collects what the dropped ones alone kept.
 fn save_token(
-    tx: &Transaction,
+    tx: &Tx,
     device: &str,
     set_id: i64,
     ent_id: i64,
@@ -258,17 +258,17 @@ fn save_token(
 /// Drops entitlements no token carries, sets nothing names, the deltas between them, and the
 /// contact versions no remaining set holds. Runs when a dropped token was the last to name
 /// its set: about once per directory version, not once per device.
-pub fn collect(tx: &Transaction) -> Result<(), ApiError> {
+pub fn collect(tx: &Tx) -> Result<(), ApiError> {
     tx.execute(
         "DELETE FROM entitlements WHERE NOT EXISTS
            (SELECT 1 FROM sync_tokens t WHERE t.entitlement_id = entitlements.id)",
-        [],
+        params![],
     )?;
     let sets = tx.execute(
         "DELETE FROM entitled_sets
          WHERE NOT EXISTS (SELECT 1 FROM sync_tokens t WHERE t.set_id = entitled_sets.id)
            AND NOT EXISTS (SELECT 1 FROM entitlements e WHERE e.set_id = entitled_sets.id)",
-        [],
+        params![],
     )?;
     if sets == 0 {
         return Ok(());
@@ -276,12 +276,12 @@ pub fn collect(tx: &Transaction) -> Result<(), ApiError> {
     tx.execute(
         "DELETE FROM set_deltas WHERE base_id NOT IN (SELECT id FROM entitled_sets)
             OR target_id NOT IN (SELECT id FROM entitled_sets)",
-        [],
+        params![],
     )?;
     let mut held: HashSet<String> = HashSet::new();
     {
         let mut stmt = tx.prepare_cached("SELECT entries FROM entitled_sets")?;
-        let mut rows = stmt.query([])?;
+        let mut rows = stmt.query(params![])?;
         while let Some(r) = rows.next()? {
             let blob: Vec<u8> = r.get(0)?;
             let entries = snapshot::decode(&blob)
@@ -291,7 +291,7 @@ pub fn collect(tx: &Transaction) -> Result<(), ApiError> {
     }
     let versions: Vec<String> = tx
         .prepare_cached("SELECT hash FROM contact_versions")?
-        .query_map([], |r| r.get(0))?
+        .query_map(params![], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     let mut delete = tx.prepare_cached("DELETE FROM contact_versions WHERE hash = ?1")?;
     for h in versions.iter().filter(|h| !held.contains(*h)) {
@@ -301,14 +301,14 @@ pub fn collect(tx: &Transaction) -> Result<(), ApiError> {
 }
 
 /// A stored set's entries.
-fn set_blob(conn: &Connection, id: i64) -> Result<Option<Vec<u8>>, ApiError> {
+fn set_blob(conn: &Conn, id: i64) -> Result<Option<Vec<u8>>, ApiError> {
     Ok(conn
         .prepare_cached("SELECT entries FROM entitled_sets WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?)
 }
 
-pub fn set_entries(conn: &Connection, id: i64) -> Result<Option<Entries>, ApiError> {
+pub fn set_entries(conn: &Conn, id: i64) -> Result<Option<Entries>, ApiError> {
     set_blob(conn, id)?
         .map(|b| {
             snapshot::decode(&b).ok_or_else(|| ApiError::Internal("stored set unreadable".into()))
@@ -320,7 +320,7 @@ pub fn set_entries(conn: &Connection, id: i64) -> Result<Option<Entries>, ApiErr
 /// the token is unknown, not this device's, or its set was collected. Every status report asks
 /// this, so it must not decode ~10,000 entries to compare one hash.
 pub fn token_fingerprint(
-    conn: &Connection,
+    conn: &Conn,
     device: &str,
     token: &str,
 ) -> Result<Option<String>, ApiError> {
@@ -336,7 +336,7 @@ pub fn token_fingerprint(
 /// The set a device's token names, with its fingerprint: `None` when the token is unknown,
 /// not this device's, or its set was collected.
 pub fn token_entries(
-    conn: &Connection,
+    conn: &Conn,
     device: &str,
     token: &str,
 ) -> Result<Option<(String, Entries)>, ApiError> {
@@ -359,7 +359,7 @@ pub fn token_entries(
 /// was collected. A delta between two sets is computed once and kept for every page and
 /// every device making the same move.
 pub fn changes(
-    conn: &Connection,
+    conn: &Conn,
     base: Option<i64>,
     target: i64,
     offset: usize,
@@ -399,7 +399,7 @@ pub fn changes(
 
 /// The device's set now, without storing anything: its entitlement's cached set when that is
 /// current, else computed.
-fn current_entries(conn: &Connection, d: &Device) -> Result<Entries, ApiError> {
+fn current_entries(conn: &Conn, d: &Device) -> Result<Entries, ApiError> {
     let ent = entitlement(conn, d)?;
     let cached: Option<i64> = conn
         .prepare_cached("SELECT set_id FROM entitlements WHERE key = ?1 AND stamp = ?2")?
@@ -418,10 +418,10 @@ fn current_entries(conn: &Connection, d: &Device) -> Result<Entries, ApiError> {
 /// Schema 11's step: every stored snapshot becomes a set (once per distinct one) and a token
 /// naming it, so the tokens phones hold keep working; then the snapshots table goes. A token
 /// carries no entitlement yet, so its next sync compares sets once.
-pub fn migrate_snapshots(tx: &Transaction) -> rusqlite::Result<()> {
+pub fn migrate_snapshots(tx: &Conn) -> crate::sql::Result<()> {
     let rows: Vec<(String, String, i64, Vec<u8>)> = tx
         .prepare("SELECT token, device_id, seq, entries FROM snapshots")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<Result<_, _>>()?;
     for (token, device, seq, blob) in rows {
         // An unreadable snapshot is left behind: its token answers 410 and the phone fetches
@@ -475,7 +475,7 @@ pub struct HeldContacts {
 ///
 /// Stable for the console (issue 17): the signature stays; what it costs is one read of the
 /// device's set and one body lookup per contact, plus the device's current entitled set.
-pub fn held_contacts(conn: &Connection, device_id: &str) -> Result<Option<HeldContacts>, ApiError> {
+pub fn held_contacts(conn: &Conn, device_id: &str) -> Result<Option<HeldContacts>, ApiError> {
     let device = repo::get_device(conn, device_id)?;
     let Some((report, _)) = repo::status(conn, device_id)? else {
         return Ok(None);
@@ -520,7 +520,7 @@ pub fn held_contacts(conn: &Connection, device_id: &str) -> Result<Option<HeldCo
 /// already kept: after the first device of an entitlement, this is one key lookup per
 /// contact and no write.
 pub fn keep_sent<'a>(
-    conn: &Connection,
+    conn: &Conn,
     sent: impl IntoIterator<Item = (&'a str, &'a ContactData)>,
 ) -> Result<(), ApiError> {
     let mut missing = Vec::new();
@@ -542,7 +542,7 @@ pub fn keep_sent<'a>(
     if missing.is_empty() {
         return Ok(());
     }
-    let tx = conn.unchecked_transaction()?;
+    let tx = conn.transaction()?;
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO contact_versions (hash, body) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING",

@@ -30,12 +30,19 @@ pub enum ApiError {
     InsufficientStorage(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// The database cannot answer now (connection lost, restarting, too many connections):
+    /// the transaction was rolled back and the client should retry after `RETRY_AFTER_SECS`.
+    #[error("the server's database is unavailable; try again shortly ({0})")]
+    Unavailable(String),
     /// The request names a protocol version (`Contacts-Protocol`) this server does not speak.
     #[error(
         "this server speaks protocol versions {0}; the request names another (Contacts-Protocol)"
     )]
     UnsupportedProtocol(contacts_agent_protocol::wire::ProtocolRange),
 }
+
+/// Seconds a client is told to wait (`Retry-After`) after a 503 from a database that is away.
+pub const RETRY_AFTER_SECS: u32 = 2;
 
 impl ApiError {
     pub fn status(&self) -> u16 {
@@ -50,6 +57,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => 422,
             ApiError::InsufficientStorage(_) => 507,
             ApiError::Internal(_) => 500,
+            ApiError::Unavailable(_) => 503,
         }
     }
 
@@ -66,21 +74,20 @@ impl ApiError {
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::InsufficientStorage(_) => "backup_quota_exceeded",
             ApiError::Internal(_) => "internal",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::UnsupportedProtocol(_) => "unsupported_protocol",
         }
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<crate::sql::Error> for ApiError {
+    fn from(e: crate::sql::Error) -> Self {
+        use crate::sql::Error;
         match e {
-            rusqlite::Error::QueryReturnedNoRows => ApiError::NotFound("not found".into()),
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                ApiError::Conflict("conflicts with an existing record".into())
-            }
-            other => ApiError::Internal(format!("database: {other}")),
+            Error::NoRows => ApiError::NotFound("not found".into()),
+            Error::Constraint => ApiError::Conflict("conflicts with an existing record".into()),
+            Error::Unavailable(why) => ApiError::Unavailable(why),
+            Error::Other(why) => ApiError::Internal(format!("database: {why}")),
         }
     }
 }

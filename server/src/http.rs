@@ -173,10 +173,17 @@ impl Response {
 
     pub fn from_error(e: &ApiError) -> Response {
         let body = serde_json::json!({ "error": e.code(), "message": e.to_string() });
+        let mut headers = Vec::new();
+        if let ApiError::Unavailable(_) = e {
+            headers.push((
+                "retry-after".to_owned(),
+                crate::error::RETRY_AFTER_SECS.to_string(),
+            ));
+        }
         Response {
             status: e.status(),
             content_type: "application/json",
-            headers: Vec::new(),
+            headers,
             body: body.to_string().into_bytes(),
         }
     }

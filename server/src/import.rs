@@ -11,7 +11,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use contacts_agent_protocol::ContactData;
-use rusqlite::Transaction;
+use crate::sql::Tx;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -49,7 +49,7 @@ fn at(line: usize, what: impl std::fmt::Display) -> ApiError {
 
 /// Imports every line of `data` inside `tx`. The caller commits; on an error nothing of the
 /// file may be kept (drop the transaction).
-pub fn ndjson(tx: &Transaction, data: &[u8]) -> Result<Imported, ApiError> {
+pub fn ndjson(tx: &Tx, data: &[u8]) -> Result<Imported, ApiError> {
     let groups = repo::group_ids(tx)?;
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut done = Imported::default();
@@ -71,7 +71,7 @@ pub fn ndjson(tx: &Transaction, data: &[u8]) -> Result<Imported, ApiError> {
 }
 
 fn one(
-    tx: &Transaction,
+    tx: &Tx,
     n: usize,
     line: Line,
     groups: &BTreeSet<String>,
@@ -196,8 +196,9 @@ fn contact_field(v: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql::Conn;
 
-    fn db() -> rusqlite::Connection {
+    fn db() -> Conn {
         let dir = tempfile::tempdir().unwrap();
         let conn = crate::db::open(&dir.path().join("s.db")).unwrap();
         // The connection keeps the file open; the directory may go.
@@ -205,7 +206,7 @@ mod tests {
         conn
     }
 
-    fn run(conn: &mut rusqlite::Connection, text: &str) -> Result<Imported, ApiError> {
+    fn run(conn: &Conn, text: &str) -> Result<Imported, ApiError> {
         let tx = conn.transaction().unwrap();
         let r = ndjson(&tx, text.as_bytes())?;
         tx.commit().unwrap();

@@ -1,5 +1,6 @@
 //! Reference MDM server for contacts-agent: the admin API an MDM console uses and the device
-//! API the agent syncs from (`docs/openapi.yaml`), over real HTTP, stored in SQLite.
+//! API the agent syncs from (`docs/openapi.yaml`), over real HTTP, stored in SQLite or
+//! PostgreSQL (`sql`).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod admin_api;
@@ -19,6 +20,7 @@ pub mod repo;
 pub mod resolve;
 pub mod routes;
 pub mod seed;
+pub mod sql;
 pub mod snapshot;
 
 #[cfg(feature = "test-support")]
@@ -36,13 +38,15 @@ use crate::http::pool::Pool;
 use crate::http::serve::{accept_loop, Shared};
 pub use crate::http::tls::{TlsError, TlsFiles};
 use crate::routes::Ctx;
+use crate::sql::Database;
 
 pub struct Config {
-    pub db_path: PathBuf,
+    /// A SQLite file or a PostgreSQL URL (`sql::Database::parse`).
+    pub database: Database,
     /// `127.0.0.1:0` picks a free port.
     pub bind: String,
     pub admin_token: String,
-    /// Blocking workers, each with its own SQLite connection: how many requests are handled
+    /// Blocking workers, each with its own database connection: how many requests are handled
     /// at once. Connections beyond that wait on the async side, costing no thread.
     pub workers: usize,
     /// Backups kept per device (older ones are deleted when a new one arrives).
@@ -67,8 +71,13 @@ impl Config {
     /// Loopback on a free port, four workers, five backups per device, plain HTTP, default
     /// limits.
     pub fn local(db_path: PathBuf, admin_token: &str) -> Config {
+        Config::on(Database::Sqlite(db_path), admin_token)
+    }
+
+    /// As `local`, on any database.
+    pub fn on(database: Database, admin_token: &str) -> Config {
         Config {
-            db_path,
+            database,
             bind: "127.0.0.1:0".into(),
             admin_token: admin_token.to_owned(),
             workers: 4,
@@ -115,11 +124,11 @@ impl Server {
             return Err(StartError::WeakAdminToken);
         }
         // Migrate once before the workers open their own connections.
-        db::open(&config.db_path)?;
+        db::open(&config.database)?;
         let tls = config.tls.as_ref().map(http::tls::acceptor).transpose()?;
         let mut ctxs = Vec::new();
         for _ in 0..config.workers.max(1) {
-            ctxs.push(Ctx::new(db::open(&config.db_path)?, &config));
+            ctxs.push(Ctx::new(db::open(&config.database)?, &config));
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -138,11 +147,14 @@ impl Server {
             listen(&config.bind).map_err(|e| bind_err(e.to_string()))?
         };
         let addr = listener.local_addr().map_err(|e| bind_err(e.to_string()))?;
-        // Backup uploads are spooled beside the database: the disk they will end up on,
-        // rather than a /tmp that may be memory.
-        let spool_dir = match config.db_path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-            _ => PathBuf::from("."),
+        // Backup uploads are spooled beside a SQLite database: the disk they will end up on,
+        // rather than a /tmp that may be memory. With PostgreSQL, the system's temp directory.
+        let spool_dir = match &config.database {
+            Database::Sqlite(path) => match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+                _ => PathBuf::from("."),
+            },
+            Database::Postgres(_) => std::env::temp_dir(),
         };
         let shared = Arc::new(Shared {
             pool: Pool::new(ctxs),

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use contacts_agent_server::sql::Database;
 use contacts_agent_server::{import, seed, Config, Limits, Server, TlsFiles};
 
 #[derive(Parser)]
@@ -13,9 +14,14 @@ use contacts_agent_server::{import, seed, Config, Limits, Server, TlsFiles};
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
-    /// SQLite database file (created if missing).
+    /// SQLite database file (created if missing). Ignored when --database is given.
     #[arg(long, default_value = "contacts-server.db", global = true)]
     db: PathBuf,
+    /// The database: `postgres://user[:password]@host:port/dbname` (or `postgresql://`) for
+    /// PostgreSQL, anything else a SQLite file. Read from CONTACTS_AGENT_DATABASE if unset;
+    /// --db when neither is given.
+    #[arg(long, env = "CONTACTS_AGENT_DATABASE", hide_env_values = true, global = true)]
+    database: Option<String>,
     /// Address to listen on. Without --tls-cert/--tls-key it speaks plain HTTP: keep it on
     /// loopback then (the agent refuses plain HTTP anywhere else).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -32,7 +38,7 @@ struct Args {
     /// Seed a deterministic demo company of this many users into an empty database.
     #[arg(long)]
     seed_users: Option<usize>,
-    /// Requests handled at once, each worker with its own SQLite connection.
+    /// Requests handled at once, each worker with its own database connection.
     #[arg(long, default_value_t = 4)]
     workers: usize,
     /// Contact backups kept per device; older ones are deleted when a new one arrives.
@@ -77,12 +83,9 @@ fn main() {
     }
 }
 
-fn import_file(
-    db: &std::path::Path,
-    file: &std::path::Path,
-) -> Result<(), Box<dyn std::error::Error>> {
+fn import_file(db: &Database, file: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let data = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let mut conn = contacts_agent_server::db::open(db)?;
+    let conn = contacts_agent_server::db::open(db)?;
     let tx = conn.transaction()?;
     let done = import::ndjson(&tx, &data)?;
     tx.commit()?;
@@ -94,19 +97,23 @@ fn import_file(
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let database = match &args.database {
+        Some(url) => Database::parse(url),
+        None => Database::Sqlite(args.db.clone()),
+    };
     if let Some(Command::Import { file }) = &args.command {
-        return import_file(&args.db, file);
+        return import_file(&database, file);
     }
     let admin_token = args
         .admin_token
         .ok_or("--admin-token (or CONTACTS_ADMIN_TOKEN) is required to serve")?;
     if let Some(n) = args.seed_users {
-        let mut conn = contacts_agent_server::db::open(&args.db)?;
-        let s = seed::seed_company(&mut conn, n, 42)?;
+        let conn = contacts_agent_server::db::open(&database)?;
+        let s = seed::seed_company(&conn, n, 42)?;
         eprintln!("seeded {} users, {} memberships", s.users, s.memberships);
     }
     let server = Server::start(Config {
-        db_path: args.db,
+        database,
         bind: args.bind,
         admin_token,
         workers: args.workers,

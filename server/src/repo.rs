@@ -1,5 +1,5 @@
 //! Everything the server keeps, as functions over a SQLite connection. Writers take a
-//! `&Transaction` where several statements must land together.
+//! `&Tx` where several statements must land together.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -11,7 +11,7 @@ use contacts_agent_protocol::{
     content_hash, with_groups, BackupInterval, BasicType, ContactData, GroupRef, PhotoRef, Policy,
     SyncInterval, SyncWindow,
 };
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use crate::sql::{params, Conn, OptionalExtension, Tx};
 use serde::{Deserialize, Serialize};
 
 pub use crate::entitled_sets::{held_contacts, HeldContact, HeldContacts};
@@ -105,7 +105,7 @@ fn check_id(id: &str) -> Result<(), ApiError> {
 }
 
 pub fn create_user(
-    conn: &Connection,
+    conn: &Conn,
     id: Option<String>,
     mut contact: ContactData,
 ) -> Result<String, ApiError> {
@@ -129,7 +129,7 @@ pub fn create_user(
 /// Creates the user or replaces the contact data of the one with this id (its photo kept);
 /// `true` when created. The import's writer: `check_contact` runs here too.
 pub fn upsert_user(
-    conn: &Connection,
+    conn: &Conn,
     id: &str,
     mut contact: ContactData,
 ) -> Result<bool, ApiError> {
@@ -157,7 +157,7 @@ pub fn upsert_user(
 }
 
 /// Makes `groups` (which must exist) exactly the user's memberships.
-pub fn set_memberships(conn: &Connection, user: &str, groups: &[String]) -> Result<(), ApiError> {
+pub fn set_memberships(conn: &Conn, user: &str, groups: &[String]) -> Result<(), ApiError> {
     conn.prepare_cached("DELETE FROM memberships WHERE user_id = ?1")?
         .execute([user])?;
     let mut insert = conn
@@ -169,14 +169,14 @@ pub fn set_memberships(conn: &Connection, user: &str, groups: &[String]) -> Resu
 }
 
 /// Every group id.
-pub fn group_ids(conn: &Connection) -> Result<BTreeSet<String>, ApiError> {
+pub fn group_ids(conn: &Conn) -> Result<BTreeSet<String>, ApiError> {
     let mut stmt = conn.prepare_cached("SELECT id FROM groups")?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
+    let rows = stmt.query_map(params![], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Replaces a user's contact data. The photo is managed by its own endpoint and kept.
-pub fn update_user(conn: &Connection, id: &str, mut contact: ContactData) -> Result<(), ApiError> {
+pub fn update_user(conn: &Conn, id: &str, mut contact: ContactData) -> Result<(), ApiError> {
     check_contact(&mut contact)?;
     let photo_hash: Option<String> = conn
         .query_row("SELECT photo_hash FROM users WHERE id = ?1", [id], |r| {
@@ -188,7 +188,7 @@ pub fn update_user(conn: &Connection, id: &str, mut contact: ContactData) -> Res
     write_user_body(conn, id, &contact)
 }
 
-fn write_user_body(conn: &Connection, id: &str, contact: &ContactData) -> Result<(), ApiError> {
+fn write_user_body(conn: &Conn, id: &str, contact: &ContactData) -> Result<(), ApiError> {
     let body = serde_json::to_string(contact).map_err(|e| ApiError::Internal(e.to_string()))?;
     conn.execute(
         "UPDATE users SET body = ?2, hash = ?3, updated_at = ?4 WHERE id = ?1",
@@ -197,7 +197,7 @@ fn write_user_body(conn: &Connection, id: &str, contact: &ContactData) -> Result
     Ok(())
 }
 
-pub fn set_user_photo(conn: &Connection, id: &str, photo: Option<&[u8]>) -> Result<(), ApiError> {
+pub fn set_user_photo(conn: &Conn, id: &str, photo: Option<&[u8]>) -> Result<(), ApiError> {
     let mut user = get_user(conn, id)?;
     let hash = photo.map(sha256_hex);
     user.contact.photo = hash.clone().map(|hash| PhotoRef { hash });
@@ -211,7 +211,7 @@ pub fn set_user_photo(conn: &Connection, id: &str, photo: Option<&[u8]>) -> Resu
 /// The photo with this hash if a contact the device is entitled to carries it and its
 /// policy lets photos leave the server; `None` in every other case, alike.
 pub fn photo_for_device(
-    conn: &Connection,
+    conn: &Conn,
     d: &Device,
     hash: &str,
 ) -> Result<Option<Vec<u8>>, ApiError> {
@@ -230,7 +230,7 @@ pub fn photo_for_device(
         .optional()?)
 }
 
-pub fn delete_user(conn: &Connection, id: &str) -> Result<(), ApiError> {
+pub fn delete_user(conn: &Conn, id: &str) -> Result<(), ApiError> {
     let n = conn.execute("DELETE FROM users WHERE id = ?1", [id])?;
     if n == 0 {
         return Err(ApiError::NotFound(format!("no user {}", shown(id))));
@@ -238,7 +238,7 @@ pub fn delete_user(conn: &Connection, id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn user_groups(conn: &Connection, id: &str) -> Result<Vec<String>, ApiError> {
+fn user_groups(conn: &Conn, id: &str) -> Result<Vec<String>, ApiError> {
     let mut stmt = conn
         .prepare_cached("SELECT group_id FROM memberships WHERE user_id = ?1 ORDER BY group_id")?;
     let rows = stmt.query_map([id], |r| r.get(0))?;
@@ -251,7 +251,7 @@ pub(crate) fn parse_contact(body: &str) -> Result<ContactData, ApiError> {
     serde_json::from_str(body).map_err(|_| ApiError::Internal("stored contact unreadable".into()))
 }
 
-pub fn get_user(conn: &Connection, id: &str) -> Result<User, ApiError> {
+pub fn get_user(conn: &Conn, id: &str) -> Result<User, ApiError> {
     let (body, hash): (String, String) = conn
         .query_row("SELECT body, hash FROM users WHERE id = ?1", [id], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -269,7 +269,7 @@ pub fn get_user(conn: &Connection, id: &str) -> Result<User, ApiError> {
 /// A page of users, optionally only those whose name, phone or e-mail contains `q`
 /// (case-insensitive, over the stored JSON).
 pub fn list_users(
-    conn: &Connection,
+    conn: &Conn,
     q: Option<&str>,
     offset: usize,
     limit: usize,
@@ -302,7 +302,7 @@ pub struct Group {
     pub member_count: u64,
 }
 
-pub fn create_group(conn: &Connection, id: Option<String>, name: &str) -> Result<String, ApiError> {
+pub fn create_group(conn: &Conn, id: Option<String>, name: &str) -> Result<String, ApiError> {
     let id = match id {
         Some(id) => id,
         None => format!("g-{}", random_hex(6)?),
@@ -320,12 +320,12 @@ pub fn create_group(conn: &Connection, id: Option<String>, name: &str) -> Result
     Ok(id)
 }
 
-pub fn list_groups(conn: &Connection) -> Result<Vec<Group>, ApiError> {
+pub fn list_groups(conn: &Conn) -> Result<Vec<Group>, ApiError> {
     let mut stmt = conn.prepare_cached(
         "SELECT g.id, g.name, (SELECT COUNT(*) FROM memberships m WHERE m.group_id = g.id)
          FROM groups g ORDER BY g.name",
     )?;
-    let rows = stmt.query_map([], |r| {
+    let rows = stmt.query_map(params![], |r| {
         Ok(Group {
             id: r.get(0)?,
             name: r.get(1)?,
@@ -387,7 +387,7 @@ pub fn search_groups(
 }
 
 /// One group and its member count (a range of the membership key: this group's rows only).
-pub fn get_group(conn: &Connection, id: &str) -> Result<Group, ApiError> {
+pub fn get_group(conn: &Conn, id: &str) -> Result<Group, ApiError> {
     conn.prepare_cached(
         "SELECT g.id, g.name, (SELECT COUNT(*) FROM memberships m WHERE m.group_id = g.id)
          FROM groups g WHERE g.id = ?1",
@@ -405,7 +405,7 @@ pub fn get_group(conn: &Connection, id: &str) -> Result<Group, ApiError> {
 
 /// Renames a group. Devices see it as an upsert of each member they hold (the group's name
 /// is part of each member's hash on the wire), and the phone renames its contact group.
-pub fn rename_group(conn: &Connection, id: &str, name: &str) -> Result<(), ApiError> {
+pub fn rename_group(conn: &Conn, id: &str, name: &str) -> Result<(), ApiError> {
     let name = input::label("name", name)?;
     let n = conn
         .execute(
@@ -423,13 +423,13 @@ pub fn rename_group(conn: &Connection, id: &str, name: &str) -> Result<(), ApiEr
 }
 
 /// Whether a group exists: a primary-key lookup, whatever the size of the directory.
-pub fn group_exists(conn: &Connection, id: &str) -> Result<bool, ApiError> {
+pub fn group_exists(conn: &Conn, id: &str) -> Result<bool, ApiError> {
     Ok(conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM groups WHERE id = ?1)")?
         .query_row([id], |r| r.get(0))?)
 }
 
-fn user_exists(conn: &Connection, id: &str) -> Result<bool, ApiError> {
+fn user_exists(conn: &Conn, id: &str) -> Result<bool, ApiError> {
     Ok(conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)")?
         .query_row([id], |r| r.get(0))?)
@@ -437,7 +437,7 @@ fn user_exists(conn: &Connection, id: &str) -> Result<bool, ApiError> {
 
 /// Deletes a group and drops it from every policy's additional groups, so no policy ever
 /// names a group that does not exist; devices on those policies get a new version.
-pub fn delete_group(tx: &Transaction, id: &str) -> Result<(), ApiError> {
+pub fn delete_group(tx: &Tx, id: &str) -> Result<(), ApiError> {
     if tx.execute("DELETE FROM groups WHERE id = ?1", [id])? == 0 {
         return Err(ApiError::NotFound(format!("no group {}", shown(id))));
     }
@@ -451,7 +451,7 @@ pub fn delete_group(tx: &Transaction, id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn group_members(conn: &Connection, id: &str) -> Result<Vec<String>, ApiError> {
+pub fn group_members(conn: &Conn, id: &str) -> Result<Vec<String>, ApiError> {
     if !group_exists(conn, id)? {
         return Err(ApiError::NotFound(format!("no group {}", shown(id))));
     }
@@ -464,7 +464,7 @@ pub fn group_members(conn: &Connection, id: &str) -> Result<Vec<String>, ApiErro
 /// Two key lookups and an insert: its cost does not grow with the directory (it used to
 /// list every group with its member count: 0.32 ms per user POST at the start of a 10k load,
 /// 0.99 ms at the end; `server/benches/import.rs`).
-pub fn add_member(conn: &Connection, group: &str, user: &str) -> Result<(), ApiError> {
+pub fn add_member(conn: &Conn, group: &str, user: &str) -> Result<(), ApiError> {
     if !group_exists(conn, group)? {
         return Err(ApiError::NotFound(format!("no group {}", shown(group))));
     }
@@ -476,7 +476,7 @@ pub fn add_member(conn: &Connection, group: &str, user: &str) -> Result<(), ApiE
     Ok(())
 }
 
-pub fn remove_member(conn: &Connection, group: &str, user: &str) -> Result<(), ApiError> {
+pub fn remove_member(conn: &Conn, group: &str, user: &str) -> Result<(), ApiError> {
     let n = conn.execute(
         "DELETE FROM memberships WHERE group_id = ?1 AND user_id = ?2",
         params![group, user],
@@ -586,7 +586,7 @@ fn window_column(p: &PolicyInput) -> Result<Option<String>, ApiError> {
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-fn check_policy(conn: &Connection, p: &PolicyInput) -> Result<(), ApiError> {
+fn check_policy(conn: &Conn, p: &PolicyInput) -> Result<(), ApiError> {
     input::label("name", &p.name)?;
     fields_column(p)?;
     input::group_ids(
@@ -623,7 +623,7 @@ fn check_policy(conn: &Connection, p: &PolicyInput) -> Result<(), ApiError> {
 }
 
 pub fn create_policy(
-    conn: &Connection,
+    conn: &Conn,
     id: Option<String>,
     p: &PolicyInput,
 ) -> Result<String, ApiError> {
@@ -650,7 +650,7 @@ pub fn create_policy(
 }
 
 /// Changes a policy; every device on it gets a new policy version (it re-applies it).
-pub fn update_policy(conn: &Connection, id: &str, p: &PolicyInput) -> Result<(), ApiError> {
+pub fn update_policy(conn: &Conn, id: &str, p: &PolicyInput) -> Result<(), ApiError> {
     check_policy(conn, p)?;
     let groups = serde_json::to_string(&p.additional_groups)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -688,7 +688,7 @@ struct PolicyRow {
 const POLICY_COLUMNS: &str = "id, name, basic_type, additional_groups, sync_interval, \
      backup_interval, updated_at, fields, sync_window, rollout_minutes";
 
-fn policy_from_row(r: &rusqlite::Row) -> rusqlite::Result<PolicyRow> {
+fn policy_from_row(r: &crate::sql::Row) -> crate::sql::Result<PolicyRow> {
     Ok(PolicyRow {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -730,17 +730,17 @@ fn build_policy(row: PolicyRow) -> Result<PolicyRecord, ApiError> {
     })
 }
 
-pub fn list_policies(conn: &Connection) -> Result<Vec<PolicyRecord>, ApiError> {
+pub fn list_policies(conn: &Conn) -> Result<Vec<PolicyRecord>, ApiError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {POLICY_COLUMNS} FROM policies ORDER BY name"
     ))?;
     let rows = stmt
-        .query_map([], policy_from_row)?
+        .query_map(params![], policy_from_row)?
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter().map(build_policy).collect()
 }
 
-pub fn get_policy(conn: &Connection, id: &str) -> Result<PolicyRecord, ApiError> {
+pub fn get_policy(conn: &Conn, id: &str) -> Result<PolicyRecord, ApiError> {
     let row = conn
         .query_row(
             &format!("SELECT {POLICY_COLUMNS} FROM policies WHERE id = ?1"),
@@ -809,7 +809,7 @@ pub(crate) const DEVICE_COLUMNS: &str =
     "id, name, user_id, policy_id, policy_version, token_hash IS NOT NULL,
     revoked_at, created_at, enrolled_at, enrollment_expires_at, retired_at, retire_requested_at";
 
-pub(crate) fn device_row(r: &rusqlite::Row) -> rusqlite::Result<Device> {
+pub(crate) fn device_row(r: &crate::sql::Row) -> crate::sql::Result<Device> {
     let enrolled: bool = r.get(5)?;
     let revoked_at: Option<String> = r.get(6)?;
     let retired_at: Option<String> = r.get(10)?;
@@ -849,7 +849,7 @@ fn new_code(ttl: std::time::Duration) -> Result<(String, String), ApiError> {
 }
 
 pub fn create_device(
-    conn: &Connection,
+    conn: &Conn,
     name: &str,
     user_id: Option<&str>,
     code_ttl: std::time::Duration,
@@ -872,7 +872,7 @@ pub fn create_device(
 /// `device_revoked`, and it may enroll again only with the fresh single-use code returned
 /// here.
 pub fn revoke_device(
-    conn: &Connection,
+    conn: &Conn,
     id: &str,
     code_ttl: std::time::Duration,
 ) -> Result<String, ApiError> {
@@ -898,7 +898,7 @@ pub fn revoke_device(
 /// but no enrollment code is issued (the admin issues one to enroll it again) and the
 /// console shows it as retired. A pending retire command is done by this; any other pending
 /// command no longer applies.
-pub fn retire_device(tx: &Transaction, id: &str) -> Result<(), ApiError> {
+pub fn retire_device(tx: &Tx, id: &str) -> Result<(), ApiError> {
     let at = now();
     let n = tx.execute(
         "UPDATE devices SET revoked_token_hash = COALESCE(token_hash, revoked_token_hash),
@@ -934,7 +934,7 @@ pub enum RetireRequest {
 /// that by `POST /v1/device/retire`). Asking again while it is retiring returns the same
 /// command; a retired device is a 409. Either way its outstanding enrollment code stops
 /// working, so no other phone can enroll in its place meanwhile.
-pub fn request_retire(tx: &Transaction, id: &str) -> Result<RetireRequest, ApiError> {
+pub fn request_retire(tx: &Tx, id: &str) -> Result<RetireRequest, ApiError> {
     let d = get_device(tx, id)?;
     let at = now();
     let answer = match d.state {
@@ -984,7 +984,7 @@ pub fn request_retire(tx: &Transaction, id: &str) -> Result<RetireRequest, ApiEr
 /// that expired unused, or to move an enrolled device to a reset phone. A current token
 /// keeps working until the code is used.
 pub fn reissue_enrollment_code(
-    conn: &Connection,
+    conn: &Conn,
     id: &str,
     code_ttl: std::time::Duration,
 ) -> Result<String, ApiError> {
@@ -1007,7 +1007,7 @@ pub fn reissue_enrollment_code(
 }
 
 /// The device's enrollment code and when it expires, while one is outstanding and unexpired.
-pub fn outstanding_code(conn: &Connection, id: &str) -> Result<Option<(String, String)>, ApiError> {
+pub fn outstanding_code(conn: &Conn, id: &str) -> Result<Option<(String, String)>, ApiError> {
     Ok(conn
         .prepare_cached(
             "SELECT enrollment_code, enrollment_expires_at FROM devices
@@ -1020,7 +1020,7 @@ pub fn outstanding_code(conn: &Connection, id: &str) -> Result<Option<(String, S
 /// Trades a single-use, unexpired enrollment code for a device token; an unknown, used or
 /// expired code is 401 alike. Only the token's hash is kept. An empty name keeps the one the
 /// admin gave.
-pub fn enroll(conn: &Connection, code: &str, name: &str) -> Result<(String, String), ApiError> {
+pub fn enroll(conn: &Conn, code: &str, name: &str) -> Result<(String, String), ApiError> {
     input::text("enrollment_code", code, input::ENROLLMENT_CODE)?;
     let name = if name.trim().is_empty() {
         String::new()
@@ -1048,7 +1048,7 @@ pub fn enroll(conn: &Connection, code: &str, name: &str) -> Result<(String, Stri
 
 /// The device a bearer token belongs to. A token handed out by `rotate_token` becomes the
 /// device's only token the first time it is used.
-pub fn device_by_token(conn: &Connection, token: &str) -> Result<Device, ApiError> {
+pub fn device_by_token(conn: &Conn, token: &str) -> Result<Device, ApiError> {
     let hash = sha256_hex(token.as_bytes());
     let found: Option<(String, bool)> = conn
         .prepare_cached(
@@ -1080,7 +1080,7 @@ pub fn device_by_token(conn: &Connection, token: &str) -> Result<Device, ApiErro
 /// Issues a new token for an enrolled device. The current one keeps working until the new
 /// one is first used, so an answer lost on the way leaves the device with a token that
 /// works; asking again replaces the pending one.
-pub fn rotate_token(conn: &Connection, device: &str) -> Result<String, ApiError> {
+pub fn rotate_token(conn: &Conn, device: &str) -> Result<String, ApiError> {
     let token = random_hex(32)?;
     let n = conn.execute(
         "UPDATE devices SET next_token_hash = ?2 WHERE id = ?1 AND token_hash IS NOT NULL",
@@ -1092,7 +1092,7 @@ pub fn rotate_token(conn: &Connection, device: &str) -> Result<String, ApiError>
     Ok(token)
 }
 
-pub fn get_device(conn: &Connection, id: &str) -> Result<Device, ApiError> {
+pub fn get_device(conn: &Conn, id: &str) -> Result<Device, ApiError> {
     conn.prepare_cached(&format!(
         "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"
     ))?
@@ -1101,16 +1101,16 @@ pub fn get_device(conn: &Connection, id: &str) -> Result<Device, ApiError> {
     .ok_or_else(|| ApiError::NotFound(format!("no device {}", shown(id))))
 }
 
-pub fn list_devices(conn: &Connection) -> Result<Vec<Device>, ApiError> {
+pub fn list_devices(conn: &Conn) -> Result<Vec<Device>, ApiError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {DEVICE_COLUMNS} FROM devices ORDER BY created_at, id"
     ))?;
-    let rows = stmt.query_map([], device_row)?;
+    let rows = stmt.query_map(params![], device_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn assign_policy(
-    conn: &Connection,
+    conn: &Conn,
     device: &str,
     policy: Option<&str>,
 ) -> Result<(), ApiError> {
@@ -1129,7 +1129,7 @@ pub fn assign_policy(
 
 /// The policy as the device sees it. With no policy assigned the product's default applies:
 /// no contacts, sync disabled, backup off.
-pub fn device_policy(conn: &Connection, d: &Device) -> Result<Policy, ApiError> {
+pub fn device_policy(conn: &Conn, d: &Device) -> Result<Policy, ApiError> {
     Ok(match device_policy_record(conn, d)? {
         Some(p) => Policy {
             version: d.policy_version,
@@ -1153,7 +1153,7 @@ pub fn device_policy(conn: &Connection, d: &Device) -> Result<Policy, ApiError> 
     })
 }
 
-fn device_policy_record(conn: &Connection, d: &Device) -> Result<Option<PolicyRecord>, ApiError> {
+fn device_policy_record(conn: &Conn, d: &Device) -> Result<Option<PolicyRecord>, ApiError> {
     d.policy_id
         .as_deref()
         .map(|id| get_policy(conn, id))
@@ -1162,7 +1162,7 @@ fn device_policy_record(conn: &Connection, d: &Device) -> Result<Option<PolicyRe
 
 /// The fields the device's policy lets leave the server; `None` is every field (no policy
 /// assigned, or one without a list).
-pub fn device_fields(conn: &Connection, d: &Device) -> Result<Option<AllowList>, ApiError> {
+pub fn device_fields(conn: &Conn, d: &Device) -> Result<Option<AllowList>, ApiError> {
     Ok(device_policy_record(conn, d)?.and_then(|p| p.allow_list()))
 }
 
@@ -1177,7 +1177,7 @@ pub fn as_sent(mut user: User, allowed: Option<&AllowList>) -> User {
 
 /// The groups whose members the device's policy entitles it to, as a JSON array (what
 /// `json_each` reads).
-pub fn entitled_groups_json(conn: &Connection, d: &Device) -> Result<String, ApiError> {
+pub fn entitled_groups_json(conn: &Conn, d: &Device) -> Result<String, ApiError> {
     let policy = device_policy(conn, d)?;
     let mine = match &d.user_id {
         Some(u) => user_groups(conn, u)?,
@@ -1186,7 +1186,7 @@ pub fn entitled_groups_json(conn: &Connection, d: &Device) -> Result<String, Api
     // Ids only: `list_groups` also counts every group's members.
     let all: Vec<String> = conn
         .prepare_cached("SELECT id FROM groups")?
-        .query_map([], |r| r.get(0))?
+        .query_map(params![], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     let groups: BTreeSet<String> =
         entitled_groups(policy.basic_type, &policy.additional_groups, &mine, &all);
@@ -1202,7 +1202,7 @@ pub fn entitled_groups_json(conn: &Connection, d: &Device) -> Result<String, Api
 /// The one expensive query of a sync; `entitled_sets` runs it once per entitlement and
 /// directory version, not per device.
 pub fn entitled_entries(
-    conn: &Connection,
+    conn: &Conn,
     groups_json: &str,
     allowed: Option<&AllowList>,
 ) -> Result<Entries, ApiError> {
@@ -1270,7 +1270,7 @@ impl EntitledGroups {
 /// `entitled_entries`). A contact sent because of "Harvey" carries "Harvey", not the other
 /// groups it is in.
 fn device_groups(
-    conn: &Connection,
+    conn: &Conn,
     user: &str,
     entitled: &EntitledGroups,
 ) -> Result<Vec<GroupRef>, ApiError> {
@@ -1294,7 +1294,7 @@ fn device_groups(
 /// with the groups the device sees it in, and the length of its JSON (what it adds to a
 /// page, give or take the envelope: the stored body is the same serializer's output).
 pub fn contact_for_device(
-    conn: &Connection,
+    conn: &Conn,
     id: &str,
     groups: &EntitledGroups,
     allowed: Option<&AllowList>,
@@ -1361,7 +1361,7 @@ fn kind_str(kind: CommandKind) -> &'static str {
     }
 }
 
-fn insert_command(conn: &Connection, device: &str, kind: CommandKind) -> Result<String, ApiError> {
+fn insert_command(conn: &Conn, device: &str, kind: CommandKind) -> Result<String, ApiError> {
     let id = format!("c-{}", random_hex(8)?);
     conn.execute(
         "INSERT INTO commands (id, device_id, kind, issued_at) VALUES (?1, ?2, ?3, ?4)",
@@ -1372,7 +1372,7 @@ fn insert_command(conn: &Connection, device: &str, kind: CommandKind) -> Result<
 
 /// The oldest pending command of this kind, if there is one.
 fn pending_of_kind(
-    conn: &Connection,
+    conn: &Conn,
     device: &str,
     kind: CommandKind,
 ) -> Result<Option<String>, ApiError> {
@@ -1388,7 +1388,7 @@ fn pending_of_kind(
 
 /// Marks the device's pending commands (of one kind, or all) as no longer applying.
 fn cancel_pending(
-    conn: &Connection,
+    conn: &Conn,
     device: &str,
     kind: Option<CommandKind>,
 ) -> Result<(), ApiError> {
@@ -1404,7 +1404,7 @@ fn cancel_pending(
 /// rather than queueing another: one sync covers both, and a device's command list (and
 /// the `completed_commands` of its reports) stays short. A retiring or retired device is a
 /// 409: it will not sync again.
-pub fn force_sync(conn: &Connection, device: &str) -> Result<String, ApiError> {
+pub fn force_sync(conn: &Conn, device: &str) -> Result<String, ApiError> {
     let d = get_device(conn, device)?;
     if matches!(d.state, DeviceState::Retiring | DeviceState::Retired) {
         return Err(ApiError::Conflict(format!(
@@ -1425,7 +1425,7 @@ pub fn force_sync(conn: &Connection, device: &str) -> Result<String, ApiError> {
 
 /// The device's commands, oldest first; `pending_only`: those neither done nor cancelled.
 pub fn commands(
-    conn: &Connection,
+    conn: &Conn,
     device: &str,
     pending_only: bool,
 ) -> Result<Vec<CommandRecord>, ApiError> {
@@ -1450,7 +1450,7 @@ pub fn commands(
 /// The device's pending commands as its poll lists them, recording when each was first
 /// picked up. Writes only when one is new: most polls find nothing, and an UPDATE that
 /// matches no row still takes SQLite's write lock.
-pub fn pick_up_commands(conn: &Connection, device: &str) -> Result<Vec<CommandRecord>, ApiError> {
+pub fn pick_up_commands(conn: &Conn, device: &str) -> Result<Vec<CommandRecord>, ApiError> {
     let mut pending = commands(conn, device, true)?;
     if pending.iter().any(|c| c.picked_up_at.is_none()) {
         let at = now();
@@ -1466,7 +1466,7 @@ pub fn pick_up_commands(conn: &Connection, device: &str) -> Result<Vec<CommandRe
 }
 
 pub fn save_status(
-    tx: &Transaction,
+    tx: &Tx,
     device: &str,
     report: &contacts_agent_protocol::wire::StatusReport,
 ) -> Result<(), ApiError> {
@@ -1488,7 +1488,7 @@ pub fn save_status(
 }
 
 pub fn status(
-    conn: &Connection,
+    conn: &Conn,
     device: &str,
 ) -> Result<Option<(contacts_agent_protocol::wire::StatusReport, String)>, ApiError> {
     let row: Option<(String, String)> = conn
@@ -1510,7 +1510,7 @@ pub fn status(
 
 pub use contacts_agent_protocol::wire::BackupInfo as Backup;
 
-fn backup_row(r: &rusqlite::Row) -> rusqlite::Result<Backup> {
+fn backup_row(r: &crate::sql::Row) -> crate::sql::Result<Backup> {
     Ok(Backup {
         id: r.get(0)?,
         created_at: r.get(1)?,
@@ -1525,7 +1525,7 @@ fn backup_row(r: &rusqlite::Row) -> rusqlite::Result<Backup> {
 /// returned, `false`. Keeps the newest `keep` backups of the device. The archive is copied
 /// into its row in pieces (SQLite incremental blob I/O), never held whole.
 pub fn store_backup(
-    tx: &Transaction,
+    tx: &Tx,
     device: &str,
     checksum: &str,
     contact_count: u64,
@@ -1547,29 +1547,43 @@ pub fn store_backup(
     let id = format!("b-{}", random_hex(8)?);
     let size = i64::try_from(len)
         .map_err(|_| ApiError::Internal("a backup larger than SQLite can hold".into()))?;
-    tx.execute(
-        "INSERT INTO backups (id, device_id, created_at, size, contact_count, checksum, data)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, zeroblob(?4))",
-        params![id, device, now(), size, contact_count as i64, checksum],
-    )?;
-    let mut blob = tx.blob_open(
-        rusqlite::MAIN_DB,
-        "backups",
-        "data",
-        tx.last_insert_rowid(),
-        false,
-    )?;
-    let copied = std::io::copy(&mut std::io::Read::take(data, len), &mut blob)
-        .map_err(|e| ApiError::Internal(format!("copying the backup into the database: {e}")))?;
-    if copied != len {
-        return Err(ApiError::Internal(format!(
-            "the spooled backup has {copied} of its {len} bytes"
-        )));
+    match tx.as_sqlite() {
+        Some(c) => {
+            tx.execute(
+                "INSERT INTO backups (id, device_id, created_at, size, contact_count, checksum, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, zeroblob(?4))",
+                params![id, device, now(), size, contact_count as i64, checksum],
+            )?;
+            let mut blob = c
+                .blob_open(rusqlite::MAIN_DB, "backups", "data", c.last_insert_rowid(), false)
+                .map_err(crate::sql::Error::from)?;
+            copy_backup(data, len, &mut blob)?;
+            blob.close().map_err(crate::sql::Error::from)?;
+        }
+        None => {
+            // PostgreSQL has no incremental write into a bytea: the backup is rows of
+            // `backup_chunks`, each read from the spool file and sent on its own.
+            tx.execute(
+                "INSERT INTO backups (id, device_id, created_at, size, contact_count, checksum)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, device, now(), size, contact_count as i64, checksum],
+            )?;
+            let mut chunks = ChunkWriter {
+                tx,
+                backup: &id,
+                n: 0,
+                buf: Vec::with_capacity(BACKUP_CHUNK),
+            };
+            copy_backup(data, len, &mut chunks)?;
+            chunks.flush_chunk()?;
+        }
     }
-    blob.close()?;
     tx.execute(
-        "DELETE FROM backups WHERE device_id = ?1 AND id NOT IN
-           (SELECT id FROM backups WHERE device_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2)",
+        &format!(
+            "DELETE FROM backups WHERE device_id = ?1 AND id NOT IN
+               (SELECT id FROM backups WHERE device_id = ?1 ORDER BY created_at DESC, {order} DESC LIMIT ?2)",
+            order = tx.dialect().insertion_order()
+        ),
         params![device, keep.max(1) as i64],
     )?;
     let b = tx.query_row(
@@ -1580,9 +1594,64 @@ pub fn store_backup(
     Ok((b, true))
 }
 
+/// Bytes per row of `backup_chunks` (PostgreSQL): what one insert holds in memory.
+pub const BACKUP_CHUNK: usize = 1024 * 1024;
+
+fn copy_backup(
+    data: &mut dyn std::io::Read,
+    len: u64,
+    out: &mut dyn std::io::Write,
+) -> Result<(), ApiError> {
+    let copied = std::io::copy(&mut std::io::Read::take(data, len), out)
+        .map_err(|e| ApiError::Internal(format!("copying the backup into the database: {e}")))?;
+    if copied != len {
+        return Err(ApiError::Internal(format!(
+            "the spooled backup has {copied} of its {len} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Writes a backup as `BACKUP_CHUNK`-byte rows of `backup_chunks`.
+struct ChunkWriter<'a, 'c> {
+    tx: &'a Tx<'c>,
+    backup: &'a str,
+    n: i64,
+    buf: Vec<u8>,
+}
+
+impl ChunkWriter<'_, '_> {
+    fn flush_chunk(&mut self) -> Result<(), crate::sql::Error> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.tx
+            .prepare_cached("INSERT INTO backup_chunks (backup_id, n, data) VALUES (?1, ?2, ?3)")?
+            .execute(params![self.backup, self.n, self.buf])?;
+        self.n += 1;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+impl std::io::Write for ChunkWriter<'_, '_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let n = bytes.len().min(BACKUP_CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&bytes[..n]);
+        if self.buf.len() == BACKUP_CHUNK {
+            self.flush_chunk().map_err(std::io::Error::other)?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The device's backup with this checksum, if it uploaded one.
 pub fn backup_by_checksum(
-    conn: &Connection,
+    conn: &Conn,
     device: &str,
     checksum: &str,
 ) -> Result<Option<Backup>, ApiError> {
@@ -1597,10 +1666,13 @@ pub fn backup_by_checksum(
 }
 
 /// Bytes taken by the device's `n` newest backups (the ones retention keeps beside a new one).
-pub fn newest_backups_bytes(conn: &Connection, device: &str, n: usize) -> Result<u64, ApiError> {
+pub fn newest_backups_bytes(conn: &Conn, device: &str, n: usize) -> Result<u64, ApiError> {
     let total: i64 = conn.query_row(
-        "SELECT COALESCE(SUM(size), 0) FROM (SELECT size FROM backups WHERE device_id = ?1
-         ORDER BY created_at DESC, rowid DESC LIMIT ?2)",
+        &format!(
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM (SELECT size FROM backups
+             WHERE device_id = ?1 ORDER BY created_at DESC, {order} DESC LIMIT ?2) AS newest",
+            order = conn.dialect().insertion_order()
+        ),
         params![device, n as i64],
         |r| r.get(0),
     )?;
@@ -1608,30 +1680,51 @@ pub fn newest_backups_bytes(conn: &Connection, device: &str, n: usize) -> Result
 }
 
 /// A device's backups, newest first.
-pub fn list_backups(conn: &Connection, device: &str) -> Result<Vec<Backup>, ApiError> {
-    let mut stmt = conn.prepare_cached(
+pub fn list_backups(conn: &Conn, device: &str) -> Result<Vec<Backup>, ApiError> {
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT id, created_at, size, contact_count, checksum FROM backups
-         WHERE device_id = ?1 ORDER BY created_at DESC, rowid DESC",
-    )?;
+         WHERE device_id = ?1 ORDER BY created_at DESC, {order} DESC",
+        order = conn.dialect().insertion_order()
+    ))?;
     let rows = stmt.query_map([device], backup_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn backup_data(conn: &Connection, device: &str, id: &str) -> Result<Vec<u8>, ApiError> {
-    conn.query_row(
-        "SELECT data FROM backups WHERE device_id = ?1 AND id = ?2",
-        params![device, id],
-        |r| r.get(0),
-    )
-    .optional()?
-    .ok_or_else(|| ApiError::NotFound(format!("no backup {} for this device", shown(id))))
+pub fn backup_data(conn: &Conn, device: &str, id: &str) -> Result<Vec<u8>, ApiError> {
+    let missing = || ApiError::NotFound(format!("no backup {} for this device", shown(id)));
+    if conn.dialect() == crate::sql::Dialect::Sqlite {
+        return conn
+            .query_row(
+                "SELECT data FROM backups WHERE device_id = ?1 AND id = ?2",
+                params![device, id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(missing);
+    }
+    let size: i64 = conn
+        .query_row(
+            "SELECT size FROM backups WHERE device_id = ?1 AND id = ?2",
+            params![device, id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(missing)?;
+    let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    let mut stmt =
+        conn.prepare_cached("SELECT data FROM backup_chunks WHERE backup_id = ?1 ORDER BY n")?;
+    let mut rows = stmt.query([id])?;
+    while let Some(r) = rows.next()? {
+        data.extend_from_slice(&r.get::<_, Vec<u8>>(0)?);
+    }
+    Ok(data)
 }
 
 // ------------------------------------------------------------------------- console sign-in
 
 /// Consecutive wrong console sign-ins from one client address, and until when (Unix
 /// seconds) its next attempt is refused unread. Failures older than a day are forgotten.
-pub fn login_lock(conn: &Connection, client: &str, now: i64) -> Result<(i64, i64), ApiError> {
+pub fn login_lock(conn: &Conn, client: &str, now: i64) -> Result<(i64, i64), ApiError> {
     Ok(conn
         .prepare_cached(
             "SELECT failures, locked_until FROM console_login_failures
@@ -1646,7 +1739,7 @@ pub fn login_lock(conn: &Connection, client: &str, now: i64) -> Result<(i64, i64
 
 /// Records a wrong sign-in: `failures` in a row, next attempt not before `locked_until`.
 pub fn record_login_failure(
-    conn: &Connection,
+    conn: &Conn,
     client: &str,
     failures: i64,
     now: i64,
@@ -1664,7 +1757,7 @@ pub fn record_login_failure(
     Ok(())
 }
 
-pub fn clear_login_failures(conn: &Connection, client: &str) -> Result<(), ApiError> {
+pub fn clear_login_failures(conn: &Conn, client: &str) -> Result<(), ApiError> {
     conn.execute(
         "DELETE FROM console_login_failures WHERE client = ?1",
         [client],

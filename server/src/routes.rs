@@ -4,7 +4,7 @@
 use contacts_agent_protocol::wire::{
     ProtocolRange, PROTOCOL_HEADER, PROTOCOL_RANGE_HEADER, PROTOCOL_VERSION,
 };
-use rusqlite::Connection;
+use crate::sql::Conn;
 
 use crate::error::ApiError;
 use crate::http::limits::BodyClass;
@@ -13,7 +13,7 @@ use crate::{admin_api as admin, device_api as device, device_backups as backups,
 
 /// Per-worker context: its own database connection and the admin credential.
 pub struct Ctx {
-    pub conn: Connection,
+    pub conn: Conn,
     pub admin_token: String,
     /// Backups kept per device; older ones are deleted on upload.
     pub keep_backups: usize,
@@ -27,7 +27,7 @@ pub struct Ctx {
 
 impl Ctx {
     /// A worker's context from the server's configuration and its own connection.
-    pub fn new(conn: Connection, config: &Config) -> Ctx {
+    pub fn new(conn: Conn, config: &Config) -> Ctx {
         Ctx {
             conn,
             admin_token: config.admin_token.clone(),

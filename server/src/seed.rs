@@ -4,7 +4,7 @@
 use contacts_agent_protocol::{
     Address, AddressKind, ContactData, Email, EmailKind, ImHandle, Phone, PhoneKind, PostalAddress,
 };
-use rusqlite::Connection;
+use crate::sql::Conn;
 
 use crate::error::ApiError;
 use crate::repo;
@@ -292,7 +292,7 @@ pub struct Seeded {
 }
 
 /// Creates `users` people and the groups in `GROUPS`, in one transaction.
-pub fn seed_company(conn: &mut Connection, users: usize, seed: u64) -> Result<Seeded, ApiError> {
+pub fn seed_company(conn: &Conn, users: usize, seed: u64) -> Result<Seeded, ApiError> {
     let tx = conn.transaction()?;
     for (id, name) in GROUPS {
         repo::create_group(&tx, Some((*id).into()), name)?;

@@ -111,3 +111,56 @@ mod tests {
         assert_ne!(good.cert_der, expired.cert_der);
     }
 }
+
+/// A new, empty PostgreSQL database made through `admin_url` (a role allowed to CREATE
+/// DATABASE), named `t_<random>`; its URL. `drop_postgres_database` removes it.
+pub fn fresh_postgres_database(admin_url: &str) -> Result<String, crate::sql::Error> {
+    let name = format!("t_{}", crate::repo::random_hex(8).map_err(|e| {
+        crate::sql::Error::Other(format!("no randomness for a database name: {e}"))
+    })?);
+    let admin = crate::sql::Conn::connect_postgres(admin_url)?;
+    admin.execute_batch(&format!("CREATE DATABASE {name}"))?;
+    Ok(with_database(admin_url, &name))
+}
+
+/// Drops a database `fresh_postgres_database` made, closing what is still connected to it.
+pub fn drop_postgres_database(admin_url: &str, url: &str) -> Result<(), crate::sql::Error> {
+    let name = database_name(url);
+    if !name.starts_with("t_") || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(crate::sql::Error::Other("not a test database".into()));
+    }
+    let admin = crate::sql::Conn::connect_postgres(admin_url)?;
+    admin.execute_batch(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+}
+
+/// The URL's database name (the path after the host, before any `?`).
+fn database_name(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = rest.split_once('/').map_or("", |(_, p)| p);
+    path.split('?').next().unwrap_or("")
+}
+
+/// `url` naming database `name` instead of its own.
+fn with_database(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let query = path.split_once('?').map(|(_, q)| q);
+    match query {
+        Some(q) => format!("{scheme}://{authority}/{name}?{q}"),
+        None => format!("{scheme}://{authority}/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    #[test]
+    fn database_urls() {
+        let u = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable";
+        assert_eq!(
+            super::with_database(u, "t_1"),
+            "postgres://postgres@127.0.0.1:5432/t_1?sslmode=disable"
+        );
+        assert_eq!(super::database_name(&super::with_database(u, "t_1")), "t_1");
+        assert_eq!(super::with_database("postgres://h:1", "t_2"), "postgres://h:1/t_2");
+    }
+}

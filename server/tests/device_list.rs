@@ -11,7 +11,7 @@ use chrono::{Duration, Utc};
 use common::TestServer;
 use contacts_agent_protocol::hash::set_fingerprint;
 use contacts_agent_protocol::wire::SyncReason;
-use contacts_agent_server::{db, device_list};
+use contacts_agent_server::device_list;
 use serde_json::{json, Value};
 
 fn ago(minutes: i64) -> String {
@@ -258,7 +258,7 @@ fn a_device_keeps_its_last_twenty_sync_runs_newest_first() {
         // The same run reported again (a later check-in) is one run.
         status(&t, &token, json!({"last_sync_at": at, "managed_count": i}));
     }
-    let conn = db::open(&t.dir.path().join("server.db")).unwrap();
+    let conn = t.db();
     let runs = device_list::runs(&conn, &id).unwrap();
     assert_eq!(runs.len(), 20);
     assert_eq!(runs[0].result.as_deref(), Some("failed: timeout"));
@@ -290,7 +290,7 @@ fn a_run_keeps_its_reason_and_duration_and_an_older_agents_report_is_still_taken
         json!({"last_sync_at": ago(10), "last_sync_result": "ok", "managed_count": 3,
                "last_sync_reason": "battery_saver_exit", "last_sync_duration_ms": 80}),
     );
-    let conn = db::open(&t.dir.path().join("server.db")).unwrap();
+    let conn = t.db();
     let runs = device_list::runs(&conn, &id).unwrap();
     let got: Vec<_> = runs.iter().map(|r| (r.reason, r.duration_ms)).collect();
     assert_eq!(

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use common::TestServer;
 use contacts_agent_protocol::hash::set_fingerprint;
 use contacts_agent_protocol::ContactData;
+use contacts_agent_server::sql::Conn;
 use contacts_agent_server::{db, repo};
 use serde_json::json;
 
@@ -74,8 +75,8 @@ fn report(t: &TestServer, token: &str, sync_token: &str, held: &Held) {
     assert_eq!(a.status, 204, "{}", a.text());
 }
 
-fn conn(t: &TestServer) -> rusqlite::Connection {
-    db::open(&t.dir.path().join("server.db")).unwrap()
+fn conn(t: &TestServer) -> Conn {
+    t.db()
 }
 
 #[test]
@@ -132,12 +133,12 @@ fn held_contacts_are_the_bodies_as_sent_with_what_is_pending() {
     );
 }
 
-fn count(conn: &rusqlite::Connection, table: &str) -> i64 {
+fn count(conn: &Conn, table: &str) -> i64 {
     conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
         .unwrap()
 }
 
-fn set_of(conn: &rusqlite::Connection, token: &str) -> i64 {
+fn set_of(conn: &Conn, token: &str) -> i64 {
     conn.query_row(
         "SELECT set_id FROM sync_tokens WHERE token = ?1",
         [token],
@@ -348,8 +349,10 @@ fn an_upgraded_database_keeps_its_tokens_and_matches_a_fresh_one() {
     assert_eq!(count(&upgraded, "sync_tokens"), 2);
 
     let fresh = db::open(&dir.path().join("fresh.db")).unwrap();
-    let schema = |c: &rusqlite::Connection| -> Vec<(String, String, Option<String>)> {
-        c.prepare("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
+    let schema = |c: &Conn| -> Vec<(String, String, Option<String>)> {
+        c.as_sqlite()
+            .unwrap()
+            .prepare("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap()

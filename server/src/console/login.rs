@@ -186,7 +186,7 @@ pub fn login(ctx: &mut Ctx, req: &Request, l: &Locale) -> Result<Response, ApiEr
     let tz = field(&form, "tz").filter(|t| t.len() <= 64 && t.parse::<chrono_tz::Tz>().is_ok());
     ctx.conn.execute(
         "INSERT INTO console_sessions (id, csrf, created_at, lang, tz) VALUES (?1, ?2, datetime('now'), ?3, ?4)",
-        rusqlite::params![id, csrf, l.lang.code(), tz],
+        crate::sql::params![id, csrf, l.lang.code(), tz],
     )?;
     Ok(Response::redirect("/console")
         .with_header(

@@ -6,7 +6,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use contacts_agent_server::{seed, Config, Server};
+use contacts_agent_server::sql::{Conn, Database};
+use contacts_agent_server::{seed, testing, Config, Server};
 use serde_json::{json, Value};
 
 pub const ADMIN_TOKEN: &str = "server-tests-admin-token-0123456789";
@@ -122,11 +123,50 @@ fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// The PostgreSQL admin URL the suite runs against (a role allowed to CREATE DATABASE), from
+/// `CONTACTS_AGENT_TEST_POSTGRES`; unset: SQLite files.
+pub fn test_postgres() -> Option<String> {
+    std::env::var("CONTACTS_AGENT_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A fresh database for one test: a SQLite file in `dir`, or a new PostgreSQL database when
+/// the suite runs on PostgreSQL (dropped with the guard).
+pub fn fresh_database(dir: &std::path::Path) -> (Database, Option<DropDatabase>) {
+    match test_postgres() {
+        Some(admin) => {
+            let url = testing::fresh_postgres_database(&admin).unwrap();
+            (
+                Database::Postgres(url.clone()),
+                Some(DropDatabase { admin, url }),
+            )
+        }
+        None => (Database::Sqlite(dir.join("server.db")), None),
+    }
+}
+
+/// Drops a test's PostgreSQL database when the test is done with it.
+pub struct DropDatabase {
+    admin: String,
+    url: String,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let _ = testing::drop_postgres_database(&self.admin, &self.url);
+    }
+}
+
 /// A server over a seeded company of `users` people (groups `harvey`, `mike`, ...), with a
 /// policy `p` (no contacts + Harvey, daily).
 pub struct TestServer {
     pub server: Server,
     pub dir: tempfile::TempDir,
+    /// The database the server uses (a file in `dir`, or a PostgreSQL database).
+    pub database: Database,
+    /// Declared after `server`: the server stops before its database is dropped.
+    _drop: Option<DropDatabase>,
 }
 
 impl TestServer {
@@ -136,16 +176,21 @@ impl TestServer {
 
     pub fn start_with(users: usize, configure: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("server.db");
+        let (database, drop) = fresh_database(dir.path());
         {
-            let mut conn = contacts_agent_server::db::open(&db).unwrap();
-            seed::seed_company(&mut conn, users, 42).unwrap();
+            let conn = contacts_agent_server::db::open(&database).unwrap();
+            seed::seed_company(&conn, users, 42).unwrap();
         }
-        let mut config = Config::local(db, ADMIN_TOKEN);
+        let mut config = Config::on(database.clone(), ADMIN_TOKEN);
         config.workers = 2;
         configure(&mut config);
         let server = Server::start(config).unwrap();
-        let t = TestServer { server, dir };
+        let t = TestServer {
+            server,
+            dir,
+            database,
+            _drop: drop,
+        };
         t.admin_ok(
             "POST",
             "/v1/admin/policies",
@@ -157,6 +202,16 @@ impl TestServer {
 
     pub fn addr(&self) -> SocketAddr {
         self.server.addr()
+    }
+
+    /// A connection of the test's own to the server's database.
+    pub fn db(&self) -> Conn {
+        contacts_agent_server::db::open(&self.database).unwrap()
+    }
+
+    /// The server runs on SQLite (some tests read its file).
+    pub fn on_sqlite(&self) -> bool {
+        matches!(self.database, Database::Sqlite(_))
     }
 
     pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Answer {

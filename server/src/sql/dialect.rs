@@ -1,0 +1,39 @@
+//! The one place where the SQL the server sends differs between SQLite and PostgreSQL. Every
+//! other query is written once, in what both engines accept (`ON CONFLICT … DO NOTHING`,
+//! `IS DISTINCT FROM`, `RETURNING`, `octet_length`, `CAST(SUM(…) AS BIGINT)`).
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// A table of the text values of the JSON array in `param`, named `alias` with one column
+    /// `value`: SQLite's `json_each`, PostgreSQL's `jsonb_array_elements_text`.
+    pub fn json_values(self, param: &str, alias: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_each({param}) AS {alias}"),
+            Dialect::Postgres => {
+                format!("jsonb_array_elements_text(CAST({param} AS jsonb)) AS {alias}(value)")
+            }
+        }
+    }
+
+    /// The text of the top-level `key` of the JSON object in column `expr`.
+    pub fn json_text(self, expr: &str, key: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract({expr}, '$.{key}')"),
+            Dialect::Postgres => format!("(CAST({expr} AS jsonb) ->> '{key}')"),
+        }
+    }
+
+    /// A column that orders a table's rows as they were inserted: SQLite's `rowid`, the
+    /// identity column `seq` PostgreSQL's `backups` has for it.
+    pub fn insertion_order(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "rowid",
+            Dialect::Postgres => "seq",
+        }
+    }
+}
