@@ -5,7 +5,7 @@
 //! device's sync history as its reports told it.
 
 use chrono::{DateTime, Utc};
-use crate::sql::{params, Conn, OptionalExtension, Tx};
+use crate::sql::{Dialect, params, Conn, OptionalExtension, Tx};
 use serde::{Deserialize, Serialize};
 
 use contacts_agent_protocol::wire::{StatusReport, SyncReason};
@@ -71,7 +71,7 @@ impl Filter {
     /// count enrolled devices that are not retiring; each device is in one of them at most.
     fn condition(self) -> &'static str {
         match self {
-            Filter::All => "1",
+            Filter::All => "1 = 1",
             Filter::Ok => {
                 "token_hash IS NOT NULL AND retire_requested_at IS NULL AND sync_failing = 0
                  AND last_sync_at IS NOT NULL AND (next_sync_at IS NULL OR next_sync_at >= ?1)"
@@ -124,12 +124,19 @@ impl Sort {
         Sort::ALL.into_iter().find(|f| f.as_str() == s)
     }
 
-    fn order_by(self) -> &'static str {
+    fn order_by(self, d: Dialect) -> String {
         match self {
-            Sort::Name => "name, id",
-            Sort::Created => "created_at, id",
-            Sort::LastSync => "last_sync_at DESC, id DESC",
-            Sort::NextSync => "next_sync_at, id",
+            // Qualified: PostgreSQL finds `name` ambiguous beside the policy name selected.
+            Sort::Name => "devices.name, devices.id".into(),
+            Sort::Created => "devices.created_at, devices.id".into(),
+            Sort::LastSync => format!(
+                "devices.last_sync_at DESC{}, devices.id DESC",
+                d.nulls_as_sqlite(true)
+            ),
+            Sort::NextSync => format!(
+                "devices.next_sync_at{}, devices.id",
+                d.nulls_as_sqlite(false)
+            ),
         }
     }
 }
@@ -177,16 +184,20 @@ pub fn page(conn: &Conn, q: &Query, now: DateTime<Utc>) -> Result<Page, ApiError
     let limit = q.limit.clamp(1, MAX_LIMIT);
     // An offset past any fleet SQLite can hold is an empty page, not an overflow.
     let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
+    // `CAST(?1 …) IS NOT NULL` (the overdue threshold, never NULL) names ?1 for the filters
+    // that do not use it: PostgreSQL refuses a statement with a parameter of unknown type.
     let sql = format!(
-        "SELECT {cols}, (SELECT json_extract(u.body, '$.display_name') FROM users u WHERE u.id = devices.user_id),
+        "SELECT {cols}, (SELECT {display_name} FROM users u WHERE u.id = devices.user_id),
                 (SELECT p.name FROM policies p WHERE p.id = devices.policy_id),
                 last_report_at, last_sync_at, next_sync_at, sync_failing, contacts_on_device, contacts_verified
          FROM devices
-         WHERE ({cond}) AND (?2 IS NULL OR policy_id = ?2) AND (?3 IS NULL OR user_id = ?3)
+         WHERE ({cond}) AND CAST(?1 AS TEXT) IS NOT NULL AND (CAST(?2 AS TEXT) IS NULL OR policy_id = ?2)
+           AND (CAST(?3 AS TEXT) IS NULL OR user_id = ?3)
          ORDER BY {order} LIMIT ?4 OFFSET ?5",
         cols = repo::DEVICE_COLUMNS,
+        display_name = conn.dialect().json_text("u.body", "display_name"),
         cond = q.filter.condition(),
-        order = q.sort.order_by(),
+        order = q.sort.order_by(conn.dialect()),
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows: Vec<Row> = stmt

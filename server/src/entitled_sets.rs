@@ -51,10 +51,11 @@ pub fn entitlement(conn: &Conn, d: &Device) -> Result<Entitlement, ApiError> {
     let canonical = serde_json::json!({ "groups": serde_json::from_str::<serde_json::Value>(&groups_json)
         .map_err(|e| ApiError::Internal(e.to_string()))?, "fields": fields });
     let stamp: i64 = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT COALESCE(MAX(version), 0) FROM groups
-             WHERE id IN (SELECT value FROM json_each(?1))",
-        )?
+             WHERE id IN (SELECT g.value FROM {})",
+            conn.dialect().json_values("?1", "g")
+        ))?
         .query_row([&groups_json], |r| r.get(0))?;
     Ok(Entitlement {
         key: sha256_hex(canonical.to_string().as_bytes()),
@@ -232,12 +233,12 @@ fn save_token(
     )?
     .execute(params![token, device, next, set_id, ent_id, stamp])?;
     let dropped: Vec<i64> = tx
-        .prepare_cached(
+        .prepare_cached(&format!(
             "DELETE FROM sync_tokens WHERE device_id = ?1 AND seq <= ?2
-               AND token IS NOT (SELECT json_extract(report, '$.sync_token')
-                                 FROM device_status WHERE device_id = ?1)
+               AND token IS DISTINCT FROM (SELECT {} FROM device_status WHERE device_id = ?1)
              RETURNING set_id",
-        )?
+            tx.dialect().json_text("report", "sync_token")
+        ))?
         .query_map(params![device, next - KEEP_TOKENS], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     let mut orphaned = false;

@@ -161,7 +161,7 @@ pub fn set_memberships(conn: &Conn, user: &str, groups: &[String]) -> Result<(),
     conn.prepare_cached("DELETE FROM memberships WHERE user_id = ?1")?
         .execute([user])?;
     let mut insert = conn
-        .prepare_cached("INSERT OR IGNORE INTO memberships (group_id, user_id) VALUES (?1, ?2)")?;
+        .prepare_cached("INSERT INTO memberships (group_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?;
     for g in groups {
         insert.execute(params![g, user])?;
     }
@@ -220,12 +220,13 @@ pub fn photo_for_device(
     }
     let groups_json = entitled_groups_json(conn, d)?;
     Ok(conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT u.photo FROM users u WHERE u.photo_hash = ?1
                AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id
-                           AND m.group_id IN (SELECT value FROM json_each(?2)))
+                           AND m.group_id IN (SELECT g.value FROM {}))
              LIMIT 1",
-        )?
+            conn.dialect().json_values("?2", "g")
+        ))?
         .query_row(params![hash, groups_json], |r| r.get(0))
         .optional()?)
 }
@@ -409,7 +410,7 @@ pub fn rename_group(conn: &Conn, id: &str, name: &str) -> Result<(), ApiError> {
     let name = input::label("name", name)?;
     let n = conn
         .execute(
-            "UPDATE groups SET name = ?2 WHERE id = ?1 AND name IS NOT ?2",
+            "UPDATE groups SET name = ?2 WHERE id = ?1 AND name IS DISTINCT FROM ?2",
             params![id, name],
         )
         .map_err(|e| match ApiError::from(e) {
@@ -471,7 +472,7 @@ pub fn add_member(conn: &Conn, group: &str, user: &str) -> Result<(), ApiError> 
     if !user_exists(conn, user)? {
         return Err(ApiError::NotFound(format!("no user {}", shown(user))));
     }
-    conn.prepare_cached("INSERT OR IGNORE INTO memberships (group_id, user_id) VALUES (?1, ?2)")?
+    conn.prepare_cached("INSERT INTO memberships (group_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?
         .execute(params![group, user])?;
     Ok(())
 }
@@ -1176,7 +1177,7 @@ pub fn as_sent(mut user: User, allowed: Option<&AllowList>) -> User {
 }
 
 /// The groups whose members the device's policy entitles it to, as a JSON array (what
-/// `json_each` reads).
+/// `Dialect::json_values` reads).
 pub fn entitled_groups_json(conn: &Conn, d: &Device) -> Result<String, ApiError> {
     let policy = device_policy(conn, d)?;
     let mine = match &d.user_id {
@@ -1209,14 +1210,15 @@ pub fn entitled_entries(
     ENTITLED_SET_COMPUTATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // One row per (user, entitled group), in user then group order: folded below. The body
     // is read only when an allow-list needs it.
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT u.id, u.hash, g.id, g.name, CASE WHEN ?2 THEN u.body END
-         FROM json_each(?1) e
+         FROM {}
          JOIN memberships m ON m.group_id = e.value
          JOIN groups g ON g.id = m.group_id
          JOIN users u ON u.id = m.user_id
          ORDER BY u.id, g.id",
-    )?;
+        conn.dialect().json_values("?1", "e")
+    ))?;
     let mut rows = stmt.query(params![groups_json, allowed.is_some()])?;
     let mut out: Entries = Vec::new();
     let mut current: Option<(String, String, Vec<GroupRef>)> = None;
@@ -1393,7 +1395,7 @@ fn cancel_pending(
     kind: Option<CommandKind>,
 ) -> Result<(), ApiError> {
     conn.execute(
-        "UPDATE commands SET cancelled_at = ?3 WHERE device_id = ?1 AND (?2 IS NULL OR kind = ?2)
+        "UPDATE commands SET cancelled_at = ?3 WHERE device_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR kind = ?2)
            AND completed_at IS NULL AND cancelled_at IS NULL",
         params![device, kind.map(kind_str), now()],
     )?;
@@ -1472,7 +1474,8 @@ pub fn save_status(
 ) -> Result<(), ApiError> {
     let body = serde_json::to_string(report).map_err(|e| ApiError::Internal(e.to_string()))?;
     tx.execute(
-        "INSERT OR REPLACE INTO device_status (device_id, report, received_at) VALUES (?1, ?2, ?3)",
+        "INSERT INTO device_status (device_id, report, received_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (device_id) DO UPDATE SET report = excluded.report, received_at = excluded.received_at",
         params![device, body, now()],
     )?;
     // A retire is done only by the device retiring (`retire_device`): a report naming it
@@ -1750,8 +1753,10 @@ pub fn record_login_failure(
         [now - 86_400],
     )?;
     conn.execute(
-        "INSERT OR REPLACE INTO console_login_failures (client, failures, last_failure, locked_until)
-         VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO console_login_failures (client, failures, last_failure, locked_until)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (client) DO UPDATE SET failures = excluded.failures,
+           last_failure = excluded.last_failure, locked_until = excluded.locked_until",
         params![client, failures, now, locked_until],
     )?;
     Ok(())

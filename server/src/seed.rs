@@ -325,7 +325,7 @@ pub fn seed_company(conn: &Conn, users: usize, seed: u64) -> Result<Seeded, ApiE
         repo::create_user(&tx, Some(id.clone()), contact)?;
         for g in groups {
             tx.prepare_cached(
-                "INSERT OR IGNORE INTO memberships (group_id, user_id) VALUES (?1, ?2)",
+                "INSERT INTO memberships (group_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             )?
             .execute([g, id.as_str()])?;
             memberships += 1;

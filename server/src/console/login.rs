@@ -19,13 +19,22 @@ const LOGIN_COOKIE: &str = "cas_login";
 const FREE_ATTEMPTS: i64 = 3;
 const MAX_WAIT: i64 = 15 * 60;
 
+/// How long a console session lasts from sign-in.
+const SESSION_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(12);
+
+/// A session's time as stored: SQLite's `datetime()` text (what rows written before it was
+/// computed here hold), compared as text.
+fn session_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
 pub fn session(ctx: &Ctx, req: &Request) -> Option<Session> {
     let id = req.cookie(COOKIE)?;
     ctx.conn
         .query_row(
             "SELECT id, csrf, lang, tz FROM console_sessions
-             WHERE id = ?1 AND created_at > datetime('now', '-12 hours')",
-            [id],
+             WHERE id = ?1 AND created_at > ?2",
+            [id, session_time(chrono::Utc::now() - SESSION_LIFETIME).as_str()],
             |r| {
                 Ok(Session {
                     id: r.get(0)?,
@@ -185,8 +194,8 @@ pub fn login(ctx: &mut Ctx, req: &Request, l: &Locale) -> Result<Response, ApiEr
     // A zone name we do not know is not kept: the pages fall back to UTC.
     let tz = field(&form, "tz").filter(|t| t.len() <= 64 && t.parse::<chrono_tz::Tz>().is_ok());
     ctx.conn.execute(
-        "INSERT INTO console_sessions (id, csrf, created_at, lang, tz) VALUES (?1, ?2, datetime('now'), ?3, ?4)",
-        crate::sql::params![id, csrf, l.lang.code(), tz],
+        "INSERT INTO console_sessions (id, csrf, created_at, lang, tz) VALUES (?1, ?2, ?3, ?4, ?5)",
+        crate::sql::params![id, csrf, session_time(chrono::Utc::now()), l.lang.code(), tz],
     )?;
     Ok(Response::redirect("/console")
         .with_header(

@@ -68,8 +68,9 @@ CREATE UNIQUE INDEX devices_next_token ON devices (next_token_hash) WHERE next_t
 CREATE INDEX devices_revoked_token ON devices (revoked_token_hash) WHERE revoked_token_hash IS NOT NULL;
 CREATE INDEX devices_by_name ON devices (name, id);
 CREATE INDEX devices_by_created ON devices (created_at, id);
-CREATE INDEX devices_by_last_sync ON devices (last_sync_at, id);
-CREATE INDEX devices_by_next_sync ON devices (next_sync_at, id);
+-- NULLs placed as SQLite sorts them (sql::Dialect::nulls_as_sqlite), so the pages use these.
+CREATE INDEX devices_by_last_sync ON devices (last_sync_at DESC NULLS LAST, id DESC);
+CREATE INDEX devices_by_next_sync ON devices (next_sync_at NULLS FIRST, id);
 CREATE INDEX devices_by_policy ON devices (policy_id, name, id);
 CREATE INDEX devices_by_user ON devices (user_id, name, id);
 CREATE INDEX devices_failing ON devices (name, id) WHERE sync_failing = 1;

@@ -36,4 +36,15 @@ impl Dialect {
             Dialect::Postgres => "seq",
         }
     }
+
+    /// What to write after an `ORDER BY` column that may be NULL so that NULLs sort where
+    /// SQLite puts them (smallest: first ascending, last descending); PostgreSQL's default is
+    /// the opposite. Its indexes for such orders say the same (`schema_pg/`).
+    pub fn nulls_as_sqlite(self, descending: bool) -> &'static str {
+        match (self, descending) {
+            (Dialect::Sqlite, _) => "",
+            (Dialect::Postgres, false) => " NULLS FIRST",
+            (Dialect::Postgres, true) => " NULLS LAST",
+        }
+    }
 }

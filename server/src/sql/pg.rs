@@ -21,7 +21,8 @@ pub const MIGRATION_LOCK: i64 = 0x6361_5f6d_6967_7261;
 const CACHE_LIMIT: usize = 512;
 
 pub(crate) struct Client {
-    client: postgres::Client,
+    /// `None` only after a reconnection failed; the next use tries again.
+    client: Option<postgres::Client>,
     config: postgres::Config,
     statements: HashMap<String, Statement>,
     in_tx: bool,
@@ -41,7 +42,7 @@ impl Client {
         let config = parse(url)?;
         let client = config.connect(NoTls).map_err(connect_error)?;
         Ok(Client {
-            client,
+            client: Some(client),
             config,
             statements: HashMap::new(),
             in_tx: false,
@@ -50,21 +51,28 @@ impl Client {
 
     /// A connection that broke is opened again, but never inside a transaction: the
     /// statements after it would run outside the transaction the caller thinks it has.
-    fn ensure_open(&mut self) -> Result<()> {
-        if !self.client.is_closed() {
-            return Ok(());
+    fn ensure_open(&mut self) -> Result<&mut postgres::Client> {
+        let open = self.client.as_ref().is_some_and(|c| !c.is_closed());
+        if !open {
+            if self.in_tx {
+                return Err(Error::Unavailable("the connection was lost".into()));
+            }
+            self.statements.clear();
+            self.client = None;
+            self.client = Some(self.config.connect(NoTls).map_err(connect_error)?);
         }
-        if self.in_tx {
-            return Err(Error::Unavailable("the connection was lost".into()));
-        }
-        self.client = self.config.connect(NoTls).map_err(connect_error)?;
-        self.statements.clear();
-        Ok(())
+        self.open()
+    }
+
+    /// The connection, as it is (a statement already prepared on it runs on it or fails).
+    fn open(&mut self) -> Result<&mut postgres::Client> {
+        self.client
+            .as_mut()
+            .ok_or_else(|| Error::Unavailable("not connected".into()))
     }
 
     pub(crate) fn batch(&mut self, sql: &str) -> Result<()> {
-        self.ensure_open()?;
-        self.client.batch_execute(sql).map_err(error)
+        self.ensure_open()?.batch_execute(sql).map_err(error)
     }
 
     pub(crate) fn prepare(&mut self, sql: &str) -> Result<Statement> {
@@ -72,10 +80,7 @@ impl Client {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
-        let s = self
-            .client
-            .prepare(&placeholders(sql))
-            .map_err(error)?;
+        let s = self.open()?.prepare(&placeholders(sql)).map_err(error)?;
         if self.statements.len() >= CACHE_LIMIT {
             self.statements.clear();
         }
@@ -86,7 +91,7 @@ impl Client {
     pub(crate) fn execute(&mut self, s: &Statement, values: &[ValueRef<'_>]) -> Result<usize> {
         let params: Vec<Param<'_>> = values.iter().map(|v| Param(*v)).collect();
         let refs: Vec<&(dyn PgToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        let n = self.client.execute(s, &refs).map_err(error)?;
+        let n = self.open()?.execute(s, &refs).map_err(error)?;
         Ok(n as usize)
     }
 
@@ -97,12 +102,11 @@ impl Client {
     ) -> Result<Vec<postgres::Row>> {
         let params: Vec<Param<'_>> = values.iter().map(|v| Param(*v)).collect();
         let refs: Vec<&(dyn PgToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        self.client.query(s, &refs).map_err(error)
+        self.open()?.query(s, &refs).map_err(error)
     }
 
     pub(crate) fn begin(&mut self) -> Result<()> {
-        self.ensure_open()?;
-        self.client
+        self.ensure_open()?
             .batch_execute(&format!(
                 "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITERS_LOCK})"
             ))
@@ -113,12 +117,27 @@ impl Client {
 
     pub(crate) fn end(&mut self, commit: bool) -> Result<()> {
         self.in_tx = false;
-        if self.client.is_closed() {
+        let client = self.open()?;
+        if client.is_closed() {
             return Err(Error::Unavailable("the connection was lost".into()));
         }
-        self.client
+        client
             .batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })
             .map_err(error)
+    }
+}
+
+impl Drop for Client {
+    /// `postgres::Client` closes by blocking on its own runtime, which panics on a tokio
+    /// thread: a pool dropped with the server's runtime is, so it closes on a thread of its own.
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                let _ = std::thread::Builder::new()
+                    .name("pg-close".into())
+                    .spawn(move || drop(c));
+            }
+        }
     }
 }
 
