@@ -19,8 +19,8 @@ const ADMIN_TOKEN: &str = "hostile-admin-token-0123456789";
 
 fn server(dir: &std::path::Path, users: usize) -> (Server, AdminClient) {
     let db = dir.join("server.db");
-    let mut conn = contacts_agent_server::db::open(&db).unwrap();
-    seed::seed_company(&mut conn, users, 42).unwrap();
+    let conn = contacts_agent_server::db::open(&db).unwrap();
+    seed::seed_company(&conn, users, 42).unwrap();
     drop(conn);
     let mut config = Config::local(db, ADMIN_TOKEN);
     config.workers = 2;

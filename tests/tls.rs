@@ -33,8 +33,8 @@ fn world(leaf: Leaf) -> TlsWorld {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("server.db");
     {
-        let mut conn = contacts_agent_server::db::open(&db).unwrap();
-        seed::seed_company(&mut conn, 200, 42).unwrap();
+        let conn = contacts_agent_server::db::open(&db).unwrap();
+        seed::seed_company(&conn, 200, 42).unwrap();
     }
     let ca = TestCa::new("contacts-agent test CA").unwrap();
     let cert = ca.leaf(leaf).unwrap();

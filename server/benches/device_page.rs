@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use contacts_agent_server::http::Request;
 use contacts_agent_server::routes::Ctx;
+use contacts_agent_server::sql::{params, Conn};
 use contacts_agent_server::{console, db, routes, seed, Config};
-use rusqlite::params;
 
 fn fleets() -> Vec<usize> {
     std::env::var("BENCH_FLEETS")
@@ -25,7 +25,7 @@ fn fleets() -> Vec<usize> {
 }
 
 /// `n` devices with what their last reports said, as `device_list::record_report` stores it.
-fn fleet(conn: &mut rusqlite::Connection, n: usize) {
+fn fleet(conn: &Conn, n: usize) {
     let now = chrono::Utc::now();
     let stamp =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -115,9 +115,9 @@ fn main() {
     println!("device page at fleet size (median of 20, whole answer built in process)");
     for n in fleets() {
         let path = dir.path().join(format!("fleet-{n}.db"));
-        let mut conn = db::open(&path).unwrap();
-        seed::seed_company(&mut conn, 300, 42).unwrap();
-        fleet(&mut conn, n);
+        let conn = db::open(&path).unwrap();
+        seed::seed_company(&conn, 300, 42).unwrap();
+        fleet(&conn, n);
         conn.execute(
             "INSERT INTO console_sessions (id, csrf, created_at, lang) VALUES ('bench', 'csrf', datetime('now'), 'en')",
             [],

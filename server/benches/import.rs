@@ -52,8 +52,8 @@ fn ndjson(users: usize) -> Vec<u8> {
 /// A fresh database holding only the seeded groups.
 fn fresh_db(dir: &tempfile::TempDir, name: &str) -> std::path::PathBuf {
     let path = dir.path().join(name);
-    let mut conn = db::open(&path).unwrap();
-    seed::seed_company(&mut conn, 0, 42).unwrap();
+    let conn = db::open(&path).unwrap();
+    seed::seed_company(&conn, 0, 42).unwrap();
     path
 }
 
@@ -125,7 +125,7 @@ fn main() {
 
         // Straight into the database: `contacts-agent-server import FILE`.
         let path = fresh_db(&dir, "direct.db");
-        let mut conn = db::open(&path).unwrap();
+        let conn = db::open(&path).unwrap();
         let t = Instant::now();
         let tx = conn.transaction().unwrap();
         let done = import::ndjson(&tx, &data).unwrap();

@@ -174,8 +174,8 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fleet.db");
     {
-        let mut conn = db::open(&path).unwrap();
-        seed::seed_company(&mut conn, users, 42).unwrap();
+        let conn = db::open(&path).unwrap();
+        seed::seed_company(&conn, users, 42).unwrap();
     }
     let start = |workers: usize| {
         let mut config = Config::local(path.clone(), TOKEN);
@@ -272,7 +272,7 @@ fn main() {
     server.stop();
 
     let conn = db::open(&path).unwrap();
-    let sizes = sizes(&conn);
+    let sizes = sizes(conn.as_sqlite().expect("the bench runs on SQLite"));
     let of = |names: &[&str]| -> i64 {
         sizes
             .iter()

@@ -4,8 +4,8 @@
 //! index range whatever the fleet's size. Also the fleet's counts for the dashboard and each
 //! device's sync history as its reports told it.
 
+use crate::sql::{params, Conn, Dialect, OptionalExtension, Tx};
 use chrono::{DateTime, Utc};
-use crate::sql::{Dialect, params, Conn, OptionalExtension, Tx};
 use serde::{Deserialize, Serialize};
 
 use contacts_agent_protocol::wire::{StatusReport, SyncReason};

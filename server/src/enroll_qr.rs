@@ -2,10 +2,10 @@
 //! `contacts_agent_protocol::enroll_link`) and that link as a QR code, rendered here as SVG.
 //! Pure functions and one lookup; the console and the admin API both call them.
 
+use crate::sql::Conn;
 use contacts_agent_protocol::enroll_link;
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
-use crate::sql::Conn;
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -49,11 +49,7 @@ pub fn qr_svg(text: &str) -> Result<String, ApiError> {
 /// working token (enrolled or retiring) and has no new code is a 409, as is one whose code
 /// expired or was voided (retired): issue a new code first
 /// (`POST /v1/admin/devices/{id}/enrollment-code`).
-pub fn enrollment(
-    conn: &Conn,
-    device_id: &str,
-    server_url: &str,
-) -> Result<Enrollment, ApiError> {
+pub fn enrollment(conn: &Conn, device_id: &str, server_url: &str) -> Result<Enrollment, ApiError> {
     let d = repo::get_device(conn, device_id)?;
     let Some((code, expires_at)) = repo::outstanding_code(conn, device_id)? else {
         return Err(ApiError::Conflict(match d.state {

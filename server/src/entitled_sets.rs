@@ -15,10 +15,10 @@
 
 use std::collections::HashSet;
 
+use crate::sql::{params, Conn, OptionalExtension, Tx};
 use contacts_agent_protocol::fields::AllowList;
 use contacts_agent_protocol::hash::{set_fingerprint, sha256_hex};
 use contacts_agent_protocol::ContactData;
-use crate::sql::{params, Conn, OptionalExtension, Tx};
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -422,7 +422,9 @@ fn current_entries(conn: &Conn, d: &Device) -> Result<Entries, ApiError> {
 pub fn migrate_snapshots(tx: &Conn) -> crate::sql::Result<()> {
     let rows: Vec<(String, String, i64, Vec<u8>)> = tx
         .prepare("SELECT token, device_id, seq, entries FROM snapshots")?
-        .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .query_map(params![], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
         .collect::<Result<_, _>>()?;
     for (token, device, seq, blob) in rows {
         // An unreadable snapshot is left behind: its token answers 410 and the phone fetches

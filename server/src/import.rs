@@ -10,8 +10,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use contacts_agent_protocol::ContactData;
 use crate::sql::Tx;
+use contacts_agent_protocol::ContactData;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -217,7 +217,7 @@ mod tests {
 
     #[test]
     fn each_kind_of_bad_line_names_its_line_and_field_and_never_the_value() {
-        let mut conn = db();
+        let conn = db();
         repo::create_group(&conn, Some("sales".into()), "Sales").unwrap();
         let good = r#"{"id":"a","contact":{"given_name":"A","family_name":"","display_name":""},"groups":["sales"]}"#;
         let cases = [
@@ -235,7 +235,7 @@ mod tests {
             (format!("{{\"id\":\"b\",\"contact\":{{\"given_name\":\"x\",\"family_name\":\"\",\"display_name\":\"\",\"{SECRET}\":1}}}}"), "line 2: contact has a field its schema does not list"),
         ];
         for (bad, want) in cases {
-            let e = run(&mut conn, &format!("{good}\n{bad}\n")).unwrap_err();
+            let e = run(&conn, &format!("{good}\n{bad}\n")).unwrap_err();
             let msg = e.to_string();
             assert_eq!(e.status(), 422, "{msg}");
             assert!(msg.starts_with(want), "{msg} (wanted {want})");
@@ -246,7 +246,7 @@ mod tests {
 
     #[test]
     fn an_existing_id_is_replaced_and_its_memberships_become_the_lines() {
-        let mut conn = db();
+        let conn = db();
         repo::create_group(&conn, Some("sales".into()), "Sales").unwrap();
         repo::create_group(&conn, Some("legal".into()), "Legal").unwrap();
         let line = |name: &str, groups: &str| {
@@ -255,12 +255,12 @@ mod tests {
             )
         };
         let first = run(
-            &mut conn,
+            &conn,
             &format!("{}\n", line("Anna", r#"["sales","sales"]"#)),
         )
         .unwrap();
         assert_eq!((first.created, first.updated, first.memberships), (1, 0, 1));
-        let second = run(&mut conn, &line("Ania", r#"["legal"]"#)).unwrap();
+        let second = run(&conn, &line("Ania", r#"["legal"]"#)).unwrap();
         assert_eq!(
             (second.created, second.updated, second.memberships),
             (0, 1, 1)
@@ -270,6 +270,6 @@ mod tests {
             (u.contact.display_name.as_str(), u.groups),
             ("Ania", vec!["legal".to_owned()])
         );
-        assert_eq!(run(&mut conn, "\n \r\n").unwrap_err().status(), 400);
+        assert_eq!(run(&conn, "\n \r\n").unwrap_err().status(), 400);
     }
 }

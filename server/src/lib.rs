@@ -20,8 +20,8 @@ pub mod repo;
 pub mod resolve;
 pub mod routes;
 pub mod seed;
-pub mod sql;
 pub mod snapshot;
+pub mod sql;
 
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -20,7 +20,12 @@ struct Args {
     /// The database: `postgres://user[:password]@host:port/dbname` (or `postgresql://`) for
     /// PostgreSQL, anything else a SQLite file. Read from CONTACTS_AGENT_DATABASE if unset;
     /// --db when neither is given.
-    #[arg(long, env = "CONTACTS_AGENT_DATABASE", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "CONTACTS_AGENT_DATABASE",
+        hide_env_values = true,
+        global = true
+    )]
     database: Option<String>,
     /// Address to listen on. Without --tls-cert/--tls-key it speaks plain HTTP: keep it on
     /// loopback then (the agent refuses plain HTTP anywhere else).

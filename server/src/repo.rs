@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::sql::{params, Conn, OptionalExtension, Tx};
 use chrono::{SecondsFormat, Utc};
 use contacts_agent_protocol::fields::{self, AllowList, Field};
 use contacts_agent_protocol::hash::sha256_hex;
@@ -11,7 +12,6 @@ use contacts_agent_protocol::{
     content_hash, with_groups, BackupInterval, BasicType, ContactData, GroupRef, PhotoRef, Policy,
     SyncInterval, SyncWindow,
 };
-use crate::sql::{params, Conn, OptionalExtension, Tx};
 use serde::{Deserialize, Serialize};
 
 pub use crate::entitled_sets::{held_contacts, HeldContact, HeldContacts};
@@ -128,11 +128,7 @@ pub fn create_user(
 
 /// Creates the user or replaces the contact data of the one with this id (its photo kept);
 /// `true` when created. The import's writer: `check_contact` runs here too.
-pub fn upsert_user(
-    conn: &Conn,
-    id: &str,
-    mut contact: ContactData,
-) -> Result<bool, ApiError> {
+pub fn upsert_user(conn: &Conn, id: &str, mut contact: ContactData) -> Result<bool, ApiError> {
     check_id(id)?;
     check_contact(&mut contact)?;
     let existing: Option<Option<String>> = conn
@@ -160,8 +156,9 @@ pub fn upsert_user(
 pub fn set_memberships(conn: &Conn, user: &str, groups: &[String]) -> Result<(), ApiError> {
     conn.prepare_cached("DELETE FROM memberships WHERE user_id = ?1")?
         .execute([user])?;
-    let mut insert = conn
-        .prepare_cached("INSERT INTO memberships (group_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO memberships (group_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?;
     for g in groups {
         insert.execute(params![g, user])?;
     }
@@ -210,11 +207,7 @@ pub fn set_user_photo(conn: &Conn, id: &str, photo: Option<&[u8]>) -> Result<(),
 
 /// The photo with this hash if a contact the device is entitled to carries it and its
 /// policy lets photos leave the server; `None` in every other case, alike.
-pub fn photo_for_device(
-    conn: &Conn,
-    d: &Device,
-    hash: &str,
-) -> Result<Option<Vec<u8>>, ApiError> {
+pub fn photo_for_device(conn: &Conn, d: &Device, hash: &str) -> Result<Option<Vec<u8>>, ApiError> {
     if device_fields(conn, d)?.is_some_and(|f| !f.allows(Field::Photo)) {
         return Ok(None);
     }
@@ -472,8 +465,10 @@ pub fn add_member(conn: &Conn, group: &str, user: &str) -> Result<(), ApiError> 
     if !user_exists(conn, user)? {
         return Err(ApiError::NotFound(format!("no user {}", shown(user))));
     }
-    conn.prepare_cached("INSERT INTO memberships (group_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?
-        .execute(params![group, user])?;
+    conn.prepare_cached(
+        "INSERT INTO memberships (group_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![group, user])?;
     Ok(())
 }
 
@@ -623,11 +618,7 @@ fn check_policy(conn: &Conn, p: &PolicyInput) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn create_policy(
-    conn: &Conn,
-    id: Option<String>,
-    p: &PolicyInput,
-) -> Result<String, ApiError> {
+pub fn create_policy(conn: &Conn, id: Option<String>, p: &PolicyInput) -> Result<String, ApiError> {
     check_policy(conn, p)?;
     let id = match id {
         Some(id) => id,
@@ -1110,11 +1101,7 @@ pub fn list_devices(conn: &Conn) -> Result<Vec<Device>, ApiError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn assign_policy(
-    conn: &Conn,
-    device: &str,
-    policy: Option<&str>,
-) -> Result<(), ApiError> {
+pub fn assign_policy(conn: &Conn, device: &str, policy: Option<&str>) -> Result<(), ApiError> {
     if let Some(p) = policy {
         get_policy(conn, p)?;
     }
@@ -1258,10 +1245,11 @@ pub fn entitled_entries(
 pub struct EntitledGroups(HashMap<String, String>);
 
 impl EntitledGroups {
-    pub fn read(conn: &Connection, groups_json: &str) -> Result<Self, ApiError> {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, name FROM groups WHERE id IN (SELECT value FROM json_each(?1))",
-        )?;
+    pub fn read(conn: &Conn, groups_json: &str) -> Result<Self, ApiError> {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT id, name FROM groups WHERE id IN (SELECT e.value FROM {})",
+            conn.dialect().json_values("?1", "e")
+        ))?;
         let rows = stmt.query_map([groups_json], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(Self(rows.collect::<Result<_, _>>()?))
     }
@@ -1389,11 +1377,7 @@ fn pending_of_kind(
 }
 
 /// Marks the device's pending commands (of one kind, or all) as no longer applying.
-fn cancel_pending(
-    conn: &Conn,
-    device: &str,
-    kind: Option<CommandKind>,
-) -> Result<(), ApiError> {
+fn cancel_pending(conn: &Conn, device: &str, kind: Option<CommandKind>) -> Result<(), ApiError> {
     conn.execute(
         "UPDATE commands SET cancelled_at = ?3 WHERE device_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR kind = ?2)
            AND completed_at IS NULL AND cancelled_at IS NULL",
@@ -1558,7 +1542,13 @@ pub fn store_backup(
                 params![id, device, now(), size, contact_count as i64, checksum],
             )?;
             let mut blob = c
-                .blob_open(rusqlite::MAIN_DB, "backups", "data", c.last_insert_rowid(), false)
+                .blob_open(
+                    rusqlite::MAIN_DB,
+                    "backups",
+                    "data",
+                    c.last_insert_rowid(),
+                    false,
+                )
                 .map_err(crate::sql::Error::from)?;
             copy_backup(data, len, &mut blob)?;
             blob.close().map_err(crate::sql::Error::from)?;

@@ -1,10 +1,10 @@
 //! The route table: every (method, path) the server answers, with the body it may carry.
 //! `docs/openapi.yaml` must list exactly these (a test compares them).
 
+use crate::sql::Conn;
 use contacts_agent_protocol::wire::{
     ProtocolRange, PROTOCOL_HEADER, PROTOCOL_RANGE_HEADER, PROTOCOL_VERSION,
 };
-use crate::sql::Conn;
 
 use crate::error::ApiError;
 use crate::http::limits::BodyClass;

@@ -1,10 +1,10 @@
 //! A deterministic company for the demo, the tests and the benches: the same seed gives the
 //! same people, groups and memberships on every machine.
 
+use crate::sql::Conn;
 use contacts_agent_protocol::{
     Address, AddressKind, ContactData, Email, EmailKind, ImHandle, Phone, PhoneKind, PostalAddress,
 };
-use crate::sql::Conn;
 
 use crate::error::ApiError;
 use crate::repo;

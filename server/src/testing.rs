@@ -115,9 +115,12 @@ mod tests {
 /// A new, empty PostgreSQL database made through `admin_url` (a role allowed to CREATE
 /// DATABASE), named `t_<random>`; its URL. `drop_postgres_database` removes it.
 pub fn fresh_postgres_database(admin_url: &str) -> Result<String, crate::sql::Error> {
-    let name = format!("t_{}", crate::repo::random_hex(8).map_err(|e| {
-        crate::sql::Error::Other(format!("no randomness for a database name: {e}"))
-    })?);
+    let name = format!(
+        "t_{}",
+        crate::repo::random_hex(8).map_err(|e| {
+            crate::sql::Error::Other(format!("no randomness for a database name: {e}"))
+        })?
+    );
     let admin = crate::sql::Conn::connect_postgres(admin_url)?;
     admin.execute_batch(&format!("CREATE DATABASE {name}"))?;
     Ok(with_database(admin_url, &name))
@@ -161,6 +164,9 @@ mod url_tests {
             "postgres://postgres@127.0.0.1:5432/t_1?sslmode=disable"
         );
         assert_eq!(super::database_name(&super::with_database(u, "t_1")), "t_1");
-        assert_eq!(super::with_database("postgres://h:1", "t_2"), "postgres://h:1/t_2");
+        assert_eq!(
+            super::with_database("postgres://h:1", "t_2"),
+            "postgres://h:1/t_2"
+        );
     }
 }

@@ -209,8 +209,8 @@ fn the_import_command_loads_a_file_into_the_database_all_or_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("server.db");
     {
-        let mut conn = contacts_agent_server::db::open(&db).unwrap();
-        contacts_agent_server::seed::seed_company(&mut conn, 0, 42).unwrap();
+        let conn = contacts_agent_server::db::open(&db).unwrap();
+        contacts_agent_server::seed::seed_company(&conn, 0, 42).unwrap();
     }
     let run = |file: &str, text: &str| {
         let path = dir.path().join(file);

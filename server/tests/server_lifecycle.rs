@@ -13,8 +13,8 @@ const ADMIN_TOKEN: &str = "lifecycle-admin-token-0123456789";
 
 fn server(dir: &std::path::Path, users: usize, quick: bool) -> Server {
     let db = dir.join("server.db");
-    let mut conn = contacts_agent_server::db::open(&db).unwrap();
-    seed::seed_company(&mut conn, users, 42).unwrap();
+    let conn = contacts_agent_server::db::open(&db).unwrap();
+    seed::seed_company(&conn, users, 42).unwrap();
     drop(conn);
     let mut config = Config::local(db, ADMIN_TOKEN);
     if quick {

@@ -391,8 +391,8 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write) -> Result<Demo, DemoError> {
     let admin_token = random_token()?;
     let db_path = workdir.join("server.db");
     {
-        let mut conn = contacts_agent_server::db::open(&db_path).map_err(setup_err)?;
-        seed::seed_company(&mut conn, opts.users, 42).map_err(setup_err)?;
+        let conn = contacts_agent_server::db::open(&db_path).map_err(setup_err)?;
+        seed::seed_company(&conn, opts.users, 42).map_err(setup_err)?;
     }
     let (tls, trust) = if opts.tls {
         demo_tls(&workdir)?

@@ -31,8 +31,8 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("server.db");
         {
-            let mut conn = contacts_agent_server::db::open(&db).unwrap();
-            seed::seed_company(&mut conn, users, 42).unwrap();
+            let conn = contacts_agent_server::db::open(&db).unwrap();
+            seed::seed_company(&conn, users, 42).unwrap();
         }
         let server = Server::start(Config {
             workers: 2,

@@ -34,7 +34,10 @@ pub fn session(ctx: &Ctx, req: &Request) -> Option<Session> {
         .query_row(
             "SELECT id, csrf, lang, tz FROM console_sessions
              WHERE id = ?1 AND created_at > ?2",
-            [id, session_time(chrono::Utc::now() - SESSION_LIFETIME).as_str()],
+            [
+                id,
+                session_time(chrono::Utc::now() - SESSION_LIFETIME).as_str(),
+            ],
             |r| {
                 Ok(Session {
                     id: r.get(0)?,
@@ -195,7 +198,13 @@ pub fn login(ctx: &mut Ctx, req: &Request, l: &Locale) -> Result<Response, ApiEr
     let tz = field(&form, "tz").filter(|t| t.len() <= 64 && t.parse::<chrono_tz::Tz>().is_ok());
     ctx.conn.execute(
         "INSERT INTO console_sessions (id, csrf, created_at, lang, tz) VALUES (?1, ?2, ?3, ?4, ?5)",
-        crate::sql::params![id, csrf, session_time(chrono::Utc::now()), l.lang.code(), tz],
+        crate::sql::params![
+            id,
+            csrf,
+            session_time(chrono::Utc::now()),
+            l.lang.code(),
+            tz
+        ],
     )?;
     Ok(Response::redirect("/console")
         .with_header(

@@ -151,7 +151,7 @@ pub struct Conn {
 
 enum Backend {
     Sqlite(rusqlite::Connection),
-    Postgres(RefCell<pg::Client>),
+    Postgres(Box<RefCell<pg::Client>>),
 }
 
 /// How a transaction starts.
@@ -174,7 +174,7 @@ impl Conn {
     /// Connects to PostgreSQL (no migration: `db::open` does that).
     pub fn connect_postgres(url: &str) -> Result<Conn> {
         Ok(Conn {
-            backend: Backend::Postgres(RefCell::new(pg::Client::connect(url)?)),
+            backend: Backend::Postgres(Box::new(RefCell::new(pg::Client::connect(url)?))),
         })
     }
 
@@ -192,7 +192,6 @@ impl Conn {
             Backend::Postgres(_) => None,
         }
     }
-
 
     /// Runs statements without parameters, separated by `;` (schemas, migrations).
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
@@ -252,7 +251,9 @@ impl Conn {
 
     fn end(&self, commit: bool) -> Result<()> {
         match &self.backend {
-            Backend::Sqlite(c) => Ok(c.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })?),
+            Backend::Sqlite(c) => {
+                Ok(c.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })?)
+            }
             Backend::Postgres(c) => c.borrow_mut().end(commit),
         }
     }

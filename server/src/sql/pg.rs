@@ -266,7 +266,9 @@ pub(crate) fn error(e: postgres::Error) -> Error {
                 Error::Other(format!("PostgreSQL {code}"))
             }
         }
-        None if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) => {
+        None if e.is_closed()
+            || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) =>
+        {
             Error::Unavailable("the connection to PostgreSQL was lost".into())
         }
         None => Error::Other(format!("PostgreSQL: {e}")),
@@ -345,7 +347,10 @@ pub(crate) fn column<T>(
     let get_err = |e: postgres::Error| Error::Other(format!("column {idx}: {e}"));
     let ty = col.type_().clone();
     let v = match ty {
-        Type::INT8 => row.try_get::<_, Option<i64>>(idx).map_err(get_err)?.map(ValueRef::Integer),
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(idx)
+            .map_err(get_err)?
+            .map(ValueRef::Integer),
         Type::INT4 => row
             .try_get::<_, Option<i32>>(idx)
             .map_err(get_err)?
@@ -358,15 +363,22 @@ pub(crate) fn column<T>(
             .try_get::<_, Option<bool>>(idx)
             .map_err(get_err)?
             .map(|v| ValueRef::Integer(v.into())),
-        Type::FLOAT8 => row.try_get::<_, Option<f64>>(idx).map_err(get_err)?.map(ValueRef::Real),
+        Type::FLOAT8 => row
+            .try_get::<_, Option<f64>>(idx)
+            .map_err(get_err)?
+            .map(ValueRef::Real),
         Type::FLOAT4 => row
             .try_get::<_, Option<f32>>(idx)
             .map_err(get_err)?
             .map(|v| ValueRef::Real(v.into())),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
-            row.try_get::<_, Option<&str>>(idx).map_err(get_err)?.map(ValueRef::Text)
-        }
-        Type::BYTEA => row.try_get::<_, Option<&[u8]>>(idx).map_err(get_err)?.map(ValueRef::Blob),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => row
+            .try_get::<_, Option<&str>>(idx)
+            .map_err(get_err)?
+            .map(ValueRef::Text),
+        Type::BYTEA => row
+            .try_get::<_, Option<&[u8]>>(idx)
+            .map_err(get_err)?
+            .map(ValueRef::Blob),
         other => {
             return Err(Error::Other(format!(
                 "column {idx} is {other}: cast it to BIGINT, TEXT or BYTEA in the query"

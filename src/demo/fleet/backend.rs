@@ -80,10 +80,9 @@ impl Backend {
         let db = workdir.join("server.db");
         let token = super::super::random_token().map_err(|e| BackendError::Start(e.to_string()))?;
         let seed_db = || -> Result<(), BackendError> {
-            let mut conn = contacts_agent_server::db::open(&db)
+            let conn = contacts_agent_server::db::open(&db)
                 .map_err(|e| BackendError::Seed(e.to_string()))?;
-            seed::seed_company(&mut conn, users, 42)
-                .map_err(|e| BackendError::Seed(e.to_string()))?;
+            seed::seed_company(&conn, users, 42).map_err(|e| BackendError::Seed(e.to_string()))?;
             Ok(())
         };
         let sqlite_files = vec![db.clone(), wal_of(&db)];
