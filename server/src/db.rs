@@ -155,7 +155,7 @@ fn open_sqlite(path: &Path, version: u32) -> Result<Conn, Opened> {
         .skip(found as usize)
     {
         // IMMEDIATE: two workers starting at once must not both migrate.
-        let tx = conn.transaction_immediate()?;
+        let tx = conn.transaction()?;
         let current = schema_version(&tx)?;
         if current as usize <= i {
             tx.execute_batch(sql)?;

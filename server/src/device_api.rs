@@ -105,7 +105,7 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
     let mut bytes = 256;
     // One read transaction for the page's reads: one snapshot of the directory, and one
     // WAL read lock instead of one per statement (the locking was a tenth of a page's time).
-    let read = conn.unchecked_transaction()?;
+    let read = conn.read_transaction()?;
     let groups = repo::EntitledGroups::read(conn, &ent.groups_json)?;
     for change in &changes {
         let (size, upsert) = match change {

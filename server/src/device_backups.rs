@@ -127,7 +127,7 @@ fn keep(
     archive.rewind().map_err(spool_error)?;
     let keep = ctx.keep_backups;
     let quota = ctx.backup_quota;
-    let tx = ctx.conn.transaction_immediate()?;
+    let tx = ctx.conn.transaction()?;
     // Another upload of this device may have been kept while this one arrived.
     Quota::read(&tx, keep, quota, device)?.admit(len)?;
     let stored = repo::store_backup(&tx, device, key, count, &mut archive, len, keep)?;

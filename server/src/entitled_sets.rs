@@ -159,7 +159,7 @@ pub fn start_sync(
         }
         // IMMEDIATE: this transaction reads, then writes; taking the write lock first lets
         // the busy timeout wait for another worker instead of failing the upgrade.
-        let tx = conn.transaction_immediate()?;
+        let tx = conn.transaction()?;
         let set_id = match (&computed, shared) {
             (Some((fp, entries)), _) => store_set(&tx, fp, entries)?,
             (None, Some(id)) if set_exists(&tx, id)? => id,
@@ -531,7 +531,7 @@ pub fn keep_sent<'a>(
         // The lookups in one read transaction: one WAL read lock for the page, not one per
         // lookup. The writes below take their own transaction: upgrading this one to write
         // could fail (SQLITE_BUSY_SNAPSHOT) when another request wrote in between.
-        let read = conn.unchecked_transaction()?;
+        let read = conn.read_transaction()?;
         let mut known =
             read.prepare_cached("SELECT EXISTS (SELECT 1 FROM contact_versions WHERE hash = ?1)")?;
         for (hash, contact) in sent {

@@ -344,25 +344,26 @@ pub fn contains_pattern(q: &str) -> String {
     p
 }
 
-/// A page of groups by name, those whose name or id contains `q` (SQLite's LIKE: ASCII
-/// letters in either case, other letters as typed), and how many match in all.
+/// A page of groups by name, those whose name or id contains `q` in either case
+/// (`Dialect::like_any_case`), and how many match in all.
 pub fn search_groups(
-    conn: &Connection,
+    conn: &Conn,
     q: &str,
     offset: usize,
     limit: usize,
 ) -> Result<(u64, Vec<Group>), ApiError> {
     let pattern = contains_pattern(q.trim());
+    let like = conn.dialect().like_any_case();
     let total: i64 = conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM groups WHERE name LIKE ?1 ESCAPE '\\' OR id LIKE ?1 ESCAPE '\\'",
-        )?
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM groups WHERE name {like} ?1 ESCAPE '\\' OR id {like} ?1 ESCAPE '\\'"
+        ))?
         .query_row([&pattern], |r| r.get(0))?;
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT g.id, g.name, (SELECT COUNT(*) FROM memberships m WHERE m.group_id = g.id)
-         FROM groups g WHERE g.name LIKE ?1 ESCAPE '\\' OR g.id LIKE ?1 ESCAPE '\\'
-         ORDER BY g.name, g.id LIMIT ?2 OFFSET ?3",
-    )?;
+         FROM groups g WHERE g.name {like} ?1 ESCAPE '\\' OR g.id {like} ?1 ESCAPE '\\'
+         ORDER BY g.name, g.id LIMIT ?2 OFFSET ?3"
+    ))?;
     let rows = stmt.query_map(
         params![
             pattern,
@@ -1768,7 +1769,7 @@ mod tests {
 
     /// The groups a contact is sent for, as one SQL join (what `device_groups` ran per
     /// contact before the page read the group names once): the reference it must equal.
-    fn device_groups_by_join(conn: &Connection, user: &str, groups_json: &str) -> Vec<GroupRef> {
+    fn device_groups_by_join(conn: &Conn, user: &str, groups_json: &str) -> Vec<GroupRef> {
         let mut stmt = conn
             .prepare(
                 "SELECT g.id, g.name FROM memberships m JOIN groups g ON g.id = m.group_id

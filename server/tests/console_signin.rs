@@ -249,6 +249,7 @@ fn over_tls_served_by_the_server_the_console_cookies_are_secure() {
 
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("console test CA").unwrap();
+    // SQLite whatever the suite runs on: this is about cookies over TLS, not storage.
     let mut config = Config::local(dir.path().join("server.db"), ADMIN_TOKEN);
     config.tls = Some(
         ca.leaf(Leaf::Good)

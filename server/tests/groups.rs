@@ -218,7 +218,7 @@ fn the_group_search_is_a_query_whose_wildcards_are_literal_and_pages_both_ways()
     ] {
         t.admin_ok("POST", "/v1/admin/groups", json!({"id": id, "name": name}));
     }
-    let conn = contacts_agent_server::db::open(&t.dir.path().join("server.db")).unwrap();
+    let conn = t.db();
     let ids = |q: &str, offset: usize, limit: usize| {
         let (total, page) =
             contacts_agent_server::repo::search_groups(&conn, q, offset, limit).unwrap();

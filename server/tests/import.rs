@@ -206,6 +206,8 @@ fn an_import_takes_ndjson_from_the_admin_only() {
 
 #[test]
 fn the_import_command_loads_a_file_into_the_database_all_or_nothing() {
+    // A SQLite file whatever the suite runs on: the command's all-or-nothing is one
+    // transaction, the same code on both backends.
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("server.db");
     {

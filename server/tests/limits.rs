@@ -16,6 +16,7 @@ struct ChildServer {
 }
 
 impl ChildServer {
+    /// On SQLite whatever the suite runs on: these are the HTTP limits, not storage.
     fn start() -> ChildServer {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_contacts-agent-server"))

@@ -11,6 +11,7 @@ use contacts_agent_server::{seed, Config, Server};
 
 const ADMIN_TOKEN: &str = "lifecycle-admin-token-0123456789";
 
+/// On SQLite whatever the suite runs on: these are the connection rules, not storage.
 fn server(dir: &std::path::Path, users: usize, quick: bool) -> Server {
     let db = dir.join("server.db");
     let conn = contacts_agent_server::db::open(&db).unwrap();

@@ -47,4 +47,13 @@ impl Dialect {
             (Dialect::Postgres, true) => " NULLS LAST",
         }
     }
+
+    /// A LIKE that ignores case: SQLite's LIKE does for ASCII letters; PostgreSQL's LIKE does
+    /// not, its ILIKE does (for every letter, a little more than SQLite).
+    pub fn like_any_case(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "LIKE",
+            Dialect::Postgres => "ILIKE",
+        }
+    }
 }

@@ -157,11 +157,14 @@ enum Backend {
 /// How a transaction starts.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Begin {
-    /// SQLite: DEFERRED (takes the write lock at its first write). PostgreSQL: READ COMMITTED,
-    /// holding the writers' lock (`pg.rs`) for the transaction, as SQLite's one writer does.
-    Deferred,
-    /// SQLite: IMMEDIATE (takes the write lock now). PostgreSQL: the same as `Deferred`.
-    Immediate,
+    /// A transaction that writes. SQLite: IMMEDIATE, the write lock taken at BEGIN (a DEFERRED
+    /// one that read first fails with SQLITE_BUSY when another writer committed meanwhile;
+    /// this one waits its turn under the busy timeout). PostgreSQL: READ COMMITTED, holding
+    /// the writers' lock (`pg.rs`) to the end: writers take turns, as on SQLite.
+    Write,
+    /// Reads only, from one snapshot: SQLite DEFERRED (one WAL read lock for all its reads);
+    /// PostgreSQL REPEATABLE READ READ ONLY, without the writers' lock.
+    Read,
 }
 
 impl Conn {
@@ -226,22 +229,24 @@ impl Conn {
         self.prepare_cached(sql)
     }
 
-    /// A transaction: rolled back when dropped without `commit()`.
+    /// A transaction that writes (`Begin::Write`): rolled back when dropped without
+    /// `commit()`.
     pub fn transaction(&self) -> Result<Tx<'_>> {
-        self.begin(Begin::Deferred)
+        self.begin(Begin::Write)
     }
 
-    pub fn transaction_immediate(&self) -> Result<Tx<'_>> {
-        self.begin(Begin::Immediate)
+    /// A transaction that only reads (PostgreSQL refuses a write in it).
+    pub fn read_transaction(&self) -> Result<Tx<'_>> {
+        self.begin(Begin::Read)
     }
 
     pub fn begin(&self, how: Begin) -> Result<Tx<'_>> {
         match &self.backend {
             Backend::Sqlite(c) => c.execute_batch(match how {
-                Begin::Deferred => "BEGIN DEFERRED",
-                Begin::Immediate => "BEGIN IMMEDIATE",
+                Begin::Write => "BEGIN IMMEDIATE",
+                Begin::Read => "BEGIN DEFERRED",
             })?,
-            Backend::Postgres(c) => c.borrow_mut().begin()?,
+            Backend::Postgres(c) => c.borrow_mut().begin(how == Begin::Read)?,
         }
         Ok(Tx {
             conn: self,

@@ -105,12 +105,20 @@ impl Client {
         self.open()?.query(s, &refs).map_err(error)
     }
 
-    pub(crate) fn begin(&mut self) -> Result<()> {
-        self.ensure_open()?
-            .batch_execute(&format!(
+    pub(crate) fn begin(&mut self, read_only: bool) -> Result<()> {
+        let begin = if read_only {
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_owned()
+        } else {
+            format!(
                 "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITERS_LOCK})"
-            ))
-            .map_err(error)?;
+            )
+        };
+        let client = self.ensure_open()?;
+        if let Err(e) = client.batch_execute(&begin) {
+            // Waiting for the lock can fail with the transaction open: close it.
+            let _ = client.batch_execute("ROLLBACK");
+            return Err(error(e));
+        }
         self.in_tx = true;
         Ok(())
     }

@@ -1,0 +1,265 @@
+//! The storage layer on whichever backend the suite runs on (SQLite files, or PostgreSQL
+//! when CONTACTS_AGENT_TEST_POSTGRES is set): migrations from a frozen schema, two processes
+//! migrating at once, concurrent writers, a database that goes away mid-request, and a
+//! wrong database URL at start-up.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Command;
+use std::sync::{Arc, Barrier};
+
+use common::{fresh_database, test_postgres, TestServer, ADMIN_TOKEN};
+use contacts_agent_server::db;
+use contacts_agent_server::sql::{params, Conn, Database};
+use serde_json::json;
+
+/// The schema as the engine's catalogue describes it: tables, columns with their types,
+/// defaults and collations, indexes, constraints and triggers, in a stable order.
+fn schema(conn: &Conn) -> Vec<String> {
+    let rows = |sql: &str| -> Vec<String> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map(params![], |r| r.get::<_, String>(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    match conn.as_sqlite() {
+        Some(_) => rows(
+            "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') FROM sqlite_master
+             ORDER BY type, name",
+        ),
+        None => [
+            "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' '
+                    || is_nullable || ' ' || COALESCE(column_default, '') || ' '
+                    || COALESCE(collation_name, '') || ' ' || is_identity
+             FROM information_schema.columns WHERE table_schema = 'public'
+             ORDER BY table_name, column_name",
+            "SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes
+             WHERE schemaname = 'public' ORDER BY indexname",
+            "SELECT 'constraint ' || c.conrelid::regclass::text || ' ' || c.conname || ' '
+                    || pg_get_constraintdef(c.oid)
+             FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+             WHERE n.nspname = 'public' ORDER BY 1",
+            "SELECT 'trigger ' || event_object_table || ' ' || trigger_name || ' '
+                    || event_manipulation || ' ' || action_timing || ' '
+                    || COALESCE(action_condition, '') || ' ' || action_statement
+             FROM information_schema.triggers WHERE trigger_schema = 'public' ORDER BY 1",
+            "SELECT 'function ' || p.proname || ' ' || md5(p.prosrc) FROM pg_proc p
+             JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+             ORDER BY 1",
+        ]
+        .iter()
+        .flat_map(|q| rows(q))
+        .collect(),
+    }
+}
+
+#[test]
+fn a_database_frozen_at_schema_12_with_data_upgrades_to_one_equal_to_a_fresh_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, _drop_old) = fresh_database(&dir.path().join("old"));
+    std::fs::create_dir_all(dir.path().join("old")).unwrap();
+    let frozen = db::open_at(&old, 12).unwrap();
+    assert_eq!(db::schema_version(&frozen).unwrap(), 12);
+    frozen
+        .execute(
+            "INSERT INTO devices (id, name, created_at) VALUES ('d-1', 'phone', '2026-11-25T10:00:00Z')",
+            params![],
+        )
+        .unwrap();
+    frozen
+        .execute(
+            "INSERT INTO sync_runs (device_id, at, result, contacts, received_at)
+             VALUES ('d-1', '2026-11-25T10:00:00.000Z', 'ok', 3, '2026-11-25T10:00:01Z')",
+            params![],
+        )
+        .unwrap();
+    drop(frozen);
+
+    let upgraded = db::open(&old).unwrap();
+    assert_eq!(db::schema_version(&upgraded).unwrap(), db::SCHEMA_VERSION);
+    let (contacts, reason): (i64, Option<String>) = upgraded
+        .query_row(
+            "SELECT contacts, reason FROM sync_runs WHERE device_id = 'd-1'",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (contacts, reason),
+        (3, None),
+        "the run kept, its new column empty"
+    );
+
+    std::fs::create_dir_all(dir.path().join("fresh")).unwrap();
+    let (fresh, _drop_fresh) = fresh_database(&dir.path().join("fresh"));
+    let fresh = db::open(&fresh).unwrap();
+    let (a, b) = (schema(&upgraded), schema(&fresh));
+    assert!(a.len() > 30, "the catalogue query found the schema: {a:?}");
+    assert_eq!(a, b);
+}
+
+#[test]
+fn two_processes_opening_a_new_database_at_once_migrate_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (database, _drop) = fresh_database(dir.path());
+    let start = Arc::new(Barrier::new(4));
+    let openers: Vec<_> = (0..4)
+        .map(|_| {
+            let (database, start) = (database.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                let conn = db::open(&database).unwrap();
+                db::schema_version(&conn).unwrap()
+            })
+        })
+        .collect();
+    for o in openers {
+        assert_eq!(o.join().unwrap(), db::SCHEMA_VERSION);
+    }
+    let conn = db::open(&database).unwrap();
+    let groups: i64 = conn
+        .query_row("SELECT COUNT(*) FROM meta", params![], |r| r.get(0))
+        .unwrap();
+    assert_eq!(groups, 1, "the baseline's one row, inserted once");
+    if conn.as_sqlite().is_none() {
+        let versions: i64 = conn
+            .query_row("SELECT COUNT(*) FROM schema_version", params![], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(versions, 1);
+    }
+}
+
+#[test]
+fn concurrent_writers_on_one_row_all_succeed_and_the_last_write_is_whole() {
+    let t = Arc::new(TestServer::start(1));
+    let start = Arc::new(Barrier::new(6));
+    let writers: Vec<_> = (0..6)
+        .map(|w| {
+            let (t, start) = (t.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                for i in 0..8 {
+                    let a = t.admin(
+                        "PUT",
+                        "/v1/admin/policies/p",
+                        Some(json!({"name": format!("P {w} {i}"), "basic_type": "none",
+                                    "additional_groups": ["harvey"], "sync_interval": "daily"})),
+                    );
+                    assert!((200..300).contains(&a.status), "{}: {}", a.status, a.text());
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let p = t.admin_ok("GET", "/v1/admin/policies/p", serde_json::Value::Null);
+    assert!(p["name"].as_str().unwrap().starts_with("P "), "{p}");
+    assert_eq!(p["additional_groups"], json!(["harvey"]));
+}
+
+/// PostgreSQL only: closing the server's connections from the database side (what a restart
+/// or a failover does) answers 503 with Retry-After, never 500; the worker reconnects and the
+/// next request is served. SQLite has no connection to lose.
+#[test]
+fn a_lost_database_connection_is_a_503_with_retry_after_then_the_worker_reconnects() {
+    if test_postgres().is_none() {
+        eprintln!("SQLite run: no connection to lose (runs with CONTACTS_AGENT_TEST_POSTGRES)");
+        return;
+    }
+    let t = TestServer::start(3);
+    let before = t.admin_ok("GET", "/v1/admin/users", serde_json::Value::Null);
+    let killer = t.db();
+    killer
+        .execute_batch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let a = t.admin("GET", "/v1/admin/users", None);
+        if a.status == 503 {
+            assert_eq!(a.header("retry-after"), Some("2"), "{}", a.text());
+            assert_eq!(a.json()["error"], "unavailable");
+        } else {
+            assert_eq!(a.status, 200, "{}", a.text());
+            assert_eq!(a.json(), before, "the same answer once reconnected");
+        }
+        statuses.push(a.status);
+    }
+    assert_eq!(statuses[0], 503, "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&200), "{statuses:?}");
+    assert!(
+        statuses.iter().filter(|s| **s == 503).count() <= 2,
+        "one per worker: {statuses:?}"
+    );
+}
+
+#[test]
+fn a_wrong_database_url_is_one_line_at_start_up_without_the_password() {
+    let secret = "s3cret-Pa55word";
+    let mut urls = vec![
+        // Nothing listens on port 1.
+        format!("postgres://app:{secret}@127.0.0.1:1/contacts"),
+        format!("postgresql://app:{secret}@127.0.0.1:1/contacts?connect_timeout=2"),
+        format!("postgres://app:{secret}@127.0.0.1:notaport/contacts"),
+    ];
+    if let Some(admin) = test_postgres() {
+        // A database that does not exist, on a server that answers.
+        let (scheme_host, _) = admin.rsplit_once('/').unwrap();
+        let host = scheme_host.rsplit_once('@').map_or(scheme_host, |(_, h)| h);
+        urls.push(format!(
+            "postgres://postgres:{secret}@{host}/no_such_database_here"
+        ));
+    }
+    for url in urls {
+        let out = Command::new(env!("CARGO_BIN_EXE_contacts-agent-server"))
+            .args(["--bind", "127.0.0.1:0", "--database", &url])
+            .env("CONTACTS_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("RUST_LOG", "debug")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "{url}: {stderr}");
+        assert!(
+            !stderr.contains(secret) && !stdout.contains(secret),
+            "{stderr}{stdout}"
+        );
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("contacts-agent-server:"))
+            .collect();
+        assert_eq!(errors.len(), 1, "{stderr}");
+        assert!(
+            errors[0].contains("app:***@") || errors[0].contains("postgres:***@"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn the_database_flag_and_its_environment_variable_pick_the_backend() {
+    assert!(matches!(
+        Database::parse("postgres://u@h:5432/d"),
+        Database::Postgres(_)
+    ));
+    assert!(matches!(
+        Database::parse("postgresql://u@h/d"),
+        Database::Postgres(_)
+    ));
+    assert!(matches!(
+        Database::parse("/var/lib/contacts/server.db"),
+        Database::Sqlite(_)
+    ));
+    assert_eq!(
+        Database::parse("postgres://u:pw@h/d").display(),
+        "postgres://u:***@h/d"
+    );
+}
