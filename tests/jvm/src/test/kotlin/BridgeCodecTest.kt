@@ -115,6 +115,9 @@ class BridgeCodecTest {
             assertTrue(e.message!!.contains("not UTF-8"), e.message)
         }
         assertEquals("u-1", BridgeCodec.decodeIndex(good)[0].sourceId)
+        // A real U+FFFD (EF BF BD) is text like any other.
+        val replacement = byteArrayOf(0xEF.toByte(), 0xBF.toByte(), 0xBD.toByte())
+        assertEquals("\uFFFD", BridgeCodec.decodeIndex(good.copyOf().also { replacement.copyInto(it, 21) })[0].sourceId)
         val ops = fixture("bridge_ops.bin")
         val random = Random(13)
         var refused = 0
