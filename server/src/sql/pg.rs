@@ -40,7 +40,7 @@ fn parse(url: &str) -> Result<postgres::Config> {
 impl Client {
     pub(crate) fn connect(url: &str) -> Result<Client> {
         let config = parse(url)?;
-        let client = config.connect(NoTls).map_err(connect_error)?;
+        let client = open_client(&config)?;
         Ok(Client {
             client: Some(client),
             config,
@@ -59,7 +59,7 @@ impl Client {
             }
             self.statements.clear();
             self.client = None;
-            self.client = Some(self.config.connect(NoTls).map_err(connect_error)?);
+            self.client = Some(open_client(&self.config)?);
         }
         self.open()
     }
@@ -147,6 +147,16 @@ impl Drop for Client {
             }
         }
     }
+}
+
+/// A connection that waits for a lock 10 s at most, as SQLite's busy timeout: then the
+/// request is a 503 (55P03) instead of a worker stuck behind a stuck writer.
+fn open_client(config: &postgres::Config) -> Result<postgres::Client> {
+    let mut client = config.connect(NoTls).map_err(connect_error)?;
+    client
+        .batch_execute("SET lock_timeout = '10s'")
+        .map_err(error)?;
+    Ok(client)
 }
 
 /// `?1` and `?` (SQLite's placeholders) as `$1`, outside quoted text.
@@ -248,13 +258,14 @@ fn source_text(e: &postgres::Error) -> String {
 }
 
 /// SQLSTATEs that say "not now" rather than "never": connection failures (class 08),
-/// the server going down or starting (57P01-57P03), too many connections (53300), and a
-/// transaction that lost a conflict (40001 serialization, 40P01 deadlock).
+/// the server going down or starting (57P01-57P03), too many connections (53300), a
+/// transaction that lost a conflict (40001 serialization, 40P01 deadlock), a lock not had
+/// within `lock_timeout` (55P03).
 fn is_transient(code: &str) -> bool {
     code.starts_with("08")
         || matches!(
             code,
-            "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01"
+            "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01" | "55P03"
         )
 }
 
@@ -406,6 +417,18 @@ mod tests {
         assert_eq!(placeholders("a = ? AND b = ?"), "a = $1 AND b = $2");
         assert_eq!(placeholders("a = ?2, b = ?"), "a = $2, b = $3");
         assert_eq!(placeholders("x = '?1' AND y = ?1"), "x = '?1' AND y = $1");
+    }
+
+    #[test]
+    fn not_now_is_told_from_never() {
+        for code in [
+            "08006", "08001", "57P01", "57P03", "53300", "40001", "40P01", "55P03",
+        ] {
+            assert!(is_transient(code), "{code}");
+        }
+        for code in ["23505", "42601", "22P02", "28P01", "3D000"] {
+            assert!(!is_transient(code), "{code}");
+        }
     }
 
     #[test]
