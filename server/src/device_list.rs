@@ -267,7 +267,13 @@ pub fn counts(conn: &Conn, now: DateTime<Utc>) -> Result<Counts, ApiError> {
             Filter::Retiring,
             Filter::AwaitingEnrollment
         ]
-        .map(|f| format!("COALESCE(SUM({}), 0)", f.condition()))
+        // CASE: PostgreSQL has no SUM of a boolean; CAST: its SUM of integers is NUMERIC.
+        .map(|f| {
+            format!(
+                "CAST(COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) AS BIGINT)",
+                f.condition()
+            )
+        })
         .join(", ")
     );
     let n = |r: &crate::sql::Row, i| r.get::<_, i64>(i).map(|v| v.max(0) as u64);

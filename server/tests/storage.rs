@@ -263,3 +263,125 @@ fn the_database_flag_and_its_environment_variable_pick_the_backend() {
         "postgres://u:***@h/d"
     );
 }
+
+/// The sign-in form's cookie and field, then a session cookie for the admin token.
+fn console_session(t: &TestServer) -> String {
+    let a = common::request(t.addr(), "GET", "/console/login", &[], b"");
+    assert_eq!(a.status, 200);
+    let cookie = a
+        .all("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("cas_login="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let field = a
+        .text()
+        .split("name=login_csrf value=")
+        .nth(1)
+        .unwrap()
+        .split('>')
+        .next()
+        .unwrap()
+        .to_owned();
+    let body = format!("login_csrf={field}&password={ADMIN_TOKEN}");
+    let a = common::request(
+        t.addr(),
+        "POST",
+        "/console/login",
+        &[
+            ("Cookie", cookie.as_str()),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(a.status, 303, "{}", a.text());
+    a.all("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("cas_session="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Every console page reads its data on this backend (the browser tests run on SQLite only):
+/// the dashboard's counts, the device list under each filter and sort, searches, a device
+/// that synced and reported, a policy, a group.
+#[test]
+fn every_console_page_and_the_fleet_counts_read_on_this_backend() {
+    let t = TestServer::start(3);
+    let (id, token) = t.enrolled_device("synced");
+    t.new_device_of("waiting", &contacts_agent_server::seed::user_id(1), "p");
+    let a = t.device(&token, "GET", "/v1/device/contacts", None);
+    assert_eq!(a.status, 200, "{}", a.text());
+    let page = a.json();
+    let held: Vec<(String, String)> = page["upserts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["id"].as_str().unwrap().to_owned(),
+                u["hash"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let fp = contacts_agent_protocol::hash::set_fingerprint(
+        held.iter().map(|(i, h)| (i.as_str(), h.as_str())),
+    );
+    let a = t.device(
+        &token,
+        "POST",
+        "/v1/device/status",
+        Some(
+            json!({"reported_at": "2026-11-25T10:00:00Z", "last_sync_at": "2026-11-25T10:00:00Z",
+                    "last_sync_result": "ok", "managed_count": held.len(),
+                    "managed_fingerprint": fp, "sync_token": page["next_token"]}),
+        ),
+    );
+    assert_eq!(a.status, 204, "{}", a.text());
+
+    let counts = contacts_agent_server::device_list::counts(&t.db(), chrono::Utc::now()).unwrap();
+    assert_eq!(
+        (counts.all, counts.awaiting_enrollment),
+        (2, 1),
+        "{counts:?}"
+    );
+
+    let cookie = console_session(&t);
+    let mut pages = vec![
+        "/console".to_owned(),
+        "/console/devices/new".into(),
+        "/console/policies".into(),
+        "/console/policies/new".into(),
+        "/console/policies/p".into(),
+        "/console/users".into(),
+        "/console/users?q=a".into(),
+        "/console/groups".into(),
+        "/console/groups?q=HAR".into(),
+        "/console/groups/harvey".into(),
+        "/console/settings".into(),
+        format!("/console/devices/{id}"),
+    ];
+    for filter in [
+        "all",
+        "ok",
+        "failing",
+        "overdue",
+        "never_synced",
+        "retiring",
+        "awaiting_enrollment",
+    ] {
+        for sort in ["name", "created", "last_sync", "next_sync"] {
+            pages.push(format!("/console/devices?filter={filter}&sort={sort}"));
+        }
+    }
+    for page in pages {
+        let a = common::request(t.addr(), "GET", &page, &[("Cookie", cookie.as_str())], b"");
+        assert_eq!(a.status, 200, "{page}: {}", a.text());
+    }
+}
