@@ -175,7 +175,11 @@ fn open_sqlite(path: &Path, version: u32) -> Result<Conn, Opened> {
 /// and the other waits for it, then finds the version already there.
 fn migrate_postgres(conn: &Conn, version: u32) -> Result<(), Opened> {
     let lock = crate::sql::MIGRATION_LOCK;
-    conn.execute_batch(&format!("SELECT pg_advisory_lock({lock})"))?;
+    // However long another process's migration takes, wait for it (the connection's
+    // lock_timeout is for requests).
+    conn.execute_batch(&format!(
+        "SET lock_timeout = 0; SELECT pg_advisory_lock({lock})"
+    ))?;
     let migrated = (|| {
         conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
         let found = schema_version(conn)?;
@@ -195,7 +199,10 @@ fn migrate_postgres(conn: &Conn, version: u32) -> Result<(), Opened> {
         }
         Ok(())
     })();
-    let unlocked = conn.execute_batch(&format!("SELECT pg_advisory_unlock({lock})"));
+    let unlocked = conn.execute_batch(&format!(
+        "SELECT pg_advisory_unlock({lock}); SET lock_timeout = '{}'",
+        crate::sql::LOCK_TIMEOUT
+    ));
     migrated?;
     Ok(unlocked?)
 }

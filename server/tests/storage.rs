@@ -385,3 +385,38 @@ fn every_console_page_and_the_fleet_counts_read_on_this_backend() {
         assert_eq!(a.status, 200, "{page}: {}", a.text());
     }
 }
+
+/// A process that finds another one migrating waits for it, then finds the version there.
+#[test]
+fn opening_a_database_another_process_is_migrating_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (database, _drop) = fresh_database(dir.path());
+    drop(db::open_at(&database, 12).unwrap());
+    // The other process, mid-migration: it holds what a migration takes.
+    let other = db::open_at(&database, 12).unwrap();
+    let (hold, release) = match other.as_sqlite() {
+        Some(_) => ("BEGIN IMMEDIATE".to_owned(), "ROLLBACK".to_owned()),
+        None => (
+            format!(
+                "SELECT pg_advisory_lock({})",
+                contacts_agent_server::sql::MIGRATION_LOCK
+            ),
+            format!(
+                "SELECT pg_advisory_unlock({})",
+                contacts_agent_server::sql::MIGRATION_LOCK
+            ),
+        ),
+    };
+    other.execute_batch(&hold).unwrap();
+    let opener = {
+        let database = database.clone();
+        std::thread::spawn(move || db::schema_version(&db::open(&database).unwrap()).unwrap())
+    };
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(
+        !opener.is_finished(),
+        "it waited for the migration in progress"
+    );
+    other.execute_batch(&release).unwrap();
+    assert_eq!(opener.join().unwrap(), db::SCHEMA_VERSION);
+}

@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 
 pub use dialect::Dialect;
-pub use pg::MIGRATION_LOCK;
+pub use pg::{LOCK_TIMEOUT, MIGRATION_LOCK};
 pub use value::{FromSql, ToSql, ValueRef};
 
 /// Where the server's data lives: a SQLite file, or a PostgreSQL database by URL.

@@ -16,6 +16,8 @@ use super::{Error, Result, ValueRef};
 const WRITERS_LOCK: i64 = 0x6361_5f77_7269_7465;
 /// Held while migrating, so that two processes starting at once migrate once.
 pub const MIGRATION_LOCK: i64 = 0x6361_5f6d_6967_7261;
+/// How long a request waits for a lock (the writers' turn, a row): SQLite's busy timeout.
+pub const LOCK_TIMEOUT: &str = "10s";
 /// Prepared statements kept per connection; past it the cache starts again (only statements
 /// built with `format!` could grow it).
 const CACHE_LIMIT: usize = 512;
@@ -154,7 +156,7 @@ impl Drop for Client {
 fn open_client(config: &postgres::Config) -> Result<postgres::Client> {
     let mut client = config.connect(NoTls).map_err(connect_error)?;
     client
-        .batch_execute("SET lock_timeout = '10s'")
+        .batch_execute(&format!("SET lock_timeout = '{LOCK_TIMEOUT}'"))
         .map_err(error)?;
     Ok(client)
 }
