@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check the project has, as CI runs it: formatting, clippy with warnings as errors,
-# every test in the workspace (unit, property, integration against the real server), and
-# the JVM tests of the generated Kotlin API (Maven fetches the Kotlin compiler, JUnit, JNA).
+# every test in the workspace (unit, property, integration against the real server), the
+# server's integration tests again on a PostgreSQL it starts itself, and the JVM tests of
+# the generated Kotlin API (Maven fetches the Kotlin compiler, JUnit, JNA).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo (Rust 1.85+) is required" >&2; exit 1; }
@@ -18,6 +19,14 @@ step "cargo test (workspace)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --all-features 2>&1 | tee "$log"
+
+step "Server tests again on PostgreSQL (a throwaway cluster, scripts/postgres.sh), then two server processes on one database"
+# Each server test gets its own fresh database on the cluster (server/tests/common); the
+# multi-process tests run one at a time, since one of them stops and restarts the cluster.
+scripts/postgres.sh sh -c '
+  cargo test -p contacts-agent-server --all-features --test "*" &&
+  cargo test -p contacts-agent-server --all-features --test postgres_processes -- --ignored --test-threads 1
+' 2>&1 | tee -a "$log"
 
 step "vCard interop: a strict RFC 2426 validator (PyPI vcard) and vobject read a generated archive"
 # tests/backup_end_to_end.rs writes target/interop/contacts.vcf (201 cards, every field).
