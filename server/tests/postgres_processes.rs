@@ -557,10 +557,10 @@ fn postgresql_restarting_under_a_sync_answers_503_and_the_sync_completes_with_no
         ctl(&["restart", "-m", "fast"]);
         *restarted.lock().unwrap() = true;
     });
-    eprintln!(
-        "requests answered 503 during the restart: {}",
-        outages.load(Ordering::Relaxed)
-    );
+    let outages = outages.load(Ordering::Relaxed);
+    eprintln!("requests answered 503 during the restart: {outages}");
+    // Six phones requesting without pause cannot all miss a restart (7-9 seen in runs).
+    assert!(outages > 0, "no request met the restart: it tested nothing");
     assert_eq!(dangling_rows(&db), ("0".into(), "0".into()));
 }
 
