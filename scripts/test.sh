@@ -20,12 +20,13 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --all-features 2>&1 | tee "$log"
 
-step "Server tests again on PostgreSQL (a throwaway cluster, scripts/postgres.sh), then two server processes on one database"
+step "Server tests again on PostgreSQL (a throwaway cluster, scripts/postgres.sh), then two servers on one database"
 # Each server test gets its own fresh database on the cluster (server/tests/common); the
-# multi-process tests run one at a time, since one of them stops and restarts the cluster.
+# multi-server tests (ignored in the run above) one at a time: they stop and restart it.
 scripts/postgres.sh sh -c '
   cargo test -p contacts-agent-server --all-features --test "*" &&
-  cargo test -p contacts-agent-server --all-features --test postgres_processes -- --ignored --test-threads 1
+  cargo test -p contacts-agent-server --all-features --test postgres_processes -- --ignored --test-threads 1 &&
+  cargo test -p contacts-agent --all-features --test postgres_agent -- --ignored
 ' 2>&1 | tee -a "$log"
 
 step "vCard interop: a strict RFC 2426 validator (PyPI vcard) and vobject read a generated archive"
