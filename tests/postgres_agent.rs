@@ -85,7 +85,8 @@ fn relay(mut client: TcpStream, backend: SocketAddr, hook: &(dyn Fn(&str) + Send
         .write_all(format!("{}\r\n\r\n", lines.join("\r\n")).as_bytes())
         .unwrap();
     // The body (if any) and the answer, each way until its side closes.
-    let (mut from_client, mut to_upstream) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+    let (mut from_client, mut to_upstream) =
+        (client.try_clone().unwrap(), upstream.try_clone().unwrap());
     std::thread::spawn(move || {
         let _ = std::io::copy(&mut from_client, &mut to_upstream);
     });
@@ -165,7 +166,12 @@ fn the_agent_syncs_through_two_servers_on_one_database_and_rides_out_a_restart()
         let store = SqliteStore::open(&dir.path().join(format!("{name}.db")), ACCOUNT).unwrap();
         let mut agent = Agent::open(config, store).unwrap();
         agent
-            .enroll(&lb_url, created["enrollment_code"].as_str().unwrap(), name, false)
+            .enroll(
+                &lb_url,
+                created["enrollment_code"].as_str().unwrap(),
+                name,
+                false,
+            )
             .unwrap();
         agent
     };
@@ -183,12 +189,17 @@ fn the_agent_syncs_through_two_servers_on_one_database_and_rides_out_a_restart()
     let at = contacts_requests.load(Ordering::SeqCst) + 3;
     outage_at.store(at, Ordering::SeqCst);
     let report = second.sync_now().unwrap();
-    assert!(contacts_requests.load(Ordering::SeqCst) > at, "the sync went past the outage");
+    assert!(
+        contacts_requests.load(Ordering::SeqCst) > at,
+        "the sync went past the outage"
+    );
     assert_eq!(held(&mut second), entitled, "{report:?}");
     // The page that met the outage was asked for again: the same request line twice in a row.
     let lines = served.lock().unwrap().clone();
     assert!(
-        lines.windows(2).any(|w| w[0] == w[1] && w[0].starts_with("GET /v1/device/contacts")),
+        lines
+            .windows(2)
+            .any(|w| w[0] == w[1] && w[0].starts_with("GET /v1/device/contacts")),
         "no contacts request was retried: {lines:#?}"
     );
 }
