@@ -9,7 +9,7 @@ mod common;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{request, Answer, TestServer, ADMIN_TOKEN};
+use common::{login_form, request, Answer, TestServer, ADMIN_TOKEN};
 use serde_json::Value;
 
 /// Every log line of this test binary (the server runs in-process).
@@ -37,33 +37,8 @@ fn capture_logs() {
     }
 }
 
-/// The sign-in form's `(cookie, hidden field)` pair.
-fn login_form(t: &TestServer, headers: &[(&str, &str)]) -> (String, String) {
-    let a = request(t.addr(), "GET", "/console/login", headers, b"");
-    assert_eq!(a.status, 200);
-    let cookie = a
-        .all("set-cookie")
-        .into_iter()
-        .find(|c| c.starts_with("cas_login="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let html = a.text();
-    let field = html
-        .split("name=login_csrf value=")
-        .nth(1)
-        .unwrap()
-        .split('>')
-        .next()
-        .unwrap()
-        .to_owned();
-    (cookie, field)
-}
-
 fn sign_in(t: &TestServer, password: &str, extra: &[(&str, &str)]) -> Answer {
-    let (cookie, field) = login_form(t, extra);
+    let (cookie, field) = login_form(t.addr(), extra);
     let mut headers = vec![
         ("Cookie", cookie.as_str()),
         ("Content-Type", "application/x-www-form-urlencoded"),
@@ -94,7 +69,7 @@ fn the_sign_in_form_only_accepts_its_own_token() {
     let a = request(t.addr(), "POST", "/console/login", &form, body.as_bytes());
     assert_eq!(a.status, 403);
     assert!(session_cookie(&a).is_none());
-    let (cookie, _) = login_form(&t, &[]);
+    let (cookie, _) = login_form(t.addr(), &[]);
     let a = request(
         t.addr(),
         "POST",

@@ -159,12 +159,7 @@ fn sync_all(t: &TestServer, token: &str) -> (String, Held) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|u| {
-            (
-                u["id"].as_str().unwrap().to_owned(),
-                u["hash"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(common::id_and_hash)
         .collect();
     (page["next_token"].as_str().unwrap().to_owned(), held)
 }

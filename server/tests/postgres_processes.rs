@@ -275,10 +275,8 @@ fn sync(
             held.clear();
         }
         for u in page["upserts"].as_array().unwrap() {
-            held.insert(
-                u["id"].as_str().unwrap().to_owned(),
-                u["hash"].as_str().unwrap().to_owned(),
-            );
+            let (id, hash) = common::id_and_hash(u);
+            held.insert(id, hash);
         }
         for d in page["deletes"].as_array().unwrap() {
             held.remove(d.as_str().unwrap());
@@ -325,49 +323,6 @@ fn verified(at: &Process, device_id: &str) -> bool {
         Value::Null,
     )["contacts_verified"]
         == json!(true)
-}
-
-/// The console's session cookie after signing in on `p`.
-fn console_session(p: &Process) -> String {
-    let form = request(p.addr, "GET", "/console/login", &[], b"");
-    assert_eq!(form.status, 200);
-    let cookie = form
-        .all("set-cookie")
-        .into_iter()
-        .find(|c| c.starts_with("cas_login="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let field = form
-        .text()
-        .split("name=login_csrf value=")
-        .nth(1)
-        .unwrap()
-        .split('>')
-        .next()
-        .unwrap()
-        .to_owned();
-    let a = request(
-        p.addr,
-        "POST",
-        "/console/login",
-        &[
-            ("Cookie", &cookie),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        format!("login_csrf={field}&password={ADMIN_TOKEN}").as_bytes(),
-    );
-    assert_eq!(a.status, 303, "{}", a.text());
-    a.all("set-cookie")
-        .into_iter()
-        .find(|c| c.starts_with("cas_session=") && !c.contains("Max-Age=0"))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned()
 }
 
 #[test]
@@ -445,7 +400,7 @@ fn two_processes_on_one_database_serve_one_phone_between_them() {
     assert_eq!(listed, vec![command]);
 
     // The console: signed in on A, the session works on B.
-    let session = console_session(&a);
+    let session = common::console_session(a.addr, ADMIN_TOKEN);
     let page = request(
         b.addr,
         "GET",

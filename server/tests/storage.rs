@@ -264,50 +264,6 @@ fn the_database_flag_and_its_environment_variable_pick_the_backend() {
     );
 }
 
-/// The sign-in form's cookie and field, then a session cookie for the admin token.
-fn console_session(t: &TestServer) -> String {
-    let a = common::request(t.addr(), "GET", "/console/login", &[], b"");
-    assert_eq!(a.status, 200);
-    let cookie = a
-        .all("set-cookie")
-        .into_iter()
-        .find(|c| c.starts_with("cas_login="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let field = a
-        .text()
-        .split("name=login_csrf value=")
-        .nth(1)
-        .unwrap()
-        .split('>')
-        .next()
-        .unwrap()
-        .to_owned();
-    let body = format!("login_csrf={field}&password={ADMIN_TOKEN}");
-    let a = common::request(
-        t.addr(),
-        "POST",
-        "/console/login",
-        &[
-            ("Cookie", cookie.as_str()),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        body.as_bytes(),
-    );
-    assert_eq!(a.status, 303, "{}", a.text());
-    a.all("set-cookie")
-        .into_iter()
-        .find(|c| c.starts_with("cas_session="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
 /// Every console page reads its data on this backend (the browser tests run on SQLite only):
 /// the dashboard's counts, the device list under each filter and sort, searches, a device
 /// that synced and reported, a policy, a group.
@@ -323,12 +279,7 @@ fn every_console_page_and_the_fleet_counts_read_on_this_backend() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|u| {
-            (
-                u["id"].as_str().unwrap().to_owned(),
-                u["hash"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(common::id_and_hash)
         .collect();
     let fp = contacts_agent_protocol::hash::set_fingerprint(
         held.iter().map(|(i, h)| (i.as_str(), h.as_str())),
@@ -352,7 +303,7 @@ fn every_console_page_and_the_fleet_counts_read_on_this_backend() {
         "{counts:?}"
     );
 
-    let cookie = console_session(&t);
+    let cookie = common::console_session(t.addr(), ADMIN_TOKEN);
     let mut pages = vec![
         "/console".to_owned(),
         "/console/devices/new".into(),

@@ -49,6 +49,63 @@ impl Answer {
     }
 }
 
+/// A page's upsert as the phone keeps it: `(id, hash)`.
+pub fn id_and_hash(upsert: &Value) -> (String, String) {
+    (
+        upsert["id"].as_str().unwrap().to_owned(),
+        upsert["hash"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The console sign-in form's `(cookie, hidden CSRF field)` pair, fetched from `addr`.
+pub fn login_form(addr: SocketAddr, headers: &[(&str, &str)]) -> (String, String) {
+    let a = request(addr, "GET", "/console/login", headers, b"");
+    assert_eq!(a.status, 200);
+    let cookie = a
+        .all("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("cas_login="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let field = a
+        .text()
+        .split("name=login_csrf value=")
+        .nth(1)
+        .unwrap()
+        .split('>')
+        .next()
+        .unwrap()
+        .to_owned();
+    (cookie, field)
+}
+
+/// A console session cookie for `password` (the admin token) signed in on `addr`.
+pub fn console_session(addr: SocketAddr, password: &str) -> String {
+    let (cookie, field) = login_form(addr, &[]);
+    let a = request(
+        addr,
+        "POST",
+        "/console/login",
+        &[
+            ("Cookie", cookie.as_str()),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        format!("login_csrf={field}&password={password}").as_bytes(),
+    );
+    assert_eq!(a.status, 303, "{}", a.text());
+    a.all("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("cas_session=") && !c.contains("Max-Age=0"))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
 /// One request on its own connection (`Connection: close`), read to the end.
 pub fn request(
     addr: SocketAddr,
