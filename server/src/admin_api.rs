@@ -449,6 +449,7 @@ pub fn device_status_of(conn: &crate::sql::Conn, id: &str) -> Result<DeviceStatu
         Some((r, at)) => (Some(r), Some(at)),
         None => (None, None),
     };
+    let next_expected_sync = d.expected_sync(r.as_ref().and_then(|r| r.next_sync_at.clone()));
     Ok(DeviceStatus {
         device_id: d.id,
         device_name: d.name,
@@ -465,7 +466,7 @@ pub fn device_status_of(conn: &crate::sql::Conn, id: &str) -> Result<DeviceStatu
         sync_interval: policy.sync_interval.as_str().into(),
         sync_interval_label: policy.sync_interval.label().into(),
         backup_interval: policy.backup_interval.as_str().into(),
-        next_expected_sync: r.as_ref().and_then(|r| r.next_sync_at.clone()),
+        next_expected_sync,
         last_sync: r.as_ref().and_then(|r| r.last_sync_at.clone()),
         last_sync_result: r.as_ref().and_then(|r| r.last_sync_result.clone()),
         last_sync_reason: r.as_ref().and_then(|r| r.last_sync_reason),

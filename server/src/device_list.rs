@@ -210,13 +210,14 @@ pub fn page(conn: &Conn, q: &Query, now: DateTime<Utc>) -> Result<Page, ApiError
                 offset
             ],
             |r| {
+                let device = repo::device_row(r)?;
                 Ok(Row {
-                    device: repo::device_row(r)?,
+                    next_sync_at: device.expected_sync(r.get(16)?),
+                    device,
                     user_name: r.get(12)?,
                     policy_name: r.get(13)?,
                     last_report_at: r.get(14)?,
                     last_sync_at: r.get(15)?,
-                    next_sync_at: r.get(16)?,
                     sync_failing: r.get(17)?,
                     contacts_on_device: r.get::<_, i64>(18)?.max(0) as u64,
                     contacts_verified: r.get(19)?,

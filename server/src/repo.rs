@@ -770,6 +770,14 @@ pub struct Device {
     pub enrollment_code_expires_at: Option<String>,
 }
 
+impl Device {
+    /// The next sync the device said it expects, while it can still sync: a retired or
+    /// revoked device's last report names a sync that will never come.
+    pub fn expected_sync(&self, reported: Option<String>) -> Option<String> {
+        reported.filter(|_| self.enrolled)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceState {

@@ -22,6 +22,45 @@ fn command<'a>(list: &'a Value, id: &str) -> &'a Value {
 fn a_retired_device_is_retiring_until_it_reports_then_retired_with_its_commands_closed() {
     let t = TestServer::start(20);
     let (id, token) = t.enrolled_device("phone");
+    // It reported the next sync it expects.
+    let a = t.device(
+        &token,
+        "POST",
+        "/v1/device/status",
+        Some(
+            json!({"reported_at": "2026-11-25T10:00:00Z", "managed_count": 0,
+                    "managed_fingerprint": "", "last_sync_at": "2026-11-25T10:00:00Z",
+                    "last_sync_result": "ok", "next_sync_at": "2099-01-01T00:00:00Z"}),
+        ),
+    );
+    assert_eq!(a.status, 204, "{}", a.text());
+    let next_sync = |t: &TestServer| {
+        let status = t.admin_ok(
+            "GET",
+            &format!("/v1/admin/devices/{id}/status"),
+            Value::Null,
+        );
+        let listed = t.admin_ok("GET", "/v1/admin/devices", Value::Null);
+        let row = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == id.as_str())
+            .unwrap()
+            .clone();
+        (
+            status["next_expected_sync"].clone(),
+            row["next_sync_at"].clone(),
+        )
+    };
+    assert_eq!(
+        next_sync(&t),
+        // The list keeps report times in UTC with milliseconds.
+        (
+            json!("2099-01-01T00:00:00Z"),
+            json!("2099-01-01T00:00:00.000Z")
+        )
+    );
     let sync = t.admin_ok("POST", &format!("/v1/admin/devices/{id}/sync"), Value::Null);
     let sync_id = sync["command_id"].as_str().unwrap().to_owned();
 
@@ -141,6 +180,8 @@ fn a_retired_device_is_retiring_until_it_reports_then_retired_with_its_commands_
         Value::Null,
     );
     assert_eq!(status["pending_commands"], 0);
+    // A retired device will not sync again: no next sync is expected of it.
+    assert_eq!(next_sync(&t), (Value::Null, Value::Null));
     let a = t.device(&token, "GET", "/v1/device/commands", None);
     assert_eq!(
         (a.status, a.json()["error"].as_str()),
