@@ -9,8 +9,11 @@
 //! deep in the list, the admin API's JSON page and the dashboard's counts.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::TOKEN;
 use contacts_agent_server::http::Request;
 use contacts_agent_server::routes::Ctx;
 use contacts_agent_server::sql::{params, Conn};
@@ -82,10 +85,7 @@ fn time(ctx: &mut Ctx, cookie: &str, target: &str) -> (Duration, usize) {
     let mut req = Request::new("GET", target);
     let admin = target.starts_with("/v1/");
     req.headers.push(if admin {
-        (
-            "authorization".into(),
-            "Bearer bench-admin-token-0123456789".into(),
-        )
+        ("authorization".into(), format!("Bearer {TOKEN}"))
     } else {
         ("cookie".into(), format!("cas_session={cookie}"))
     });
@@ -123,7 +123,7 @@ fn main() {
             [],
         )
         .unwrap();
-        let config = Config::local(path.clone(), "bench-admin-token-0123456789");
+        let config = Config::local(path.clone(), TOKEN);
         let mut ctx = Ctx::new(conn, &config);
         println!("\n{n} devices");
         let deep = format!("/console/devices?offset={}", (n / 2) / 50 * 50);

@@ -8,21 +8,13 @@
 //! start and at the end of the load (it must not grow with the directory).
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod common;
+
 use std::time::Instant;
 
+use common::{env_usize, Client, TOKEN};
 use contacts_agent_server::{db, import, repo, seed, Config, Server};
 use serde_json::json;
-
-const TOKEN: &str = "bench-admin-token-0123456789";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Seeded person `i` with one to three groups, as `seed_company` spreads them.
 fn groups_of(i: usize) -> Vec<&'static str> {
@@ -58,52 +50,6 @@ fn fresh_db(dir: &tempfile::TempDir, name: &str) -> std::path::PathBuf {
 }
 
 /// One kept-alive HTTP/1.1 connection: requests in turn, answers read by Content-Length.
-struct Client {
-    reader: BufReader<TcpStream>,
-    addr: SocketAddr,
-}
-
-impl Client {
-    fn new(addr: SocketAddr) -> Client {
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_nodelay(true).unwrap();
-        Client {
-            reader: BufReader::new(s),
-            addr,
-        }
-    }
-
-    fn post(&mut self, path: &str, media: &str, body: &[u8]) -> (u16, Vec<u8>) {
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: {media}\r\nContent-Length: {}\r\n\r\n",
-            self.addr,
-            body.len()
-        );
-        let s = self.reader.get_mut();
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(body).unwrap();
-        let mut status = String::new();
-        self.reader.read_line(&mut status).unwrap();
-        let code = status.split(' ').nth(1).unwrap().parse().unwrap();
-        let mut len = 0;
-        loop {
-            let mut h = String::new();
-            self.reader.read_line(&mut h).unwrap();
-            if h == "\r\n" {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().unwrap();
-                }
-            }
-        }
-        let mut answer = vec![0; len];
-        self.reader.read_exact(&mut answer).unwrap();
-        (code, answer)
-    }
-}
-
 fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -157,7 +103,7 @@ fn main() {
         let server = Server::start(config).unwrap();
         let mut c = Client::new(server.addr());
         let t = Instant::now();
-        let (code, answer) = c.post("/v1/admin/import", import::NDJSON, &data);
+        let (code, answer) = c.send("POST", "/v1/admin/import", TOKEN, import::NDJSON, &data);
         let http = t.elapsed();
         assert_eq!(code, 200, "{}", String::from_utf8_lossy(&answer));
         println!(
@@ -181,7 +127,13 @@ fn main() {
             let body = json!({"id": seed::user_id(i), "contact": seed::person(i, 42), "groups": groups_of(i)})
                 .to_string();
             let t = Instant::now();
-            let (code, answer) = c.post("/v1/admin/users", "application/json", body.as_bytes());
+            let (code, answer) = c.send(
+                "POST",
+                "/v1/admin/users",
+                TOKEN,
+                "application/json",
+                body.as_bytes(),
+            );
             times.push(t.elapsed());
             assert_eq!(code, 201, "{}", String::from_utf8_lossy(&answer));
         }

@@ -8,21 +8,13 @@
 //! (/proc/self/task/*/schedstat), per sync.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{env_usize, Client, TOKEN};
 use contacts_agent_server::{db, seed, Config, Server};
 use serde_json::{json, Value};
-
-const TOKEN: &str = "bench-admin-token-0123456789";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// CPU seconds each live thread of this process that is not a client has run, by thread id
 /// (/proc/self/task/*/schedstat: nanoseconds, finer than the 10 ms ticks of `stat`).
@@ -51,49 +43,12 @@ fn server_cpu_since(before: &std::collections::HashMap<String, f64>) -> f64 {
 }
 
 /// One kept-alive HTTP/1.1 connection.
-struct Client {
-    reader: BufReader<TcpStream>,
-    addr: SocketAddr,
-}
-
+/// The JSON calls a device and the admin make, on the shared client.
 impl Client {
-    fn new(addr: SocketAddr) -> Client {
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_nodelay(true).unwrap();
-        Client {
-            reader: BufReader::new(s),
-            addr,
-        }
-    }
-
+    /// A call that must succeed; its JSON answer (null when empty).
     fn call(&mut self, method: &str, path: &str, bearer: &str, body: Option<&Value>) -> Value {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {bearer}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            self.addr,
-            body.len()
-        );
-        let s = self.reader.get_mut();
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(body.as_bytes()).unwrap();
-        let mut status = String::new();
-        self.reader.read_line(&mut status).unwrap();
-        let code: u16 = status.split(' ').nth(1).unwrap().parse().unwrap();
-        let mut len = 0;
-        loop {
-            let mut h = String::new();
-            self.reader.read_line(&mut h).unwrap();
-            if h == "\r\n" {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().unwrap();
-                }
-            }
-        }
-        let mut answer = vec![0; len];
-        self.reader.read_exact(&mut answer).unwrap();
+        let (code, answer) = self.send(method, path, bearer, "application/json", body.as_bytes());
         assert!(
             (200..300).contains(&code),
             "{method} {path} -> {code}: {}",

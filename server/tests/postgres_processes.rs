@@ -153,18 +153,7 @@ fn admin(p: &Process, method: &str, path: &str, body: Option<Value>) -> Answer {
 }
 
 fn admin_ok(p: &Process, method: &str, path: &str, body: Value) -> Value {
-    let a = admin(p, method, path, (!body.is_null()).then_some(body));
-    assert!(
-        (200..300).contains(&a.status),
-        "{method} {path} -> {}: {}",
-        a.status,
-        a.text()
-    );
-    if a.body.is_empty() {
-        Value::Null
-    } else {
-        a.json()
-    }
+    admin(p, method, path, (!body.is_null()).then_some(body)).ok_json(method, path)
 }
 
 fn device(addr: SocketAddr, token: &str, method: &str, path: &str, body: Option<Value>) -> Answer {

@@ -47,6 +47,22 @@ impl Answer {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+
+    /// The answer of a call that must succeed (`method path` names it when it did not): its
+    /// JSON, null when empty.
+    pub fn ok_json(&self, method: &str, path: &str) -> Value {
+        assert!(
+            (200..300).contains(&self.status),
+            "{method} {path} -> {}: {}",
+            self.status,
+            self.text()
+        );
+        if self.body.is_empty() {
+            Value::Null
+        } else {
+            self.json()
+        }
+    }
 }
 
 /// A page's upsert as the phone keeps it: `(id, hash)`.
@@ -289,18 +305,7 @@ impl TestServer {
     /// An admin call that must succeed; its JSON answer (null when empty).
     pub fn admin_ok(&self, method: &str, path: &str, body: Value) -> Value {
         let body = (!body.is_null()).then_some(body);
-        let a = self.admin(method, path, body);
-        assert!(
-            (200..300).contains(&a.status),
-            "{method} {path} -> {}: {}",
-            a.status,
-            a.text()
-        );
-        if a.body.is_empty() {
-            Value::Null
-        } else {
-            a.json()
-        }
+        self.admin(method, path, body).ok_json(method, path)
     }
 
     pub fn device(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
