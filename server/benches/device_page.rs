@@ -43,7 +43,7 @@ fn fleet(conn: &Conn, n: usize) {
     }
     {
         let mut insert = tx
-            .prepare(
+            .prepare_cached(
                 "INSERT INTO devices (id, name, user_id, policy_id, token_hash, created_at, enrolled_at,
                      last_report_at, last_sync_at, next_sync_at, sync_failing, contacts_on_device, contacts_verified)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, 2000, 1)",

@@ -421,7 +421,7 @@ fn current_entries(conn: &Conn, d: &Device) -> Result<Entries, ApiError> {
 /// carries no entitlement yet, so its next sync compares sets once.
 pub fn migrate_snapshots(tx: &Conn) -> crate::sql::Result<()> {
     let rows: Vec<(String, String, i64, Vec<u8>)> = tx
-        .prepare("SELECT token, device_id, seq, entries FROM snapshots")?
+        .prepare_cached("SELECT token, device_id, seq, entries FROM snapshots")?
         .query_map(params![], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?

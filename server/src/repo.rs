@@ -1779,7 +1779,7 @@ mod tests {
     /// contact before the page read the group names once): the reference it must equal.
     fn device_groups_by_join(conn: &Conn, user: &str, groups_json: &str) -> Vec<GroupRef> {
         let mut stmt = conn
-            .prepare(
+            .prepare_cached(
                 "SELECT g.id, g.name FROM memberships m JOIN groups g ON g.id = m.group_id
                  WHERE m.user_id = ?1 AND m.group_id IN (SELECT value FROM json_each(?2))
                  ORDER BY g.id",

@@ -18,7 +18,7 @@ use serde_json::json;
 /// defaults and collations, indexes, constraints and triggers, in a stable order.
 fn schema(conn: &Conn) -> Vec<String> {
     let rows = |sql: &str| -> Vec<String> {
-        conn.prepare(sql)
+        conn.prepare_cached(sql)
             .unwrap()
             .query_map(params![], |r| r.get::<_, String>(0))
             .unwrap()

@@ -1,7 +1,8 @@
 //! The server's storage connection, SQLite or PostgreSQL behind one small API shaped like the
 //! subset of rusqlite the server uses (`execute`, `query_row`, `prepare_cached` + `query_map`,
 //! transactions, `optional()`), so that each query is written once, in the SQL both engines
-//! speak. Where they differ, `dialect.rs` says so; the two schemas are in `schema/`.
+//! speak. Where they differ, `dialect.rs` says so; the schemas are SQLite's
+//! `schema*.sql` migrations and PostgreSQL's `schema_pg/` (`db.rs` runs both).
 //!
 //! One `Conn` per worker thread (`routes::Ctx`): the workers' connections are the pool. A
 //! PostgreSQL connection that broke is opened again on the worker's next request, never in
@@ -223,10 +224,6 @@ impl Conn {
             Backend::Postgres(c) => StmtInner::Postgres(c.borrow_mut().prepare(sql)?),
         };
         Ok(Stmt { conn: self, inner })
-    }
-
-    pub fn prepare(&self, sql: &str) -> Result<Stmt<'_>> {
-        self.prepare_cached(sql)
     }
 
     /// A transaction that writes (`Begin::Write`): rolled back when dropped without
