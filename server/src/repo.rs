@@ -1,5 +1,5 @@
-//! Everything the server keeps, as functions over a SQLite connection. Writers take a
-//! `&Tx` where several statements must land together.
+//! Everything the server keeps, as functions over a `sql::Conn` (SQLite or PostgreSQL).
+//! Writers take a `&Tx` where several statements must land together.
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -1,6 +1,6 @@
-//! The blocking side: one `Ctx` (and so one SQLite connection) per worker, lent to a handler on
+//! The blocking side: one `Ctx` (and so one database connection) per worker, lent to a handler on
 //! tokio's blocking threads. Requests wait for a worker on the async side, where waiting costs
-//! a task, not a thread; SQLite never runs on the executor's threads.
+//! a task, not a thread; the database is never called on the executor's threads.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
