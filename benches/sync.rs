@@ -412,10 +412,11 @@ fn bench_sync_10k() {
 /// One line: where a sync's time went (`sync::Phases`), and what is left (status report,
 /// policy, bookkeeping in the agent's state).
 fn breakdown(p: &contacts_agent::sync::Phases, total: Duration) -> String {
-    let other = total.saturating_sub(p.index + p.fetch + p.plan + p.write);
+    let other = total.saturating_sub(p.index + p.fetch_wait + p.plan + p.write);
     format!(
-        "    of which: fetch {} (client's JSON parse {}, the rest the server's work, transfer, gzip), diff + plan {}, writes (rows + SQLite) {}, index reads {}, rest {}",
+        "    of which: fetch {} on its own thread, waited for {} (client's JSON parse {}, the rest the server's work, transfer, gzip), diff + plan {}, writes (rows + SQLite) {}, index reads {}, rest {}",
         ms(p.fetch),
+        ms(p.fetch_wait),
         ms(p.parse),
         ms(p.plan),
         ms(p.write),

@@ -1,10 +1,10 @@
 //! The device side of the server protocol over HTTP (ureq): bearer token, timeouts, retries
 //! with backoff on 429/5xx honouring Retry-After, and https for anything beyond loopback.
 
-use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -132,9 +132,11 @@ pub struct Client {
     base: String,
     token: Option<String>,
     opts: ClientOptions,
-    bytes_received: Cell<u64>,
-    /// Time spent parsing contacts pages since the last `take_page_parse_time` (benches).
-    page_parse: Cell<std::time::Duration>,
+    /// Counters are atomics so a sync can fetch its next page on another thread (`Client` is
+    /// `Sync`) while it writes the current one.
+    bytes_received: AtomicU64,
+    /// Nanoseconds spent parsing contacts pages since the last `take_page_parse_time`.
+    page_parse_nanos: AtomicU64,
     /// Looked at before each attempt and during retry waits; an interrupt also shuts the
     /// ureq agent down, which cuts a request already on the wire.
     interrupt: Scope,
@@ -215,8 +217,8 @@ impl Client {
             base,
             token,
             opts,
-            bytes_received: Cell::new(0),
-            page_parse: Cell::new(std::time::Duration::ZERO),
+            bytes_received: AtomicU64::new(0),
+            page_parse_nanos: AtomicU64::new(0),
             interrupt: Scope::never(),
             _cut_on_interrupt: None,
         })
@@ -233,11 +235,11 @@ impl Client {
     /// Body bytes received since the last call.
     /// Time spent parsing contacts pages (JSON into the typed page) since the last call.
     pub fn take_page_parse_time(&self) -> std::time::Duration {
-        self.page_parse.replace(std::time::Duration::ZERO)
+        std::time::Duration::from_nanos(self.page_parse_nanos.swap(0, Ordering::Relaxed))
     }
 
     pub fn take_bytes_received(&self) -> u64 {
-        self.bytes_received.replace(0)
+        self.bytes_received.swap(0, Ordering::Relaxed)
     }
 
     pub fn enroll(&self, code: &str, device_name: &str) -> Result<EnrollResponse, ClientError> {
@@ -314,7 +316,8 @@ impl Client {
             200 => {
                 let t = std::time::Instant::now();
                 let page: Result<ContactsPage, _> = parse(&a.body, "contacts page");
-                self.page_parse.set(self.page_parse.get() + t.elapsed());
+                let nanos = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                self.page_parse_nanos.fetch_add(nanos, Ordering::Relaxed);
                 let page = page?;
                 if page.next_token.is_empty() {
                     return Err(ClientError::Malformed {
@@ -631,7 +634,7 @@ impl Client {
             });
         }
         self.bytes_received
-            .set(self.bytes_received.get() + bytes.len() as u64);
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         let bytes = decode(encoding.as_deref(), bytes, limit)?;
         if self.token.is_some() {
             match status {

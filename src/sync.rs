@@ -7,10 +7,11 @@
 //! on the next run.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
 use contacts_agent_protocol::hash::set_fingerprint;
-use contacts_agent_protocol::wire::Upsert;
+use contacts_agent_protocol::wire::{ContactsPage, Upsert};
 
 use crate::client::{Client, ClientError};
 use crate::diff::{split_duplicates, Action, Differ};
@@ -24,7 +25,8 @@ use crate::store::{
 };
 
 /// The server's side of a sync, so the engine can be driven by the HTTP client or a test.
-pub trait ContactSource {
+/// `Sync`: the next page is fetched on another thread while the current one is written.
+pub trait ContactSource: Sync {
     fn page(
         &self,
         since: Option<&str>,
@@ -78,18 +80,62 @@ impl ContactSource for Client {
 }
 
 /// Where one sync's wall time went, phase by phase (the sync bench prints it). `fetch` is the
-/// server's answer as the client waits for it (request, the server's work, transfer, gzip,
-/// JSON parse); `plan` the diff and the operations it yields (photos fetched included);
-/// `write` the store's batches (row building and, on the host, SQLite).
+/// pages' requests on the fetching thread (request, the server's work, transfer, gzip, JSON
+/// parse), `fetch_wait` the part of it the sync waited for (the rest overlapped the writes);
+/// `plan` the diff and the operations it yields (photos fetched included); `write` the
+/// store's batches (row building and, on the host, SQLite). Wall time is about `index +
+/// fetch_wait + plan + write` and the bookkeeping around them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Phases {
     pub index: Duration,
     pub fetch: Duration,
+    pub fetch_wait: Duration,
     /// The part of `fetch` spent parsing pages on this side (filled in by the agent from
     /// its HTTP client; zero for other sources).
     pub parse: Duration,
     pub plan: Duration,
     pub write: Duration,
+}
+
+/// Fetches contacts pages on a thread of `threads`, one ahead of the sync: `ask` names the
+/// next page, `take` waits for it. Dropping it ends the thread once its request is answered.
+struct Prefetch {
+    asks: SyncSender<(Option<String>, usize)>,
+    pages: Receiver<(Result<ContactsPage, ClientError>, Duration)>,
+}
+
+impl Prefetch {
+    fn start<'scope, 'env: 'scope>(
+        threads: &'scope std::thread::Scope<'scope, 'env>,
+        source: &'env dyn ContactSource,
+    ) -> Self {
+        let (asks, asked) = sync_channel::<(Option<String>, usize)>(1);
+        let (answer, pages) = sync_channel(1);
+        threads.spawn(move || {
+            for (cursor, limit) in asked {
+                let t = Instant::now();
+                let page = source.page(cursor.as_deref(), limit);
+                if answer.send((page, t.elapsed())).is_err() {
+                    break;
+                }
+            }
+        });
+        Prefetch { asks, pages }
+    }
+
+    fn ask(&self, cursor: Option<String>, limit: usize) {
+        // Fails only when the thread is gone, which `take` reports.
+        let _ = self.asks.send((cursor, limit));
+    }
+
+    /// The page asked for last; the time its request took is added to `busy`.
+    fn take(&self, busy: &mut Duration) -> Result<ContactsPage, ClientError> {
+        let (page, took) = self.pages.recv().map_err(|_| {
+            ClientError::Transport("the thread fetching contacts pages stopped".into())
+        })?;
+        *busy += took;
+        page
+    }
 }
 
 /// Adds the time `f` takes to `slot`.
@@ -238,72 +284,83 @@ fn sync_once<S: ContactStore + ?Sized>(
     let mut photos: HashMap<String, String> = HashMap::new();
     let mut page_size = run.page_size.max(1);
     let mut received = 0u64;
-    let (sync_token, policy_version) = loop {
-        interrupt.check()?;
-        let mut page = match timed(&mut phases.fetch, || {
-            source.page(cursor.as_deref(), page_size)
-        }) {
-            // Some contacts are large (long notes, many numbers): ask again for fewer per
-            // page rather than fail on every run. The cursor carries the offset, not the size.
-            Err(ClientError::TooLarge { .. }) if page_size > 1 => {
-                page_size = (page_size / 4).max(1);
-                log::warn!("a contacts page was too large; asking for {page_size} per page");
-                continue;
-            }
-            other => other?,
-        };
-        if first {
-            (run.before_apply)(page.policy_version)?;
-            // The server may answer a delta request with the full set.
-            full = full || page.full;
-            counts.full_fetch = full;
-            first = false;
-        }
-        let page_contacts = (page.upserts.len() + page.deletes.len()) as u64;
-        let planning = Instant::now();
-        // The groups this page's contacts are in exist, titled, before the contacts are
-        // written (a membership names its group by SOURCE_ID).
-        let mut wanted = BTreeMap::new();
-        for up in &mut page.upserts {
-            groups::take(&mut wanted, &mut up.contact.groups);
-        }
-        let mut ops = groups::prepare(&phone_groups, &wanted);
-        let group_ops = !ops.is_empty();
-        for id in &page.deletes {
-            match differ.delete(id)? {
-                Some(_) => {
-                    counts.deleted += 1;
-                    ops.push(StoreOp::Delete { id: id.clone() });
+    // The next page is fetched (request, the server's work, transfer, parse) on its own thread
+    // while this one plans and writes the current page: the store stays on the caller's
+    // thread (a JNI store must), and at most one page waits in memory besides the one being
+    // written.
+    let (sync_token, policy_version) = std::thread::scope(|threads| {
+        let pages = Prefetch::start(threads, source);
+        pages.ask(cursor.clone(), page_size);
+        loop {
+            interrupt.check()?;
+            let mut page = match timed(&mut phases.fetch_wait, || pages.take(&mut phases.fetch)) {
+                // Some contacts are large (long notes, many numbers): ask again for fewer per
+                // page rather than fail on every run. The cursor carries the offset, not the
+                // size.
+                Err(ClientError::TooLarge { .. }) if page_size > 1 => {
+                    page_size = (page_size / 4).max(1);
+                    log::warn!("a contacts page was too large; asking for {page_size} per page");
+                    pages.ask(cursor.clone(), page_size);
+                    continue;
                 }
-                None => counts.ignored += 1,
+                other => other?,
+            };
+            if page.more {
+                cursor = Some(page.next_token.clone());
+                pages.ask(cursor.clone(), page_size);
             }
-        }
-        // Photos the page's writes need, fetched together once the page is planned.
-        let mut wants: Vec<(usize, String)> = Vec::new();
-        for up in page.upserts {
-            plan_upsert(&mut differ, up, &lost, &mut ops, &mut wants, counts)?;
-        }
-        fill_photos(source, &mut ops, wants)?;
-        for op in &ops {
-            if let StoreOp::Insert(w) | StoreOp::Update(w) = op {
-                if let PhotoWrite::Set { hash, .. } = &w.photo {
-                    photos.insert(w.id.clone(), hash.clone());
+            if first {
+                (run.before_apply)(page.policy_version)?;
+                // The server may answer a delta request with the full set.
+                full = full || page.full;
+                counts.full_fetch = full;
+                first = false;
+            }
+            let page_contacts = (page.upserts.len() + page.deletes.len()) as u64;
+            let planning = Instant::now();
+            // The groups this page's contacts are in exist, titled, before the contacts are
+            // written (a membership names its group by SOURCE_ID).
+            let mut wanted = BTreeMap::new();
+            for up in &mut page.upserts {
+                groups::take(&mut wanted, &mut up.contact.groups);
+            }
+            let mut ops = groups::prepare(&phone_groups, &wanted);
+            let group_ops = !ops.is_empty();
+            for id in &page.deletes {
+                match differ.delete(id)? {
+                    Some(_) => {
+                        counts.deleted += 1;
+                        ops.push(StoreOp::Delete { id: id.clone() });
+                    }
+                    None => counts.ignored += 1,
                 }
             }
+            // Photos the page's writes need, fetched together once the page is planned.
+            let mut wants: Vec<(usize, String)> = Vec::new();
+            for up in page.upserts {
+                plan_upsert(&mut differ, up, &lost, &mut ops, &mut wants, counts)?;
+            }
+            fill_photos(source, &mut ops, wants)?;
+            for op in &ops {
+                if let StoreOp::Insert(w) | StoreOp::Update(w) = op {
+                    if let PhotoWrite::Set { hash, .. } = &w.photo {
+                        photos.insert(w.id.clone(), hash.clone());
+                    }
+                }
+            }
+            phases.plan += planning.elapsed();
+            *applied |= !ops.is_empty();
+            timed(&mut phases.write, || apply(store, ops, interrupt))?;
+            received += page_contacts;
+            (run.progress)(received);
+            if group_ops {
+                phone_groups = store.managed_groups()?;
+            }
+            if !page.more {
+                return Ok::<_, Error>((page.next_token, page.policy_version));
+            }
         }
-        phases.plan += planning.elapsed();
-        *applied |= !ops.is_empty();
-        timed(&mut phases.write, || apply(store, ops, interrupt))?;
-        received += page_contacts;
-        (run.progress)(received);
-        if group_ops {
-            phone_groups = store.managed_groups()?;
-        }
-        if !page.more {
-            break (page.next_token, page.policy_version);
-        }
-        cursor = Some(page.next_token);
-    };
+    })?;
     if full {
         let gone = differ.unseen();
         counts.deleted += gone.len() as u64;
@@ -477,4 +534,154 @@ fn apply<S: ContactStore + ?Sized>(
         store.apply_batch(&batch)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
+
+    use contacts_agent_protocol::ContactData;
+
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    const PER_PAGE: u64 = 3;
+
+    /// A server of `pages` pages of `PER_PAGE` contacts; the cursor is the page number. It
+    /// writes down, for each request, the page asked and how many contacts the sync had
+    /// applied by then (its progress), and can fail one page once.
+    struct Pages {
+        pages: u64,
+        applied: AtomicU64,
+        asked: Mutex<Vec<(u64, u64)>>,
+        fail_once: Mutex<Option<(u64, ClientError)>>,
+    }
+
+    impl Pages {
+        fn new(pages: u64, fail_once: Option<(u64, ClientError)>) -> Self {
+            Pages {
+                pages,
+                applied: AtomicU64::new(0),
+                asked: Mutex::new(Vec::new()),
+                fail_once: Mutex::new(fail_once),
+            }
+        }
+    }
+
+    impl ContactSource for Pages {
+        fn page(&self, since: Option<&str>, _limit: usize) -> Result<ContactsPage, ClientError> {
+            let n: u64 = since.map_or(0, |c| c.parse().unwrap());
+            let applied = self.applied.load(Ordering::SeqCst);
+            self.asked.lock().unwrap().push((n, applied));
+            let mut fail = self.fail_once.lock().unwrap();
+            if fail.as_ref().is_some_and(|(page, _)| *page == n) {
+                return Err(fail.take().unwrap().1);
+            }
+            let upserts = (0..PER_PAGE)
+                .map(|i| {
+                    let id = format!("c{}", n * PER_PAGE + i);
+                    Upsert {
+                        hash: format!("h-{id}"),
+                        contact: ContactData {
+                            display_name: id.clone(),
+                            ..ContactData::default()
+                        },
+                        id,
+                    }
+                })
+                .collect();
+            let more = n + 1 < self.pages;
+            Ok(ContactsPage {
+                upserts,
+                deletes: Vec::new(),
+                next_token: if more {
+                    (n + 1).to_string()
+                } else {
+                    "done".into()
+                },
+                more,
+                full: true,
+                policy_version: Some(1),
+            })
+        }
+        fn photo(&self, _hash: &str) -> Result<Vec<u8>, ClientError> {
+            Err(ClientError::Status {
+                status: 404,
+                message: "no photos here".into(),
+                retry_after: None,
+            })
+        }
+    }
+
+    fn run_sync(source: &Pages, store: &mut SqliteStore) -> Result<SyncOutcome, Error> {
+        let prior = SyncState::default();
+        let interrupt = Scope::never();
+        let mut before = |_: Option<u64>| Ok(());
+        let progress = |done: u64| source.applied.store(done, Ordering::SeqCst);
+        let mut run = Run {
+            prior: &prior,
+            page_size: PER_PAGE as usize,
+            interrupt: &interrupt,
+            before_apply: &mut before,
+            progress: &progress,
+        };
+        sync(source, store, &mut run, &mut Counts::default())
+    }
+
+    #[test]
+    fn pages_are_fetched_in_order_and_never_more_than_one_ahead_of_the_writes() {
+        let source = Pages::new(6, None);
+        let mut store = SqliteStore::open_in_memory("test.account").unwrap();
+        let out = run_sync(&source, &mut store).unwrap();
+        assert_eq!(out.managed_count, 6 * PER_PAGE);
+        assert_eq!(out.sync_token, "done");
+        let asked = source.asked.lock().unwrap().clone();
+        assert_eq!(
+            asked.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            (0..6).collect::<Vec<_>>()
+        );
+        for (n, applied) in asked {
+            // Page n is asked once page n-1 arrived, while page n-1 may still be written,
+            // never before page n-2 is in the store.
+            assert!(
+                applied + 2 * PER_PAGE >= (n + 1) * PER_PAGE,
+                "page {n} asked with only {applied} contacts applied"
+            );
+        }
+    }
+
+    #[test]
+    fn a_page_too_large_is_asked_again_smaller_at_the_same_cursor() {
+        let too_large = ClientError::TooLarge {
+            what: "answer",
+            limit: 1,
+        };
+        let source = Pages::new(4, Some((2, too_large)));
+        let mut store = SqliteStore::open_in_memory("test.account").unwrap();
+        let out = run_sync(&source, &mut store).unwrap();
+        assert_eq!(out.managed_count, 4 * PER_PAGE);
+        let asked: Vec<u64> = source.asked.lock().unwrap().iter().map(|a| a.0).collect();
+        assert_eq!(asked, vec![0, 1, 2, 2, 3]);
+    }
+
+    #[test]
+    fn a_failing_page_stops_the_sync_with_its_error_after_the_pages_before_it() {
+        let down = ClientError::Status {
+            status: 503,
+            message: "down".into(),
+            retry_after: None,
+        };
+        let source = Pages::new(5, Some((3, down)));
+        let mut store = SqliteStore::open_in_memory("test.account").unwrap();
+        let err = run_sync(&source, &mut store).unwrap_err();
+        assert!(
+            matches!(err, Error::Server(ClientError::Status { status: 503, .. })),
+            "{err:?}"
+        );
+        // Pages 0–2 were written (a sync cut off converges on the next run); 4 never asked.
+        assert_eq!(store.managed_index().unwrap().len() as u64, 3 * PER_PAGE);
+        let asked: Vec<u64> = source.asked.lock().unwrap().iter().map(|a| a.0).collect();
+        assert_eq!(asked, vec![0, 1, 2, 3]);
+    }
 }
