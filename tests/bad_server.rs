@@ -553,6 +553,20 @@ fn a_gzipped_page_is_read() {
 }
 
 #[test]
+fn a_zstd_page_is_read_and_a_truncated_one_is_a_typed_error() {
+    let frame = zstd::bulk::compress(ONE_CONTACT.as_bytes(), 1).unwrap();
+    let whole = frame.clone();
+    let evil = Evil::start(Box::new(move |_, _| encoded("zstd", &whole)));
+    let mut p = phone(&evil);
+    let r = p.agent.sync_now().unwrap();
+    assert_eq!((r.counts.inserted, r.counts.deleted), (1, 2));
+    fails_cleanly(
+        Box::new(move |_, _| encoded("zstd", &frame[..frame.len() - 3])),
+        "truncated or corrupt",
+    );
+}
+
+#[test]
 fn a_truncated_gzip_page_is_a_typed_error() {
     fails_cleanly(
         Box::new(|_, _| {
