@@ -29,13 +29,25 @@ const MIGRATIONS: &[Migration] = &[
     ),
     (include_str!("schema_12_device_list.sql"), None),
     (include_str!("schema_13_sync_run_reason.sql"), None),
+    (
+        include_str!("schema_14_set_chunks.sql"),
+        Some(crate::entitled_sets::migrate_chunks),
+    ),
 ];
 
-/// PostgreSQL's migrations, by the version they bring the database to. No Rust step: the one
-/// SQLite has (snapshots into entitled sets, 11) is for databases older than the baseline.
-const PG_MIGRATIONS: &[(u32, &str)] = &[
-    (12, include_str!("schema_pg/12_baseline.sql")),
-    (13, include_str!("schema_pg/13_sync_run_reason.sql")),
+/// PostgreSQL's migrations, by the version they bring the database to, each with the same
+/// Rust step as SQLite's (11's, snapshots into entitled sets, is for databases older than the
+/// baseline).
+const PG_MIGRATIONS: &[(u32, Migration)] = &[
+    (12, (include_str!("schema_pg/12_baseline.sql"), None)),
+    (13, (include_str!("schema_pg/13_sync_run_reason.sql"), None)),
+    (
+        14,
+        (
+            include_str!("schema_pg/14_set_chunks.sql"),
+            Some(crate::entitled_sets::migrate_chunks),
+        ),
+    ),
 ];
 
 /// The schema version this server writes.
@@ -186,13 +198,19 @@ fn migrate_postgres(conn: &Conn, version: u32) -> Result<(), Opened> {
         if found > SCHEMA_VERSION {
             return Err(Opened::TooNew(found));
         }
-        for (v, sql) in PG_MIGRATIONS {
+        for (v, (sql, step)) in PG_MIGRATIONS {
             if *v <= found || *v > version {
                 continue;
             }
-            conn.execute_batch(&format!(
-                "BEGIN; {sql}; DELETE FROM schema_version; INSERT INTO schema_version VALUES ({v}); COMMIT"
-            ))
+            (|| {
+                conn.execute_batch(&format!("BEGIN; {sql}"))?;
+                if let Some(step) = step {
+                    step(conn)?;
+                }
+                conn.execute_batch(&format!(
+                    "DELETE FROM schema_version; INSERT INTO schema_version VALUES ({v}); COMMIT"
+                ))
+            })()
             .inspect_err(|_| {
                 let _ = conn.execute_batch("ROLLBACK");
             })?;

@@ -12,6 +12,8 @@
 //!   holds per its last report is `held_contacts`, for the console.
 //! - Sets no token or entitlement names are **collected** with their deltas and the contact
 //!   versions only they used. A token whose set is gone answers 410 (the device fetches all).
+//! - A set or delta is stored in **chunks** of `snapshot::CHUNK_RECORDS` records (schema 14),
+//!   so a page reads the chunks its records are in, not the whole set.
 
 use std::collections::HashSet;
 
@@ -23,7 +25,7 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::repo::{self, Device};
-use crate::snapshot::{self, Change, Entries};
+use crate::snapshot::{self, Change, Entries, CHUNK_RECORDS};
 
 /// Tokens kept per device besides the one it last reported; an older token answers 410.
 pub const KEEP_TOKENS: i64 = 3;
@@ -204,14 +206,134 @@ pub fn start_sync(
 /// The set's id, storing it unless a device with the same entitlement (or another one with
 /// the same contacts) already did.
 fn store_set(tx: &Tx, fp: &str, entries: &Entries) -> Result<i64, ApiError> {
-    tx.prepare_cached(
-        "INSERT INTO entitled_sets (fingerprint, entries) VALUES (?1, ?2)
-         ON CONFLICT (fingerprint) DO NOTHING",
-    )?
-    .execute(params![fp, snapshot::encode(entries)])?;
-    Ok(tx
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO entitled_sets (fingerprint, record_count) VALUES (?1, ?2)
+             ON CONFLICT (fingerprint) DO NOTHING",
+        )?
+        .execute(params![fp, entries.len() as i64])?;
+    let id = tx
         .prepare_cached("SELECT id FROM entitled_sets WHERE fingerprint = ?1")?
-        .query_row([fp], |r| r.get(0))?)
+        .query_row([fp], |r| r.get(0))?;
+    if inserted == 1 {
+        insert_chunks(tx, Stored::Set(id), &snapshot::encode(entries))?;
+    }
+    Ok(id)
+}
+
+/// What stored chunks belong to: a set, or the delta from one set to another.
+#[derive(Debug, Clone, Copy)]
+enum Stored {
+    Set(i64),
+    Delta { base: i64, target: i64 },
+}
+
+/// Stores `blob`, an encoded set or delta, as its chunks (in the caller's transaction, with
+/// the row that names it).
+fn insert_chunks(tx: &Conn, owner: Stored, blob: &[u8]) -> crate::sql::Result<()> {
+    // SQLite gives a new row the id of a deleted one: chunks some earlier fault left under
+    // this id (collection removes them with their set) must not be read as this set's.
+    match owner {
+        Stored::Set(id) => tx.execute("DELETE FROM set_chunks WHERE set_id = ?1", [id])?,
+        Stored::Delta { base, target } => tx.execute(
+            "DELETE FROM delta_chunks WHERE base_id = ?1 AND target_id = ?2",
+            [base, target],
+        )?,
+    };
+    let mut insert = tx.prepare_cached(match owner {
+        Stored::Set(_) => "INSERT INTO set_chunks (set_id, chunk_no, records) VALUES (?1, ?2, ?3)",
+        Stored::Delta { .. } => {
+            "INSERT INTO delta_chunks (base_id, target_id, chunk_no, records) VALUES (?1, ?2, ?3, ?4)"
+        }
+    })?;
+    for (no, chunk) in snapshot::chunks(blob, CHUNK_RECORDS).into_iter().enumerate() {
+        match owner {
+            Stored::Set(id) => insert.execute(params![id, no as i64, chunk])?,
+            Stored::Delta { base, target } => {
+                insert.execute(params![base, target, no as i64, chunk])?
+            }
+        };
+    }
+    Ok(())
+}
+
+/// Chunks `first..=last` of a set or delta as stored, in order (a missing one is simply
+/// absent: `snapshot` refuses the gap).
+fn read_chunks(
+    conn: &Conn,
+    owner: Stored,
+    first: usize,
+    last: usize,
+) -> Result<Vec<(usize, Vec<u8>)>, ApiError> {
+    let number = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let row = |r: &crate::sql::Row<'_>| -> crate::sql::Result<(usize, Vec<u8>)> {
+        // A negative number cannot be a chunk's: it is left for `snapshot` to refuse.
+        Ok((usize::try_from(r.get::<_, i64>(0)?).unwrap_or(usize::MAX), r.get(1)?))
+    };
+    Ok(match owner {
+        Stored::Set(id) => conn
+            .prepare_cached(
+                "SELECT chunk_no, records FROM set_chunks
+                 WHERE set_id = ?1 AND chunk_no BETWEEN ?2 AND ?3 ORDER BY chunk_no",
+            )?
+            .query_map(params![id, number(first), number(last)], row)?
+            .collect::<Result<_, _>>()?,
+        Stored::Delta { base, target } => conn
+            .prepare_cached(
+                "SELECT chunk_no, records FROM delta_chunks
+                 WHERE base_id = ?1 AND target_id = ?2 AND chunk_no BETWEEN ?3 AND ?4
+                 ORDER BY chunk_no",
+            )?
+            .query_map(params![base, target, number(first), number(last)], row)?
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// The records `offset..offset + limit` of a set or delta of `total` records, reading only
+/// the chunks they are in.
+fn stored_window<T>(
+    conn: &Conn,
+    owner: Stored,
+    total: usize,
+    offset: usize,
+    limit: usize,
+    parse: impl Fn(&[u8]) -> Option<T>,
+) -> Result<Vec<T>, ApiError> {
+    let Some((first, last)) = snapshot::chunk_span(offset, limit, total, CHUNK_RECORDS) else {
+        return Ok(Vec::new());
+    };
+    let chunks = read_chunks(conn, owner, first, last)?;
+    snapshot::window_of_chunks(
+        chunks.iter().map(|(no, c)| (*no, c.as_slice())),
+        offset,
+        limit,
+        total,
+        CHUNK_RECORDS,
+        parse,
+    )
+    .ok_or_else(|| unreadable(owner))
+}
+
+/// A whole set or delta of `total` records, encoded, from all its chunks.
+fn stored_whole(conn: &Conn, owner: Stored, total: usize) -> Result<Vec<u8>, ApiError> {
+    let chunks = read_chunks(conn, owner, 0, usize::MAX)?;
+    snapshot::join_chunks(chunks, total, CHUNK_RECORDS).ok_or_else(|| unreadable(owner))
+}
+
+/// A stored set or delta that does not read back as written: a server fault, never a page.
+fn unreadable(owner: Stored) -> ApiError {
+    ApiError::Internal(
+        match owner {
+            Stored::Set(_) => "stored set unreadable",
+            Stored::Delta { .. } => "stored delta unreadable",
+        }
+        .into(),
+    )
+}
+
+/// A record count as stored (a negative one is unreadable, not a huge number).
+fn count(owner: Stored, n: i64) -> Result<usize, ApiError> {
+    usize::try_from(n).map_err(|_| unreadable(owner))
 }
 
 /// A new token naming `set_id`; keeps the device's newest `KEEP_TOKENS` and the one it last
@@ -265,23 +387,39 @@ pub fn collect(tx: &Tx) -> Result<(), ApiError> {
            (SELECT 1 FROM sync_tokens t WHERE t.entitlement_id = entitlements.id)",
         params![],
     )?;
-    let sets = tx.execute(
-        "DELETE FROM entitled_sets
-         WHERE NOT EXISTS (SELECT 1 FROM sync_tokens t WHERE t.set_id = entitled_sets.id)
-           AND NOT EXISTS (SELECT 1 FROM entitlements e WHERE e.set_id = entitled_sets.id)",
-        params![],
-    )?;
-    if sets == 0 {
+    let sets: Vec<i64> = tx
+        .prepare_cached(
+            "DELETE FROM entitled_sets
+             WHERE NOT EXISTS (SELECT 1 FROM sync_tokens t WHERE t.set_id = entitled_sets.id)
+               AND NOT EXISTS (SELECT 1 FROM entitlements e WHERE e.set_id = entitled_sets.id)
+             RETURNING id",
+        )?
+        .query_map(params![], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if sets.is_empty() {
         return Ok(());
     }
-    tx.execute(
-        "DELETE FROM set_deltas WHERE base_id NOT IN (SELECT id FROM entitled_sets)
-            OR target_id NOT IN (SELECT id FROM entitled_sets)",
-        params![],
-    )?;
+    // Chunks go with their set or delta, by key (no scan of every chunk).
+    for id in sets {
+        tx.prepare_cached("DELETE FROM set_chunks WHERE set_id = ?1")?
+            .execute([id])?;
+    }
+    let deltas: Vec<(i64, i64)> = tx
+        .prepare_cached(
+            "DELETE FROM set_deltas WHERE base_id NOT IN (SELECT id FROM entitled_sets)
+                OR target_id NOT IN (SELECT id FROM entitled_sets)
+             RETURNING base_id, target_id",
+        )?
+        .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (base, target) in deltas {
+        tx.prepare_cached("DELETE FROM delta_chunks WHERE base_id = ?1 AND target_id = ?2")?
+            .execute([base, target])?;
+    }
     let mut held: HashSet<String> = HashSet::new();
     {
-        let mut stmt = tx.prepare_cached("SELECT entries FROM entitled_sets")?;
+        // Every chunk holds whole records: each is decoded alone, in any order.
+        let mut stmt = tx.prepare_cached("SELECT records FROM set_chunks")?;
         let mut rows = stmt.query(params![])?;
         while let Some(r) = rows.next()? {
             let blob: Vec<u8> = r.get(0)?;
@@ -301,20 +439,24 @@ pub fn collect(tx: &Tx) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A stored set's entries.
-fn set_blob(conn: &Conn, id: i64) -> Result<Option<Vec<u8>>, ApiError> {
-    Ok(conn
-        .prepare_cached("SELECT entries FROM entitled_sets WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()?)
+/// How many records a stored set holds; `None` when it was collected.
+fn set_count(conn: &Conn, id: i64) -> Result<Option<usize>, ApiError> {
+    conn.prepare_cached("SELECT record_count FROM entitled_sets WHERE id = ?1")?
+        .query_row([id], |r| r.get::<_, i64>(0))
+        .optional()?
+        .map(|n| count(Stored::Set(id), n))
+        .transpose()
 }
 
+/// A stored set's entries, from all its chunks; `None` when it was collected.
 pub fn set_entries(conn: &Conn, id: i64) -> Result<Option<Entries>, ApiError> {
-    set_blob(conn, id)?
-        .map(|b| {
-            snapshot::decode(&b).ok_or_else(|| ApiError::Internal("stored set unreadable".into()))
-        })
-        .transpose()
+    let Some(total) = set_count(conn, id)? else {
+        return Ok(None);
+    };
+    let blob = stored_whole(conn, Stored::Set(id), total)?;
+    snapshot::decode(&blob)
+        .map(Some)
+        .ok_or_else(|| unreadable(Stored::Set(id)))
 }
 
 /// The fingerprint of the set a device's token names, without reading the set: `None` when
@@ -341,24 +483,23 @@ pub fn token_entries(
     device: &str,
     token: &str,
 ) -> Result<Option<(String, Entries)>, ApiError> {
-    let row: Option<(String, Vec<u8>)> = conn
-        .prepare_cached(
-            "SELECT s.fingerprint, s.entries FROM sync_tokens t JOIN entitled_sets s ON s.id = t.set_id
-             WHERE t.token = ?1 AND t.device_id = ?2",
-        )?
-        .query_row(params![token, device], |r| Ok((r.get(0)?, r.get(1)?)))
+    let Some(set_id) = token_set(conn, device, token)? else {
+        return Ok(None);
+    };
+    let fp = conn
+        .prepare_cached("SELECT fingerprint FROM entitled_sets WHERE id = ?1")?
+        .query_row([set_id], |r| r.get(0))
         .optional()?;
-    row.map(|(fp, b)| {
-        snapshot::decode(&b)
-            .map(|e| (fp, e))
-            .ok_or_else(|| ApiError::Internal("stored set unreadable".into()))
-    })
-    .transpose()
+    let (Some(fp), Some(entries)) = (fp, set_entries(conn, set_id)?) else {
+        return Ok(None);
+    };
+    Ok(Some((fp, entries)))
 }
 
-/// The changes from set `base` (`None`: from nothing) to set `target`; `None` when either
-/// was collected. A delta between two sets is computed once and kept for every page and
-/// every device making the same move.
+/// The changes from set `base` (`None`: from nothing) to set `target`, records `offset..
+/// offset + limit` of them and how many there are; `None` when either set was collected. A
+/// delta between two sets is computed once and kept for every page and every device making
+/// the same move. A page reads only the chunks its records are in.
 pub fn changes(
     conn: &Conn,
     base: Option<i64>,
@@ -366,36 +507,57 @@ pub fn changes(
     offset: usize,
     limit: usize,
 ) -> Result<Option<(Vec<Change>, usize)>, ApiError> {
-    let unreadable = || ApiError::Internal("stored set or delta unreadable".into());
+    // The count and the chunks from one snapshot: a set collected between the two reads is
+    // a 410 (gone), not a set with chunks missing (500).
+    let read = conn.read_transaction()?;
     let Some(base) = base else {
-        return set_blob(conn, target)?
-            .map(|b| snapshot::window(&b, offset, limit, snapshot::set_record_as_upsert))
-            .map(|w| w.ok_or_else(unreadable))
-            .transpose();
+        let Some(total) = set_count(&read, target)? else {
+            return Ok(None);
+        };
+        let page = stored_window(
+            &read,
+            Stored::Set(target),
+            total,
+            offset,
+            limit,
+            snapshot::set_record_as_upsert,
+        )?;
+        read.commit()?;
+        return Ok(Some((page, total)));
     };
-    let kept: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT changes FROM set_deltas WHERE base_id = ?1 AND target_id = ?2")?
+    let delta = Stored::Delta { base, target };
+    let kept: Option<i64> = read
+        .prepare_cached(
+            "SELECT record_count FROM set_deltas WHERE base_id = ?1 AND target_id = ?2",
+        )?
         .query_row([base, target], |r| r.get(0))
         .optional()?;
-    let blob = match kept {
-        Some(blob) => blob,
-        None => {
-            let (Some(old), Some(new)) = (set_entries(conn, base)?, set_entries(conn, target)?)
-            else {
-                return Ok(None);
-            };
-            let blob = snapshot::encode_changes(&snapshot::delta(&old, &new));
-            conn.prepare_cached(
-                "INSERT INTO set_deltas (base_id, target_id, changes) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (base_id, target_id) DO NOTHING",
-            )?
-            .execute(params![base, target, blob])?;
-            blob
-        }
+    if let Some(total) = kept {
+        let total = count(delta, total)?;
+        let page = stored_window(&read, delta, total, offset, limit, snapshot::change_record)?;
+        read.commit()?;
+        return Ok(Some((page, total)));
+    }
+    let (Some(old), Some(new)) = (set_entries(&read, base)?, set_entries(&read, target)?) else {
+        return Ok(None);
     };
-    snapshot::window(&blob, offset, limit, snapshot::change_record)
-        .map(Some)
-        .ok_or_else(unreadable)
+    read.commit()?;
+    let changes = snapshot::delta(&old, &new);
+    let blob = snapshot::encode_changes(&changes);
+    let tx = conn.transaction()?;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO set_deltas (base_id, target_id, record_count) VALUES (?1, ?2, ?3)
+             ON CONFLICT (base_id, target_id) DO NOTHING",
+        )?
+        .execute(params![base, target, changes.len() as i64])?;
+    if inserted == 1 {
+        insert_chunks(&tx, delta, &blob)?;
+    }
+    tx.commit()?;
+    let total = changes.len();
+    let page = changes.into_iter().skip(offset).take(limit).collect();
+    Ok(Some((page, total)))
 }
 
 /// The device's set now, without storing anything: its entitlement's cached set when that is
@@ -445,6 +607,47 @@ pub fn migrate_snapshots(tx: &Conn) -> crate::sql::Result<()> {
         )?;
     }
     tx.execute_batch("DROP TABLE snapshots")
+}
+
+/// Schema 14's step: every stored set and delta is cut into chunks (`set_chunks`,
+/// `delta_chunks`) and its row given its record count; then the blob columns go. One set at a
+/// time, so a migration of many large sets holds one in memory.
+pub fn migrate_chunks(tx: &Conn) -> crate::sql::Result<()> {
+    let sets: Vec<i64> = tx
+        .prepare_cached("SELECT id FROM entitled_sets ORDER BY id")?
+        .query_map(params![], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in sets {
+        let blob: Vec<u8> = tx.query_row(
+            "SELECT entries FROM entitled_sets WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        insert_chunks(tx, Stored::Set(id), &blob)?;
+        tx.execute(
+            "UPDATE entitled_sets SET record_count = ?2 WHERE id = ?1",
+            params![id, snapshot::count_records(&blob) as i64],
+        )?;
+    }
+    let deltas: Vec<(i64, i64)> = tx
+        .prepare_cached("SELECT base_id, target_id FROM set_deltas ORDER BY base_id, target_id")?
+        .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (base, target) in deltas {
+        let blob: Vec<u8> = tx.query_row(
+            "SELECT changes FROM set_deltas WHERE base_id = ?1 AND target_id = ?2",
+            [base, target],
+            |r| r.get(0),
+        )?;
+        insert_chunks(tx, Stored::Delta { base, target }, &blob)?;
+        tx.execute(
+            "UPDATE set_deltas SET record_count = ?3 WHERE base_id = ?1 AND target_id = ?2",
+            params![base, target, snapshot::count_records(&blob) as i64],
+        )?;
+    }
+    tx.execute_batch(
+        "ALTER TABLE entitled_sets DROP COLUMN entries; ALTER TABLE set_deltas DROP COLUMN changes",
+    )
 }
 
 /// A contact a device holds, as it was sent to it.

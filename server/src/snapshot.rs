@@ -94,6 +94,108 @@ pub fn window<T>(
     Some((page, total))
 }
 
+/// Records per stored chunk (`set_chunks`, `delta_chunks`): a page of `limit` records reads
+/// at most `limit / CHUNK_RECORDS + 2` chunks, whatever the size of the set. Chunks already
+/// stored were cut with this number: changing it needs a migration that cuts them again.
+pub const CHUNK_RECORDS: usize = 512;
+
+/// How many records an encoded set or delta holds.
+pub fn count_records(blob: &[u8]) -> usize {
+    blob.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count()
+}
+
+/// An encoded set or delta cut into chunks of `per` records (the last holds the rest), each
+/// ending with its last record's newline.
+pub fn chunks(blob: &[u8], per: usize) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let (mut start, mut in_chunk) = (0, 0);
+    for (i, b) in blob.iter().enumerate() {
+        // A record is a non-empty line: an empty one (never written) is not counted.
+        if *b == b'\n' && i > 0 && blob[i - 1] != b'\n' {
+            in_chunk += 1;
+            if in_chunk == per {
+                out.push(&blob[start..=i]);
+                (start, in_chunk) = (i + 1, 0);
+            }
+        }
+    }
+    if count_records(&blob[start..]) > 0 {
+        out.push(&blob[start..]);
+    }
+    out
+}
+
+/// The chunks (first and last number) that hold records `offset..offset + limit` of a set or
+/// delta of `total` records; `None` when that window is empty.
+pub fn chunk_span(offset: usize, limit: usize, total: usize, per: usize) -> Option<(usize, usize)> {
+    if offset >= total || limit == 0 {
+        return None;
+    }
+    let end = offset.saturating_add(limit).min(total);
+    Some((offset / per, (end - 1) / per))
+}
+
+/// Whether chunk `no` of a set or delta of `total` records holds what it must: `per` records,
+/// or the rest for the last one.
+fn chunk_whole(no: usize, chunk: &[u8], total: usize, per: usize) -> bool {
+    let start = no.saturating_mul(per);
+    start < total && count_records(chunk) == per.min(total - start)
+}
+
+/// `window` over stored chunks: `chunks` are the chunks `chunk_span` names, in order, as read.
+/// `None` when one is missing, out of order, holds the wrong number of records, or a record
+/// is unreadable: a wrong page must never be served as a right one.
+pub fn window_of_chunks<'a, T>(
+    chunks: impl IntoIterator<Item = (usize, &'a [u8])>,
+    offset: usize,
+    limit: usize,
+    total: usize,
+    per: usize,
+    parse: impl Fn(&[u8]) -> Option<T>,
+) -> Option<Vec<T>> {
+    let Some((first, last)) = chunk_span(offset, limit, total, per) else {
+        return Some(Vec::new());
+    };
+    let mut page = Vec::new();
+    let mut expected = first;
+    for (no, chunk) in chunks {
+        if no != expected || no > last || !chunk_whole(no, chunk, total, per) {
+            return None;
+        }
+        let skip = offset.saturating_sub(no * per);
+        let take = limit - page.len();
+        for line in chunk
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .skip(skip)
+            .take(take)
+        {
+            page.push(parse(line)?);
+        }
+        expected += 1;
+    }
+    (expected == last + 1).then_some(page)
+}
+
+/// A whole set or delta from all its stored chunks, in order; `None` when one is missing, out
+/// of order or holds the wrong number of records.
+pub fn join_chunks(
+    chunks: impl IntoIterator<Item = (usize, Vec<u8>)>,
+    total: usize,
+    per: usize,
+) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut expected = 0;
+    for (no, chunk) in chunks {
+        if no != expected || !chunk_whole(no, &chunk, total, per) {
+            return None;
+        }
+        out.extend_from_slice(&chunk);
+        expected += 1;
+    }
+    (expected == total.div_ceil(per)).then_some(out)
+}
+
 /// A set's record read as a change that sends it (the first sync sends every contact).
 pub fn set_record_as_upsert(line: &[u8]) -> Option<Change> {
     let id = line.split(|b| *b == 0).next()?;
@@ -228,6 +330,60 @@ mod tests {
                 prop_assert_eq!(&joined, &whole);
                 // Past the end: nothing, and the count still right.
                 prop_assert_eq!(window(&blob, whole.len() + 3, limit, parse).unwrap(), (vec![], whole.len()));
+            }
+        }
+
+        /// What a page reads from chunks is what the whole blob's window says, for any set
+        /// size, offset, limit and chunk size (so chunk boundaries fall anywhere in a page);
+        /// a chunk missing, repeated or cut short is refused, never a shorter page.
+        #[test]
+        fn a_window_read_from_chunks_equals_the_window_cut_from_the_whole_blob(
+            n in 0usize..70,
+            per in 1usize..10,
+            offset in 0usize..80,
+            limit in 1usize..25,
+            deletes in prop::collection::vec(any::<bool>(), 70),
+        ) {
+            let set: Entries = (0..n).map(|i| (format!("u{i:03}"), format!("h{}", i % 7))).collect();
+            let changes: Vec<Change> = (0..n)
+                .map(|i| if deletes[i] { Change::Delete(format!("u{i:03}")) } else { Change::Upsert(format!("u{i:03}")) })
+                .collect();
+            for (blob, parse) in [
+                (encode(&set), set_record_as_upsert as fn(&[u8]) -> Option<Change>),
+                (encode_changes(&changes), change_record),
+            ] {
+                let total = count_records(&blob);
+                prop_assert_eq!(total, n);
+                let stored = chunks(&blob, per);
+                prop_assert_eq!(stored.len(), n.div_ceil(per));
+                let numbered = || stored.iter().enumerate().map(|(i, c)| (i, c.to_vec()));
+                prop_assert_eq!(join_chunks(numbered(), total, per), Some(blob.clone()));
+
+                let (want, want_total) = window(&blob, offset, limit, parse).unwrap();
+                prop_assert_eq!(want_total, total);
+                let span = chunk_span(offset, limit, total, per);
+                let read: Vec<(usize, &[u8])> = match span {
+                    Some((first, last)) => (first..=last).map(|i| (i, stored[i])).collect(),
+                    None => Vec::new(),
+                };
+                prop_assert!(read.len() <= limit / per + 2, "a page reads about its own size");
+                let got = window_of_chunks(read.iter().copied(), offset, limit, total, per, parse);
+                prop_assert_eq!(got.as_ref(), Some(&want));
+
+                if !read.is_empty() {
+                    // The last chunk missing, the first one missing, a chunk cut short.
+                    let missing_last = &read[..read.len() - 1];
+                    prop_assert_eq!(window_of_chunks(missing_last.iter().copied(), offset, limit, total, per, parse), None);
+                    prop_assert_eq!(window_of_chunks(read[1..].iter().copied(), offset, limit, total, per, parse), None);
+                    let mut short = read.clone();
+                    let (no, chunk) = short[0];
+                    let cut = chunk.iter().position(|b| *b == b'\n').unwrap() + 1;
+                    short[0] = (no, &chunk[cut..]);
+                    prop_assert_eq!(window_of_chunks(short.iter().copied(), offset, limit, total, per, parse), None);
+                    let mut whole: Vec<(usize, Vec<u8>)> = numbered().collect();
+                    whole.remove(read[0].0);
+                    prop_assert_eq!(join_chunks(whole, total, per), None);
+                }
             }
         }
     }
