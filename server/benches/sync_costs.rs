@@ -238,8 +238,10 @@ fn main() {
     let per_device = of(&["snapshots", "sync_tokens"]);
     let shared = of(&[
         "entitled_sets",
+        "set_chunks",
         "entitlements",
         "set_deltas",
+        "delta_chunks",
         "contact_versions",
     ]);
     println!(

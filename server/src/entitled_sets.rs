@@ -246,7 +246,10 @@ fn insert_chunks(tx: &Conn, owner: Stored, blob: &[u8]) -> crate::sql::Result<()
             "INSERT INTO delta_chunks (base_id, target_id, chunk_no, records) VALUES (?1, ?2, ?3, ?4)"
         }
     })?;
-    for (no, chunk) in snapshot::chunks(blob, CHUNK_RECORDS).into_iter().enumerate() {
+    for (no, chunk) in snapshot::chunks(blob, CHUNK_RECORDS)
+        .into_iter()
+        .enumerate()
+    {
         match owner {
             Stored::Set(id) => insert.execute(params![id, no as i64, chunk])?,
             Stored::Delta { base, target } => {
@@ -268,7 +271,10 @@ fn read_chunks(
     let number = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     let row = |r: &crate::sql::Row<'_>| -> crate::sql::Result<(usize, Vec<u8>)> {
         // A negative number cannot be a chunk's: it is left for `snapshot` to refuse.
-        Ok((usize::try_from(r.get::<_, i64>(0)?).unwrap_or(usize::MAX), r.get(1)?))
+        Ok((
+            usize::try_from(r.get::<_, i64>(0)?).unwrap_or(usize::MAX),
+            r.get(1)?,
+        ))
     };
     Ok(match owner {
         Stored::Set(id) => conn

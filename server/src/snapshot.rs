@@ -101,7 +101,9 @@ pub const CHUNK_RECORDS: usize = 512;
 
 /// How many records an encoded set or delta holds.
 pub fn count_records(blob: &[u8]) -> usize {
-    blob.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count()
+    blob.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count()
 }
 
 /// An encoded set or delta cut into chunks of `per` records (the last holds the rest), each
