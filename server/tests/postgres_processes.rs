@@ -423,14 +423,19 @@ fn two_processes_on_one_database_serve_one_phone_between_them() {
     assert!(back.body == zip, "B hands back the archive A stored");
 }
 
-/// Sync tokens naming a set that does not exist, and entitlements likewise: a half-written
-/// sync would leave one.
+/// Sync tokens naming a set that does not exist or lacks chunks, and entitlements naming a
+/// set that does not exist: a half-written sync would leave one.
 fn dangling_rows(db: &str) -> (String, String) {
     (
         sql(
             db,
-            "SELECT count(*) FROM sync_tokens t WHERE NOT EXISTS \
-             (SELECT 1 FROM entitled_sets s WHERE s.id = t.set_id)",
+            &format!(
+                "SELECT count(*) FROM sync_tokens t WHERE NOT EXISTS \
+                 (SELECT 1 FROM entitled_sets s WHERE s.id = t.set_id AND \
+                  (SELECT count(*) FROM set_chunks c WHERE c.set_id = s.id) \
+                  = (s.record_count + {per} - 1) / {per})",
+                per = contacts_agent_server::snapshot::CHUNK_RECORDS
+            ),
         ),
         sql(
             db,
