@@ -76,10 +76,26 @@ fn a_database_frozen_at_schema_12_with_data_upgrades_to_one_equal_to_a_fresh_one
             params![],
         )
         .unwrap();
+    // A stored set as schema 12 kept it (one blob), which schema 14 cuts into chunks.
+    frozen
+        .execute(
+            "INSERT INTO entitled_sets (fingerprint, entries) VALUES ('fp', ?1)",
+            params![b"u-1\0h1\nu-2\0h2\n".to_vec()],
+        )
+        .unwrap();
     drop(frozen);
 
     let upgraded = db::open(&old).unwrap();
     assert_eq!(db::schema_version(&upgraded).unwrap(), db::SCHEMA_VERSION);
+    let (count, chunk): (i64, Vec<u8>) = upgraded
+        .query_row(
+            "SELECT s.record_count, c.records FROM entitled_sets s
+             JOIN set_chunks c ON c.set_id = s.id AND c.chunk_no = 0",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((count, chunk), (2, b"u-1\0h1\nu-2\0h2\n".to_vec()));
     let (contacts, reason): (i64, Option<String>) = upgraded
         .query_row(
             "SELECT contacts, reason FROM sync_runs WHERE device_id = 'd-1'",
