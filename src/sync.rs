@@ -169,19 +169,18 @@ pub fn fingerprint(index: &[IndexEntry]) -> String {
 /// once, unedited. Tombstones are left out; an edited contact counts with an empty hash.
 /// Returns the number of contacts held and the fingerprint (the status report's fields).
 pub fn held_fingerprint(index: &[IndexEntry]) -> (u64, String) {
-    let held: Vec<(&str, &str)> = index
-        .iter()
-        .filter(|e| e.state != EntryState::Deleted)
-        .map(|e| {
-            let hash = if e.state == EntryState::Clean {
-                e.hash.as_str()
-            } else {
-                ""
-            };
-            (e.id.as_str(), hash)
-        })
-        .collect();
-    (held.len() as u64, set_fingerprint(held.iter().copied()))
+    // Streamed into the fingerprint, not collected first: at 100,000 contacts a copy of the
+    // pairs was 3 MB at the sync's peak (the status report, just after the sync).
+    let held = index.iter().filter(|e| e.state != EntryState::Deleted);
+    let fingerprint = set_fingerprint(held.clone().map(|e| {
+        let hash = if e.state == EntryState::Clean {
+            e.hash.as_str()
+        } else {
+            ""
+        };
+        (e.id.as_str(), hash)
+    }));
+    (held.count() as u64, fingerprint)
 }
 
 /// A full fetch may have to start over once if the server drops the snapshot mid-way.
@@ -394,6 +393,9 @@ fn sync_once<S: ContactStore + ?Sized>(
             phases,
         });
     }
+    // The differ (at a first sync, every id the server sent) goes before the index is read
+    // again, so the two are never held at once.
+    drop(differ);
     let after = timed(&mut phases.index, || store.managed_index())?;
     let photos_pending = after
         .iter()
@@ -649,6 +651,26 @@ mod tests {
                 "page {n} asked with only {applied} contacts applied"
             );
         }
+    }
+
+    #[test]
+    fn the_held_fingerprint_leaves_tombstones_out_and_counts_edited_contacts_with_no_hash() {
+        let entry = |id: &str, state| IndexEntry {
+            raw_id: 1,
+            id: id.into(),
+            hash: format!("h-{id}"),
+            photo_hash: None,
+            state,
+        };
+        let index = [
+            entry("b", EntryState::Clean),
+            entry("a", EntryState::Dirty),
+            entry("c", EntryState::Deleted),
+            entry("d", EntryState::Clean),
+        ];
+        let (count, fp) = held_fingerprint(&index);
+        assert_eq!(count, 3);
+        assert_eq!(fp, set_fingerprint([("a", ""), ("b", "h-b"), ("d", "h-d")]));
     }
 
     #[test]
