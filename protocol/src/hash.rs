@@ -66,8 +66,18 @@ where
 {
     let mut pairs: Vec<(&str, &str)> = entries.into_iter().collect();
     pairs.sort_unstable();
+    sorted_set_fingerprint(pairs)
+}
+
+/// `set_fingerprint` of pairs the caller has already sorted (ascending, as tuples), without
+/// a copy of them: at 100,000 contacts the copy was 3 MB of the agent's peak memory. Pairs out
+/// of order give another fingerprint, so callers sort what they pass right before.
+pub fn sorted_set_fingerprint<'a, I>(sorted: I) -> String
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
     let mut hasher = Sha256::new();
-    for (id, hash) in pairs {
+    for (id, hash) in sorted {
         hasher.update(id.as_bytes());
         hasher.update([0u8]);
         hasher.update(hash.as_bytes());
