@@ -154,6 +154,12 @@ fn open_sqlite(path: &Path, version: u32) -> Result<Conn, Opened> {
     c.busy_timeout(Duration::from_secs(10))?;
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "NORMAL")?;
+    // Checkpoints are the server's checkpoint thread's; a request's commit only past this.
+    c.pragma_update(
+        None,
+        "wal_autocheckpoint",
+        crate::checkpoint::BACKSTOP_PAGES,
+    )?;
     c.pragma_update(None, "foreign_keys", "ON")?;
     let conn = Conn::from_sqlite(c);
     let found = schema_version(&conn)?;

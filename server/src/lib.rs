@@ -5,6 +5,7 @@
 
 pub mod admin_api;
 pub mod backup_check;
+pub mod checkpoint;
 pub mod console;
 pub mod db;
 pub mod device_api;
@@ -116,6 +117,8 @@ pub struct Server {
     stopped: Mutex<Option<mpsc::Receiver<()>>>,
     runtime: Option<tokio::runtime::Runtime>,
     grace: Duration,
+    /// SQLite only: WAL checkpoints off the requests' path (`checkpoint.rs`).
+    checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 impl Server {
@@ -168,6 +171,13 @@ impl Server {
             accept_loop(listener, shared, stop_rx).await;
             let _ = stopped_tx.send(());
         });
+        let checkpointer = match &config.database {
+            Database::Sqlite(_) => Some(
+                checkpoint::Checkpointer::start(db::open(&config.database)?)
+                    .map_err(|e| StartError::Runtime(e.to_string()))?,
+            ),
+            Database::Postgres(_) => None,
+        };
         let https = config.tls.is_some();
         log::info!(
             "contacts-agent-server listening on {}://{addr}",
@@ -180,6 +190,7 @@ impl Server {
             stopped: Mutex::new(Some(stopped_rx)),
             runtime: Some(runtime),
             grace: config.limits.shutdown_grace,
+            checkpointer,
         })
     }
 
@@ -214,6 +225,7 @@ impl Server {
             // still running finishes on its thread and returns its worker to a pool nobody uses.
             runtime.shutdown_background();
         }
+        drop(self.checkpointer.take());
     }
 }
 
