@@ -687,18 +687,21 @@ fn decode(encoding: Option<&str>, body: Vec<u8>, limit: u64) -> Result<Vec<u8>, 
         what,
         detail: format!("truncated or corrupt ({detail})"),
     };
-    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit as usize));
-    match encoding.map(str::trim) {
+    let coding = match encoding.map(str::trim) {
         None | Some("") => return Ok(body),
         Some(e) if e.eq_ignore_ascii_case("identity") => return Ok(body),
-        Some(e) if e.eq_ignore_ascii_case("gzip") || e.eq_ignore_ascii_case("x-gzip") => {
+        Some(e) => e,
+    };
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit as usize));
+    match coding {
+        e if e.eq_ignore_ascii_case("gzip") || e.eq_ignore_ascii_case("x-gzip") => {
             // Multi: a gzip body may be several members back to back (RFC 1952).
             flate2::read::MultiGzDecoder::new(&body[..])
                 .take(limit + 1)
                 .read_to_end(&mut out)
                 .map_err(|e| corrupt("gzip answer", format!("{}", e.kind())))?;
         }
-        Some(e) if e.eq_ignore_ascii_case("zstd") => {
+        e if e.eq_ignore_ascii_case("zstd") => {
             // Frame after frame until the body ends (RFC 8878 allows several).
             let mut rest = &body[..];
             while !rest.is_empty() && out.len() as u64 <= limit {
@@ -712,7 +715,7 @@ fn decode(encoding: Option<&str>, body: Vec<u8>, limit: u64) -> Result<Vec<u8>, 
             }
         }
         // Never echoed: the header is the server's text.
-        Some(_) => {
+        _ => {
             return Err(ClientError::Malformed {
                 what: "answer",
                 detail: "its Content-Encoding is not one the agent asked for (zstd, gzip or none)"

@@ -192,15 +192,7 @@ fn enrolled_device(at: &Process, enroll_at: &Process, name: &str) -> (String, St
         json!({"name": name, "user_id": seed::user_id(0), "policy_id": POLICY}),
     );
     let code = created["enrollment_code"].as_str().unwrap();
-    let a = request(
-        enroll_at.addr,
-        "POST",
-        "/v1/enroll",
-        &[("Content-Type", "application/json")],
-        json!({"enrollment_code": code, "device_name": "test phone"})
-            .to_string()
-            .as_bytes(),
-    );
+    let a = common::enroll(enroll_at.addr, code);
     assert_eq!(a.status, 201, "{}", a.text());
     (
         created["device"]["id"].as_str().unwrap().to_owned(),

@@ -123,6 +123,19 @@ pub fn console_session(addr: SocketAddr, password: &str) -> String {
 }
 
 /// One request on its own connection (`Connection: close`), read to the end.
+/// `POST /v1/enroll` with `code` to the server at `addr`, as a phone named "test phone".
+pub fn enroll(addr: SocketAddr, code: &str) -> Answer {
+    request(
+        addr,
+        "POST",
+        "/v1/enroll",
+        &[("Content-Type", "application/json")],
+        json!({"enrollment_code": code, "device_name": "test phone"})
+            .to_string()
+            .as_bytes(),
+    )
+}
+
 pub fn request(
     addr: SocketAddr,
     method: &str,
@@ -352,15 +365,7 @@ impl TestServer {
     }
 
     pub fn enroll(&self, code: &str) -> Answer {
-        request(
-            self.addr(),
-            "POST",
-            "/v1/enroll",
-            &[("Content-Type", "application/json")],
-            json!({"enrollment_code": code, "device_name": "test phone"})
-                .to_string()
-                .as_bytes(),
-        )
+        enroll(self.addr(), code)
     }
 
     /// A registered and enrolled device: `(device id, token)`.
