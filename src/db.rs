@@ -99,3 +99,29 @@ fn prepare(
     }
     Ok(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    /// `.cargo/config.toml` builds the bundled SQLite without the process-wide page-cache
+    /// group and allocation statistics (docs/decisions.md, "SQLite: one page cache per
+    /// connection"); a build that lost the setting fails here rather than only getting slower.
+    #[test]
+    fn the_bundled_sqlite_has_no_process_wide_cache_or_statistics_mutex() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let mut stmt = conn.prepare("PRAGMA compile_options").unwrap();
+        let options: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(options.iter().any(|o| o == "THREADSAFE=1"), "{options:?}");
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+    }
+}
