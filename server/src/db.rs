@@ -33,6 +33,10 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("schema_14_set_chunks.sql"),
         Some(crate::entitled_sets::migrate_chunks),
     ),
+    (
+        include_str!("schema_15_versions_by_user.sql"),
+        Some(crate::entitled_sets::migrate_versions),
+    ),
 ];
 
 /// PostgreSQL's migrations, by the version they bring the database to, each with the same
@@ -46,6 +50,13 @@ const PG_MIGRATIONS: &[(u32, Migration)] = &[
         (
             include_str!("schema_pg/14_set_chunks.sql"),
             Some(crate::entitled_sets::migrate_chunks),
+        ),
+    ),
+    (
+        15,
+        (
+            include_str!("schema_pg/15_versions_by_user.sql"),
+            Some(crate::entitled_sets::migrate_versions),
         ),
     ),
 ];

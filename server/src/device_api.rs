@@ -140,7 +140,9 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
     read.commit()?;
     entitled_sets::keep_sent(
         conn,
-        page.upserts.iter().map(|u| (u.hash.as_str(), &u.contact)),
+        page.upserts
+            .iter()
+            .map(|u| (u.id.as_str(), u.hash.as_str(), &u.contact)),
     )?;
     page.more = end < total;
     page.next_token = if page.more {

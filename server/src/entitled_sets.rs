@@ -8,14 +8,17 @@
 //!   version, and a device whose token carries the current entitlement and stamp gets its
 //!   no-change answer without computing anything.
 //! - The **delta** between two sets is cached for every device making that move, page by page.
-//! - Each **contact body as sent** is kept once by the hash it was sent with; what a device
-//!   holds per its last report is `held_contacts`, for the console.
+//! - Each **contact body as sent** is kept once per user and the hash it was sent with
+//!   (`contact_versions`, keyed by `(user_id, hash)`, schema 15: a page's users are
+//!   consecutive, so its lookups and inserts land together); what a device holds per its last
+//!   report is `held_contacts`, for the console.
 //! - Sets no token or entitlement names are **collected** with their deltas and the contact
-//!   versions only they used. A token whose set is gone answers 410 (the device fetches all).
+//!   versions no remaining set names by `(id, hash)`. A token whose set is gone answers 410
+//!   (the device fetches all).
 //! - A set or delta is stored in **chunks** of `snapshot::CHUNK_RECORDS` records (schema 14),
 //!   so a page reads the chunks its records are in, not the whole set.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use crate::sql::{params, Conn, OptionalExtension, Tx};
 use contacts_agent_protocol::fields::AllowList;
@@ -422,27 +425,37 @@ pub fn collect(tx: &Tx) -> Result<(), ApiError> {
         tx.prepare_cached("DELETE FROM delta_chunks WHERE base_id = ?1 AND target_id = ?2")?
             .execute([base, target])?;
     }
-    let mut held: HashSet<String> = HashSet::new();
-    {
-        // Every chunk holds whole records: each is decoded alone, in any order.
-        let mut stmt = tx.prepare_cached("SELECT records FROM set_chunks")?;
-        let mut rows = stmt.query(params![])?;
-        while let Some(r) = rows.next()? {
-            let blob: Vec<u8> = r.get(0)?;
-            let entries = snapshot::decode(&blob)
-                .ok_or_else(|| ApiError::Internal("stored set unreadable".into()))?;
-            held.extend(entries.into_iter().map(|(_, h)| h));
-        }
-    }
-    let versions: Vec<String> = tx
-        .prepare_cached("SELECT hash FROM contact_versions")?
-        .query_map(params![], |r| r.get(0))?
+    let held: HashSet<(String, String)> =
+        named_versions(tx)?.ok_or_else(|| ApiError::Internal("stored set unreadable".into()))?;
+    let versions: Vec<(String, String)> = tx
+        .prepare_cached("SELECT user_id, hash FROM contact_versions")?
+        .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    let mut delete = tx.prepare_cached("DELETE FROM contact_versions WHERE hash = ?1")?;
-    for h in versions.iter().filter(|h| !held.contains(*h)) {
-        delete.execute([h])?;
+    let mut delete =
+        tx.prepare_cached("DELETE FROM contact_versions WHERE user_id = ?1 AND hash = ?2")?;
+    for (id, h) in versions.iter().filter(|v| !held.contains(*v)) {
+        delete.execute([id, h])?;
     }
     Ok(())
+}
+
+/// Every `(id, hash)` record some stored set names, each once; `None` when a chunk does not
+/// decode.
+fn named_versions<C: Default + Extend<(String, String)>>(
+    tx: &Conn,
+) -> crate::sql::Result<Option<C>> {
+    let mut stmt = tx.prepare_cached("SELECT records FROM set_chunks")?;
+    let mut rows = stmt.query(params![])?;
+    let mut named = C::default();
+    // Every chunk holds whole records: each is decoded alone, in any order.
+    while let Some(r) = rows.next()? {
+        let blob: Vec<u8> = r.get(0)?;
+        let Some(entries) = snapshot::decode(&blob) else {
+            return Ok(None);
+        };
+        named.extend(entries);
+    }
+    Ok(Some(named))
 }
 
 /// How many records a stored set holds; `None` when it was collected.
@@ -656,6 +669,27 @@ pub fn migrate_chunks(tx: &Conn) -> crate::sql::Result<()> {
     )
 }
 
+/// Schema 15's step: each version a stored set names is copied under that record's user id
+/// (the old table, `contact_versions_14`, knows only the hash; two users with the same body
+/// get a row each); versions no set names are dropped, as collection would drop them. Then
+/// the old table goes. An unreadable chunk fails the migration: its versions are not dropped
+/// on a guess.
+pub fn migrate_versions(tx: &Conn) -> crate::sql::Result<()> {
+    // In key order: the new table is filled front to back.
+    let named: BTreeSet<(String, String)> = named_versions(tx)?.ok_or_else(|| {
+        crate::sql::Error::Other("schema 15: a stored set's chunk is unreadable".into())
+    })?;
+    let mut copy = tx.prepare_cached(
+        "INSERT INTO contact_versions (user_id, hash, body)
+         SELECT CAST(?1 AS TEXT), hash, body FROM contact_versions_14 WHERE hash = ?2",
+    )?;
+    for (id, hash) in &named {
+        copy.execute([id, hash])?;
+    }
+    drop(copy);
+    tx.execute_batch("DROP TABLE contact_versions_14")
+}
+
 /// A contact a device holds, as it was sent to it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HeldContact {
@@ -706,11 +740,12 @@ pub fn held_contacts(conn: &Conn, device_id: &str) -> Result<Option<HeldContacts
             snapshot::Change::Upsert(id) | snapshot::Change::Delete(id) => id.as_str(),
         })
         .collect();
-    let mut body = conn.prepare_cached("SELECT body FROM contact_versions WHERE hash = ?1")?;
+    let mut body =
+        conn.prepare_cached("SELECT body FROM contact_versions WHERE user_id = ?1 AND hash = ?2")?;
     let mut contacts = Vec::with_capacity(held.len());
     for (id, hash) in held {
         let contact = body
-            .query_row([&hash], |r| r.get::<_, String>(0))
+            .query_row([&id, &hash], |r| r.get::<_, String>(0))
             .optional()?
             .map(|json| repo::parse_contact(&json))
             .transpose()?;
@@ -728,12 +763,13 @@ pub fn held_contacts(conn: &Conn, device_id: &str) -> Result<Option<HeldContacts
     }))
 }
 
-/// Keeps each contact body as it is being sent, under the hash it is sent with, unless
-/// already kept: after the first device of an entitlement, this is one key lookup per
-/// contact and no write.
+/// Keeps each contact body as it is being sent, under its user's id and the hash it is sent
+/// with, unless already kept: after the first device of an entitlement, this is one key
+/// lookup per contact and no write. `sent` is `(user id, hash, contact)` in the page's order
+/// (by id), so the lookups and inserts of a page fall in one stretch of the key.
 pub fn keep_sent<'a>(
     conn: &Conn,
-    sent: impl IntoIterator<Item = (&'a str, &'a ContactData)>,
+    sent: impl IntoIterator<Item = (&'a str, &'a str, &'a ContactData)>,
 ) -> Result<(), ApiError> {
     let mut missing = Vec::new();
     {
@@ -741,11 +777,12 @@ pub fn keep_sent<'a>(
         // lookup. The writes below take their own transaction: upgrading this one to write
         // could fail (SQLITE_BUSY_SNAPSHOT) when another request wrote in between.
         let read = conn.read_transaction()?;
-        let mut known =
-            read.prepare_cached("SELECT EXISTS (SELECT 1 FROM contact_versions WHERE hash = ?1)")?;
-        for (hash, contact) in sent {
-            if !known.query_row([hash], |r| r.get::<_, bool>(0))? {
-                missing.push((hash, contact));
+        let mut known = read.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM contact_versions WHERE user_id = ?1 AND hash = ?2)",
+        )?;
+        for (id, hash, contact) in sent {
+            if !known.query_row([id, hash], |r| r.get::<_, bool>(0))? {
+                missing.push((id, hash, contact));
             }
         }
         drop(known);
@@ -757,12 +794,13 @@ pub fn keep_sent<'a>(
     let tx = conn.transaction()?;
     {
         let mut insert = tx.prepare_cached(
-            "INSERT INTO contact_versions (hash, body) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING",
+            "INSERT INTO contact_versions (user_id, hash, body) VALUES (?1, ?2, ?3)
+             ON CONFLICT (user_id, hash) DO NOTHING",
         )?;
-        for (hash, contact) in missing {
+        for (id, hash, contact) in missing {
             let body =
                 serde_json::to_string(contact).map_err(|e| ApiError::Internal(e.to_string()))?;
-            insert.execute(params![hash, body])?;
+            insert.execute(params![id, hash, body])?;
         }
     }
     tx.commit()?;
