@@ -86,6 +86,11 @@ impl DataRow {
         row
     }
 
+    /// A GroupMembership row naming its group by row id (`GROUP_ROW_ID`, DATA1).
+    pub fn membership(group_row: i64) -> Self {
+        DataRow::new(MIME_GROUP_MEMBERSHIP, &[(1, &group_row.to_string())])
+    }
+
     fn get(&self, col: usize) -> String {
         self.data
             .get(col - 1)
