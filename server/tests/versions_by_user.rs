@@ -2,7 +2,8 @@
 //! the suite runs on: a database at schema 14 keeps every version its stored sets name, under
 //! the user each was sent for, and the console's view of a phone is the same after the
 //! upgrade; a version no set names is dropped; two users with the same body keep one version
-//! each, and collecting one user's leaves the other's.
+//! each, and collecting one user's leaves the other's; a stored set that does not decode stops
+//! the upgrade and loses nothing.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -411,4 +412,51 @@ fn two_users_with_the_same_body_each_keep_their_version() {
     };
     assert_eq!(body("twin-b").given_name, "Twin");
     assert_eq!(body("twin-a").given_name, "Twin4");
+}
+
+#[test]
+fn a_stored_set_that_does_not_decode_stops_the_upgrade_and_loses_no_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (database, _drop) = fresh_database(dir.path());
+    let frozen = db::open_at(&database, 14).unwrap();
+    frozen
+        .execute(
+            "INSERT INTO devices (id, name, created_at) VALUES ('d-1', 'old', '2026-01-01T00:00:00.000Z')",
+            params![],
+        )
+        .unwrap();
+    let entries: Entries = vec![("a".into(), "h1".into())];
+    store_set_at_14(&frozen, &entries, "d-1", &format!("s{}", "a".repeat(32)), 1);
+    // A record without its id/hash separator: not a set's chunk.
+    frozen
+        .execute(
+            "UPDATE set_chunks SET records = ?1",
+            params![b"no-separator\n".to_vec()],
+        )
+        .unwrap();
+    frozen
+        .execute(
+            "INSERT INTO contact_versions (hash, body) VALUES ('h1', '{}')",
+            params![],
+        )
+        .unwrap();
+    drop(frozen);
+
+    let err = db::open(&database)
+        .err()
+        .expect("the upgrade refuses")
+        .to_string();
+    assert!(err.contains("schema 15"), "{err}");
+    assert!(err.contains("unreadable"), "{err}");
+    let still = db::open_at(&database, 14).unwrap();
+    assert_eq!(db::schema_version(&still).unwrap(), 14, "rolled back");
+    assert_eq!(
+        count(
+            &still,
+            "SELECT COUNT(*) FROM contact_versions WHERE hash = 'h1'",
+            &[]
+        ),
+        1,
+        "the version is still there"
+    );
 }
