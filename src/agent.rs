@@ -330,17 +330,31 @@ impl<S: ContactStore> Agent<S> {
     pub fn sync_now(&mut self) -> Result<SyncReport, Error> {
         let (scope, _lock) = self.begin()?;
         let (client, _) = self.client(&scope)?;
-        let report = self.run_sync(&client, &scope, Reason::Manual, &[]);
-        self.report(&client, &[]);
+        let (report, index) = self.run_sync(&client, &scope, Reason::Manual, &[]);
+        self.report(&client, &[], index);
         report
     }
 
+    /// Runs a sync and records it. After a successful one, also the store's managed index
+    /// as the sync left it, for the status report sent right after (`report`).
     fn run_sync(
         &mut self,
         client: &Client,
         scope: &Scope,
         reason: Reason,
         _commands: &[String],
+    ) -> (Result<SyncReport, Error>, Option<Vec<IndexEntry>>) {
+        let mut index = None;
+        let report = self.run_sync_recorded(client, scope, reason, &mut index);
+        (report, index)
+    }
+
+    fn run_sync_recorded(
+        &mut self,
+        client: &Client,
+        scope: &Scope,
+        reason: Reason,
+        index: &mut Option<Vec<IndexEntry>>,
     ) -> Result<SyncReport, Error> {
         let started = (self.now)();
         let run = self
@@ -353,7 +367,8 @@ impl<S: ContactStore> Agent<S> {
         let parse = client.take_page_parse_time();
         let ended = (self.now)();
         match result {
-            Ok((policy, outcome)) => {
+            Ok((policy, mut outcome)) => {
+                *index = Some(std::mem::take(&mut outcome.index));
                 let new_state = SyncState {
                     sync_token: Some(outcome.sync_token),
                     store_fingerprint: Some(outcome.store_fingerprint),
@@ -535,16 +550,16 @@ impl<S: ContactStore> Agent<S> {
         };
         let sync = match reason {
             Some(reason) => {
-                let result = self.run_sync(&client, &scope, reason, &commands);
+                let (result, index) = self.run_sync(&client, &scope, reason, &commands);
                 let done: &[String] = if result.is_ok() { &commands } else { &[] };
-                self.report(&client, done);
+                self.report(&client, done, index);
                 Some(result)
             }
             None => None,
         };
         let backup = if self.next_backup()?.is_due((self.now)()) {
             let result = self.run_backup(&client, &scope);
-            self.report(&client, &[]);
+            self.report(&client, &[], None);
             Some(result)
         } else {
             None
@@ -710,7 +725,7 @@ impl<S: ContactStore> Agent<S> {
         let (scope, _lock) = self.begin()?;
         let (client, _) = self.client(&scope)?;
         let result = self.run_backup(&client, &scope);
-        self.report(&client, &[]);
+        self.report(&client, &[], None);
         result
     }
 
@@ -984,11 +999,20 @@ impl<S: ContactStore> Agent<S> {
         Ok(self.store.managed_contacts(offset, limit)?)
     }
 
-    fn status_report(&mut self, completed: &[String]) -> Result<StatusReport, Error> {
+    /// `just_synced`: the index a sync of this same run left (`run_sync`), which is what the
+    /// store holds now.
+    fn status_report(
+        &mut self,
+        completed: &[String],
+        just_synced: Option<Vec<IndexEntry>>,
+    ) -> Result<StatusReport, Error> {
         // Always what the store holds now, never what the last sync left: the console must
         // not say "verified" for a phone that lost its contacts since. One index read serves
-        // the status and the report.
-        let mut index = self.store.managed_index().ok();
+        // the status and the report, and none right after a sync of this run.
+        let mut index = match just_synced {
+            Some(index) => Some(index),
+            None => self.store.managed_index().ok(),
+        };
         if let Some(index) = &mut index {
             // In place, so neither fingerprint below copies 100,000 pairs.
             sync::sort_index(index);
@@ -1027,8 +1051,8 @@ impl<S: ContactStore> Agent<S> {
 
     /// Queues a fresh status report and delivers every queued one it can. A report that
     /// cannot be delivered now stays queued; nothing here fails the run.
-    fn report(&mut self, client: &Client, completed: &[String]) {
-        let queued = self.status_report(completed).and_then(|r| {
+    fn report(&mut self, client: &Client, completed: &[String], index: Option<Vec<IndexEntry>>) {
+        let queued = self.status_report(completed, index).and_then(|r| {
             let body = serde_json::to_string(&r).map_err(|e| Error::Protocol(e.to_string()))?;
             self.state.queue_report(&body, (self.now)())?;
             Ok(())

@@ -129,6 +129,11 @@ impl Differ {
         self.index.len()
     }
 
+    /// The index it was made from, sorted by id.
+    pub fn into_index(self) -> Vec<IndexEntry> {
+        self.index
+    }
+
     /// After a full fetch: every managed contact the server did not name, sorted.
     pub fn unseen(&self) -> Vec<String> {
         self.index

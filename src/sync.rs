@@ -156,6 +156,10 @@ pub struct SyncOutcome {
     /// Photos the store did not take (its SYNC2 does not name them after the sync).
     pub photos_pending: u64,
     pub phases: Phases,
+    /// The store's managed index as the sync left it (read at its end, or at its start when
+    /// it wrote nothing), sorted by `sort_index`: the status report that follows at once
+    /// uses it instead of reading the store again (5 ms at 10,000 contacts, 60 ms at 100,000).
+    pub index: Vec<IndexEntry>,
 }
 
 /// Sorts an index the way its fingerprint reads it (by id, then hash), so `fingerprint`
@@ -405,6 +409,7 @@ fn sync_once<S: ContactStore + ?Sized>(
             managed_count: differ.managed_count() as u64,
             photos_pending: 0,
             phases,
+            index: differ.into_index(),
         });
     }
     // The differ (at a first sync, every id the server sent) goes before the index is read
@@ -433,6 +438,7 @@ fn sync_once<S: ContactStore + ?Sized>(
         managed_count: after.len() as u64,
         photos_pending,
         phases,
+        index: after,
     })
 }
 
