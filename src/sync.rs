@@ -271,6 +271,10 @@ fn sync_once<S: ContactStore + ?Sized>(
     // fetched (its contacts name every group) and the members of a deleted one are written
     // again: the provider dropped their membership rows without marking them DIRTY.
     let mut phone_groups = store.managed_groups()?;
+    // No group of ours at the start and nothing but inserts (checked at the end): every group
+    // the sync made holds the contacts that named it, so none can be empty.
+    let groups_at_start = !phone_groups.is_empty();
+    let (updated_before, deleted_before) = (counts.updated, counts.deleted);
     let lost = groups::lost_memberships(&phone_groups);
     let groups_touched = groups::touched_by_others(&phone_groups);
     let mut differ = Differ::new(index);
@@ -392,10 +396,19 @@ fn sync_once<S: ContactStore + ?Sized>(
     }
     // Groups no managed contact is in any more (deleted on the server, or their last member
     // left), and tombstones, go once the contacts are written.
-    if *applied {
+    let only_added = !groups_at_start
+        && counts.updated == updated_before
+        && counts.deleted == deleted_before;
+    // The member counts are a pass over every membership row (8 ms at 10,000 contacts): read
+    // only when a group may have emptied (a first sync on a new phone needs none).
+    if *applied && !only_added {
         phone_groups = store.managed_groups()?;
     }
-    let leftover = groups::cleanup(&phone_groups);
+    let leftover = if only_added {
+        Vec::new()
+    } else {
+        groups::cleanup(&phone_groups)
+    };
     if !leftover.is_empty() {
         log::info!("sync: {} contact groups removed", leftover.len());
         apply(store, leftover, interrupt)?;
