@@ -396,9 +396,8 @@ fn sync_once<S: ContactStore + ?Sized>(
     }
     // Groups no managed contact is in any more (deleted on the server, or their last member
     // left), and tombstones, go once the contacts are written.
-    let only_added = !groups_at_start
-        && counts.updated == updated_before
-        && counts.deleted == deleted_before;
+    let only_added =
+        !groups_at_start && counts.updated == updated_before && counts.deleted == deleted_before;
     // The member counts are a pass over every membership row (8 ms at 10,000 contacts): read
     // only when a group may have emptied (a first sync on a new phone needs none).
     if *applied && !only_added {

@@ -82,6 +82,35 @@ pub struct ContactData {
     pub groups: Vec<GroupRef>,
 }
 
+/// The JSON of a contact with `groups`, from the JSON of the same contact without groups
+/// (`json`, as `serde_json` writes a `ContactData` whose `groups` is empty): `groups` is the
+/// last field, so it is appended before the closing brace, the bytes serializing the contact
+/// with its groups would give (a property test checks it). The server sends each stored
+/// contact this way instead of parsing it and writing it again. `None` when `json` is not an
+/// object of that shape (it names `groups` already, or does not end in `}`): the caller parses.
+pub fn append_groups_json(json: &str, groups: &[GroupRef]) -> Option<String> {
+    // `"groups":` with its quotes unescaped can only be a key: inside a string the quotes
+    // would be escaped.
+    if !json.starts_with('{') || !json.ends_with('}') || json.contains("\"groups\":") {
+        return None;
+    }
+    if groups.is_empty() {
+        return Some(json.to_owned());
+    }
+    let list = serde_json::to_string(groups).ok()?;
+    let body = &json[..json.len() - 1];
+    let mut out = String::with_capacity(json.len() + list.len() + 12);
+    out.push_str(body);
+    // `{}` (no field written) takes no comma; a serialized `ContactData` always has fields.
+    if body.len() > 1 {
+        out.push(',');
+    }
+    out.push_str("\"groups\":");
+    out.push_str(&list);
+    out.push('}');
+    Some(out)
+}
+
 /// One MDM group a contact belongs to. The id is stable (a rename keeps it); the name is what
 /// the phone's Contacts app shows.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -409,6 +438,47 @@ mod tests {
         let out = serde_json::to_string(&c).unwrap_or_default();
         assert!(out.contains(r#"{"number":"2","kind":"work"}"#), "{out}");
         assert!(out.contains(r#""kind":"depot""#), "{out}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Appending the groups to a contact's JSON gives the bytes serializing it with its
+        /// groups gives, whatever its text (quotes, backslashes, a note that says
+        /// `"groups":`, non-ASCII) and groups; a JSON that names groups already is refused.
+        #[test]
+        fn appended_groups_are_what_serializing_the_contact_gives(
+            given in ".{0,8}",
+            note in proptest::option::of(proptest::prop_oneof![
+                proptest::strategy::Just("\"groups\":[]".to_owned()),
+                ".{0,12}",
+            ]),
+            organization in proptest::option::of("[a-zé\"\\\\]{0,6}"),
+            phones in proptest::collection::vec(("[0-9+ ]{1,8}", proptest::bool::ANY), 0..3),
+            groups in proptest::collection::vec(("[a-z0-9\"\\\\é]{1,5}", ".{0,6}"), 0..4),
+        ) {
+            let mut c = ContactData {
+                given_name: given.clone(),
+                family_name: "F".into(),
+                display_name: given,
+                organization,
+                note,
+                phones: phones
+                    .into_iter()
+                    .map(|(n, preferred)| Phone { preferred, ..Phone::new(n, PhoneKind::Mobile) })
+                    .collect(),
+                ..Default::default()
+            };
+            let bare = serde_json::to_string(&c).unwrap_or_default();
+            c.groups = groups
+                .into_iter()
+                .map(|(id, name)| GroupRef { id, name })
+                .collect();
+            let whole = serde_json::to_string(&c).unwrap_or_default();
+            proptest::prop_assert_eq!(append_groups_json(&bare, &c.groups), Some(whole.clone()));
+            if !c.groups.is_empty() {
+                proptest::prop_assert_eq!(append_groups_json(&whole, &c.groups), None);
+            }
+        }
     }
 
     #[test]

@@ -23,11 +23,13 @@ pub struct EnrollResponse {
     pub token: String,
 }
 
-/// One page of `GET /v1/device/contacts`.
+/// One page of `GET /v1/device/contacts`. `C` is how a contact is held: parsed
+/// (`ContactData`, the device) or as the JSON text it is sent as (the server, which writes
+/// each contact's stored JSON without parsing it: `contact::append_groups_json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ContactsPage {
+pub struct ContactsPage<C = ContactData> {
     #[serde(default)]
-    pub upserts: Vec<Upsert>,
+    pub upserts: Vec<Upsert<C>>,
     #[serde(default)]
     pub deletes: Vec<String>,
     /// With `more`, a cursor for the next page; without, the sync token to keep.
@@ -44,10 +46,10 @@ pub struct ContactsPage {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Upsert {
+pub struct Upsert<C = ContactData> {
     pub id: String,
     pub hash: String,
-    pub contact: ContactData,
+    pub contact: C,
 }
 
 /// What the device reports after each run (and what the console shows).

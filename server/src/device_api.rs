@@ -10,6 +10,8 @@ use contacts_agent_protocol::wire::{
     Upsert,
 };
 
+use serde_json::value::RawValue;
+
 use crate::device_list;
 use crate::entitled_sets::{self, Start, TokenSet};
 use crate::error::ApiError;
@@ -90,7 +92,7 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
         limit,
     )?
     .ok_or_else(gone)?;
-    let mut page = ContactsPage {
+    let mut page = ContactsPage::<Box<RawValue>> {
         upserts: Vec::new(),
         deletes: Vec::new(),
         next_token: String::new(),
@@ -112,12 +114,14 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
             Change::Delete(id) => (id.len() + 3, None),
             Change::Upsert(id) => {
                 match repo::contact_for_device(conn, id, &groups, ent.allowed.as_ref())? {
-                    Some((hash, contact, len)) => (
-                        len + id.len() + hash.len() + 32,
+                    Some((hash, json)) => (
+                        json.len() + id.len() + hash.len() + 32,
                         Some(Upsert {
                             id: id.clone(),
                             hash,
-                            contact,
+                            // Checked to be JSON here, as writing a `ContactData` would be.
+                            contact: RawValue::from_string(json)
+                                .map_err(|e| ApiError::Internal(e.to_string()))?,
                         }),
                     ),
                     // A contact removed since the target snapshot is skipped here; the next
@@ -142,7 +146,7 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
         conn,
         page.upserts
             .iter()
-            .map(|u| (u.id.as_str(), u.hash.as_str(), &u.contact)),
+            .map(|u| (u.id.as_str(), u.hash.as_str(), u.contact.get())),
     )?;
     page.more = end < total;
     page.next_token = if page.more {
@@ -156,7 +160,7 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
 fn unchanged(token: &str, policy_version: u64) -> Result<Response, ApiError> {
     Response::json(
         200,
-        &ContactsPage {
+        &ContactsPage::<Box<RawValue>> {
             upserts: Vec::new(),
             deletes: Vec::new(),
             next_token: token.to_owned(),

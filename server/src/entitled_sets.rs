@@ -765,11 +765,11 @@ pub fn held_contacts(conn: &Conn, device_id: &str) -> Result<Option<HeldContacts
 
 /// Keeps each contact body as it is being sent, under its user's id and the hash it is sent
 /// with, unless already kept: after the first device of an entitlement, this is one key
-/// lookup per contact and no write. `sent` is `(user id, hash, contact)` in the page's order
+/// lookup per contact and no write. `sent` is `(user id, hash, JSON as sent)` in the page's order
 /// (by id), so the lookups and inserts of a page fall in one stretch of the key.
 pub fn keep_sent<'a>(
     conn: &Conn,
-    sent: impl IntoIterator<Item = (&'a str, &'a str, &'a ContactData)>,
+    sent: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
 ) -> Result<(), ApiError> {
     let mut missing = Vec::new();
     {
@@ -797,10 +797,8 @@ pub fn keep_sent<'a>(
             "INSERT INTO contact_versions (user_id, hash, body) VALUES (?1, ?2, ?3)
              ON CONFLICT (user_id, hash) DO NOTHING",
         )?;
-        for (id, hash, contact) in missing {
-            let body =
-                serde_json::to_string(contact).map_err(|e| ApiError::Internal(e.to_string()))?;
-            insert.execute(params![id, hash, body])?;
+        for (id, hash, json) in missing {
+            insert.execute(params![id, hash, json])?;
         }
     }
     tx.commit()?;

@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::sql::{params, Conn, OptionalExtension, Tx};
 use chrono::{SecondsFormat, Utc};
+use contacts_agent_protocol::contact::append_groups_json;
 use contacts_agent_protocol::fields::{self, AllowList, Field};
 use contacts_agent_protocol::hash::sha256_hex;
 use contacts_agent_protocol::wire::CommandKind;
@@ -1289,15 +1290,15 @@ fn device_groups(
     Ok(groups)
 }
 
-/// A contact as this device is sent it: its hash, its data (with an allow-list, filtered)
-/// with the groups the device sees it in, and the length of its JSON (what it adds to a
-/// page, give or take the envelope: the stored body is the same serializer's output).
+/// A contact as this device is sent it: its hash, its JSON (with an allow-list, filtered)
+/// with the groups the device sees it in, and that JSON's length (what it adds to a page,
+/// give or take the envelope).
 pub fn contact_for_device(
     conn: &Conn,
     id: &str,
     groups: &EntitledGroups,
     allowed: Option<&AllowList>,
-) -> Result<Option<(String, ContactData, usize)>, ApiError> {
+) -> Result<Option<(String, String)>, ApiError> {
     let row: Option<(String, String)> = conn
         .prepare_cached("SELECT hash, body FROM users WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -1305,26 +1306,25 @@ pub fn contact_for_device(
     let Some((hash, body)) = row else {
         return Ok(None);
     };
-    let contact = parse_contact(&body)?;
-    let (hash, mut contact, len) = match allowed {
-        None => (hash, contact, body.len()),
+    let member_of = device_groups(conn, id, groups)?;
+    if allowed.is_none() {
+        // The stored body is the contact's JSON without groups: sent as it is, with the
+        // groups appended (parsing it and writing it again was a tenth of a page's time).
+        if let Some(json) = append_groups_json(&body, &member_of) {
+            return Ok(Some((with_groups(&hash, &member_of), json)));
+        }
+    }
+    let mut contact = parse_contact(&body)?;
+    let data_hash = match allowed {
+        None => hash,
         Some(allowed) => {
-            let sent = fields::filter(&contact, allowed);
-            let len = serde_json::to_vec(&sent).map_or(body.len(), |b| b.len());
-            (content_hash(&sent), sent, len)
+            contact = fields::filter(&contact, allowed);
+            content_hash(&contact)
         }
     };
-    contact.groups = device_groups(conn, id, groups)?;
-    let extra: usize = contact
-        .groups
-        .iter()
-        .map(|g| g.id.len() + g.name.len() + 20)
-        .sum();
-    Ok(Some((
-        with_groups(&hash, &contact.groups),
-        contact,
-        len + extra,
-    )))
+    contact.groups = member_of;
+    let json = serde_json::to_string(&contact).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Some((with_groups(&data_hash, &contact.groups), json)))
 }
 
 // ------------------------------------------------------------------- commands and status
