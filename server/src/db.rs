@@ -37,6 +37,7 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("schema_15_versions_by_user.sql"),
         Some(crate::entitled_sets::migrate_versions),
     ),
+    (include_str!("schema_16_users_id_hash.sql"), None),
 ];
 
 /// PostgreSQL's migrations, by the version they bring the database to, each with the same
@@ -59,6 +60,7 @@ const PG_MIGRATIONS: &[(u32, Migration)] = &[
             Some(crate::entitled_sets::migrate_versions),
         ),
     ),
+    (16, (include_str!("schema_pg/16_users_id_hash.sql"), None)),
 ];
 
 /// The schema version this server writes.

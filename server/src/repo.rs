@@ -1198,55 +1198,144 @@ pub fn entitled_groups_json(conn: &Conn, d: &Device) -> Result<String, ApiError>
 /// as an upsert.
 ///
 /// The one expensive query of a sync; `entitled_sets` runs it once per entitlement and
-/// directory version, not per device.
+/// directory version, not per device. Not one join and sort any more (docs/decisions.md,
+/// "The entitled set: a merge, not a join and sort"): the entitled membership pairs are one
+/// indexed read per group, sorted here, and the hashes come from an in-order read of
+/// `users (id, hash)` merged with them, or point lookups when few users are entitled.
 pub fn entitled_entries(
     conn: &Conn,
     groups_json: &str,
     allowed: Option<&AllowList>,
 ) -> Result<Entries, ApiError> {
+    entitled_entries_merging_from(conn, groups_json, allowed, MERGE_FROM_USERS)
+}
+
+/// From how many entitled users `entitled_entries` reads the hashes by one in-order scan of
+/// `users (id, hash)` over their id range rather than one point lookup each. Measured
+/// (release, 100,000 seeded users, SQLite; docs/decisions.md): a point lookup costs about
+/// as much as reading 8 rows of the scan, so the scan wins once about one user in 8 of the
+/// range is entitled. The range is not known before reading it; the threshold is set so
+/// that a wrong choice costs a few milliseconds at most: below it point lookups take
+/// under ~4 ms whatever the table's size.
+pub const MERGE_FROM_USERS: usize = 2_000;
+
+/// `entitled_entries` with the merge threshold given: the tests run both paths on the same
+/// data.
+#[doc(hidden)]
+pub fn entitled_entries_merging_from(
+    conn: &Conn,
+    groups_json: &str,
+    allowed: Option<&AllowList>,
+    merge_from: usize,
+) -> Result<Entries, ApiError> {
     ENTITLED_SET_COMPUTATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    // One row per (user, entitled group), in user then group order: folded below. The body
-    // is read only when an allow-list needs it.
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT u.id, u.hash, g.id, g.name, CASE WHEN ?2 THEN u.body END
-         FROM {}
-         JOIN memberships m ON m.group_id = e.value
-         JOIN groups g ON g.id = m.group_id
-         JOIN users u ON u.id = m.user_id
-         ORDER BY u.id, g.id",
-        conn.dialect().json_values("?1", "e")
-    ))?;
-    let mut rows = stmt.query(params![groups_json, allowed.is_some()])?;
-    let mut out: Entries = Vec::new();
-    let mut current: Option<(String, String, Vec<GroupRef>)> = None;
-    while let Some(r) = rows.next()? {
-        let user: String = r.get(0)?;
-        let same = matches!(&current, Some((u, _, _)) if *u == user);
-        let hash: String = match (&allowed, same) {
-            (Some(allowed), false) => {
-                let body: String = r.get(4)?;
-                content_hash(&fields::filter(&parse_contact(&body)?, allowed))
-            }
-            _ => r.get(1)?,
-        };
-        let group = GroupRef {
-            id: r.get(2)?,
-            name: r.get(3)?,
-        };
-        match &mut current {
-            Some((u, _, groups)) if *u == user => groups.push(group),
-            _ => {
-                if let Some((u, h, groups)) = current.take() {
-                    out.push((u, with_groups(&h, &groups)));
-                }
-                current = Some((user, hash, vec![group]));
-            }
+    let groups = EntitledGroups::read(conn, groups_json)?.sorted();
+    let mut pairs: Vec<(String, u32)> = Vec::new();
+    let mut stmt = conn.prepare_cached("SELECT user_id FROM memberships WHERE group_id = ?1")?;
+    for (n, g) in (0u32..).zip(&groups) {
+        let mut rows = stmt.query([&g.id])?;
+        while let Some(r) = rows.next()? {
+            pairs.push((r.get(0)?, n));
         }
     }
-    if let Some((u, h, groups)) = current {
-        out.push((u, with_groups(&h, &groups)));
+    let members = members_by_user(pairs);
+    let hashes = match allowed {
+        Some(allowed) => filtered_hashes(conn, &members, allowed)?,
+        None if members.len() >= merge_from => merged_hashes(conn, &members)?,
+        None => looked_up_hashes(conn, &members)?,
+    };
+    Ok(members
+        .into_iter()
+        .zip(hashes)
+        .filter_map(|((user, ns), hash)| {
+            let refs: Vec<GroupRef> = ns.iter().map(|&n| groups[n as usize].clone()).collect();
+            hash.map(|h| (user, with_groups(&h, &refs)))
+        })
+        .collect())
+}
+
+/// Membership pairs `(user id, group number)` folded into each user's group numbers, users
+/// in byte order (SQLite's BINARY, PostgreSQL's `COLLATE "C"`: the order the old `ORDER BY
+/// u.id, g.id` gave). The numbers index the groups sorted by id, so sorting them sorts the
+/// groups by id.
+pub fn members_by_user(mut pairs: Vec<(String, u32)>) -> Vec<(String, Vec<u32>)> {
+    pairs.sort_unstable();
+    let mut out: Vec<(String, Vec<u32>)> = Vec::new();
+    for (user, n) in pairs {
+        match out.last_mut() {
+            Some((u, ns)) if *u == user => {
+                if ns.last() != Some(&n) {
+                    ns.push(n);
+                }
+            }
+            _ => out.push((user, vec![n])),
+        }
+    }
+    out
+}
+
+/// Each user's stored hash (`None` for a user not in the table) by one in-order read of
+/// `(id, hash)` over the users' id range, merged with the sorted users.
+fn merged_hashes(
+    conn: &Conn,
+    members: &[(String, Vec<u32>)],
+) -> Result<Vec<Option<String>>, ApiError> {
+    let (Some((first, _)), Some((last, _))) = (members.first(), members.last()) else {
+        return Ok(Vec::new());
+    };
+    let mut stmt =
+        conn.prepare_cached("SELECT id, hash FROM users WHERE id >= ?1 AND id <= ?2 ORDER BY id")?;
+    let mut rows = stmt.query(params![first, last])?;
+    let mut out = Vec::with_capacity(members.len());
+    let mut row: Option<(String, String)> = None;
+    for (user, _) in members {
+        loop {
+            match &row {
+                Some((id, _)) if id.as_str() >= user.as_str() => break,
+                _ => match rows.next()? {
+                    Some(r) => row = Some((r.get(0)?, r.get(1)?)),
+                    None => {
+                        row = None;
+                        break;
+                    }
+                },
+            }
+        }
+        out.push(match &row {
+            Some((id, hash)) if id == user => Some(hash.clone()),
+            _ => None,
+        });
     }
     Ok(out)
+}
+
+/// Each user's stored hash by a point lookup (few users entitled).
+fn looked_up_hashes(
+    conn: &Conn,
+    members: &[(String, Vec<u32>)],
+) -> Result<Vec<Option<String>>, ApiError> {
+    let mut stmt = conn.prepare_cached("SELECT hash FROM users WHERE id = ?1")?;
+    members
+        .iter()
+        .map(|(user, _)| Ok(stmt.query_row([user], |r| r.get(0)).optional()?))
+        .collect()
+}
+
+/// Each user's hash as an allow-list sends the contact: its body read, filtered and hashed.
+fn filtered_hashes(
+    conn: &Conn,
+    members: &[(String, Vec<u32>)],
+    allowed: &AllowList,
+) -> Result<Vec<Option<String>>, ApiError> {
+    let mut stmt = conn.prepare_cached("SELECT body FROM users WHERE id = ?1")?;
+    members
+        .iter()
+        .map(|(user, _)| {
+            let body: Option<String> = stmt.query_row([user], |r| r.get(0)).optional()?;
+            body.map(|b| Ok(content_hash(&fields::filter(&parse_contact(&b)?, allowed))))
+                .transpose()
+        })
+        .collect()
 }
 
 /// The names of the groups a device is entitled to (`entitled_groups_json`), read once for a
@@ -1262,6 +1351,17 @@ impl EntitledGroups {
         ))?;
         let rows = stmt.query_map([groups_json], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(Self(rows.collect::<Result<_, _>>()?))
+    }
+
+    /// The groups sorted by id (byte order).
+    fn sorted(self) -> Vec<GroupRef> {
+        let mut groups: Vec<GroupRef> = self
+            .0
+            .into_iter()
+            .map(|(id, name)| GroupRef { id, name })
+            .collect();
+        groups.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        groups
     }
 }
 
