@@ -1207,26 +1207,49 @@ pub fn entitled_entries(
     groups_json: &str,
     allowed: Option<&AllowList>,
 ) -> Result<Entries, ApiError> {
-    entitled_entries_merging_from(conn, groups_json, allowed, MERGE_FROM_USERS)
+    entitled_entries_reading(conn, groups_json, allowed, None)
 }
 
-/// From how many entitled users `entitled_entries` reads the hashes by one in-order scan of
-/// `users (id, hash)` over their id range rather than one point lookup each. Measured
-/// (release, 100,000 seeded users, SQLite; docs/decisions.md): a point lookup costs about
-/// as much as reading 8 rows of the scan, so the scan wins once about one user in 8 of the
-/// range is entitled. The range is not known before reading it; the threshold is set so
-/// that a wrong choice costs a few milliseconds at most: below it point lookups take
-/// under ~4 ms whatever the table's size.
-pub const MERGE_FROM_USERS: usize = 2_000;
+/// How `entitled_entries` reads the entitled users' hashes (without an allow-list; with one
+/// each body is read by a point lookup).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashRead {
+    /// One in-order scan of `users (id, hash)` over the entitled users' id range, merged.
+    Merge,
+    /// One point lookup per entitled user.
+    Lookups,
+}
 
-/// `entitled_entries` with the merge threshold given: the tests run both paths on the same
-/// data.
+/// Below this many entitled users the hashes are looked up without counting the table
+/// (~0.6 µs a user: at most ~0.3 ms whatever the table's size).
+const LOOKUPS_BELOW: usize = 500;
+
+/// How many rows of the in-order `(id, hash)` scan cost as much as one user's point lookup.
+/// Measured (release, 100,000 seeded users, SQLite with schema 16's index,
+/// `entitled_entries_timing` in `server/tests/entitled_merge.rs`): a lookup ~0.56 µs, a
+/// scanned row ~0.14 µs, from the differences between the two reads at 3,072, 14,975 and
+/// 96,227 entitled users (the crossover near 25,000 of 100,000).
+const SCAN_ROWS_PER_LOOKUP: usize = 4;
+
+/// The cheaper way to read `entitled` users' hashes from a table of `users` (the scan may
+/// cover the whole table: the range between the first and last entitled id is not known
+/// before reading it).
+pub fn hash_read(entitled: usize, users: usize) -> HashRead {
+    if entitled < LOOKUPS_BELOW || entitled.saturating_mul(SCAN_ROWS_PER_LOOKUP) < users {
+        HashRead::Lookups
+    } else {
+        HashRead::Merge
+    }
+}
+
+/// `entitled_entries`, the way of reading the hashes forced when `read` is given: the tests
+/// run both on the same data.
 #[doc(hidden)]
-pub fn entitled_entries_merging_from(
+pub fn entitled_entries_reading(
     conn: &Conn,
     groups_json: &str,
     allowed: Option<&AllowList>,
-    merge_from: usize,
+    read: Option<HashRead>,
 ) -> Result<Entries, ApiError> {
     ENTITLED_SET_COMPUTATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let groups = EntitledGroups::read(conn, groups_json)?.sorted();
@@ -1241,8 +1264,14 @@ pub fn entitled_entries_merging_from(
     let members = members_by_user(pairs);
     let hashes = match allowed {
         Some(allowed) => filtered_hashes(conn, &members, allowed)?,
-        None if members.len() >= merge_from => merged_hashes(conn, &members)?,
-        None => looked_up_hashes(conn, &members)?,
+        None => {
+            let read = match read {
+                Some(read) => read,
+                None if members.len() < LOOKUPS_BELOW => HashRead::Lookups,
+                None => hash_read(members.len(), count_users(conn)?),
+            };
+            stored_hashes(conn, &members, read)?
+        }
     };
     Ok(members
         .into_iter()
@@ -1252,6 +1281,11 @@ pub fn entitled_entries_merging_from(
             hash.map(|h| (user, with_groups(&h, &refs)))
         })
         .collect())
+}
+
+fn count_users(conn: &Conn) -> Result<usize, ApiError> {
+    let n: i64 = conn.query_row("SELECT COUNT(*) FROM users", params![], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }
 
 /// Membership pairs `(user id, group number)` folded into each user's group numbers, users
@@ -1274,31 +1308,49 @@ pub fn members_by_user(mut pairs: Vec<(String, u32)>) -> Vec<(String, Vec<u32>)>
     out
 }
 
-/// Each user's stored hash (`None` for a user not in the table) by one in-order read of
-/// `(id, hash)` over the users' id range, merged with the sorted users.
-fn merged_hashes(
+/// Each user's stored hash (`None` for a user not in the table), merged from an in-order
+/// read of `users (id, hash)`: over the users' whole id range (`Merge`), or just their ids
+/// (`Lookups`: the engine's point lookups, in one statement; a statement per user cost
+/// 2.4-3.3 µs a user, four to five times as much).
+fn stored_hashes(
     conn: &Conn,
     members: &[(String, Vec<u32>)],
+    read: HashRead,
 ) -> Result<Vec<Option<String>>, ApiError> {
     let (Some((first, _)), Some((last, _))) = (members.first(), members.last()) else {
         return Ok(Vec::new());
     };
-    let mut stmt =
-        conn.prepare_cached("SELECT id, hash FROM users WHERE id >= ?1 AND id <= ?2 ORDER BY id")?;
-    let mut rows = stmt.query(params![first, last])?;
+    let (sql, args) = match read {
+        HashRead::Merge => (
+            "SELECT id, hash FROM users WHERE id >= ?1 AND id <= ?2 ORDER BY id".to_owned(),
+            vec![first.clone(), last.clone()],
+        ),
+        HashRead::Lookups => {
+            let ids: Vec<&str> = members.iter().map(|(u, _)| u.as_str()).collect();
+            let ids = serde_json::to_string(&ids).map_err(|e| ApiError::Internal(e.to_string()))?;
+            (
+                format!(
+                    "SELECT id, hash FROM users WHERE id IN (SELECT e.value FROM {}) ORDER BY id",
+                    conn.dialect().json_values("?1", "e")
+                ),
+                vec![ids],
+            )
+        }
+    };
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(args.as_slice())?;
     let mut out = Vec::with_capacity(members.len());
     let mut row: Option<(String, String)> = None;
+    let mut done = false;
     for (user, _) in members {
-        loop {
-            match &row {
-                Some((id, _)) if id.as_str() >= user.as_str() => break,
-                _ => match rows.next()? {
-                    Some(r) => row = Some((r.get(0)?, r.get(1)?)),
-                    None => {
-                        row = None;
-                        break;
-                    }
-                },
+        // Both in byte order: skip the rows before this user.
+        while !done && !matches!(&row, Some((id, _)) if id.as_str() >= user.as_str()) {
+            match rows.next()? {
+                Some(r) => row = Some((r.get(0)?, r.get(1)?)),
+                None => {
+                    row = None;
+                    done = true;
+                }
             }
         }
         out.push(match &row {
@@ -1307,18 +1359,6 @@ fn merged_hashes(
         });
     }
     Ok(out)
-}
-
-/// Each user's stored hash by a point lookup (few users entitled).
-fn looked_up_hashes(
-    conn: &Conn,
-    members: &[(String, Vec<u32>)],
-) -> Result<Vec<Option<String>>, ApiError> {
-    let mut stmt = conn.prepare_cached("SELECT hash FROM users WHERE id = ?1")?;
-    members
-        .iter()
-        .map(|(user, _)| Ok(stmt.query_row([user], |r| r.get(0)).optional()?))
-        .collect()
 }
 
 /// Each user's hash as an allow-list sends the contact: its body read, filtered and hashed.

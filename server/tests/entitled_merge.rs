@@ -14,6 +14,7 @@ use std::time::Instant;
 use common::fresh_database;
 use contacts_agent_protocol::fields::{self, AllowList, Field};
 use contacts_agent_protocol::{content_hash, with_groups, ContactData, GroupRef};
+use contacts_agent_server::repo::HashRead;
 use contacts_agent_server::snapshot::Entries;
 use contacts_agent_server::sql::{params, Conn};
 use contacts_agent_server::{db, repo, seed};
@@ -128,7 +129,7 @@ proptest! {
         which in 0..3u8,
         picked in proptest::collection::vec(any::<bool>(), 7),
         allowed in proptest::option::of(proptest::collection::vec(any::<bool>(), Field::ALL.len())),
-        merge_from in 0..45usize,
+        read in proptest::option::of(prop_oneof![Just(HashRead::Merge), Just(HashRead::Lookups)]),
         reverse in any::<bool>(),
     ) {
         let dir = tempfile::tempdir().unwrap();
@@ -150,7 +151,7 @@ proptest! {
         let allowed = allowed.as_deref().map(allow_list);
         let reference = by_join(&conn, &groups_json, allowed.as_ref());
         prop_assert_eq!(
-            &repo::entitled_entries_merging_from(&conn, &groups_json, allowed.as_ref(), merge_from).unwrap(),
+            &repo::entitled_entries_reading(&conn, &groups_json, allowed.as_ref(), read).unwrap(),
             &reference
         );
         prop_assert_eq!(
@@ -160,7 +161,7 @@ proptest! {
     }
 }
 
-/// The threshold as the server uses it, on a seeded company: a small entitlement (point
+/// The choice as the server makes it, on a seeded company: a small entitlement (point
 /// lookups) and one of every group (the merge) both equal the join, with and without an
 /// allow-list.
 #[test]
@@ -168,7 +169,7 @@ fn both_sides_of_the_threshold_equal_the_join() {
     let dir = tempfile::tempdir().unwrap();
     let (database, _drop) = fresh_database(dir.path());
     let conn = db::open(database).unwrap();
-    let users = repo::MERGE_FROM_USERS + repo::MERGE_FROM_USERS / 4;
+    let users = 3_000;
     seed::seed_company(&conn, users, 42).unwrap();
     let all: Vec<String> = seed::GROUPS
         .iter()
@@ -177,11 +178,11 @@ fn both_sides_of_the_threshold_equal_the_join() {
     let small = serde_json::to_string(&["harvey"]).unwrap();
     let every = serde_json::to_string(&all).unwrap();
     let allowed = allow_list(&[true, false, true]);
-    for (groups_json, merged) in [(small, false), (every, true)] {
+    for (groups_json, read) in [(small, HashRead::Lookups), (every, HashRead::Merge)] {
         let entitled = by_join(&conn, &groups_json, None);
         assert_eq!(
-            entitled.len() >= repo::MERGE_FROM_USERS,
-            merged,
+            repo::hash_read(entitled.len(), users),
+            read,
             "{} users entitled",
             entitled.len()
         );
@@ -194,6 +195,20 @@ fn both_sides_of_the_threshold_equal_the_join() {
             by_join(&conn, &groups_json, Some(&allowed))
         );
     }
+}
+
+/// Few entitled users are looked up whatever the table; many are merged once they are at
+/// least a quarter of it (the measured crossover).
+#[test]
+fn the_hash_read_follows_the_measured_costs() {
+    assert_eq!(repo::hash_read(0, 0), HashRead::Lookups);
+    assert_eq!(repo::hash_read(499, 500), HashRead::Lookups);
+    assert_eq!(repo::hash_read(500, 500), HashRead::Merge);
+    assert_eq!(repo::hash_read(3_072, 100_000), HashRead::Lookups);
+    assert_eq!(repo::hash_read(24_999, 100_000), HashRead::Lookups);
+    assert_eq!(repo::hash_read(25_000, 100_000), HashRead::Merge);
+    assert_eq!(repo::hash_read(96_000, 100_000), HashRead::Merge);
+    assert_eq!(repo::hash_read(usize::MAX, usize::MAX), HashRead::Merge);
 }
 
 /// The figures of docs/decisions.md ("The entitled set: a merge, not a join and sort"): the
@@ -220,6 +235,11 @@ fn entitled_entries_timing() {
     let all: Vec<&str> = seed::GROUPS.iter().map(|(id, _)| *id).collect();
     let cases = [
         ("every group", serde_json::to_string(&all).unwrap()),
+        ("sales", serde_json::to_string(&["sales"]).unwrap()),
+        (
+            "harvey, mike",
+            serde_json::to_string(&["harvey", "mike"]).unwrap(),
+        ),
         ("harvey", serde_json::to_string(&["harvey"]).unwrap()),
     ];
     let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
@@ -231,11 +251,13 @@ fn entitled_entries_timing() {
             let a = by_join(&conn, groups_json, None);
             join.push(ms(t));
             let t = Instant::now();
-            let b = repo::entitled_entries_merging_from(&conn, groups_json, None, 0).unwrap();
+            let b = repo::entitled_entries_reading(&conn, groups_json, None, Some(HashRead::Merge))
+                .unwrap();
             merge.push(ms(t));
             let t = Instant::now();
             let c =
-                repo::entitled_entries_merging_from(&conn, groups_json, None, usize::MAX).unwrap();
+                repo::entitled_entries_reading(&conn, groups_json, None, Some(HashRead::Lookups))
+                    .unwrap();
             lookups.push(ms(t));
             let t = Instant::now();
             let d = repo::entitled_entries(&conn, groups_json, None).unwrap();
