@@ -212,7 +212,7 @@ fn the_hash_read_follows_the_measured_costs() {
 }
 
 /// The figures of docs/decisions.md ("The entitled set: a merge, not a join and sort"): the
-/// join and the merge, run alternately on one seeded SQLite file, and both ways of reading
+/// join and the merge, run alternately on one seeded database (the suite's backend), and both ways of reading
 /// the hashes forced, at `ENTITLED_USERS` users (default 100,000). Prints; asserts only that
 /// the results agree. `ENTITLED_WITHOUT_INDEX=1` drops schema 16's `users (id, hash)` index
 /// first.
@@ -226,7 +226,8 @@ fn entitled_entries_timing() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
-    let conn = db::open(&dir.path().join("server.db")).unwrap();
+    let (database, _drop) = fresh_database(dir.path());
+    let conn = db::open(database).unwrap();
     seed::seed_company(&conn, n, 42).unwrap();
     if std::env::var("ENTITLED_WITHOUT_INDEX").is_ok_and(|v| v == "1") {
         conn.execute_batch("DROP INDEX users_id_hash").unwrap();

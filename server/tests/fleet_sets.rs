@@ -361,4 +361,9 @@ fn an_upgraded_database_keeps_its_tokens_and_matches_a_fresh_one() {
     };
     assert_eq!(schema(&upgraded), schema(&fresh));
     assert!(!schema(&fresh).iter().any(|(_, n, _)| n == "snapshots"));
+    // Schema 16's index reaches an upgraded database too (the comparison above covers it;
+    // this says which of the latest steps it includes).
+    assert!(schema(&upgraded)
+        .iter()
+        .any(|(_, n, _)| n == "users_id_hash"));
 }
