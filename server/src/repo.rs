@@ -1252,6 +1252,10 @@ pub fn entitled_entries_reading(
     read: Option<HashRead>,
 ) -> Result<Entries, ApiError> {
     ENTITLED_SET_COMPUTATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Several statements now, where the join was one: a read transaction keeps them on one
+    // snapshot of the directory.
+    let tx = conn.read_transaction()?;
+    let conn: &Conn = &tx;
     let groups = EntitledGroups::read(conn, groups_json)?.sorted();
     let mut pairs: Vec<(String, u32)> = Vec::new();
     let mut stmt = conn.prepare_cached("SELECT user_id FROM memberships WHERE group_id = ?1")?;
@@ -1273,6 +1277,8 @@ pub fn entitled_entries_reading(
             stored_hashes(conn, &members, read)?
         }
     };
+    drop(stmt);
+    tx.commit()?;
     Ok(members
         .into_iter()
         .zip(hashes)
@@ -1292,7 +1298,7 @@ fn count_users(conn: &Conn) -> Result<usize, ApiError> {
 /// in byte order (SQLite's BINARY, PostgreSQL's `COLLATE "C"`: the order the old `ORDER BY
 /// u.id, g.id` gave). The numbers index the groups sorted by id, so sorting them sorts the
 /// groups by id.
-pub fn members_by_user(mut pairs: Vec<(String, u32)>) -> Vec<(String, Vec<u32>)> {
+fn members_by_user(mut pairs: Vec<(String, u32)>) -> Vec<(String, Vec<u32>)> {
     pairs.sort_unstable();
     let mut out: Vec<(String, Vec<u32>)> = Vec::new();
     for (user, n) in pairs {
