@@ -14,7 +14,7 @@ use common::{fresh_database, request, Answer, TestServer, ADMIN_TOKEN};
 use contacts_agent_protocol::hash::set_fingerprint;
 use contacts_agent_protocol::wire::StatusReport;
 use contacts_agent_protocol::ContactData;
-use contacts_agent_server::entitled_sets::held_contacts;
+use contacts_agent_server::entitled_sets::{self, held_contacts};
 use contacts_agent_server::snapshot::{self, Change, Entries, CHUNK_RECORDS};
 use contacts_agent_server::sql::{params, Conn};
 use contacts_agent_server::{db, repo, seed, Config, Server};
@@ -459,5 +459,63 @@ fn a_stored_set_that_does_not_decode_stops_the_upgrade_and_loses_no_version() {
         ),
         1,
         "the version is still there"
+    );
+}
+
+/// `keep_sent` reads the versions kept in a page's id range at once when the range holds few
+/// besides the page, and looks the page's contacts up one by one when it holds many (a
+/// delta's ids far apart): either way each version sent is kept once, with the JSON sent.
+#[test]
+fn keep_sent_keeps_each_version_sent_by_a_range_read_or_by_lookups() {
+    let dir = tempfile::tempdir().unwrap();
+    let (database, _drop) = fresh_database(dir.path());
+    let conn = db::open(&database).unwrap();
+    let version = |id: &str, which: &str| {
+        (
+            id.to_owned(),
+            format!("{which}-{id}"),
+            format!(r#"{{"given_name":"{id}","family_name":"{which}","display_name":""}}"#),
+        )
+    };
+    let keep = |page: &[(String, String, String)]| {
+        entitled_sets::keep_sent(
+            &conn,
+            page.iter()
+                .map(|(id, hash, json)| (id.as_str(), hash.as_str(), json.as_str())),
+        )
+        .unwrap();
+    };
+    let ids: Vec<String> = (0..100).map(|i| format!("u{i:03}")).collect();
+    keep(&ids.iter().map(|id| version(id, "old")).collect::<Vec<_>>());
+    // Ten neighbours, every other one with a new version: the range holds ten versions.
+    let dense: Vec<_> = ids[10..20]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| version(id, if i % 2 == 0 { "old" } else { "new" }))
+        .collect();
+    // The first and the last user: the range holds every user's versions.
+    let sparse = vec![version(&ids[0], "new"), version(&ids[99], "old")];
+    for page in [&dense, &sparse] {
+        keep(page);
+        for (id, hash, json) in page {
+            let stored: Vec<String> = {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT body FROM contact_versions WHERE user_id = ?1 AND hash = ?2",
+                    )
+                    .unwrap();
+                let mut rows = stmt.query(params![id, hash]).unwrap();
+                let mut out = Vec::new();
+                while let Some(r) = rows.next().unwrap() {
+                    out.push(r.get(0).unwrap());
+                }
+                out
+            };
+            assert_eq!(stored, vec![json.clone()], "{id} {hash}");
+        }
+    }
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM contact_versions", &[]),
+        100 + 5 + 1
     );
 }
