@@ -109,11 +109,20 @@ pub fn contacts(ctx: &mut Ctx, req: &Request, _: &Params) -> Result<Response, Ap
     // WAL read lock instead of one per statement (the locking was a tenth of a page's time).
     let read = conn.read_transaction()?;
     let groups = repo::EntitledGroups::read(conn, &ent.groups_json)?;
+    let upsert_ids: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Upsert(id) => Some(id.as_str()),
+            Change::Delete(_) => None,
+        })
+        .collect();
+    let mut sent =
+        repo::contacts_for_device(conn, &upsert_ids, &groups, ent.allowed.as_ref())?.into_iter();
     for change in &changes {
         let (size, upsert) = match change {
             Change::Delete(id) => (id.len() + 3, None),
             Change::Upsert(id) => {
-                match repo::contact_for_device(conn, id, &groups, ent.allowed.as_ref())? {
+                match sent.next().flatten() {
                     Some((hash, json)) => (
                         json.len() + id.len() + hash.len() + 32,
                         Some(Upsert {
