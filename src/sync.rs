@@ -664,12 +664,19 @@ mod tests {
     }
 
     fn run_sync(source: &Pages, store: &mut impl ContactStore) -> Result<SyncOutcome, Error> {
-        let prior = SyncState::default();
+        run_sync_after(source, store, &SyncState::default())
+    }
+
+    fn run_sync_after(
+        source: &Pages,
+        store: &mut impl ContactStore,
+        prior: &SyncState,
+    ) -> Result<SyncOutcome, Error> {
         let interrupt = Scope::never();
         let mut before = |_: Option<u64>| Ok(());
         let progress = |done: u64| source.applied.store(done, Ordering::SeqCst);
         let mut run = Run {
-            prior: &prior,
+            prior,
             page_size: PER_PAGE as usize,
             interrupt: &interrupt,
             before_apply: &mut before,
@@ -781,17 +788,7 @@ mod tests {
             store_fingerprint: Some(out.store_fingerprint),
             ..SyncState::default()
         };
-        let interrupt = Scope::never();
-        let mut before = |_: Option<u64>| Ok(());
-        let progress = |_: u64| {};
-        let mut run = Run {
-            prior: &prior,
-            page_size: PER_PAGE as usize,
-            interrupt: &interrupt,
-            before_apply: &mut before,
-            progress: &progress,
-        };
-        sync(&second, &mut phone, &mut run, &mut Counts::default()).unwrap();
+        run_sync_after(&second, &mut phone, &prior).unwrap();
         assert_eq!(phone.asked_at_index[0], 0, "{:?}", phone.asked_at_index);
         assert_eq!(second.asked.lock().unwrap()[0].0, 0);
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use common::{request, TestServer, ADMIN_TOKEN};
 use contacts_agent_protocol::hash::sha256_hex;
-use contacts_agent_protocol::{content_hash, set_fingerprint, ContactData, PhoneKind};
+use contacts_agent_protocol::{content_hash, ContactData, PhoneKind};
 use serde_json::{json, Value};
 
 const HOLDER: &str = "u-000010";
@@ -92,15 +92,12 @@ fn verified(
     sync_token: &str,
     held: &BTreeMap<String, String>,
 ) -> bool {
-    let fp = set_fingerprint(held.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+    let held = held.iter().map(|(a, b)| (a.as_str(), b.as_str()));
     let a = t.device(
         device_token,
         "POST",
         "/v1/device/status",
-        Some(
-            json!({"reported_at": "2026-11-25T10:00:00Z", "managed_count": held.len(),
-                    "managed_fingerprint": fp, "sync_token": sync_token}),
-        ),
+        Some(common::held_report(sync_token, held)),
     );
     assert_eq!(a.status, 204, "{}", a.text());
     let status = t.admin_ok(

@@ -62,15 +62,12 @@ fn sync(t: &TestServer, token: &str, since: Option<&str>, held: &mut Held) -> St
 }
 
 fn report(t: &TestServer, token: &str, sync_token: &str, held: &Held) {
-    let fp = set_fingerprint(held.iter().map(|(a, (h, _))| (a.as_str(), h.as_str())));
+    let held = held.iter().map(|(a, (h, _))| (a.as_str(), h.as_str()));
     let a = t.device(
         token,
         "POST",
         "/v1/device/status",
-        Some(
-            json!({"reported_at": "2026-11-25T10:00:00Z", "managed_count": held.len(),
-                    "managed_fingerprint": fp, "sync_token": sync_token}),
-        ),
+        Some(common::held_report(sync_token, held)),
     );
     assert_eq!(a.status, 204, "{}", a.text());
 }

@@ -39,29 +39,19 @@ fn sync(
     token: &str,
     since: Option<&str>,
 ) -> (String, Vec<(String, String, ContactData)>) {
-    let mut next = since.map(str::to_owned);
-    let mut upserts = Vec::new();
-    loop {
-        let path = match &next {
-            Some(s) => format!("/v1/device/contacts?limit=2&since={s}"),
-            None => "/v1/device/contacts?limit=2".to_owned(),
-        };
-        let a = t.device(token, "GET", &path, None);
-        assert_eq!(a.status, 200, "{}", a.text());
-        let page = a.json();
-        for u in page["upserts"].as_array().unwrap() {
-            let contact: ContactData = serde_json::from_value(u["contact"].clone()).unwrap();
-            upserts.push((
-                u["id"].as_str().unwrap().to_owned(),
-                u["hash"].as_str().unwrap().to_owned(),
-                contact,
-            ));
-        }
-        next = Some(page["next_token"].as_str().unwrap().to_owned());
-        if !page["more"].as_bool().unwrap() {
-            return (next.unwrap(), upserts);
-        }
-    }
+    let (next, upserts) = t.sync_upserts(token, since, 2);
+    let upserts = upserts
+        .iter()
+        .map(|u| {
+            let (id, hash) = common::id_and_hash(u);
+            (
+                id,
+                hash,
+                serde_json::from_value(u["contact"].clone()).unwrap(),
+            )
+        })
+        .collect();
+    (next, upserts)
 }
 
 /// `id` → the names of the groups it was sent with, for the users this test made.

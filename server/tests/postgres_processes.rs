@@ -24,7 +24,6 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{request, tiny_zip, upload_in_pieces, Answer, Body, TINY_ZIP_KEY};
-use contacts_agent_protocol::hash::set_fingerprint;
 use contacts_agent_server::seed;
 use serde_json::{json, Value};
 
@@ -282,16 +281,13 @@ fn whole_set(at: &Process, token: &str) -> Held {
 /// Reports what the phone holds (to `at`); the server then says whether that is exactly
 /// its token's set.
 fn report(at: SocketAddr, token: &str, sync_token: &str, held: &Held) -> u16 {
-    let fp = set_fingerprint(held.iter().map(|(id, h)| (id.as_str(), h.as_str())));
+    let held = held.iter().map(|(id, h)| (id.as_str(), h.as_str()));
     device(
         at,
         token,
         "POST",
         "/v1/device/status",
-        Some(
-            json!({"reported_at": "2026-11-25T10:00:00Z", "managed_count": held.len(),
-                    "managed_fingerprint": fp, "sync_token": sync_token}),
-        ),
+        Some(common::held_report(sync_token, held)),
     )
     .status
 }

@@ -92,18 +92,7 @@ fn a_database_at_schema_13_with_sets_and_tokens_serves_the_same_pages_after_the_
     let frozen = db::open_at(&database, 13).unwrap();
     assert_eq!(db::schema_version(&frozen).unwrap(), 13);
     seed::seed_company(&frozen, 1300, 42).unwrap();
-    let policy: repo::PolicyInput =
-        serde_json::from_value(json!({"name": "All", "basic_type": "all_groups"})).unwrap();
-    repo::create_policy(&frozen, Some("all".into()), &policy).unwrap();
-    let (device, code) = repo::create_device(
-        &frozen,
-        "phone",
-        Some(&seed::user_id(0)),
-        std::time::Duration::from_secs(600),
-    )
-    .unwrap();
-    repo::assign_policy(&frozen, &device, Some("all")).unwrap();
-    let (_, bearer) = repo::enroll(&frozen, &code, "phone").unwrap();
+    let (device, bearer) = common::enrolled_on_all_groups(&frozen);
 
     // The set the phone is being sent, and the one it held before: some contacts it lacked,
     // some changed since, some gone. Stored as schema 13 stored them: whole blobs.

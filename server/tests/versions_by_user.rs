@@ -94,18 +94,7 @@ fn a_database_at_schema_14_keeps_the_versions_its_sets_name_under_their_users() 
         repo::create_user(&frozen, Some(id.into()), twin()).unwrap();
         repo::add_member(&frozen, seed::GROUPS[0].0, id).unwrap();
     }
-    let policy: repo::PolicyInput =
-        serde_json::from_value(json!({"name": "All", "basic_type": "all_groups"})).unwrap();
-    repo::create_policy(&frozen, Some("all".into()), &policy).unwrap();
-    let (device, code) = repo::create_device(
-        &frozen,
-        "phone",
-        Some(&seed::user_id(0)),
-        std::time::Duration::from_secs(600),
-    )
-    .unwrap();
-    repo::assign_policy(&frozen, &device, Some("all")).unwrap();
-    let (_, bearer) = repo::enroll(&frozen, &code, "phone").unwrap();
+    let (device, bearer) = common::enrolled_on_all_groups(&frozen);
 
     // What the phone was sent (`new`, its last report names it) and what it held before
     // (`old`: some contacts it lacked, some in an older version), each body stored by hash as
@@ -319,42 +308,17 @@ fn twins() -> (TestServer, String, String) {
 
 /// A whole sync from `since`: its token and the `(id, hash)` pairs it sent.
 fn sync(t: &TestServer, token: &str, since: Option<&str>) -> (String, Vec<(String, String)>) {
-    let mut next = since.map(str::to_owned);
-    let mut sent = Vec::new();
-    loop {
-        let path = match &next {
-            Some(s) => format!("/v1/device/contacts?limit=2&since={s}"),
-            None => "/v1/device/contacts?limit=2".to_owned(),
-        };
-        let a = t.device(token, "GET", &path, None);
-        assert_eq!(a.status, 200, "{}", a.text());
-        let page = a.json();
-        sent.extend(
-            page["upserts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(common::id_and_hash),
-        );
-        next = Some(page["next_token"].as_str().unwrap().to_owned());
-        if !page["more"].as_bool().unwrap() {
-            return (next.unwrap(), sent);
-        }
-    }
+    let (next, upserts) = t.sync_upserts(token, since, 2);
+    (next, upserts.iter().map(common::id_and_hash).collect())
 }
 
 fn report(t: &TestServer, token: &str, sync_token: &str, held: &[(String, String)]) {
-    let mut held = held.to_vec();
-    held.sort();
-    let fp = set_fingerprint(held.iter().map(|(a, h)| (a.as_str(), h.as_str())));
+    let held = held.iter().map(|(a, h)| (a.as_str(), h.as_str()));
     let a = t.device(
         token,
         "POST",
         "/v1/device/status",
-        Some(
-            json!({"reported_at": "2026-11-25T10:00:00Z", "managed_count": held.len(),
-                    "managed_fingerprint": fp, "sync_token": sync_token}),
-        ),
+        Some(common::held_report(sync_token, held)),
     );
     assert_eq!(a.status, 204, "{}", a.text());
 }

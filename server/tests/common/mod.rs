@@ -6,8 +6,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use contacts_agent_protocol::hash::set_fingerprint;
 use contacts_agent_server::sql::{Conn, Database};
-use contacts_agent_server::{seed, testing, Config, Server};
+use contacts_agent_server::{repo, seed, testing, Config, Server};
 use serde_json::{json, Value};
 
 pub const ADMIN_TOKEN: &str = "server-tests-admin-token-0123456789";
@@ -66,6 +67,36 @@ impl Answer {
 }
 
 /// A page's upsert as the phone keeps it: `(id, hash)`.
+/// A status report saying the phone holds exactly `held` (`(id, hash)` pairs, any order) as
+/// of `sync_token`.
+pub fn held_report<'a>(
+    sync_token: &str,
+    held: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Value {
+    let held: Vec<(&str, &str)> = held.into_iter().collect();
+    json!({"reported_at": "2026-11-25T10:00:00Z", "managed_count": held.len(),
+           "managed_fingerprint": set_fingerprint(held.iter().copied()),
+           "sync_token": sync_token})
+}
+
+/// A phone of user 0 on an all-groups policy, enrolled straight in `conn` (a database a test
+/// keeps at an old schema): its device id and bearer token.
+pub fn enrolled_on_all_groups(conn: &Conn) -> (String, String) {
+    let policy: repo::PolicyInput =
+        serde_json::from_value(json!({"name": "All", "basic_type": "all_groups"})).unwrap();
+    repo::create_policy(conn, Some("all".into()), &policy).unwrap();
+    let (device, code) = repo::create_device(
+        conn,
+        "phone",
+        Some(&seed::user_id(0)),
+        std::time::Duration::from_secs(600),
+    )
+    .unwrap();
+    repo::assign_policy(conn, &device, Some("all")).unwrap();
+    let (_, bearer) = repo::enroll(conn, &code, "phone").unwrap();
+    (device, bearer)
+}
+
 pub fn id_and_hash(upsert: &Value) -> (String, String) {
     (
         upsert["id"].as_str().unwrap().to_owned(),
@@ -319,6 +350,33 @@ impl TestServer {
     pub fn admin_ok(&self, method: &str, path: &str, body: Value) -> Value {
         let body = (!body.is_null()).then_some(body);
         self.admin(method, path, body).ok_json(method, path)
+    }
+
+    /// One whole sync from `since`, `limit` contacts a page: the sync token it ends with
+    /// and every upsert it sent, in order.
+    pub fn sync_upserts(
+        &self,
+        token: &str,
+        since: Option<&str>,
+        limit: usize,
+    ) -> (String, Vec<Value>) {
+        let mut next = since.map(str::to_owned);
+        let mut upserts = Vec::new();
+        loop {
+            let path = match &next {
+                Some(s) => format!("/v1/device/contacts?limit={limit}&since={s}"),
+                None => format!("/v1/device/contacts?limit={limit}"),
+            };
+            let a = self.device(token, "GET", &path, None);
+            assert_eq!(a.status, 200, "{}", a.text());
+            let page = a.json();
+            upserts.extend(page["upserts"].as_array().unwrap().iter().cloned());
+            let token = page["next_token"].as_str().unwrap().to_owned();
+            if !page["more"].as_bool().unwrap() {
+                return (token, upserts);
+            }
+            next = Some(token);
+        }
     }
 
     pub fn device(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
