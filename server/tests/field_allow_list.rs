@@ -92,14 +92,11 @@ fn verified(
     sync_token: &str,
     held: &BTreeMap<String, String>,
 ) -> bool {
-    let held = held.iter().map(|(a, b)| (a.as_str(), b.as_str()));
-    let a = t.device(
+    t.report_held(
         device_token,
-        "POST",
-        "/v1/device/status",
-        Some(common::held_report(sync_token, held)),
+        sync_token,
+        held.iter().map(|(a, b)| (a.as_str(), b.as_str())),
     );
-    assert_eq!(a.status, 204, "{}", a.text());
     let status = t.admin_ok(
         "GET",
         &format!("/v1/admin/devices/{id}/status"),

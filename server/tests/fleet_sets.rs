@@ -62,14 +62,11 @@ fn sync(t: &TestServer, token: &str, since: Option<&str>, held: &mut Held) -> St
 }
 
 fn report(t: &TestServer, token: &str, sync_token: &str, held: &Held) {
-    let held = held.iter().map(|(a, (h, _))| (a.as_str(), h.as_str()));
-    let a = t.device(
+    t.report_held(
         token,
-        "POST",
-        "/v1/device/status",
-        Some(common::held_report(sync_token, held)),
+        sync_token,
+        held.iter().map(|(a, (h, _))| (a.as_str(), h.as_str())),
     );
-    assert_eq!(a.status, 204, "{}", a.text());
 }
 
 fn conn(t: &TestServer) -> Conn {

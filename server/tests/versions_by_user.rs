@@ -313,14 +313,11 @@ fn sync(t: &TestServer, token: &str, since: Option<&str>) -> (String, Vec<(Strin
 }
 
 fn report(t: &TestServer, token: &str, sync_token: &str, held: &[(String, String)]) {
-    let held = held.iter().map(|(a, h)| (a.as_str(), h.as_str()));
-    let a = t.device(
+    t.report_held(
         token,
-        "POST",
-        "/v1/device/status",
-        Some(common::held_report(sync_token, held)),
+        sync_token,
+        held.iter().map(|(a, h)| (a.as_str(), h.as_str())),
     );
-    assert_eq!(a.status, 204, "{}", a.text());
 }
 
 #[test]

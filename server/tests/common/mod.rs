@@ -379,6 +379,23 @@ impl TestServer {
         }
     }
 
+    /// The phone (`token`) reports holding exactly `held` as of `sync_token`; the server
+    /// takes it (204).
+    pub fn report_held<'a>(
+        &self,
+        token: &str,
+        sync_token: &str,
+        held: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) {
+        let a = self.device(
+            token,
+            "POST",
+            "/v1/device/status",
+            Some(held_report(sync_token, held)),
+        );
+        assert_eq!(a.status, 204, "{}", a.text());
+    }
+
     pub fn device(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
         let auth = format!("Bearer {token}");
         let body = body.map(|b| b.to_string()).unwrap_or_default();
