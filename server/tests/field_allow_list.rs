@@ -54,33 +54,20 @@ fn sync(
     token: &str,
     since: Option<&str>,
 ) -> (BTreeMap<String, (String, ContactData)>, Vec<String>, String) {
+    let (next, pages) = t.sync_pages(token, since, 7);
     let mut upserts = BTreeMap::new();
     let mut deletes = Vec::new();
-    let mut since = since.map(str::to_owned);
-    loop {
-        let path = match &since {
-            Some(s) => format!("/v1/device/contacts?limit=7&since={s}"),
-            None => "/v1/device/contacts?limit=7".to_owned(),
-        };
-        let a = t.device(token, "GET", &path, None);
-        assert_eq!(a.status, 200, "{}", a.text());
-        let page = a.json();
+    for page in &pages {
         for u in page["upserts"].as_array().unwrap() {
             let c: ContactData = serde_json::from_value(u["contact"].clone()).unwrap();
-            upserts.insert(
-                u["id"].as_str().unwrap().to_owned(),
-                (u["hash"].as_str().unwrap().to_owned(), c),
-            );
+            let (id, hash) = common::id_and_hash(u);
+            upserts.insert(id, (hash, c));
         }
         for d in page["deletes"].as_array().unwrap() {
             deletes.push(d.as_str().unwrap().to_owned());
         }
-        let next = page["next_token"].as_str().unwrap().to_owned();
-        if page["more"] != json!(true) {
-            return (upserts, deletes, next);
-        }
-        since = Some(next);
     }
+    (upserts, deletes, next)
 }
 
 /// The phone (`device_token`) tells the server it holds `held` at `sync_token`; whether the

@@ -215,20 +215,7 @@ fn everyone(users: usize) -> (TestServer, String) {
 
 /// A whole sync from `since` in pages of `limit`: its token.
 fn sync(t: &TestServer, token: &str, since: Option<&str>, limit: usize) -> String {
-    let mut next = since.map(str::to_owned);
-    loop {
-        let path = match &next {
-            Some(s) => format!("/v1/device/contacts?limit={limit}&since={s}"),
-            None => format!("/v1/device/contacts?limit={limit}"),
-        };
-        let a = t.device(token, "GET", &path, None);
-        assert_eq!(a.status, 200, "{}", a.text());
-        let page = a.json();
-        next = Some(page["next_token"].as_str().unwrap().to_owned());
-        if !page["more"].as_bool().unwrap() {
-            return next.unwrap();
-        }
-    }
+    t.sync_pages(token, since, limit).0
 }
 
 #[test]

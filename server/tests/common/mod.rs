@@ -353,15 +353,15 @@ impl TestServer {
     }
 
     /// One whole sync from `since`, `limit` contacts a page: the sync token it ends with
-    /// and every upsert it sent, in order.
-    pub fn sync_upserts(
+    /// and every page, in order.
+    pub fn sync_pages(
         &self,
         token: &str,
         since: Option<&str>,
         limit: usize,
     ) -> (String, Vec<Value>) {
         let mut next = since.map(str::to_owned);
-        let mut upserts = Vec::new();
+        let mut pages = Vec::new();
         loop {
             let path = match &next {
                 Some(s) => format!("/v1/device/contacts?limit={limit}&since={s}"),
@@ -370,13 +370,29 @@ impl TestServer {
             let a = self.device(token, "GET", &path, None);
             assert_eq!(a.status, 200, "{}", a.text());
             let page = a.json();
-            upserts.extend(page["upserts"].as_array().unwrap().iter().cloned());
             let token = page["next_token"].as_str().unwrap().to_owned();
-            if !page["more"].as_bool().unwrap() {
-                return (token, upserts);
+            let more = page["more"].as_bool().unwrap();
+            pages.push(page);
+            if !more {
+                return (token, pages);
             }
             next = Some(token);
         }
+    }
+
+    /// `sync_pages`, the upserts of every page in order.
+    pub fn sync_upserts(
+        &self,
+        token: &str,
+        since: Option<&str>,
+        limit: usize,
+    ) -> (String, Vec<Value>) {
+        let (token, pages) = self.sync_pages(token, since, limit);
+        let upserts = pages
+            .iter()
+            .flat_map(|p| p["upserts"].as_array().unwrap().iter().cloned())
+            .collect();
+        (token, upserts)
     }
 
     /// The phone (`token`) reports holding exactly `held` as of `sync_token`; the server
