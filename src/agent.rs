@@ -344,9 +344,10 @@ impl<S: ContactStore> Agent<S> {
         reason: Reason,
         _commands: &[String],
     ) -> (Result<SyncReport, Error>, Option<Vec<IndexEntry>>) {
-        let mut index = None;
-        let report = self.run_sync_recorded(client, scope, reason, &mut index);
-        (report, index)
+        match self.run_sync_recorded(client, scope, reason) {
+            Ok((report, index)) => (Ok(report), Some(index)),
+            Err(e) => (Err(e), None),
+        }
     }
 
     fn run_sync_recorded(
@@ -354,8 +355,7 @@ impl<S: ContactStore> Agent<S> {
         client: &Client,
         scope: &Scope,
         reason: Reason,
-        index: &mut Option<Vec<IndexEntry>>,
-    ) -> Result<SyncReport, Error> {
+    ) -> Result<(SyncReport, Vec<IndexEntry>), Error> {
         let started = (self.now)();
         let run = self
             .state
@@ -367,8 +367,7 @@ impl<S: ContactStore> Agent<S> {
         let parse = client.take_page_parse_time();
         let ended = (self.now)();
         match result {
-            Ok((policy, mut outcome)) => {
-                *index = Some(std::mem::take(&mut outcome.index));
+            Ok((policy, outcome)) => {
                 let new_state = SyncState {
                     sync_token: Some(outcome.sync_token),
                     store_fingerprint: Some(outcome.store_fingerprint),
@@ -386,7 +385,7 @@ impl<S: ContactStore> Agent<S> {
                     counts.unchanged,
                     outcome.managed_count
                 );
-                Ok(SyncReport {
+                let report = SyncReport {
                     reason,
                     counts,
                     managed_count: outcome.managed_count,
@@ -394,7 +393,8 @@ impl<S: ContactStore> Agent<S> {
                         parse,
                         ..outcome.phases
                     },
-                })
+                };
+                Ok((report, outcome.index))
             }
             Err(e) => {
                 log::warn!("sync failed ({}): {e}", reason.as_str());
