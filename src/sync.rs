@@ -81,10 +81,10 @@ impl ContactSource for Client {
 
 /// Where one sync's wall time went, phase by phase (the sync bench prints it). `fetch` is the
 /// pages' requests on the fetching thread (request, the server's work, transfer,
-/// decompression, JSON parse), `fetch_wait` the part of it the sync waited for (the rest overlapped the writes);
-/// `plan` the diff and the operations it yields (photos fetched included); `write` the
-/// store's batches (row building and, on the host, SQLite). Wall time is about `index +
-/// fetch_wait + plan + write` and the bookkeeping around them.
+/// decompression, JSON parse), `fetch_wait` the part of it the sync waited for (the rest
+/// overlapped the writes); `plan` the diff and the operations it yields (photos fetched
+/// included); `write` the store's batches (row building and, on the host, SQLite). Wall time
+/// is about `index + fetch_wait + plan + write` and the bookkeeping around them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Phases {
     pub index: Duration,
